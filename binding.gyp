@@ -1,0 +1,13 @@
+{
+  "targets": [
+    {
+      "target_name": "xbar_blas",
+      "sources": ["native/xbar_blas.c"],
+      "defines": ["NAPI_VERSION=8"],
+      "libraries": ["-lopenblas"],
+      "configurations": {
+        "Release": { "cflags!": ["-O3"], "cflags": ["-O2"] }
+      }
+    }
+  ]
+}

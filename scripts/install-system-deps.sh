@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs the Debian packages xbar's features need, by group, skipping what is already there.
+#   core   libopenblas-dev        native GEMM kernels (npm ci also installs it when run as root)
+#   data   dataset-fashion-mnist  the Fashion-MNIST IDX files
+#   spice  ngspice                the reference SPICE simulator the behavioural model is checked against
+#   bench  python3-torch, python3-numpy, libopenblas0-pthread   the peers the benchmarks compare against
+# Usage: bash scripts/install-system-deps.sh [core] [data] [spice] [bench] (no argument: core data spice)
+set -euo pipefail
+groups=("$@")
+[ ${#groups[@]} -eq 0 ] && groups=(core data spice)
+pkgs=()
+for g in "${groups[@]}"; do
+  case "$g" in
+    core) pkgs+=(libopenblas-dev) ;;
+    data) pkgs+=(dataset-fashion-mnist) ;;
+    spice) pkgs+=(ngspice) ;;
+    bench) pkgs+=(python3-torch python3-numpy libopenblas0-pthread) ;;
+    *) echo "install-system-deps: unknown group '$g' (use core, data, spice, bench)" >&2; exit 2 ;;
+  esac
+done
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && { echo "system packages present: ${pkgs[*]}"; exit 0; }
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-system-deps: missing ${missing[*]}; run as root: apt-get install ${missing[*]}" >&2
+  exit 1
+fi
+echo "installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,219 @@
+#!/usr/bin/env node
+import { Command, CommanderError, Option } from 'commander';
+import { XbarError } from '../core/errors.js';
+import { loadKernels } from '../core/kernels-node.js';
+import { datasetNames } from '../data/node.js';
+import { presets } from '../nn/presets.js';
+import { VERSION } from '../version.js';
+import { devicePresetNames } from '../device/config.js';
+import { runEval } from './eval.js';
+import { runSimulate } from './simulate.js';
+import { choiceOption, floatOption, intOption } from './options.js';
+import { makeProgress } from './progress.js';
+import { runTrain } from './train.js';
+
+const pct = (x: number): string => `${(100 * x).toFixed(2)}%`;
+
+function kernelsFrom(opts: { kernels?: 'native' | 'js'; threads?: number }) {
+  return loadKernels({ prefer: opts.kernels, threads: opts.threads });
+}
+
+function program(): Command {
+  const p = new Command('xbar')
+    .description('Analog in-memory computing toolkit: train networks, simulate them on ReRAM crossbars, recover accuracy.')
+    .version(VERSION)
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+
+  const common = (c: Command): Command =>
+    c
+      .addOption(
+        new Option('--kernels <kind>', 'numeric kernels: native (OpenBLAS) or js (portable)').argParser(
+          choiceOption(['native', 'js'] as const),
+        ),
+      )
+      .option('--threads <n>', 'threads for the native kernels (default: all cores)', intOption(1, 256))
+      .option('--json', 'print the result as JSON on stdout')
+      .option('-q, --quiet', 'no progress output');
+
+  common(
+    p
+      .command('train')
+      .description('train a network on a dataset and save it')
+      .requiredOption('-m, --model <preset|file>', `a preset (${Object.keys(presets).join(', ')}) or a JSON model spec`)
+      .option('-d, --dataset <name>', `dataset (${datasetNames.join(', ')}); default: the preset's`)
+      .option('--data-dir <dir>', 'read the four IDX files (raw or .gz) from this folder instead')
+      .option('-e, --epochs <n>', "epochs (default: the preset's)", intOption(1, 100000))
+      .option('-b, --batch-size <n>', 'mini-batch size', intOption(1, 1 << 20))
+      .option('--lr <x>', 'learning rate', floatOption(0, 10, { minExclusive: true }))
+      .addOption(new Option('--optimizer <name>', 'adam or sgd').argParser(choiceOption(['adam', 'sgd'] as const)))
+      .option('--momentum <x>', 'SGD momentum', floatOption(0, 1, { maxExclusive: true }))
+      .option('--weight-decay <x>', 'decoupled weight decay', floatOption(0, 1))
+      .addOption(new Option('--schedule <kind>', 'learning-rate schedule').argParser(choiceOption(['cosine', 'constant'] as const)))
+      .option('-s, --seed <n>', 'random seed (weights, split, shuffling)', intOption(0, 2 ** 31 - 1), 1)
+      .option('--val-fraction <x>', 'share of the training set held out for validation', floatOption(0, 1, { maxExclusive: true }), 0.1)
+      .option('--limit-train <n>', 'use only the first n training images', intOption(1))
+      .option('--limit-test <n>', 'use only the first n test images', intOption(1))
+      .option('-o, --out <dir>', 'save the trained model to this folder'),
+  ).action((o) => {
+    const kernels = kernelsFrom(o);
+    const progress = makeProgress(Boolean(o.quiet || o.json));
+    const r = runTrain(o, kernels, progress);
+    const summary = {
+      model: o.model,
+      dataset: r.dataset.name,
+      epochs: r.config.epochs,
+      seed: o.seed,
+      parameters: r.model.parameterCount,
+      testAccuracy: r.testAccuracy,
+      testLoss: r.testLoss,
+      finalValAccuracy: r.history[r.history.length - 1]?.valAccuracy ?? null,
+      trainSeconds: r.seconds,
+      kernels: kernels.name,
+      out: o.out ?? null,
+    };
+    if (o.json) console.log(JSON.stringify(summary, null, 2));
+    else
+      console.log(
+        `trained ${o.model} on ${r.dataset.name}: test accuracy ${pct(r.testAccuracy)} (${r.dataset.test.n} images), ` +
+          `${r.model.parameterCount} parameters, ${r.seconds.toFixed(1)} s` +
+          (o.out ? `, saved to ${o.out}` : ''),
+      );
+  });
+
+  common(
+    p
+      .command('eval')
+      .description('evaluate a saved model on a test set')
+      .requiredOption('-m, --model <dir>', 'folder of a saved model')
+      .option('-d, --dataset <name>', 'dataset (default: the one it was trained on)')
+      .option('--data-dir <dir>', 'read the four IDX files (raw or .gz) from this folder instead')
+      .option('--limit-test <n>', 'use only the first n test images', intOption(1)),
+  ).action((o) => {
+    const r = runEval(o, kernelsFrom(o));
+    if (o.json) console.log(JSON.stringify(r, null, 2));
+    else {
+      console.log(`${o.model} on ${r.dataset}: test accuracy ${pct(r.accuracy)} (${r.samples} images), loss ${r.loss.toFixed(4)}`);
+      console.log(`per class: ${r.perClassAccuracy.map((a, i) => `${i}:${pct(a)}`).join(' ')}`);
+    }
+  });
+
+  common(
+    p
+      .command('simulate')
+      .description('evaluate a saved model on many simulated ReRAM crossbar chips (Monte Carlo)')
+      .requiredOption('-m, --model <dir>', 'folder of a saved model')
+      .option('--device <preset|file>', `device preset (${devicePresetNames.join(', ')}) or a JSON device file`, 'reram-generic')
+      .option('--sigma <x>', 'programming variation: log-normal sigma (overrides the device)', floatOption(0, 10))
+      .option('--read-noise <x>', 'relative read noise per inference (overrides the device)', floatOption(0, 10))
+      .option('--levels <n>', 'programmable conductance levels, 0 = continuous (overrides the device)', intOption(0, 1 << 20))
+      .option(
+        '--faults <spec>',
+        "stuck-at faults, e.g. 'random:sa0=0.0175,sa1=0.0904' or 'circle:radius=0.3@layers=0' (see docs/faults.md)",
+      )
+      .option('-c, --chips <n>', 'number of simulated chips', intOption(1, 1_000_000), 100)
+      .option('-s, --seed <n>', 'random seed; chip i of seed s is always the same chip', intOption(0, 2 ** 31 - 1), 1)
+      .option('--array-size <n>', 'crossbar array rows and columns (a weight uses 2 columns)', intOption(2, 1 << 16))
+      .option('--dac-bits <n>', 'input DAC bits (0 = analog inputs)', intOption(0, 24))
+      .option('--adc-bits <n>', 'ADC bits at tile outputs (0 = none)', intOption(0, 24))
+      .option('--no-saturate', 'neurons do not saturate at the rail')
+      .option('--ideal', 'ideal periphery: no DAC/ADC, no saturation, ideal wires')
+      .option('-d, --dataset <name>', 'dataset (default: the one the model was trained on)')
+      .option('--data-dir <dir>', 'read the four IDX files (raw or .gz) from this folder instead')
+      .option('--limit-test <n>', 'use only the first n test images', intOption(1))
+      .option(
+        '--sweep <key=values>',
+        'sweep one setting: sigma, read-noise, levels, adc-bits, dac-bits, array-size, fault-rate, density, faults (;-separated), layers (;-separated)',
+      )
+      .option('-o, --out <dir>', 'write results.json, chips.csv and summary.csv here'),
+  ).action((o) => {
+    const r = runSimulate(o, kernelsFrom(o), makeProgress(Boolean(o.quiet || o.json)));
+    if (o.json) {
+      console.log(
+        JSON.stringify(
+          r.rows.map((row) => ({ key: row.key, value: row.value, summary: row.result.summary, seconds: row.result.seconds })),
+          null,
+          2,
+        ),
+      );
+      return;
+    }
+    const head = r.rows[0].key ? `${r.rows[0].key.padEnd(12)} ` : '';
+    console.log(`${head}chips  mean acc   std     min      max      95% CI of mean     seconds`);
+    for (const row of r.rows) {
+      const s = row.result.summary;
+      console.log(
+        `${row.key ? `${row.value.padEnd(12)} ` : ''}${String(s.n).padStart(5)}  ${pct(s.mean).padStart(7)}  ${pct(s.std).padStart(6)}  ${pct(s.min).padStart(7)}  ${pct(s.max).padStart(7)}  [${pct(s.ci95[0])}, ${pct(s.ci95[1])}]  ${row.result.seconds.toFixed(1)}`,
+      );
+    }
+    if (o.out) console.log(`results written to ${o.out}`);
+  });
+
+  common(
+    p
+      .command('demo')
+      .description('the main job end to end on real data: train the paper network (mlp-paper on digits8), save it, evaluate it')
+      .option('-o, --out <dir>', 'where to save the model', 'runs/demo/mlp-paper')
+      .option('-s, --seed <n>', 'random seed', intOption(0, 2 ** 31 - 1), 1),
+  ).action((o) => {
+    const kernels = kernelsFrom(o);
+    const t = runTrain(
+      { model: 'mlp-paper', seed: o.seed, valFraction: 0.1, out: o.out },
+      kernels,
+      makeProgress(Boolean(o.quiet || o.json)),
+    );
+    const e = runEval({ model: o.out }, kernels);
+    const summary = {
+      model: 'mlp-paper',
+      dataset: e.dataset,
+      parameters: e.parameters,
+      testAccuracy: e.accuracy,
+      trainSeconds: t.seconds,
+      out: o.out,
+    };
+    if (o.json) console.log(JSON.stringify(summary, null, 2));
+    else {
+      console.log(`trained mlp-paper (64-8-8-8-10, ${e.parameters} parameters) on digits8 in ${t.seconds.toFixed(1)} s, saved to ${o.out}`);
+      console.log(`evaluated ${o.out}: test accuracy ${pct(e.accuracy)} on ${e.samples} images`);
+    }
+  });
+
+  p.command('presets')
+    .description('list the model presets')
+    .option('--json', 'print as JSON')
+    .action((o) => {
+      if (o.json) console.log(JSON.stringify(presets, null, 2));
+      else for (const pr of Object.values(presets)) console.log(`${pr.name.padEnd(10)} ${pr.dataset.padEnd(14)} ${pr.description}`);
+    });
+
+  p.command('info')
+    .description('show the numeric kernels and BLAS in use')
+    .action(() => {
+      const k = loadKernels();
+      console.log(`xbar ${VERSION}, node ${process.version}, kernels ${k.name}, ${k.threads} thread(s)${k.blas ? `, ${k.blas}` : ''}`);
+    });
+  return p;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await program().parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2; // commander already printed the message
+    if (e instanceof XbarError) {
+      process.stderr.write(`xbar: error: ${e.message}\n`);
+      return 1;
+    }
+    const sys = e as NodeJS.ErrnoException;
+    if (sys?.code && sys.syscall) {
+      process.stderr.write(`xbar: error: ${sys.syscall} ${sys.path ?? ''} failed: ${sys.code} (${sys.message.split(':')[0]})\n`);
+      return 1;
+    }
+    // A bug: keep the stack, it is what a bug report needs.
+    process.stderr.write(`xbar: internal error: ${(e as Error)?.stack ?? e}\n`);
+    return 70;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

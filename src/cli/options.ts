@@ -1,0 +1,33 @@
+import { InvalidArgumentError } from 'commander';
+
+/** Strict option parsers: '12abc', '', NaN and out-of-range values are usage errors, not silently coerced. */
+export function intOption(min: number, max = Number.MAX_SAFE_INTEGER) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isInteger(n) || n < min || n > max)
+      throw new InvalidArgumentError(
+        `expected a whole number from ${min}${max < Number.MAX_SAFE_INTEGER ? ` to ${max}` : ''}, got '${v}'.`,
+      );
+    return n;
+  };
+}
+
+export function floatOption(min: number, max: number, opts: { minExclusive?: boolean; maxExclusive?: boolean } = {}) {
+  return (v: string): number => {
+    const n = Number(v);
+    const lo = opts.minExclusive ? n > min : n >= min;
+    const hi = opts.maxExclusive ? n < max : n <= max;
+    if (v.trim() === '' || !Number.isFinite(n) || !lo || !hi)
+      throw new InvalidArgumentError(
+        `expected a number in ${opts.minExclusive ? '(' : '['}${min}, ${max}${opts.maxExclusive ? ')' : ']'}, got '${v}'.`,
+      );
+    return n;
+  };
+}
+
+export function choiceOption<T extends string>(choices: readonly T[]) {
+  return (v: string): T => {
+    if (!(choices as readonly string[]).includes(v)) throw new InvalidArgumentError(`expected one of ${choices.join(', ')}, got '${v}'.`);
+    return v as T;
+  };
+}

@@ -1,0 +1,48 @@
+import cliProgress from 'cli-progress';
+
+/**
+ * Progress for long work: a live bar on an interactive terminal, one line per finished unit
+ * (epoch, chip) in logs, nothing with --quiet. Everything goes to stderr so stdout stays clean
+ * for results.
+ */
+export interface Progress {
+  start(total: number, label: string): void;
+  update(done: number, info?: string): void;
+  /** A finished unit's summary: printed under the bar, or as a log line. */
+  log(line: string): void;
+  stop(): void;
+}
+
+export function makeProgress(quiet: boolean, stream: NodeJS.WriteStream = process.stderr): Progress {
+  if (quiet) return { start() {}, update() {}, log() {}, stop() {} };
+  if (!stream.isTTY) return { start() {}, update() {}, log: (l) => stream.write(`${l}\n`), stop() {} };
+  let bar: cliProgress.SingleBar | null = null;
+  return {
+    start(total, label) {
+      bar?.stop();
+      bar = new cliProgress.SingleBar(
+        {
+          format: `${label} [{bar}] {percentage}% {value}/{total} eta {eta_formatted} {info}`,
+          stream,
+          hideCursor: true,
+          clearOnComplete: true,
+        },
+        cliProgress.Presets.shades_classic,
+      );
+      bar.start(total, 0, { info: '' });
+    },
+    update(done, info = '') {
+      bar?.update(done, { info });
+    },
+    log(line) {
+      if (bar) {
+        // cli-progress redraws on the current line: clear it, print, and let the next update redraw.
+        stream.write(`\r\x1b[K${line}\n`);
+      } else stream.write(`${line}\n`);
+    },
+    stop() {
+      bar?.stop();
+      bar = null;
+    },
+  };
+}

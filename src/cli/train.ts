@@ -1,0 +1,131 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { XbarError } from '../core/errors.js';
+import type { Kernels } from '../core/kernels.js';
+import { type Dataset, trainValSplit } from '../data/index.js';
+import { loadDataset } from '../data/node.js';
+import { saveModel } from '../nn/io-node.js';
+import { buildModel, type Model } from '../nn/model.js';
+import type { OptimizerName } from '../nn/optim.js';
+import { getPreset, type Preset, presets } from '../nn/presets.js';
+import { type ModelSpec, parseModelSpec } from '../nn/spec.js';
+import { type EpochStats, evaluate, type TrainConfig, train } from '../nn/train.js';
+import { VERSION } from '../version.js';
+import type { Progress } from './progress.js';
+
+export interface TrainOptions {
+  model: string;
+  dataset?: string;
+  dataDir?: string;
+  epochs?: number;
+  batchSize?: number;
+  lr?: number;
+  optimizer?: OptimizerName;
+  momentum?: number;
+  weightDecay?: number;
+  schedule?: 'cosine' | 'constant';
+  seed: number;
+  valFraction: number;
+  limitTrain?: number;
+  limitTest?: number;
+  out?: string;
+}
+
+export interface TrainResult {
+  model: Model;
+  dataset: Dataset;
+  history: EpochStats[];
+  testAccuracy: number;
+  testLoss: number;
+  seconds: number;
+  config: TrainConfig;
+}
+
+/** A preset name, or a JSON file holding a ModelSpec. */
+export function resolveModel(arg: string): { spec: ModelSpec; preset?: Preset } {
+  if (presets[arg]) return { spec: presets[arg].spec, preset: presets[arg] };
+  if (arg.endsWith('.json') || existsSync(arg)) {
+    if (!existsSync(arg)) throw new XbarError(`model spec file ${arg} not found`);
+    let json: unknown;
+    try {
+      json = JSON.parse(readFileSync(arg, 'utf8'));
+    } catch (e) {
+      throw new XbarError(`model spec ${arg} is not valid JSON: ${(e as Error).message}`);
+    }
+    return { spec: parseModelSpec(json, arg) };
+  }
+  return { spec: getPreset(arg).spec };
+}
+
+/** The model's [h, w, c] input must match the dataset's [c, h, w] images. */
+export function checkCompatible(spec: ModelSpec, ds: Dataset, what: string): void {
+  const [c, h, w] = ds.inputShape;
+  const [mh, mw, mc] = spec.inputShape;
+  if (mh !== h || mw !== w || mc !== c)
+    throw new XbarError(
+      `${what} expects ${mh}x${mw}x${mc} inputs but dataset '${ds.name}' has ${h}x${w}x${c} images: pick the matching --dataset`,
+    );
+}
+
+export function runTrain(opts: TrainOptions, kernels: Kernels, progress: Progress): TrainResult {
+  const { spec, preset } = resolveModel(opts.model);
+  const datasetName = opts.dataset ?? preset?.dataset;
+  if (!datasetName) throw new XbarError(`--dataset is required with a model spec file (no preset default)`);
+  const defaults = preset?.training ?? { epochs: 10, batchSize: 128, optimizer: { name: 'adam', lr: 0.001 }, schedule: 'cosine' };
+  const optName = opts.optimizer ?? defaults.optimizer.name;
+  const config: TrainConfig = {
+    epochs: opts.epochs ?? defaults.epochs,
+    batchSize: opts.batchSize ?? defaults.batchSize,
+    optimizer: {
+      name: optName,
+      lr: opts.lr ?? (optName === defaults.optimizer.name ? defaults.optimizer.lr : optName === 'sgd' ? 0.05 : 0.001),
+      momentum: opts.momentum,
+      weightDecay: opts.weightDecay,
+    },
+    schedule: opts.schedule ?? defaults.schedule,
+    seed: opts.seed + 1,
+  };
+  const ds = loadDataset(datasetName, { dataDir: opts.dataDir, limitTrain: opts.limitTrain, limitTest: opts.limitTest });
+  checkCompatible(spec, ds, `model '${opts.model}'`);
+  const { train: trainSplit, val } =
+    opts.valFraction > 0 ? trainValSplit(ds.train, opts.valFraction, opts.seed + 2) : { train: ds.train, val: null };
+  const model = buildModel(spec, opts.seed);
+  const t0 = performance.now();
+  const history = train(model, trainSplit, val, config, kernels, {
+    onEpochStart: (epoch, steps) => progress.start(steps, `epoch ${epoch}/${config.epochs}`),
+    onBatch: (done, _total, loss) => progress.update(done, `loss ${loss.toFixed(4)}`),
+    onEpoch: (s) => {
+      progress.log(
+        `epoch ${s.epoch}/${config.epochs}  loss ${s.loss.toFixed(4)}  train ${(100 * s.trainAccuracy).toFixed(2)}%` +
+          (s.valAccuracy !== undefined ? `  val ${(100 * s.valAccuracy).toFixed(2)}%` : '') +
+          `  ${s.seconds.toFixed(1)} s`,
+      );
+    },
+  });
+  progress.stop();
+  const seconds = (performance.now() - t0) / 1000;
+  const test = evaluate(model, ds.test, kernels);
+  const result: TrainResult = { model, dataset: ds, history, testAccuracy: test.accuracy, testLoss: test.loss, seconds, config };
+  if (opts.out) {
+    saveModel(opts.out, model, {
+      xbarVersion: VERSION,
+      createdAt: new Date().toISOString(),
+      model: opts.model,
+      dataset: ds.name,
+      dataDir: opts.dataDir ?? null,
+      inputShape: spec.inputShape,
+      numClasses: ds.numClasses,
+      classNames: ds.classNames,
+      seed: opts.seed,
+      valFraction: opts.valFraction,
+      trainSamples: trainSplit.n,
+      training: config,
+      kernels: kernels.name,
+      history,
+      testAccuracy: test.accuracy,
+      testLoss: test.loss,
+      testSamples: ds.test.n,
+      trainSeconds: seconds,
+    });
+  }
+  return result;
+}

@@ -1,0 +1,72 @@
+import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { XbarError } from './errors.js';
+import type { Kernels } from './kernels.js';
+import { jsKernels } from './kernels-js.js';
+
+/** The N-API addon built from native/xbar_blas.c by scripts/build-native.mjs. */
+interface BlasAddon {
+  sgemm: Kernels['sgemm'];
+  setThreads(n: number): void;
+  getThreads(): number;
+  config(): string;
+}
+
+export type NodeKernels = Kernels & { readonly threads: number; readonly blas?: string };
+
+export interface LoadKernelsOptions {
+  /** Default 'native' when the addon is built, else 'js'. Env XBAR_KERNELS=js|native overrides. */
+  prefer?: 'native' | 'js';
+  /** OpenBLAS threads for the native kernels; default os.availableParallelism(). */
+  threads?: number;
+}
+
+// src/core and dist/core are both two levels below the repository root.
+const ADDON_PATH = fileURLToPath(new URL('../../build/Release/xbar_blas.node', import.meta.url));
+const FIX = 'install OpenBLAS and build the addon: apt-get install libopenblas-dev && node scripts/build-native.mjs';
+
+let addon: BlasAddon | undefined;
+let loadError: string | undefined;
+
+function loadAddon(): BlasAddon | undefined {
+  if (addon) return addon;
+  try {
+    addon = createRequire(import.meta.url)(ADDON_PATH) as BlasAddon;
+    loadError = undefined;
+  } catch (e) {
+    loadError = e instanceof Error ? e.message.split('\n')[0] : String(e);
+  }
+  return addon;
+}
+
+/** Why the native kernels could not be loaded, or undefined if they can. */
+export function nativeUnavailableReason(): string | undefined {
+  return loadAddon() ? undefined : loadError;
+}
+
+export function loadKernels(opts: LoadKernelsOptions = {}): NodeKernels {
+  const env = process.env.XBAR_KERNELS;
+  if (env !== undefined && env !== '' && env !== 'js' && env !== 'native')
+    throw new XbarError(`XBAR_KERNELS must be 'js' or 'native', not '${env}'`);
+  const prefer = env || opts.prefer;
+  if (prefer === 'js') return { ...jsKernels, threads: 1 };
+
+  const threads = opts.threads ?? availableParallelism();
+  if (!Number.isInteger(threads) || threads < 1) throw new XbarError(`threads must be a positive integer, not ${threads}`);
+  const blas = loadAddon();
+  if (!blas) {
+    if (prefer === 'native') throw new XbarError(`native kernels are unavailable (${loadError}); ${FIX}`);
+    return { ...jsKernels, threads: 1 };
+  }
+  return {
+    name: 'native',
+    threads,
+    blas: blas.config(),
+    sgemm(...args) {
+      // The OpenBLAS thread count is process-wide; two instances may want different counts.
+      if (blas.getThreads() !== threads) blas.setThreads(threads);
+      blas.sgemm(...args);
+    },
+  };
+}

@@ -1,0 +1,38 @@
+import { z } from 'zod';
+import { XbarError } from '../core/errors.js';
+import { formatIssues } from '../nn/spec.js';
+
+/**
+ * The peripheral circuit around the arrays: array size, read voltages and converters, neuron
+ * saturation, wires. Separate from the device (what a cell is) and from the mapping (which weight
+ * goes where).
+ */
+export const circuitSchema = z.strictObject({
+  /** Physical array size in cells. A weight column takes two physical columns (G+ and G-). */
+  arrayRows: z.number().int().min(2).default(128),
+  arrayCols: z.number().int().min(2).default(128),
+  /** Full-scale read voltage on a word line, volts. */
+  vRead: z.number().positive().default(0.2),
+  /** Input DAC resolution in bits; 0 = ideal analog inputs. */
+  dacBits: z.number().int().min(0).max(24).default(0),
+  /** ADC resolution at each tile's outputs, in bits; 0 = no ADC (fully analog, as in the papers). */
+  adcBits: z.number().int().min(0).max(24).default(0),
+  /** Neurons saturate at their rail: outputs clip at railHeadroom x the largest calibrated activation. */
+  saturate: z.boolean().default(true),
+  railHeadroom: z.number().min(1).default(1.5),
+  /** Wire resistance per cell-to-cell segment, ohms; 0 = ideal wires. */
+  wireResistance: z.number().min(0).default(0),
+  /** Training images used to calibrate voltage ranges (DAC, TIA gain, ADC full scale, rails). */
+  calibrationImages: z.number().int().min(1).default(1000),
+});
+
+export type CircuitInput = z.input<typeof circuitSchema>;
+export type Circuit = z.output<typeof circuitSchema>;
+
+export const idealCircuit: CircuitInput = { saturate: false, dacBits: 0, adcBits: 0, wireResistance: 0 };
+
+export function resolveCircuit(input: CircuitInput = {}, source = 'circuit config'): Circuit {
+  const r = circuitSchema.safeParse(input);
+  if (!r.success) throw new XbarError(`invalid ${source}: ${formatIssues(r.error)}`);
+  return r.data;
+}

@@ -1,0 +1,121 @@
+import type { Kernels } from '../core/kernels.js';
+import { Rng } from '../core/rng.js';
+import type { Split } from '../data/dataset.js';
+import type { Device } from '../device/config.js';
+import type { FaultSpec } from '../faults/index.js';
+import { Conv2d } from '../nn/conv.js';
+import type { Model } from '../nn/model.js';
+import { type Chip, idealLayerWeights, patternsFor, programChip } from './chip.js';
+import type { CrossbarPlan } from './plan.js';
+import { cleanProduct, simulateBatch } from './simulate.js';
+import { type Summary, summarize } from './stats.js';
+
+export interface MonteCarloConfig {
+  chips: number;
+  seed: number;
+  /** Test images per batch: bounds memory whatever the test-set size. */
+  batchSize?: number;
+  /** Chips programmed and held at once: bounds memory whatever the chip count. */
+  chipsPerChunk?: number;
+  /** First chip index (to split a run or to reproduce one chip). */
+  firstChip?: number;
+}
+
+export interface ChipResult {
+  chip: number;
+  accuracy: number;
+  correct: number;
+  /** Faulty weights (either cell of the pair stuck) per weighted layer. */
+  faultyWeights: number[];
+}
+
+export interface MonteCarloResult {
+  chips: ChipResult[];
+  summary: Summary;
+  seconds: number;
+  images: number;
+}
+
+export interface MonteCarloHooks {
+  onChip?: (r: ChipResult, done: number) => void;
+  /** Output voltages of a chip on a batch of test images [count, nOut], streamed (never all held). */
+  onOutputs?: (chip: number, firstImage: number, volts: Float32Array, count: number) => void;
+}
+
+/**
+ * Accuracy of many simulated chips on a test set. Work that is the same on every chip is done
+ * once per image batch: the layers before the first layer that differs between chips, and, when
+ * chips differ only by stuck cells, that layer's fault-free product (each chip then adds its few
+ * stuck cells' contribution instead of a full matrix product).
+ */
+export function runMonteCarlo(
+  model: Model,
+  plan: CrossbarPlan,
+  dev: Device,
+  faults: FaultSpec,
+  test: Split,
+  cfg: MonteCarloConfig,
+  kernels: Kernels,
+  hooks: MonteCarloHooks = {},
+): MonteCarloResult {
+  const t0 = performance.now();
+  const batchSize = cfg.batchSize ?? 1000;
+  const chunk = Math.max(1, cfg.chipsPerChunk ?? 16);
+  const first = cfg.firstChip ?? 0;
+  const inSize = model.inputSize;
+  const nOut = model.outputSize;
+
+  const varies = plan.layers.map((lp) => dev.programSigma > 0 || dev.readNoise > 0 || patternsFor(faults, lp.weighted).length > 0);
+  const firstVarying = varies.indexOf(true);
+  const startLayer = firstVarying < 0 ? model.layers.length : plan.layers[firstVarying].layerIndex;
+  const sparseStart = firstVarying >= 0 && dev.programSigma === 0 && plan.circuit.adcBits === 0;
+  const idealW = sparseStart ? idealLayerWeights(plan.layers[firstVarying], dev) : null;
+
+  const results: ChipResult[] = [];
+  for (let c0 = first; c0 < first + cfg.chips; c0 += chunk) {
+    const chips: Chip[] = [];
+    for (let c = c0; c < Math.min(first + cfg.chips, c0 + chunk); c++) chips.push(programChip(plan, dev, faults, cfg.seed, c));
+    const correct = new Array<number>(chips.length).fill(0);
+    for (let s = 0, b = 0; s < test.n; s += batchSize, b++) {
+      const n = Math.min(batchSize, test.n - s);
+      const x = test.x.subarray(s * inSize, (s + n) * inSize);
+      // Shared prefix: identical on every chip, so chip 0 stands for all.
+      const h = simulateBatch(model, plan, chips[0].layers, dev, x, n, { kernels, rng: null, until: startLayer });
+      let clean: Float32Array | undefined;
+      if (idealW && startLayer < model.layers.length) {
+        const layer = model.layers[startLayer];
+        const lp = plan.layers[firstVarying];
+        const rows = layer instanceof Conv2d ? layer.im2col(h.data, n) : h.data;
+        clean = cleanProduct(rows, rows.length / lp.nIn, lp, idealW, plan, kernels);
+      }
+      chips.forEach((chip, k) => {
+        const rng = dev.readNoise > 0 ? Rng.derive(cfg.seed, chip.index, 1_000_003, b) : null;
+        const out =
+          startLayer < model.layers.length
+            ? simulateBatch(model, plan, chip.layers, dev, x, n, { kernels, rng, from: { layer: startLayer, h, clean } }).data
+            : h.data;
+        for (let i = 0; i < n; i++) {
+          let best = 0;
+          for (let j = 1; j < nOut; j++) if (out[i * nOut + j] > out[i * nOut + best]) best = j;
+          if (best === test.y[s + i]) correct[k]++;
+        }
+        if (hooks.onOutputs) {
+          const v = new Float32Array(out.length);
+          for (let i = 0; i < v.length; i++) v[i] = out[i] * plan.voltsPerUnit;
+          hooks.onOutputs(chip.index, s, v, n);
+        }
+      });
+    }
+    chips.forEach((chip, k) => {
+      const r: ChipResult = {
+        chip: chip.index,
+        accuracy: test.n ? correct[k] / test.n : 0,
+        correct: correct[k],
+        faultyWeights: chip.layers.map((l) => l.faultyCells),
+      };
+      results.push(r);
+      hooks.onChip?.(r, results.length);
+    });
+  }
+  return { chips: results, summary: summarize(results.map((r) => r.accuracy)), seconds: (performance.now() - t0) / 1000, images: test.n };
+}

@@ -1,0 +1,161 @@
+import type { Kernels } from '../core/kernels.js';
+import { Activation } from '../nn/activation.js';
+import { Conv2d } from '../nn/conv.js';
+import { Dense } from '../nn/dense.js';
+import type { Context } from '../nn/layer.js';
+import type { Model } from '../nn/model.js';
+import type { Tensor } from '../nn/tensor.js';
+import type { Circuit } from './circuit.js';
+
+/** One physical array's share of a layer: weight rows r0..r1 and weight columns c0..c1 (2 physical columns each). */
+export interface Tile {
+  r0: number;
+  r1: number;
+  c0: number;
+  c1: number;
+}
+
+/**
+ * How one weighted layer sits on the crossbars, and the voltage ranges calibrated for it. The
+ * layer's weights and bias form one matrix A [nIn + 1, nOut] (bias = last row, driven by a
+ * constant full-scale input), scaled so that max |A| maps to the full conductance swing.
+ */
+export interface LayerPlan {
+  /** Index in model.layers, and among weighted layers (the numbering fault specs use). */
+  layerIndex: number;
+  weighted: number;
+  kind: 'dense' | 'conv2d';
+  nIn: number;
+  nOut: number;
+  A: Float32Array;
+  wMax: number;
+  tiles: Tile[];
+  rowTiles: Tile[][];
+  /** Calibrated full scale of the inputs (DAC range), of one row tile's partial sums (ADC), of outputs. */
+  xMax: number;
+  signedInput: boolean;
+  adcFullScale: number[];
+  yMax: number;
+  /** Activation after the layer (or 'linear') and where the neuron saturates, in layer units. */
+  activation: { fn: Activation['fn']; cap: number } | null;
+  rail: number;
+}
+
+export interface CrossbarPlan {
+  layers: LayerPlan[];
+  circuit: Circuit;
+  /** Output-voltage scale: volts per unit of the last layer's output. */
+  voltsPerUnit: number;
+}
+
+function weightedLayers(model: Model): { index: number; layer: Dense | Conv2d }[] {
+  const out: { index: number; layer: Dense | Conv2d }[] = [];
+  model.layers.forEach((l, index) => {
+    if (l instanceof Dense || l instanceof Conv2d) out.push({ index, layer: l });
+  });
+  return out;
+}
+
+export function tilesFor(rows: number, cols: number, circuit: Circuit): Tile[][] {
+  const colsPerTile = Math.floor(circuit.arrayCols / 2);
+  const byRow: Tile[][] = [];
+  for (let r0 = 0; r0 < rows; r0 += circuit.arrayRows) {
+    const row: Tile[] = [];
+    for (let c0 = 0; c0 < cols; c0 += colsPerTile)
+      row.push({ r0, r1: Math.min(rows, r0 + circuit.arrayRows), c0, c1: Math.min(cols, c0 + colsPerTile) });
+    byRow.push(row);
+  }
+  return byRow;
+}
+
+/**
+ * Maps every weighted layer and calibrates the voltage ranges on `calib` (training images, never
+ * the test set) with the ideal network: DAC range = largest input, ADC full scale = largest
+ * partial sum, rail = railHeadroom x largest activation.
+ */
+export function planCrossbars(model: Model, circuit: Circuit, calib: Float32Array, nCalib: number, kernels: Kernels): CrossbarPlan {
+  const ws = weightedLayers(model);
+  const layers: LayerPlan[] = ws.map(({ index, layer }, weighted) => {
+    const [nIn, nOut] = layer.weight.shape;
+    const A = new Float32Array((nIn + 1) * nOut);
+    A.set(layer.weight.value);
+    A.set(layer.bias.value, nIn * nOut);
+    let wMax = 0;
+    for (const v of A) wMax = Math.max(wMax, Math.abs(v));
+    const next = model.layers[index + 1];
+    const rowTiles = tilesFor(nIn + 1, nOut, circuit);
+    return {
+      layerIndex: index,
+      weighted,
+      kind: layer instanceof Dense ? 'dense' : 'conv2d',
+      nIn,
+      nOut,
+      A,
+      wMax: wMax || 1,
+      tiles: rowTiles.flat(),
+      rowTiles,
+      xMax: 0,
+      signedInput: false,
+      adcFullScale: rowTiles.map(() => 0),
+      yMax: 0,
+      activation: next instanceof Activation ? { fn: next.fn, cap: next.cap } : null,
+      rail: Number.POSITIVE_INFINITY,
+    };
+  });
+
+  // Calibration pass: the ideal network, layer by layer, recording ranges at each weighted layer.
+  const ctx: Context = { kernels, training: false };
+  let h: Tensor = { data: calib, shape: [nCalib, ...model.spec.inputShape] };
+  let li = 0;
+  model.layers.forEach((layer, index) => {
+    const lp = layers[li];
+    if (lp && lp.layerIndex === index) {
+      const rowsIn = layer instanceof Conv2d ? layer.im2col(h.data, nCalib) : h.data;
+      const R = rowsIn.length / lp.nIn;
+      for (const v of rowsIn) {
+        if (v < 0) lp.signedInput = true;
+        lp.xMax = Math.max(lp.xMax, Math.abs(v));
+      }
+      lp.rowTiles.forEach((row, t) => {
+        const { r0, r1 } = row[0];
+        const part = new Float32Array(R * lp.nOut);
+        const inRows = Math.min(r1, lp.nIn) - r0;
+        if (inRows > 0)
+          kernels.sgemm(
+            false,
+            false,
+            R,
+            lp.nOut,
+            inRows,
+            1,
+            rowsIn.subarray(r0),
+            lp.nIn,
+            lp.A.subarray(r0 * lp.nOut),
+            lp.nOut,
+            0,
+            part,
+            lp.nOut,
+          );
+        if (r1 > lp.nIn) for (let i = 0; i < R; i++) for (let j = 0; j < lp.nOut; j++) part[i * lp.nOut + j] += lp.A[lp.nIn * lp.nOut + j];
+        for (const v of part) lp.adcFullScale[t] = Math.max(lp.adcFullScale[t], Math.abs(v));
+      });
+      lp.xMax ||= 1;
+      lp.adcFullScale = lp.adcFullScale.map((v) => v || 1);
+      h = layer.forward(h, ctx);
+      for (const v of h.data) lp.yMax = Math.max(lp.yMax, Math.abs(v));
+      lp.yMax ||= 1;
+      li++;
+      return;
+    }
+    h = layer.forward(h, ctx);
+    const prev = layers[li - 1];
+    if (prev && layer instanceof Activation && prev.layerIndex === index - 1) {
+      let m = 0;
+      for (const v of h.data) m = Math.max(m, Math.abs(v));
+      prev.rail = circuit.saturate ? circuit.railHeadroom * (m || 1) : Number.POSITIVE_INFINITY;
+    }
+  });
+  const last = layers[layers.length - 1];
+  if (circuit.saturate && !last.activation) last.rail = circuit.railHeadroom * last.yMax;
+  return { layers, circuit, voltsPerUnit: circuit.vRead / last.yMax };
+}

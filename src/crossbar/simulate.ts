@@ -1,0 +1,186 @@
+import type { Kernels } from '../core/kernels.js';
+import type { Rng } from '../core/rng.js';
+import type { Device } from '../device/config.js';
+import { Activation, apply } from '../nn/activation.js';
+import { Conv2d } from '../nn/conv.js';
+import type { Context } from '../nn/layer.js';
+import type { Model } from '../nn/model.js';
+import { type Tensor, fillRows } from '../nn/tensor.js';
+import type { LayerChip } from './chip.js';
+import type { CrossbarPlan, LayerPlan } from './plan.js';
+
+/**
+ * The behavioural circuit model of one layer on one chip, for R input rows (images, or conv
+ * receptive fields), in weight units: word-line voltages are x * vRead / xMax, each bit-line pair
+ * carries (G+ - G-)-weighted currents by Ohm's and Kirchhoff's laws, and the TIA gain maps the
+ * difference back to weight units. Returns the pre-activation outputs [R, nOut].
+ */
+export function crossbarLayer(
+  x: Float32Array,
+  R: number,
+  lp: LayerPlan,
+  lc: LayerChip,
+  dev: Device,
+  plan: CrossbarPlan,
+  kernels: Kernels,
+  rng: Rng | null,
+  clean?: Float32Array,
+): Float32Array {
+  const { nIn, nOut } = lp;
+  const c = plan.circuit;
+  const xin = c.dacBits > 0 ? dac(x, lp.xMax, c.dacBits, lp.signedInput) : x;
+  let y: Float32Array;
+  if (c.adcBits > 0 && lp.rowTiles.length > 0) y = tiledWithAdc(xin, R, lp, lc.wEff, c.adcBits, kernels);
+  else if (clean && lc.sparse) {
+    // Faults only: the fault-free product is shared by every chip; add the few stuck cells' change.
+    y = clean.slice();
+    const { index, delta } = lc.sparse;
+    for (let k = 0; k < index.length; k++) {
+      const i = (index[k] / nOut) | 0;
+      const j = index[k] - i * nOut;
+      const d = delta[k];
+      if (i === nIn) for (let r = 0; r < R; r++) y[r * nOut + j] += d;
+      else for (let r = 0; r < R; r++) y[r * nOut + j] += xin[r * nIn + i] * d;
+    }
+  } else {
+    y = new Float32Array(R * nOut);
+    fillRows(y, lc.wEff.subarray(nIn * nOut), R);
+    kernels.sgemm(false, false, R, nOut, nIn, 1, xin, nIn, lc.wEff, nOut, 1, y, nOut);
+  }
+  if (dev.readNoise > 0 && rng) addReadNoise(y, xin, R, lp, lc, dev, kernels, rng);
+  return y;
+}
+
+/** The fault-free product shared by all chips (used with LayerChip.sparse). */
+export function cleanProduct(
+  x: Float32Array,
+  R: number,
+  lp: LayerPlan,
+  idealW: Float32Array,
+  plan: CrossbarPlan,
+  kernels: Kernels,
+): Float32Array {
+  const xin = plan.circuit.dacBits > 0 ? dac(x, lp.xMax, plan.circuit.dacBits, lp.signedInput) : x;
+  const y = new Float32Array(R * lp.nOut);
+  fillRows(y, idealW.subarray(lp.nIn * lp.nOut), R);
+  kernels.sgemm(false, false, R, lp.nOut, lp.nIn, 1, xin, lp.nIn, idealW, lp.nOut, 1, y, lp.nOut);
+  return y;
+}
+
+/** Input DAC: clip to the calibrated range and round to 2^bits levels (signed inputs: symmetric). */
+function dac(x: Float32Array, xMax: number, bits: number, signed: boolean): Float32Array {
+  const q = signed ? 2 ** (bits - 1) - 1 : 2 ** bits - 1;
+  const lo = signed ? -1 : 0;
+  const out = new Float32Array(x.length);
+  for (let i = 0; i < x.length; i++) {
+    const v = Math.min(1, Math.max(lo, x[i] / xMax));
+    out[i] = (Math.round(v * q) / q) * xMax;
+  }
+  return out;
+}
+
+/** Each row tile's partial sums pass a signed ADC of the calibrated full scale before they are added. */
+function tiledWithAdc(x: Float32Array, R: number, lp: LayerPlan, w: Float32Array, bits: number, kernels: Kernels): Float32Array {
+  const { nIn, nOut } = lp;
+  const y = new Float32Array(R * nOut);
+  const part = new Float32Array(R * nOut);
+  const q = 2 ** (bits - 1) - 1;
+  lp.rowTiles.forEach((row, t) => {
+    const { r0, r1 } = row[0];
+    const inRows = Math.min(r1, nIn) - r0;
+    part.fill(0);
+    if (r1 > nIn) fillRows(part, w.subarray(nIn * nOut), R);
+    if (inRows > 0) kernels.sgemm(false, false, R, nOut, inRows, 1, x.subarray(r0), nIn, w.subarray(r0 * nOut), nOut, 1, part, nOut);
+    const fs = lp.adcFullScale[t];
+    for (let i = 0; i < part.length; i++) y[i] += (Math.round(Math.min(1, Math.max(-1, part[i] / fs)) * q) / q) * fs;
+  });
+  return y;
+}
+
+/**
+ * Read noise: every cell read as G(1 + eta), eta ~ N(0, s^2), independently per inference. The sum
+ * over a column of independent Gaussians is Gaussian with variance s^2 * sum_i x_i^2 (G+^2 + G-^2),
+ * so one GEMM of x^2 with the squared conductances gives the exact output distribution without
+ * drawing a noise value per cell and per image.
+ */
+function addReadNoise(
+  y: Float32Array,
+  x: Float32Array,
+  R: number,
+  lp: LayerPlan,
+  lc: LayerChip,
+  dev: Device,
+  kernels: Kernels,
+  rng: Rng,
+): void {
+  const { nIn, nOut } = lp;
+  if (!lc.noiseVar) {
+    const s = lp.wMax / (dev.gMax - dev.gMin);
+    lc.noiseVar = new Float32Array(lc.gPos.length);
+    for (let i = 0; i < lc.gPos.length; i++) lc.noiseVar[i] = (lc.gPos[i] * s) ** 2 + (lc.gNeg[i] * s) ** 2;
+  }
+  const x2 = new Float32Array(x.length);
+  for (let i = 0; i < x.length; i++) x2[i] = x[i] * x[i];
+  const v = new Float32Array(R * nOut);
+  fillRows(v, lc.noiseVar.subarray(nIn * nOut), R);
+  kernels.sgemm(false, false, R, nOut, nIn, 1, x2, nIn, lc.noiseVar, nOut, 1, v, nOut);
+  const s = dev.readNoise;
+  for (let i = 0; i < y.length; i++) y[i] += s * Math.sqrt(v[i]) * rng.normal();
+}
+
+/** Neuron: the layer's activation, clipped at the rail where the circuit saturates. */
+export function neuron(y: Float32Array, lp: LayerPlan): Float32Array {
+  const out = new Float32Array(y.length);
+  if (lp.activation) apply(lp.activation.fn, lp.activation.cap, y, out);
+  else out.set(y);
+  const rail = lp.rail;
+  if (Number.isFinite(rail)) for (let i = 0; i < out.length; i++) out[i] = Math.min(rail, Math.max(-rail, out[i]));
+  return out;
+}
+
+export interface SimOptions {
+  kernels: Kernels;
+  /** Read-noise stream for this (chip, batch); null when the device has no read noise. */
+  rng: Rng | null;
+  /** Start from activations entering model.layers[from.layer] (shared by all chips). */
+  from?: { layer: number; h: Tensor; clean?: Float32Array };
+  /** Stop before model.layers[until] and return the activations entering it. */
+  until?: number;
+}
+
+/**
+ * Runs a batch through the model with every weighted layer on the chip. Returns the last layer's
+ * outputs in weight units (multiply by plan.voltsPerUnit for volts), or with `until` the
+ * activations entering that layer.
+ */
+export function simulateBatch(
+  model: Model,
+  plan: CrossbarPlan,
+  chip: LayerChip[],
+  dev: Device,
+  x: Float32Array,
+  batch: number,
+  opts: SimOptions,
+): Tensor {
+  const ctx: Context = { kernels: opts.kernels, training: false };
+  let h: Tensor = opts.from?.h ?? { data: x, shape: [batch, ...model.spec.inputShape] };
+  const first = opts.from?.layer ?? 0;
+  const end = opts.until ?? model.layers.length;
+  let li = plan.layers.findIndex((lp) => lp.layerIndex >= first);
+  for (let i = first; i < end; i++) {
+    const layer = model.layers[i];
+    const lp = plan.layers[li];
+    if (lp && lp.layerIndex === i) {
+      const rows = layer instanceof Conv2d ? layer.im2col(h.data, batch) : h.data;
+      const R = rows.length / lp.nIn;
+      const clean = i === first ? opts.from?.clean : undefined;
+      const y = neuron(crossbarLayer(rows, R, lp, chip[li], dev, plan, opts.kernels, opts.rng, clean), lp);
+      h = { data: y, shape: [batch, ...layer.outShape] };
+      li++;
+      if (model.layers[i + 1] instanceof Activation) i++; // applied by the neuron above
+      continue;
+    }
+    h = layer.forward(h, ctx);
+  }
+  return h;
+}

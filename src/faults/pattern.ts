@@ -1,0 +1,193 @@
+import { z } from 'zod';
+import type { Rng } from '../core/rng.js';
+
+/** Cell states of a fault map. The numbers are stored in FaultMap.kind. */
+export const NONE = 0;
+export const STUCK_ON = 1;
+export const STUCK_OFF = 2;
+export const STUCK_AT = 3;
+export type FaultKindName = 'stuck-on' | 'stuck-off' | 'stuck-at';
+export const faultKindCode: Record<FaultKindName, number> = { 'stuck-on': STUCK_ON, 'stuck-off': STUCK_OFF, 'stuck-at': STUCK_AT };
+export const faultKindName = ['none', 'stuck-on', 'stuck-off', 'stuck-at'] as const;
+
+/**
+ * Stuck cells of one physical array: rows x cols, row-major. `level` is where a stuck-at cell
+ * sits, as a fraction of the device's Gmin..Gmax range (0 for the other kinds).
+ */
+export interface FaultMap {
+  rows: number;
+  cols: number;
+  kind: Uint8Array;
+  level: Float32Array;
+}
+
+const frac = z.number().min(0).max(1);
+const kind = z.enum(['stuck-on', 'stuck-off', 'stuck-at']);
+// Geometry is in relative array coordinates: a cell's centre is u = (col + 0.5) / cols across,
+// v = (row + 0.5) / rows down, so one pattern means the same on a 65x16 tile and a 256x256 one.
+const region = {
+  density: frac.default(1),
+  kind: kind.default('stuck-on'),
+  level: frac.default(0.5),
+};
+const centre = { cx: frac.default(0.5), cy: frac.default(0.5) };
+
+export const patternSchema = z.discriminatedUnion('pattern', [
+  z.strictObject({
+    pattern: z.literal('random'),
+    /** Stuck-at-0 rate: cells stuck at high resistance (stuck-off, near Gmin). */
+    sa0: frac.default(0),
+    /** Stuck-at-1 rate: cells stuck at low resistance (stuck-on, near Gmax). */
+    sa1: frac.default(0),
+    /** Rate of cells stuck at an intermediate conductance `level`. */
+    stuckAt: frac.default(0),
+    level: frac.default(0.5),
+  }),
+  z.strictObject({ pattern: z.literal('circle'), ...centre, radius: z.number().min(0).max(2).default(0.3), ...region }),
+  z.strictObject({ pattern: z.literal('circle-complement'), ...centre, radius: z.number().min(0).max(2).default(0.3), ...region }),
+  z.strictObject({
+    pattern: z.literal('ring'),
+    ...centre,
+    radius: z.number().min(0).max(2).default(0.35),
+    width: z.number().min(0).max(2).default(0.1),
+    ...region,
+  }),
+  z.strictObject({
+    pattern: z.literal('rows'),
+    from: frac.default(0),
+    to: frac.default(0.25),
+    every: z.int().min(1).default(1),
+    ...region,
+  }),
+  z.strictObject({
+    pattern: z.literal('columns'),
+    from: frac.default(0),
+    to: frac.default(0.25),
+    every: z.int().min(1).default(1),
+    ...region,
+  }),
+  z.strictObject({ pattern: z.literal('checkerboard'), block: z.int().min(1).default(1), ...region }),
+  z.strictObject({ pattern: z.literal('row-gradient'), min: frac.default(0), ...region }),
+  z.strictObject({ pattern: z.literal('column-gradient'), min: frac.default(0), ...region }),
+]);
+export type PatternSpec = z.output<typeof patternSchema>;
+export type PatternInput = z.input<typeof patternSchema>;
+export type PatternName = PatternSpec['pattern'];
+export const patternNames = patternSchema.options.map((o) => o.shape.pattern.value) as PatternName[];
+
+/** Whether cell (r, c) lies in the pattern's region (not used by random and the gradients). */
+export function inRegion(p: PatternSpec, r: number, c: number, rows: number, cols: number): boolean {
+  const u = (c + 0.5) / cols;
+  const v = (r + 0.5) / rows;
+  switch (p.pattern) {
+    case 'circle':
+      return Math.hypot(u - p.cx, v - p.cy) <= p.radius;
+    case 'circle-complement':
+      return Math.hypot(u - p.cx, v - p.cy) > p.radius;
+    case 'ring': {
+      const d = Math.hypot(u - p.cx, v - p.cy);
+      return d >= p.radius - p.width / 2 && d <= p.radius + p.width / 2;
+    }
+    case 'rows':
+      return bandHas(r, rows, p.from, p.to, p.every);
+    case 'columns':
+      return bandHas(c, cols, p.from, p.to, p.every);
+    case 'checkerboard':
+      return (Math.floor(r / p.block) + Math.floor(c / p.block)) % 2 === 0;
+    default:
+      return true;
+  }
+}
+
+/** Index i of n is in the band [from, to) of relative positions, taking every `every`-th from its start. */
+function bandHas(i: number, n: number, from: number, to: number, every: number): boolean {
+  const first = Math.ceil(from * n - 0.5);
+  const pos = (i + 0.5) / n;
+  return pos >= from && pos < to && (i - first) % every === 0;
+}
+
+/**
+ * Draws a fault map. Each pattern marks exactly round(rate x eligible cells) cells, chosen
+ * uniformly without replacement among its region's cells not already stuck, so the realised
+ * rate is the requested one (not just in expectation). Patterns apply in order; a cell keeps
+ * the first fault it gets.
+ */
+export function generateFaultMap(rows: number, cols: number, patterns: readonly PatternSpec[], rng: Rng): FaultMap {
+  const map: FaultMap = { rows, cols, kind: new Uint8Array(rows * cols), level: new Float32Array(rows * cols) };
+  for (const p of patterns) applyPattern(map, p, rng);
+  return map;
+}
+
+function applyPattern(map: FaultMap, p: PatternSpec, rng: Rng): void {
+  const { rows, cols } = map;
+  if (p.pattern === 'random') {
+    const free = freeCells(map, () => true);
+    // One shuffle of the free cells, then consecutive slices: the three kinds never overlap.
+    const total = free.length;
+    const n1 = Math.round(p.sa1 * rows * cols);
+    const n0 = Math.round(p.sa0 * rows * cols);
+    const nAt = Math.round(p.stuckAt * rows * cols);
+    const chosen = sample(free, Math.min(total, n1 + n0 + nAt), rng);
+    mark(map, chosen.subarray(0, n1), STUCK_ON, 0);
+    mark(map, chosen.subarray(n1, n1 + n0), STUCK_OFF, 0);
+    mark(map, chosen.subarray(n1 + n0), STUCK_AT, p.level);
+    return;
+  }
+  const code = faultKindCode[p.kind];
+  const level = p.kind === 'stuck-at' ? p.level : 0;
+  if (p.pattern === 'row-gradient' || p.pattern === 'column-gradient') {
+    // Density rises linearly from `min` at the first row (column) to `density` at the last.
+    const alongRows = p.pattern === 'row-gradient';
+    const lines = alongRows ? rows : cols;
+    for (let i = 0; i < lines; i++) {
+      const d = lines === 1 ? p.density : p.min + ((p.density - p.min) * i) / (lines - 1);
+      const free = freeCells(map, (r, c) => (alongRows ? r : c) === i);
+      const lineCells = alongRows ? cols : rows;
+      mark(map, sample(free, Math.min(free.length, Math.round(d * lineCells)), rng), code, level);
+    }
+    return;
+  }
+  const region = regionCells(p, rows, cols);
+  const free = region.filter((i) => map.kind[i] === NONE);
+  mark(map, sample(free, Math.min(free.length, Math.round(p.density * region.length)), rng), code, level);
+}
+
+/** The cell indices of a pattern's region, row-major. */
+export function regionCells(p: PatternSpec, rows: number, cols: number): Int32Array {
+  const out: number[] = [];
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) if (inRegion(p, r, c, rows, cols)) out.push(r * cols + c);
+  return Int32Array.from(out);
+}
+
+function freeCells(map: FaultMap, keep: (r: number, c: number) => boolean): Int32Array {
+  const out: number[] = [];
+  for (let r = 0; r < map.rows; r++)
+    for (let c = 0; c < map.cols; c++) if (map.kind[r * map.cols + c] === NONE && keep(r, c)) out.push(r * map.cols + c);
+  return Int32Array.from(out);
+}
+
+/** k distinct elements of `from`, uniformly: a partial Fisher-Yates shuffle of a copy. */
+function sample(from: Int32Array, k: number, rng: Rng): Int32Array {
+  const a = Int32Array.from(from);
+  for (let i = 0; i < k; i++) {
+    const j = i + rng.int(a.length - i);
+    const t = a[i];
+    a[i] = a[j];
+    a[j] = t;
+  }
+  return a.subarray(0, k);
+}
+
+function mark(map: FaultMap, cells: Int32Array, code: number, level: number): void {
+  for (const i of cells) {
+    map.kind[i] = code;
+    map.level[i] = level;
+  }
+}
+
+/** Counts per kind: [none, stuck-on, stuck-off, stuck-at]. */
+export function countFaults(map: FaultMap): [number, number, number, number] {
+  const n: [number, number, number, number] = [0, 0, 0, 0];
+  for (const k of map.kind) n[k]++;
+  return n;
+}

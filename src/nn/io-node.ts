@@ -1,0 +1,43 @@
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { XbarError } from '../core/errors.js';
+import { writeFileAtomic } from '../core/fs-node.js';
+import type { Model } from './model.js';
+import { decodeModel, encodeWeights, MODEL_FORMAT, MODEL_FORMAT_VERSION, type ModelFile } from './serialize.js';
+
+export const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
+
+/** Saves weights first and the header last, so a crash never leaves a header without its weights. */
+export function saveModel(dir: string, model: Model, meta: Record<string, unknown>): ModelFile {
+  if (existsSync(dir) && !statSync(dir).isDirectory()) throw new XbarError(`--out ${dir} is a file, not a folder: choose another path`);
+  const { entries, bytes } = encodeWeights(model);
+  const file: ModelFile = {
+    format: MODEL_FORMAT,
+    version: MODEL_FORMAT_VERSION,
+    spec: model.spec,
+    weights: entries,
+    weightsFile: 'weights.bin',
+    weightsBytes: bytes.length,
+    weightsSha256: sha256(bytes),
+    meta,
+  };
+  writeFileAtomic(join(dir, 'weights.bin'), bytes);
+  writeFileAtomic(join(dir, 'model.json'), `${JSON.stringify(file, null, 2)}\n`);
+  return file;
+}
+
+export function loadModel(dir: string): { model: Model; file: ModelFile } {
+  const headerPath = join(dir, 'model.json');
+  if (!existsSync(headerPath))
+    throw new XbarError(`no saved model at ${dir}: expected ${headerPath} (train one with 'xbar train --out ${dir}')`);
+  let header: unknown;
+  try {
+    header = JSON.parse(readFileSync(headerPath, 'utf8'));
+  } catch (e) {
+    throw new XbarError(`${headerPath} is not valid JSON (${(e as Error).message}): the model file is corrupt`);
+  }
+  const weightsPath = join(dir, 'weights.bin');
+  if (!existsSync(weightsPath)) throw new XbarError(`${dir}: weights.bin is missing beside model.json`);
+  return decodeModel(header, new Uint8Array(readFileSync(weightsPath)), dir, sha256);
+}

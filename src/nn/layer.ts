@@ -1,0 +1,37 @@
+import type { Kernels } from '../core/kernels.js';
+import type { Rng } from '../core/rng.js';
+import type { Param, Tensor } from './tensor.js';
+
+/** What a forward pass needs besides its input; passed down, never held globally. */
+export interface Context {
+  kernels: Kernels;
+  training: boolean;
+  /** Dropout and other training-time randomness; required when training. */
+  rng?: Rng;
+}
+
+/** JSON description of one layer: the architecture part of a saved model. */
+export type LayerSpec =
+  | { type: 'dense'; units: number }
+  | { type: 'conv2d'; filters: number; kernel: number; stride?: number; padding?: 'same' | 'valid' }
+  | { type: 'maxpool'; size: number; stride?: number }
+  | { type: 'avgpool'; size: number; stride?: number }
+  | { type: 'activation'; fn: ActivationName; cap?: number }
+  | { type: 'flatten' }
+  | { type: 'dropout'; rate: number };
+
+export type ActivationName = 'relu' | 'sigmoid' | 'tanh' | 'crelu' | 'linear';
+
+/**
+ * One layer of a sequential network. forward() keeps what backward() needs (the last input or
+ * mask); backward() takes dLoss/dOutput, accumulates parameter gradients and returns dLoss/dInput.
+ */
+export interface Layer {
+  readonly spec: LayerSpec;
+  readonly inShape: number[]; // without the batch dimension
+  readonly outShape: number[];
+  readonly params: Param[];
+  forward(x: Tensor, ctx: Context): Tensor;
+  /** needInputGrad=false (first layer): skip computing dLoss/dInput and return null. */
+  backward(dy: Tensor, ctx: Context, needInputGrad?: boolean): Tensor | null;
+}

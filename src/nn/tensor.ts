@@ -1,0 +1,32 @@
+/** A batch of activations: row-major data, shape[0] is the batch; images are NHWC. */
+export interface Tensor {
+  data: Float32Array;
+  shape: number[];
+}
+
+export const size = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
+
+export function tensor(shape: number[], data?: Float32Array): Tensor {
+  const n = size(shape);
+  if (data && data.length !== n) throw new RangeError(`tensor data has ${data.length} values, shape ${shape} needs ${n}`);
+  return { data: data ?? new Float32Array(n), shape };
+}
+
+/** A trainable array and its gradient, named for the saved model's manifest. */
+export interface Param {
+  name: string;
+  shape: number[];
+  value: Float32Array;
+  grad: Float32Array;
+}
+
+export function param(name: string, shape: number[]): Param {
+  const n = size(shape);
+  return { name, shape, value: new Float32Array(n), grad: new Float32Array(n) };
+}
+
+/** Writes `row` into each of the first `rows` rows of `out` (bias initialisation before a GEMM). */
+export function fillRows(out: Float32Array, row: Float32Array, rows: number): void {
+  const f = row.length;
+  for (let i = 0, o = 0; i < rows; i++) for (let j = 0; j < f; j++, o++) out[o] = row[j];
+}

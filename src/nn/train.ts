@@ -1,0 +1,111 @@
+import type { Kernels } from '../core/kernels.js';
+import { Rng } from '../core/rng.js';
+import type { Split } from '../data/dataset.js';
+import type { Context } from './layer.js';
+import { softmaxCrossEntropy } from './loss.js';
+import type { Model } from './model.js';
+import { makeOptimizer, type OptimizerConfig } from './optim.js';
+
+export interface TrainConfig {
+  epochs: number;
+  batchSize: number;
+  optimizer: OptimizerConfig;
+  /** 'cosine' anneals the learning rate to 0 over the run; 'constant' keeps it. */
+  schedule: 'cosine' | 'constant';
+  /** Shuffling and dropout; the initial weights have their own seed (buildModel). */
+  seed: number;
+}
+
+export interface EpochStats {
+  epoch: number;
+  loss: number;
+  trainAccuracy: number;
+  valAccuracy?: number;
+  valLoss?: number;
+  lr: number;
+  seconds: number;
+}
+
+export interface TrainHooks {
+  onEpochStart?: (epoch: number, steps: number) => void;
+  onBatch?: (done: number, total: number, loss: number) => void;
+  onEpoch?: (stats: EpochStats) => void;
+}
+
+/** Mini-batch training with softmax cross-entropy; returns per-epoch statistics. */
+export function train(
+  model: Model,
+  data: Split,
+  val: Split | null,
+  cfg: TrainConfig,
+  kernels: Kernels,
+  hooks: TrainHooks = {},
+): EpochStats[] {
+  const rng = new Rng(cfg.seed);
+  const opt = makeOptimizer(cfg.optimizer);
+  const ctx: Context = { kernels, training: true, rng };
+  const inSize = model.inputSize;
+  const steps = Math.ceil(data.n / cfg.batchSize);
+  const totalSteps = steps * cfg.epochs;
+  const history: EpochStats[] = [];
+  let step = 0;
+  for (let epoch = 1; epoch <= cfg.epochs; epoch++) {
+    hooks.onEpochStart?.(epoch, steps);
+    const t0 = performance.now();
+    const order = rng.permutation(data.n);
+    let lossSum = 0;
+    let correct = 0;
+    let lr = cfg.optimizer.lr;
+    for (let s = 0; s < steps; s++, step++) {
+      const start = s * cfg.batchSize;
+      const b = Math.min(cfg.batchSize, data.n - start);
+      const xb = new Float32Array(b * inSize);
+      const yb = new Uint8Array(b);
+      for (let i = 0; i < b; i++) {
+        const idx = order[start + i];
+        xb.set(data.x.subarray(idx * inSize, (idx + 1) * inSize), i * inSize);
+        yb[i] = data.y[idx];
+      }
+      lr = cfg.schedule === 'cosine' ? 0.5 * cfg.optimizer.lr * (1 + Math.cos((Math.PI * step) / totalSteps)) : cfg.optimizer.lr;
+      model.zeroGrad();
+      const logits = model.forward({ data: xb, shape: [b, inSize] }, ctx);
+      const r = softmaxCrossEntropy(logits, yb);
+      model.backward(r.grad, ctx);
+      opt.step(model.params, lr);
+      lossSum += r.loss * b;
+      correct += r.correct;
+      hooks.onBatch?.(s + 1, steps, r.loss);
+    }
+    const stats: EpochStats = {
+      epoch,
+      loss: lossSum / data.n,
+      trainAccuracy: correct / data.n,
+      lr,
+      seconds: (performance.now() - t0) / 1000,
+    };
+    if (val && val.n > 0) {
+      const e = evaluate(model, val, kernels);
+      stats.valAccuracy = e.accuracy;
+      stats.valLoss = e.loss;
+    }
+    history.push(stats);
+    hooks.onEpoch?.(stats);
+  }
+  return history;
+}
+
+/** Accuracy and mean loss of the model on a split, in bounded-memory batches. */
+export function evaluate(model: Model, split: Split, kernels: Kernels, batchSize = 1000): { accuracy: number; loss: number } {
+  const ctx: Context = { kernels, training: false };
+  const inSize = model.inputSize;
+  let correct = 0;
+  let loss = 0;
+  for (let s = 0; s < split.n; s += batchSize) {
+    const b = Math.min(batchSize, split.n - s);
+    const logits = model.forward({ data: split.x.subarray(s * inSize, (s + b) * inSize), shape: [b, inSize] }, ctx);
+    const r = softmaxCrossEntropy(logits, split.y.subarray(s, s + b));
+    correct += r.correct;
+    loss += r.loss * b;
+  }
+  return { accuracy: split.n ? correct / split.n : 0, loss: split.n ? loss / split.n : 0 };
+}

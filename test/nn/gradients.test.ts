@@ -1,0 +1,96 @@
+import { describe, expect, it } from 'vitest';
+import { jsKernels } from '../../src/core/kernels-js.js';
+import { Rng } from '../../src/core/rng.js';
+import type { LayerSpec } from '../../src/nn/layer.js';
+import { softmaxCrossEntropy } from '../../src/nn/loss.js';
+import { buildModel } from '../../src/nn/model.js';
+import type { ModelSpec } from '../../src/nn/spec.js';
+
+/** Loss of the model on a fixed batch, in float64 where we can: finite differences need it. */
+function lossOf(spec: ModelSpec, layersSeed: number, x: Float32Array, y: Uint8Array, batch: number) {
+  const model = buildModel(spec, layersSeed);
+  const ctx = { kernels: jsKernels, training: true, rng: new Rng(0) };
+  const run = () => softmaxCrossEntropy(model.forward({ data: x, shape: [batch, model.inputSize] }, ctx), y);
+  return { model, ctx, run };
+}
+
+function gradCheck(spec: ModelSpec, batch = 3) {
+  const rng = new Rng(7);
+  const inSize = spec.inputShape.reduce((a, b) => a * b, 1);
+  const x = rng.fillNormal(new Float32Array(batch * inSize));
+  const y = new Uint8Array(batch).map(() => rng.int(4));
+  const { model, ctx, run } = lossOf(spec, 3, x, y, batch);
+  model.zeroGrad();
+  const r = run();
+  model.backward(r.grad, ctx);
+  let checked = 0;
+  for (const p of model.params) {
+    for (let t = 0; t < 6; t++) {
+      const i = rng.int(p.value.length);
+      const orig = p.value[i];
+      const eps = 1e-2;
+      p.value[i] = orig + eps;
+      const lp = run().loss;
+      p.value[i] = orig - eps;
+      const lm = run().loss;
+      p.value[i] = orig;
+      const numeric = (lp - lm) / (2 * eps);
+      expect(Math.abs(numeric - p.grad[i])).toBeLessThan(2e-3 + 0.03 * Math.abs(numeric));
+      checked++;
+    }
+  }
+  expect(checked).toBeGreaterThan(0);
+}
+
+const head: LayerSpec[] = [{ type: 'flatten' }, { type: 'dense', units: 4 }];
+
+describe('backpropagation matches finite differences', () => {
+  for (const fn of ['relu', 'sigmoid', 'tanh', 'crelu', 'linear'] as const) {
+    it(`dense + ${fn}`, () => {
+      gradCheck({
+        inputShape: [1, 1, 5],
+        layers: [{ type: 'flatten' }, { type: 'dense', units: 6 }, { type: 'activation', fn, cap: 0.8 }, { type: 'dense', units: 4 }],
+      });
+    });
+  }
+  it('conv2d same/valid, stride 2, max and avg pooling', () => {
+    gradCheck({
+      inputShape: [7, 7, 2],
+      layers: [
+        { type: 'conv2d', filters: 3, kernel: 3, padding: 'same' },
+        { type: 'activation', fn: 'tanh' },
+        { type: 'maxpool', size: 2 },
+        { type: 'conv2d', filters: 2, kernel: 2, padding: 'valid' },
+        { type: 'avgpool', size: 2, stride: 1 },
+        ...head,
+      ],
+    });
+    gradCheck({ inputShape: [6, 6, 1], layers: [{ type: 'conv2d', filters: 2, kernel: 3, stride: 2, padding: 'same' }, ...head] });
+  });
+});
+
+describe('conv2d', () => {
+  it('equals a direct convolution', () => {
+    const rng = new Rng(1);
+    const spec: ModelSpec = { inputShape: [5, 4, 2], layers: [{ type: 'conv2d', filters: 3, kernel: 3, padding: 'same' }] };
+    const model = buildModel(spec, 2);
+    const conv = model.layers[0] as import('../../src/nn/conv.js').Conv2d;
+    const x = rng.fillNormal(new Float32Array(5 * 4 * 2));
+    const y = model.forward({ data: x, shape: [1, 40] }, { kernels: jsKernels, training: false }).data;
+    const W = conv.weight.value;
+    for (let oy = 0; oy < 5; oy++)
+      for (let ox = 0; ox < 4; ox++)
+        for (let f = 0; f < 3; f++) {
+          let s = conv.bias.value[f];
+          for (let ky = 0; ky < 3; ky++)
+            for (let kx = 0; kx < 3; kx++)
+              for (let c = 0; c < 2; c++) {
+                const iy = oy + ky - 1;
+                const ix = ox + kx - 1;
+                if (iy < 0 || iy >= 5 || ix < 0 || ix >= 4) continue;
+                s += x[(iy * 4 + ix) * 2 + c] * W[((ky * 3 + kx) * 2 + c) * 3 + f];
+              }
+          expect(y[(oy * 4 + ox) * 3 + f]).toBeCloseTo(s, 5);
+        }
+  });
+});

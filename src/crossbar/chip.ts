@@ -43,15 +43,18 @@ function targets(wn: number, d: Device): [number, number] {
 
 /**
  * Programs one chip: ideal targets, then log-normal programming variation per cell, then the
- * stuck cells of each tile's fault map. Every draw comes from Rng.derive(seed, chip index, layer),
+ * stuck cells of each tile's fault map. Every draw comes from Rng.derive(seed, chip index, layer, stream),
  * so a chip is the same whatever else runs.
  */
 export function programChip(plan: CrossbarPlan, device: Device, faults: FaultSpec, seed: number, index: number): Chip {
-  const layers = plan.layers.map((lp) => programLayer(lp, device, patternsFor(faults, lp.weighted), Rng.derive(seed, index, lp.weighted)));
+  // Separate streams for variation and defects: a chip keeps its defect map whatever the sigma.
+  const layers = plan.layers.map((lp) =>
+    programLayer(lp, device, patternsFor(faults, lp.weighted), Rng.derive(seed, index, lp.weighted, 1), Rng.derive(seed, index, lp.weighted, 2)),
+  );
   return { index, layers };
 }
 
-function programLayer(lp: LayerPlan, d: Device, patterns: ReturnType<typeof patternsFor>, rng: Rng): LayerChip {
+function programLayer(lp: LayerPlan, d: Device, patterns: ReturnType<typeof patternsFor>, varRng: Rng, faultRng: Rng): LayerChip {
   const n = lp.A.length;
   const span = d.gMax - d.gMin;
   const { gPos, gNeg } = targetConductances(lp, d);
@@ -59,15 +62,15 @@ function programLayer(lp: LayerPlan, d: Device, patterns: ReturnType<typeof patt
   if (d.programSigma > 0) {
     const s = d.programSigma;
     for (let i = 0; i < n; i++) {
-      gPos[i] *= Math.exp(s * rng.normal());
-      gNeg[i] *= Math.exp(s * rng.normal());
+      gPos[i] *= Math.exp(s * varRng.normal());
+      gNeg[i] *= Math.exp(s * varRng.normal());
     }
   }
-  const faults = lp.tiles.map((t) => (patterns.length ? generateFaultMap(t.r1 - t.r0, 2 * (t.c1 - t.c0), patterns, rng) : null));
+  const faults = lp.tiles.map((t) => (patterns.length ? generateFaultMap(t.r1 - t.r0, 2 * (t.c1 - t.c0), patterns, faultRng) : null));
   const faulty = new Set<number>();
   lp.tiles.forEach((t, k) => {
     const map = faults[k];
-    if (map) applyFaults(map, t, lp.nOut, gPos, gNeg, d, rng, faulty);
+    if (map) applyFaults(map, t, lp.nOut, gPos, gNeg, d, faultRng, faulty);
   });
   const wEff = toWeights(gPos, gNeg, lp.wMax / span);
   let sparse: LayerChip['sparse'] = null;

@@ -1,0 +1,209 @@
+import { describe, expect, it } from 'vitest';
+import { loadKernels } from '../../src/core/kernels-node.js';
+import { programChip } from '../../src/crossbar/chip.js';
+import { type CircuitInput, idealCircuit, resolveCircuit } from '../../src/crossbar/circuit.js';
+import { runMonteCarlo } from '../../src/crossbar/montecarlo.js';
+import { planCrossbars } from '../../src/crossbar/plan.js';
+import { simulateBatch } from '../../src/crossbar/simulate.js';
+import { summarize } from '../../src/crossbar/stats.js';
+import { take } from '../../src/data/index.js';
+import { loadDataset } from '../../src/data/node.js';
+import { type DeviceInput, resolveDevice } from '../../src/device/config.js';
+import { type FaultSpec, parseFaultSpec, STUCK_OFF, STUCK_ON } from '../../src/faults/index.js';
+import { argmaxRows } from '../../src/nn/loss.js';
+import { buildModel, type Model } from '../../src/nn/model.js';
+import { presets } from '../../src/nn/presets.js';
+import { train } from '../../src/nn/train.js';
+
+const kernels = loadKernels();
+const digits = loadDataset('digits8', { limitTrain: 3000, limitTest: 1000 });
+const model = buildModel(presets['mlp-paper'].spec, 1);
+train(model, digits.train, null, { epochs: 8, batchSize: 32, optimizer: { name: 'adam', lr: 0.01 }, schedule: 'cosine', seed: 2 }, kernels);
+const softwarePred = argmaxRows(model.predict(digits.test.x, digits.test.n, kernels), 10);
+const softwareAcc = softwarePred.filter((p, i) => p === digits.test.y[i]).length / digits.test.n;
+
+const calib = (m: Model, split = digits.train) => split.x.subarray(0, Math.min(split.n, 500) * m.inputSize);
+const plan = (circuit: CircuitInput, m: Model = model, split = digits.train) =>
+  planCrossbars(m, resolveCircuit(circuit), calib(m, split), Math.min(split.n, 500), kernels);
+const device = (d: string | DeviceInput, o: Partial<DeviceInput> = {}) => resolveDevice(d, o);
+const mc = (p: ReturnType<typeof plan>, dev: ReturnType<typeof device>, faults: FaultSpec, chips = 12, seed = 5, split = digits.test) =>
+  runMonteCarlo(model, p, dev, faults, split, { chips, seed }, kernels);
+
+describe('ideal crossbar', () => {
+  it('reproduces the software network exactly: same prediction on every test image', () => {
+    for (const arraySize of [128, 16]) {
+      const p = plan({ ...idealCircuit, arrayRows: arraySize, arrayCols: arraySize });
+      const chip = programChip(p, device('ideal'), [], 1, 0);
+      const out = simulateBatch(model, p, chip.layers, device('ideal'), digits.test.x, digits.test.n, { kernels, rng: null });
+      const sw = model.predict(digits.test.x, digits.test.n, kernels);
+      let maxErr = 0;
+      for (let i = 0; i < sw.length; i++) maxErr = Math.max(maxErr, Math.abs(out.data[i] - sw[i]));
+      expect(maxErr).toBeLessThan(1e-4);
+      expect(argmaxRows(out.data, 10)).toEqual(softwarePred);
+    }
+    const r = mc(plan(idealCircuit), device('ideal'), [], 3);
+    for (const c of r.chips) expect(c.accuracy).toBe(softwareAcc);
+  });
+
+  it('tiles a layer larger than the array and combines the partial sums', () => {
+    const p = plan({ arrayRows: 16, arrayCols: 8 });
+    const first = p.layers[0];
+    // 65 rows (64 inputs + bias) over 16-row arrays, 8 weight columns over 4-column arrays
+    expect(first.rowTiles.length).toBe(5);
+    expect(first.rowTiles[0].length).toBe(2);
+    expect(first.tiles.map((t) => (t.r1 - t.r0) * (t.c1 - t.c0)).reduce((a, b) => a + b, 0)).toBe(65 * 8);
+  });
+
+  it('a 6-bit DAC and an 8-bit ADC lose a little accuracy, not much', () => {
+    const r = mc(plan({ dacBits: 6, adcBits: 8 }), device('ideal'), [], 1);
+    expect(r.summary.mean).toBeGreaterThan(softwareAcc - 0.08);
+    expect(r.summary.mean).toBeLessThanOrEqual(softwareAcc + 0.02);
+  });
+});
+
+describe('programming variation and read noise', () => {
+  it('accuracy falls as sigma grows', () => {
+    const p = plan({});
+    const means = [0, 0.1, 0.3, 0.8].map((s) => mc(p, device('reram-generic', { programSigma: s }), [], 16).summary.mean);
+    expect(means[0]).toBeGreaterThan(softwareAcc - 0.02);
+    for (let i = 1; i < means.length; i++) expect(means[i]).toBeLessThan(means[i - 1] + 0.01);
+    expect(means[3]).toBeLessThan(means[0] - 0.1);
+  });
+
+  it('is log-normal and multiplicative on each conductance', () => {
+    const p = plan({});
+    const d = device('reram-generic', { programSigma: 0.2, levels: 0 });
+    const ideal = programChip(p, device('reram-generic', { programSigma: 0, levels: 0 }), [], 1, 0).layers[0];
+    const chip = programChip(p, d, [], 1, 0).layers[0];
+    const logs = Array.from(chip.gPos, (g, i) => Math.log(g / ideal.gPos[i]));
+    const s = summarize(logs);
+    expect(Math.abs(s.mean)).toBeLessThan(0.03);
+    expect(Math.abs(s.std - 0.2)).toBeLessThan(0.02);
+  });
+
+  it('read noise changes outputs per inference but is reproducible from the seed', () => {
+    const p = plan({});
+    const d = device('reram-generic', { programSigma: 0, readNoise: 0.2 });
+    const a = mc(p, d, [], 3, 9);
+    const b = mc(p, d, [], 3, 9);
+    expect(a.chips).toEqual(b.chips);
+    expect(a.summary.mean).toBeLessThan(softwareAcc);
+  });
+});
+
+describe('stuck-at faults', () => {
+  it('accuracy falls as the fault rate grows', () => {
+    const p = plan({});
+    const d = device('reram-generic', { programSigma: 0 });
+    const means = [0, 0.01, 0.04, 0.15].map((r) => mc(p, d, r ? parseFaultSpec(`random:sa0=${r / 2},sa1=${r / 2}`) : [], 16).summary.mean);
+    for (let i = 1; i < means.length; i++) expect(means[i]).toBeLessThan(means[i - 1] + 0.01);
+    expect(means[3]).toBeLessThan(means[0] - 0.1);
+  });
+
+  it('each stuck cell stays stuck where its weight lands, in every tile', () => {
+    const p = plan({ arrayRows: 16, arrayCols: 8 });
+    const d = device('reram-liu2017');
+    const chip = programChip(p, d, parseFaultSpec('random:sa0=0.1,sa1=0.1@layers=0'), 3, 7);
+    const lc = chip.layers[0];
+    let checked = 0;
+    p.layers[0].tiles.forEach((t, k) => {
+      const map = lc.faults[k];
+      expect(map).not.toBeNull();
+      if (!map) return;
+      expect([map.rows, map.cols]).toEqual([t.r1 - t.r0, 2 * (t.c1 - t.c0)]);
+      for (let r = 0; r < map.rows; r++)
+        for (let c = 0; c < map.cols; c++) {
+          const kind = map.kind[r * map.cols + c];
+          const cell = (t.r0 + r) * p.layers[0].nOut + t.c0 + (c >> 1);
+          const g = c & 1 ? lc.gNeg[cell] : lc.gPos[cell];
+          if (kind === STUCK_ON) expect(g).toBeGreaterThanOrEqual(d.stuckOn[0] * (1 - 1e-6));
+          if (kind === STUCK_OFF) expect(g).toBeLessThanOrEqual(d.stuckOff[1] * (1 + 1e-6));
+          if (kind) checked++;
+        }
+    });
+    const perTile = p.layers[0].tiles.map((t) => 2 * Math.round(0.1 * (t.r1 - t.r0) * 2 * (t.c1 - t.c0)));
+    expect(checked).toBe(perTile.reduce((a, b) => a + b, 0));
+    expect(lc.faultyCells).toBeGreaterThan(0);
+    // layers not named by the spec have no faults
+    expect(chip.layers[1].faults.every((f) => f === null)).toBe(true);
+  });
+
+  it('stuck-on and stuck-off both hurt; faults on a chosen layer only affect that layer', () => {
+    const p = plan({});
+    const d = device('reram-generic', { programSigma: 0 });
+    const on = mc(p, d, parseFaultSpec('random:sa1=0.1'), 12).summary.mean;
+    const off = mc(p, d, parseFaultSpec('random:sa0=0.1'), 12).summary.mean;
+    expect(on).toBeLessThan(softwareAcc - 0.02);
+    expect(off).toBeLessThan(softwareAcc);
+    const r = mc(p, d, parseFaultSpec('random:sa1=0.1@layers=2'), 4);
+    for (const c of r.chips) expect(c.faultyWeights[0] + c.faultyWeights[1] + c.faultyWeights[3]).toBe(0);
+  });
+});
+
+describe('Monte Carlo', () => {
+  it('every chip is reproducible from (seed, chip index), whatever the batch, chunk or range', () => {
+    const p = plan({});
+    const d = device('reram-generic', { programSigma: 0.15, readNoise: 0.05 });
+    const faults = parseFaultSpec('circle:radius=0.3,density=0.3+random:sa0=0.01');
+    const all = runMonteCarlo(model, p, d, faults, digits.test, { chips: 6, seed: 11 }, kernels);
+    const part = runMonteCarlo(model, p, d, faults, digits.test, { chips: 2, seed: 11, firstChip: 3, chipsPerChunk: 1 }, kernels);
+    expect(part.chips).toEqual(all.chips.slice(3, 5));
+    const other = runMonteCarlo(model, p, d, faults, digits.test, { chips: 6, seed: 12 }, kernels);
+    expect(other.chips.map((c) => c.correct)).not.toEqual(all.chips.map((c) => c.correct));
+  });
+
+  it('image batch size does not change results without read noise', () => {
+    const p = plan({});
+    const d = device('reram-generic');
+    const faults = parseFaultSpec('random:sa0=0.02,sa1=0.02');
+    const a = runMonteCarlo(model, p, d, faults, digits.test, { chips: 3, seed: 2, batchSize: 1000 }, kernels);
+    const b = runMonteCarlo(model, p, d, faults, digits.test, { chips: 3, seed: 2, batchSize: 77 }, kernels);
+    expect(b.chips).toEqual(a.chips);
+  });
+
+  it('the sparse fault path equals a full product on every chip', () => {
+    // programSigma 0 takes the shared clean product + stuck-cell corrections; a tiny sigma forces full GEMMs.
+    const p = plan({});
+    const faults = parseFaultSpec('random:sa0=0.05,sa1=0.05');
+    const sparse = mc(p, device('reram-generic', { programSigma: 0 }), faults, 4);
+    const full = mc(p, device('reram-generic', { programSigma: 1e-9 }), faults, 4);
+    for (const [i, c] of sparse.chips.entries()) expect(Math.abs(c.correct - full.chips[i].correct)).toBeLessThanOrEqual(1);
+  });
+
+  it('streams output voltages of every chip and image', () => {
+    const p = plan({});
+    let seen = 0;
+    runMonteCarlo(model, p, device('reram-generic'), [], take(digits.test, 300), { chips: 2, seed: 1, batchSize: 128 }, kernels, {
+      onOutputs: (_chip, _first, volts, count) => {
+        expect(volts.length).toBe(count * 10);
+        for (const v of volts) expect(Math.abs(v)).toBeLessThanOrEqual(p.circuit.vRead * p.circuit.railHeadroom + 1e-6);
+        seen += count;
+      },
+    });
+    expect(seen).toBe(600);
+  });
+
+  it('works on a convolutional network', () => {
+    const cnn = buildModel(presets.lenet5.spec, 3);
+    const mnist = loadDataset('mnist', { limitTrain: 200, limitTest: 50 });
+    const p = planCrossbars(cnn, resolveCircuit(idealCircuit), mnist.train.x, 200, kernels);
+    const chip = programChip(p, device('ideal'), [], 1, 0);
+    const out = simulateBatch(cnn, p, chip.layers, device('ideal'), mnist.test.x, 50, { kernels, rng: null });
+    const sw = cnn.predict(mnist.test.x, 50, kernels);
+    for (let i = 0; i < sw.length; i++) expect(Math.abs(out.data[i] - sw[i])).toBeLessThan(1e-3);
+    const r = runMonteCarlo(cnn, p, device('reram-generic'), parseFaultSpec('rows:from=0,to=0.1'), mnist.test, { chips: 2, seed: 1 }, kernels);
+    expect(r.chips).toHaveLength(2);
+  });
+});
+
+describe('summary statistics', () => {
+  it('mean, sample std, t-based 95% interval and percentiles', () => {
+    const s = summarize([0.5, 0.6, 0.7]);
+    expect(s.mean).toBeCloseTo(0.6, 12);
+    expect(s.std).toBeCloseTo(0.1, 12);
+    expect(s.ci95[0]).toBeCloseTo(0.6 - (4.303 * 0.1) / Math.sqrt(3), 9);
+    expect([s.min, s.max]).toEqual([0.5, 0.7]);
+    expect(summarize([0.3]).std).toBe(0);
+    expect(Number.isNaN(summarize([]).mean)).toBe(true);
+  });
+});

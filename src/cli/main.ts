@@ -7,6 +7,7 @@ import { presets } from '../nn/presets.js';
 import { VERSION } from '../version.js';
 import { devicePresetNames } from '../device/config.js';
 import { runEval } from './eval.js';
+import { drawFaults } from './maps.js';
 import { runSimulate } from './simulate.js';
 import { choiceOption, floatOption, intOption } from './options.js';
 import { makeProgress } from './progress.js';
@@ -125,7 +126,8 @@ function program(): Command {
         '--sweep <key=values>',
         'sweep one setting: sigma, read-noise, levels, adc-bits, dac-bits, array-size, fault-rate, density, faults (;-separated), layers (;-separated)',
       )
-      .option('-o, --out <dir>', 'write results.json, chips.csv and summary.csv here'),
+      .option('-o, --out <dir>', 'write results.json, chips.csv, summary.csv and the defect maps (maps/) here')
+      .option('--maps <n>', 'defect maps (JSON + SVG) of the first n chips to write with --out (default 1)', intOption(0, 10_000)),
   ).action((o) => {
     const r = runSimulate(o, kernelsFrom(o), makeProgress(Boolean(o.quiet || o.json)));
     if (o.json) {
@@ -177,6 +179,21 @@ function program(): Command {
       console.log(`evaluated ${o.out}: test accuracy ${pct(e.accuracy)} on ${e.samples} images`);
     }
   });
+
+  p.command('faults')
+    .description('draw the defect map of one array from a fault spec, to see a pattern (SVG picture or JSON)')
+    .requiredOption('--spec <spec>', "fault spec, e.g. 'ring:radius=0.3,width=0.1' or a JSON file (see docs/faults.md)")
+    .option('--rows <n>', 'array rows', intOption(1, 1 << 14), 64)
+    .option('--cols <n>', 'array columns', intOption(1, 1 << 14), 64)
+    .option('-s, --seed <n>', 'random seed', intOption(0, 2 ** 31 - 1), 1)
+    .requiredOption('-o, --out <file>', 'output file: .svg or .json')
+    .action((o) => {
+      const r = drawFaults(o);
+      const [, on, off, at] = r.counts;
+      console.log(
+        `${o.out}: ${on + off + at} of ${r.cells} cells stuck (${pct((on + off + at) / r.cells)}): ${on} stuck-on, ${off} stuck-off, ${at} stuck-at`,
+      );
+    });
 
   p.command('presets')
     .description('list the model presets')

@@ -12,6 +12,7 @@ import { type FaultSpec, formatFaultSpec, parseFaultSpec } from '../faults/index
 import { loadFaultSpec } from '../faults/node.js';
 import { loadModel } from '../nn/io-node.js';
 import { VERSION } from '../version.js';
+import { writeChipMaps } from './maps.js';
 import { checkCompatible } from './train.js';
 import type { Progress } from './progress.js';
 
@@ -34,6 +35,8 @@ export interface SimulateOptions {
   limitTest?: number;
   sweep?: string;
   out?: string;
+  /** Defect maps (JSON + SVG) of the first n chips go to OUT/maps; default 1 when there are faults. */
+  maps?: number;
 }
 
 /** A preset name or a JSON device file, with command-line overrides. */
@@ -187,6 +190,16 @@ export function runSimulate(o: SimulateOptions, kernels: Kernels, progress: Prog
     });
     progress.stop();
     rows.push({ key: sweep.key, value: p.value, result });
+    const nMaps = Math.min(o.chips, o.maps ?? 1);
+    if (o.out && p.faults.length && nMaps > 0)
+      writeChipMaps(
+        join(o.out, 'maps', sweep.key ? `${sweep.key}=${p.value}`.replace(/[^\w.=-]+/g, '_') : ''),
+        plan,
+        p.device,
+        p.faults,
+        o.seed,
+        nMaps,
+      );
     if (sweep.key)
       progress.log(
         `${sweep.key}=${p.value}: accuracy ${(100 * result.summary.mean).toFixed(2)}% +- ${(100 * result.summary.std).toFixed(2)} over ${o.chips} chips`,

@@ -1,0 +1,133 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+/** End-to-end: `xbar simulate` and `xbar faults` as a user runs them (npm test builds dist/ first). */
+const bin = resolve(import.meta.dirname, '../../dist/cli/main.js');
+const xbar = (...args: string[]) => {
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' } });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+};
+const work = mkdtempSync(join(tmpdir(), 'xbar-sim-'));
+const model = join(work, 'paper');
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+beforeAll(() => {
+  const r = xbar('train', '--model', 'mlp-paper', '--epochs', '6', '--limit-train', '4000', '--out', model, '--quiet');
+  expect(r.code, r.err).toBe(0);
+});
+
+describe('xbar simulate', () => {
+  it('runs N chips, prints the summary and writes results, per-chip CSV and defect maps', () => {
+    const out = join(work, 'sim');
+    const args = [
+      'simulate',
+      '-m',
+      model,
+      '--chips',
+      '8',
+      '--seed',
+      '3',
+      '--limit-test',
+      '500',
+      '--faults',
+      'random:sa0=0.01,sa1=0.03+ring:radius=0.3@layers=0',
+    ];
+    const r = xbar(...args, '--out', out, '--maps', '2');
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/chips\s+mean acc/);
+    expect(r.out).toMatch(/^\s+8\s+\d+\.\d+%/m);
+    const res = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
+    expect(res.format).toBe('xbar-simulate');
+    expect(res.points[0].chips).toHaveLength(8);
+    expect(res.points[0].faults).toContain('ring:');
+    const chips = readFileSync(join(out, 'chips.csv'), 'utf8').trim().split('\n');
+    expect(chips).toHaveLength(9);
+    expect(chips[0]).toBe('sweep_key,sweep_value,chip,accuracy,correct,images,faulty_weights_per_layer');
+    const maps = readdirSync(join(out, 'maps')).sort();
+    expect(maps).toContain('chip-1-layer-0.svg');
+    expect(maps).toContain('chip-0-layer-3.json');
+    expect(maps.some((m) => m.startsWith('chip-2'))).toBe(false);
+    // the same command gives the same chips
+    const again = JSON.parse(xbar(...args, '--json').out);
+    expect(again[0].summary).toEqual(res.points[0].summary);
+  });
+
+  it('sweeps a setting into one table', () => {
+    const out = join(work, 'sweep');
+    const r = xbar('simulate', '-m', model, '--chips', '4', '--limit-test', '300', '--sweep', 'sigma=0,0.3,1', '--out', out, '--quiet');
+    expect(r.code, r.err).toBe(0);
+    const rows = readFileSync(join(out, 'summary.csv'), 'utf8').trim().split('\n').slice(1);
+    expect(rows.map((l) => l.split(',').slice(0, 3).join(','))).toEqual(['sigma,0,4', 'sigma,0.3,4', 'sigma,1,4']);
+    const means = rows.map((l) => Number(l.split(',')[3]));
+    expect(means[2]).toBeLessThan(means[0]);
+    const layers = xbar(
+      'simulate',
+      '-m',
+      model,
+      '--chips',
+      '2',
+      '--limit-test',
+      '200',
+      '--faults',
+      'rows:from=0,to=0.2',
+      '--sweep',
+      'layers=0;3;all',
+      '--json',
+    );
+    expect(layers.code, layers.err).toBe(0);
+    expect(JSON.parse(layers.out).map((p: { value: string }) => p.value)).toEqual(['0', '3', 'all']);
+  });
+
+  it('the ideal chip gives the software accuracy', () => {
+    const sw = JSON.parse(xbar('eval', '-m', model, '--json', '--limit-test', '500').out).accuracy;
+    const r = JSON.parse(
+      xbar('simulate', '-m', model, '--device', 'ideal', '--ideal', '--chips', '2', '--limit-test', '500', '--json').out,
+    );
+    expect(r[0].summary.mean).toBe(sw);
+    expect(r[0].summary.std).toBe(0);
+  });
+
+  const bad: [string, string[], RegExp][] = [
+    ['unknown pattern', ['--faults', 'blob:radius=1'], /fault pattern 'blob' is unknown/],
+    ['rate out of range', ['--faults', 'random:sa0=1.5'], /sa0/],
+    ['layer out of range', ['--faults', 'random:sa0=0.1@layers=7'], /names layer 7, but the model has weighted layers 0..3/],
+    ['unknown device', ['--device', 'memristor9000'], /unknown device preset 'memristor9000'/],
+    ['bad sweep key', ['--sweep', 'temperature=1,2'], /--sweep key 'temperature' is unknown/],
+    ['impossible sigma', ['--sigma', '-1'], /--sigma/],
+  ];
+  for (const [what, extra, msg] of bad)
+    it(`bad input: ${what}`, () => {
+      const out = join(work, `bad-${what.replace(/\W/g, '')}`);
+      const r = xbar('simulate', '-m', model, '--chips', '2', '--limit-test', '50', ...extra, '--out', out);
+      expect(r.code).not.toBe(0);
+      expect(r.err).toMatch(msg);
+      expect(r.err.trim().split('\n').length).toBeLessThanOrEqual(2);
+      expect(existsSync(join(out, 'results.json'))).toBe(false);
+    });
+
+  it('a broken device file is named', () => {
+    const f = join(work, 'dev.json');
+    writeFileSync(f, JSON.stringify({ gMin: 1e-4, gMax: 1e-6 }));
+    const r = xbar('simulate', '-m', model, '--device', f, '--chips', '1');
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/gMax .* must be above gMin/);
+  });
+});
+
+describe('xbar faults', () => {
+  it('draws a pattern as SVG or JSON and reports the counts', () => {
+    const svg = join(work, 'ring.svg');
+    const r = xbar('faults', '--spec', 'ring:radius=0.3,width=0.1,kind=stuck-off', '--rows', '40', '--cols', '40', '--out', svg);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/of 1600 cells stuck .*: 0 stuck-on, \d+ stuck-off/);
+    expect(readFileSync(svg, 'utf8')).toMatch(/^<svg/);
+    const json = join(work, 'rows.json');
+    expect(xbar('faults', '--spec', 'rows:from=0,to=0.5', '--rows', '10', '--cols', '4', '--out', json).code).toBe(0);
+    expect(JSON.parse(readFileSync(json, 'utf8')).map.cells).toEqual([...Array(5).fill('1111'), ...Array(5).fill('0000')]);
+    const bad = xbar('faults', '--spec', 'rows', '--out', join(work, 'x.png'));
+    expect(bad.code).toBe(1);
+    expect(bad.err).toMatch(/must end in .svg or .json/);
+  });
+});

@@ -117,6 +117,11 @@ function program(): Command {
       .option('--array-size <n>', 'crossbar array rows and columns (a weight uses 2 columns)', intOption(2, 1 << 16))
       .option('--dac-bits <n>', 'input DAC bits (0 = analog inputs)', intOption(0, 24))
       .option('--adc-bits <n>', 'ADC bits at tile outputs (0 = none)', intOption(0, 24))
+      .option(
+        '--wire-resistance <ohm>',
+        'wire resistance per cell-to-cell segment (IR drop; solved once per chip and array)',
+        floatOption(0, 1e6),
+      )
       .option('--no-saturate', 'neurons do not saturate at the rail')
       .option('--ideal', 'ideal periphery: no DAC/ADC, no saturation, ideal wires')
       .option('-d, --dataset <name>', 'dataset (default: the one the model was trained on)')
@@ -124,7 +129,7 @@ function program(): Command {
       .option('--limit-test <n>', 'use only the first n test images', intOption(1))
       .option(
         '--sweep <key=values>',
-        'sweep one setting: sigma, read-noise, levels, adc-bits, dac-bits, array-size, fault-rate, density, faults (;-separated), layers (;-separated)',
+        'sweep one setting: sigma, read-noise, levels, adc-bits, dac-bits, array-size, wire-resistance, fault-rate, density, faults (;-separated), layers (;-separated)',
       )
       .option('-o, --out <dir>', 'write results.json, chips.csv, summary.csv and the defect maps (maps/) here')
       .option('--maps <n>', 'defect maps (JSON + SVG) of the first n chips to write with --out (default 1)', intOption(0, 10_000)),

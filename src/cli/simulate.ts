@@ -28,6 +28,7 @@ export interface SimulateOptions {
   arraySize?: number;
   dacBits?: number;
   adcBits?: number;
+  wireResistance?: number;
   saturate?: boolean;
   ideal?: boolean;
   dataset?: string;
@@ -66,6 +67,7 @@ export function circuitFrom(o: SimulateOptions): CircuitInput {
   }
   if (o.dacBits !== undefined) c.dacBits = o.dacBits;
   if (o.adcBits !== undefined) c.adcBits = o.adcBits;
+  if (o.wireResistance !== undefined) c.wireResistance = o.wireResistance;
   if (o.saturate === false) c.saturate = false;
   return c;
 }
@@ -79,7 +81,19 @@ export interface SweepRow {
 /** `key=v1,v2,...`; fault specs contain commas, so `faults=` and `layers=` take `;` between values. */
 export function parseSweep(text: string): { key: string; values: string[] } {
   const eq = text.indexOf('=');
-  const keys = ['sigma', 'read-noise', 'levels', 'adc-bits', 'dac-bits', 'array-size', 'faults', 'layers', 'fault-rate', 'density'];
+  const keys = [
+    'sigma',
+    'read-noise',
+    'levels',
+    'adc-bits',
+    'dac-bits',
+    'array-size',
+    'wire-resistance',
+    'faults',
+    'layers',
+    'fault-rate',
+    'density',
+  ];
   if (eq < 1) throw new XbarError(`--sweep '${text}' must look like key=v1,v2,... with key one of ${keys.join(', ')}`);
   const key = text.slice(0, eq);
   if (!keys.includes(key)) throw new XbarError(`--sweep key '${key}' is unknown: use one of ${keys.join(', ')}`);
@@ -113,6 +127,8 @@ export function applySweep(o: SimulateOptions, key: string, value: string): Simu
       return { ...o, dacBits: num() };
     case 'array-size':
       return { ...o, arraySize: num() };
+    case 'wire-resistance':
+      return { ...o, wireResistance: num() };
     case 'faults':
       return { ...o, faults: value === 'none' ? undefined : value };
     case 'layers':

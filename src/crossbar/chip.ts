@@ -2,6 +2,7 @@ import { Rng } from '../core/rng.js';
 import type { Device } from '../device/config.js';
 import { type FaultMap, type FaultSpec, generateFaultMap, STUCK_OFF, STUCK_ON } from '../faults/index.js';
 import type { CrossbarPlan, LayerPlan, Tile } from './plan.js';
+import { wireTransfer } from './wires.js';
 
 /** One layer as programmed on one chip. Conductances in siemens, [nIn + 1, nOut] row-major. */
 export interface LayerChip {
@@ -49,16 +50,31 @@ function targets(wn: number, d: Device): [number, number] {
 export function programChip(plan: CrossbarPlan, device: Device, faults: FaultSpec, seed: number, index: number): Chip {
   // Separate streams for variation and defects: a chip keeps its defect map whatever the sigma.
   const layers = plan.layers.map((lp) =>
-    programLayer(lp, device, patternsFor(faults, lp.weighted), Rng.derive(seed, index, lp.weighted, 1), Rng.derive(seed, index, lp.weighted, 2)),
+    programLayer(
+      lp,
+      device,
+      patternsFor(faults, lp.weighted),
+      Rng.derive(seed, index, lp.weighted, 1),
+      Rng.derive(seed, index, lp.weighted, 2),
+      plan.circuit.wireResistance,
+    ),
   );
   return { index, layers };
 }
 
-function programLayer(lp: LayerPlan, d: Device, patterns: ReturnType<typeof patternsFor>, varRng: Rng, faultRng: Rng): LayerChip {
+function programLayer(
+  lp: LayerPlan,
+  d: Device,
+  patterns: ReturnType<typeof patternsFor>,
+  varRng: Rng,
+  faultRng: Rng,
+  rWire: number,
+): LayerChip {
   const n = lp.A.length;
   const span = d.gMax - d.gMin;
   const { gPos, gNeg } = targetConductances(lp, d);
-  const ideal = d.programSigma === 0 ? toWeights(gPos, gNeg, lp.wMax / span) : null;
+  // With resistive wires every cell affects every output: no sparse shortcut.
+  const ideal = d.programSigma === 0 && rWire === 0 ? toWeights(gPos, gNeg, lp.wMax / span) : null;
   if (d.programSigma > 0) {
     const s = d.programSigma;
     for (let i = 0; i < n; i++) {
@@ -72,7 +88,7 @@ function programLayer(lp: LayerPlan, d: Device, patterns: ReturnType<typeof patt
     const map = faults[k];
     if (map) applyFaults(map, t, lp.nOut, gPos, gNeg, d, faultRng, faulty);
   });
-  const wEff = toWeights(gPos, gNeg, lp.wMax / span);
+  const wEff = rWire > 0 ? wiredWeights(lp, gPos, gNeg, rWire, lp.wMax / span) : toWeights(gPos, gNeg, lp.wMax / span);
   let sparse: LayerChip['sparse'] = null;
   if (ideal) {
     const index = Int32Array.from([...faulty].sort((a, b) => a - b));
@@ -120,6 +136,26 @@ function applyFaults(
       faulty.add(cell);
     }
   }
+}
+
+/** What each tile computes with IR drop: (T+ - T-) * scale, T from the wire solver (wires.ts). */
+function wiredWeights(lp: LayerPlan, gPos: Float64Array, gNeg: Float64Array, rWire: number, scale: number): Float32Array {
+  const w = new Float32Array(gPos.length);
+  for (const t of lp.tiles) {
+    const rows = t.r1 - t.r0;
+    const cols = 2 * (t.c1 - t.c0);
+    const g = new Float64Array(rows * cols);
+    for (let r = 0; r < rows; r++)
+      for (let j = 0; j < cols >> 1; j++) {
+        const cell = (t.r0 + r) * lp.nOut + t.c0 + j;
+        g[r * cols + 2 * j] = gPos[cell];
+        g[r * cols + 2 * j + 1] = gNeg[cell];
+      }
+    const { T } = wireTransfer(g, rows, cols, rWire);
+    for (let r = 0; r < rows; r++)
+      for (let j = 0; j < cols >> 1; j++) w[(t.r0 + r) * lp.nOut + t.c0 + j] = (T[r * cols + 2 * j] - T[r * cols + 2 * j + 1]) * scale;
+  }
+  return w;
 }
 
 /** (G+ - G-) * scale, in float64 before rounding so that an ideal chip reproduces the weights exactly. */

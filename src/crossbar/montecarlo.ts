@@ -68,7 +68,7 @@ export function runMonteCarlo(
   const varies = plan.layers.map((lp) => dev.programSigma > 0 || dev.readNoise > 0 || patternsFor(faults, lp.weighted).length > 0);
   const firstVarying = varies.indexOf(true);
   const startLayer = firstVarying < 0 ? model.layers.length : plan.layers[firstVarying].layerIndex;
-  const sparseStart = firstVarying >= 0 && dev.programSigma === 0 && plan.circuit.adcBits === 0;
+  const sparseStart = firstVarying >= 0 && dev.programSigma === 0 && plan.circuit.adcBits === 0 && plan.circuit.wireResistance === 0;
   const idealW = sparseStart ? idealLayerWeights(plan.layers[firstVarying], dev) : null;
 
   const results: ChipResult[] = [];

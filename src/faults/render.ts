@@ -94,7 +94,7 @@ export function faultMapsToSVG(items: MapPlacement[], opts: { title?: string; ce
     )
     .join('');
   const title = opts.title ? `<text x="4" y="16" font-weight="bold">${escapeXml(opts.title)}</text>` : '';
-  const w = Math.max(width, 340) + 8;
+  const w = Math.max(width, 340, opts.title ? Math.ceil(opts.title.length * 6.5) : 0) + 8;
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${top + height + legendH + 4}" font-family="sans-serif" font-size="11">${title}${parts.join('')}${legend}</svg>\n`;
 }
 

@@ -78,6 +78,23 @@ describe('xbar simulate', () => {
     );
     expect(layers.code, layers.err).toBe(0);
     expect(JSON.parse(layers.out).map((p: { value: string }) => p.value)).toEqual(['0', '3', 'all']);
+    const wires = xbar(
+      'simulate',
+      '-m',
+      model,
+      '--device',
+      'ideal',
+      '--chips',
+      '1',
+      '--limit-test',
+      '500',
+      '--sweep',
+      'wire-resistance=0,30',
+      '--json',
+    );
+    expect(wires.code, wires.err).toBe(0);
+    const [clean, drop] = JSON.parse(wires.out).map((p: { summary: { mean: number } }) => p.summary.mean);
+    expect(drop).toBeLessThan(clean);
   });
 
   it('the ideal chip gives the software accuracy', () => {

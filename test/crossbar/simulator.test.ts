@@ -191,7 +191,15 @@ describe('Monte Carlo', () => {
     const out = simulateBatch(cnn, p, chip.layers, device('ideal'), mnist.test.x, 50, { kernels, rng: null });
     const sw = cnn.predict(mnist.test.x, 50, kernels);
     for (let i = 0; i < sw.length; i++) expect(Math.abs(out.data[i] - sw[i])).toBeLessThan(1e-3);
-    const r = runMonteCarlo(cnn, p, device('reram-generic'), parseFaultSpec('rows:from=0,to=0.1'), mnist.test, { chips: 2, seed: 1 }, kernels);
+    const r = runMonteCarlo(
+      cnn,
+      p,
+      device('reram-generic'),
+      parseFaultSpec('rows:from=0,to=0.1'),
+      mnist.test,
+      { chips: 2, seed: 1 },
+      kernels,
+    );
     expect(r.chips).toHaveLength(2);
   });
 });

@@ -145,12 +145,13 @@ function program(): Command {
       );
       return;
     }
-    const head = r.rows[0].key ? `${r.rows[0].key.padEnd(12)} ` : '';
+    const kw = Math.max(12, ...r.rows.map((row) => row.value.length));
+    const head = r.rows[0].key ? `${r.rows[0].key.padEnd(kw)} ` : '';
     console.log(`${head}chips  mean acc   std     min      max      95% CI of mean     seconds`);
     for (const row of r.rows) {
       const s = row.result.summary;
       console.log(
-        `${row.key ? `${row.value.padEnd(12)} ` : ''}${String(s.n).padStart(5)}  ${pct(s.mean).padStart(7)}  ${pct(s.std).padStart(6)}  ${pct(s.min).padStart(7)}  ${pct(s.max).padStart(7)}  [${pct(s.ci95[0])}, ${pct(s.ci95[1])}]  ${row.result.seconds.toFixed(1)}`,
+        `${row.key ? `${row.value.padEnd(kw)} ` : ''}${String(s.n).padStart(5)}  ${pct(s.mean).padStart(7)}  ${pct(s.std).padStart(6)}  ${pct(s.min).padStart(7)}  ${pct(s.max).padStart(7)}  [${pct(s.ci95[0])}, ${pct(s.ci95[1])}]  ${row.result.seconds.toFixed(1)}`,
       );
     }
     if (o.out) console.log(`results written to ${o.out}`);

@@ -136,14 +136,19 @@ function applyPattern(map: FaultMap, p: PatternSpec, rng: Rng): void {
   const code = faultKindCode[p.kind];
   const level = p.kind === 'stuck-at' ? p.level : 0;
   if (p.pattern === 'row-gradient' || p.pattern === 'column-gradient') {
-    // Density rises linearly from `min` at the first row (column) to `density` at the last.
+    // Density rises linearly from `min` at the first row (column) to `density` at the last. Counts
+    // carry their rounding over to the next line, so the whole pattern hits its mean rate exactly.
     const alongRows = p.pattern === 'row-gradient';
     const lines = alongRows ? rows : cols;
+    const lineCells = alongRows ? cols : rows;
+    let cum = 0;
+    let marked = 0;
     for (let i = 0; i < lines; i++) {
-      const d = lines === 1 ? p.density : p.min + ((p.density - p.min) * i) / (lines - 1);
+      cum += (lines === 1 ? p.density : p.min + ((p.density - p.min) * i) / (lines - 1)) * lineCells;
       const free = freeCells(map, (r, c) => (alongRows ? r : c) === i);
-      const lineCells = alongRows ? cols : rows;
-      mark(map, sample(free, Math.min(free.length, Math.round(d * lineCells)), rng), code, level);
+      const k = Math.min(free.length, Math.max(0, Math.round(cum) - marked));
+      mark(map, sample(free, k, rng), code, level);
+      marked += k;
     }
     return;
   }

@@ -17,3 +17,18 @@ export { type ModelSpec, modelSpecSchema, parseModelSpec } from './nn/spec.js';
 export type { Param, Tensor } from './nn/tensor.js';
 export { type EpochStats, evaluate, type TrainConfig, type TrainHooks, train } from './nn/train.js';
 export { VERSION } from './version.js';
+export { type Chip, idealLayerWeights, type LayerChip, programChip } from './crossbar/chip.js';
+export { type Circuit, type CircuitInput, circuitSchema, idealCircuit, resolveCircuit } from './crossbar/circuit.js';
+export {
+  type ChipResult,
+  type MonteCarloConfig,
+  type MonteCarloHooks,
+  type MonteCarloResult,
+  runMonteCarlo,
+} from './crossbar/montecarlo.js';
+export { type CrossbarPlan, type LayerPlan, planCrossbars, type Tile } from './crossbar/plan.js';
+export { simulateBatch } from './crossbar/simulate.js';
+export { type Summary, summarize } from './crossbar/stats.js';
+export { wireTransfer } from './crossbar/wires.js';
+export { type Device, type DeviceInput, devicePresetNames, devicePresets, deviceSchema, resolveDevice } from './device/config.js';
+export * from './faults/index.js';

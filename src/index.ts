@@ -4,3 +4,4 @@ export { writeFileAtomic } from './core/fs-node.js';
 export { loadKernels } from './core/kernels-node.js';
 export * from './data/node.js';
 export { loadModel, saveModel } from './nn/io-node.js';
+export { loadFaultSpec } from './faults/node.js';

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { join } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { XbarError } from '../core/errors.js';
 import { loadKernels } from '../core/kernels-node.js';
@@ -160,17 +161,29 @@ function program(): Command {
   common(
     p
       .command('demo')
-      .description('the main job end to end on real data: train the paper network (mlp-paper on digits8), save it, evaluate it')
-      .option('-o, --out <dir>', 'where to save the model', 'runs/demo/mlp-paper')
+      .description(
+        'the main job end to end on real data: train the paper network (mlp-paper on digits8), evaluate it, then run it on 100 simulated ReRAM chips with variation and with stuck-at faults',
+      )
+      .option('-o, --out <dir>', 'where to save the model and the simulation results', 'runs/demo')
+      .option('-c, --chips <n>', 'simulated chips per scenario', intOption(1, 1_000_000), 100)
       .option('-s, --seed <n>', 'random seed', intOption(0, 2 ** 31 - 1), 1),
   ).action((o) => {
     const kernels = kernelsFrom(o);
-    const t = runTrain(
-      { model: 'mlp-paper', seed: o.seed, valFraction: 0.1, out: o.out },
-      kernels,
-      makeProgress(Boolean(o.quiet || o.json)),
-    );
-    const e = runEval({ model: o.out }, kernels);
+    const quiet = Boolean(o.quiet || o.json);
+    const modelDir = join(o.out, 'mlp-paper');
+    const t = runTrain({ model: 'mlp-paper', seed: o.seed, valFraction: 0.1, out: modelDir }, kernels, makeProgress(quiet));
+    const e = runEval({ model: modelDir }, kernels);
+    const scenarios = [
+      { name: 'reram-generic, sigma 0.1', faults: undefined, out: 'sim-variation' },
+      { name: 'reram-generic, sigma 0.1, random stuck-at SA0 1.75% SA1 9.04%', faults: 'random:sa0=0.0175,sa1=0.0904', out: 'sim-faults' },
+    ].map((sc) => {
+      const r = runSimulate(
+        { model: modelDir, device: 'reram-generic', faults: sc.faults, chips: o.chips, seed: o.seed, out: join(o.out, sc.out) },
+        kernels,
+        makeProgress(quiet),
+      );
+      return { scenario: sc.name, summary: r.rows[0].result.summary, seconds: r.rows[0].result.seconds, out: join(o.out, sc.out) };
+    });
     const summary = {
       model: 'mlp-paper',
       dataset: e.dataset,
@@ -178,11 +191,18 @@ function program(): Command {
       testAccuracy: e.accuracy,
       trainSeconds: t.seconds,
       out: o.out,
+      chips: scenarios,
     };
     if (o.json) console.log(JSON.stringify(summary, null, 2));
     else {
-      console.log(`trained mlp-paper (64-8-8-8-10, ${e.parameters} parameters) on digits8 in ${t.seconds.toFixed(1)} s, saved to ${o.out}`);
-      console.log(`evaluated ${o.out}: test accuracy ${pct(e.accuracy)} on ${e.samples} images`);
+      console.log(
+        `trained mlp-paper (64-8-8-8-10, ${e.parameters} parameters) on digits8 in ${t.seconds.toFixed(1)} s, saved to ${modelDir}`,
+      );
+      console.log(`software test accuracy ${pct(e.accuracy)} on ${e.samples} images`);
+      for (const sc of scenarios)
+        console.log(
+          `${o.chips} chips, ${sc.scenario}: accuracy ${pct(sc.summary.mean)} +- ${pct(sc.summary.std)} (95% CI of mean [${pct(sc.summary.ci95[0])}, ${pct(sc.summary.ci95[1])}]), ${sc.seconds.toFixed(1)} s, results in ${sc.out}`,
+        );
     }
   });
 

@@ -1,0 +1,61 @@
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+// The README's library example, through the package entry points.
+import * as browser from '../src/browser.js';
+import {
+  buildModel,
+  evaluate,
+  getPreset,
+  loadDataset,
+  loadKernels,
+  parseFaultSpec,
+  planCrossbars,
+  resolveCircuit,
+  resolveDevice,
+  runMonteCarlo,
+  train,
+} from '../src/index.js';
+
+describe('library API (README example)', () => {
+  it('trains, maps and simulates chips through the public entry', () => {
+    const kernels = loadKernels();
+    const data = loadDataset('digits8', { limitTrain: 3000, limitTest: 1000 });
+    const preset = getPreset('mlp-paper');
+    const model = buildModel(preset.spec, 1);
+    train(model, data.train, null, { ...preset.training, epochs: 5, seed: 2 }, kernels);
+    const software = evaluate(model, data.test, kernels).accuracy;
+    expect(software).toBeGreaterThan(0.6);
+    const plan = planCrossbars(model, resolveCircuit({ arrayRows: 64, arrayCols: 64 }), data.train.x, 1000, kernels);
+    const device = resolveDevice('reram-liu2017', { programSigma: 0.05 });
+    const faults = parseFaultSpec('column-gradient:min=0,density=0.04,kind=stuck-off');
+    const mc = runMonteCarlo(model, plan, device, faults, data.test, { chips: 10, seed: 7 }, kernels);
+    expect(mc.summary.n).toBe(10);
+    expect(mc.summary.mean).toBeLessThanOrEqual(software + 0.02);
+  });
+
+  it('the browser entry has the simulator and no Node-only exports', () => {
+    for (const name of ['runMonteCarlo', 'planCrossbars', 'parseFaultSpec', 'faultMapsToSVG', 'jsKernels', 'buildModel'])
+      expect(name in browser).toBe(true);
+    for (const name of ['loadKernels', 'loadDataset', 'saveModel', 'loadFaultSpec']) expect(name in browser).toBe(false);
+  });
+});
+
+describe('browser entry', () => {
+  it('imports nothing from Node, directly or through its modules', () => {
+    const seen = new Set<string>();
+    const nodeImports: string[] = [];
+    const visit = (file: string) => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      for (const m of readFileSync(file, 'utf8').matchAll(/^(?:import|export)[^'"]*from '([^']+)'/gm)) {
+        const spec = m[1];
+        if (spec.startsWith('.')) visit(resolve(dirname(file), spec.replace(/\.js$/, '.ts')));
+        else if (spec.startsWith('node:') || ['fs', 'path', 'os', 'child_process'].includes(spec)) nodeImports.push(`${file}: ${spec}`);
+      }
+    };
+    visit(resolve(import.meta.dirname, '../src/browser.ts'));
+    expect(seen.size).toBeGreaterThan(20);
+    expect(nodeImports).toEqual([]);
+  });
+});

@@ -123,6 +123,11 @@ function program(): Command {
         'wire resistance per cell-to-cell segment (IR drop; solved once per chip and array)',
         floatOption(0, 1e6),
       )
+      .addOption(
+        new Option('--scaling <kind>', 'weight-to-conductance scaling: per layer, or per output column (a TIA gain each)').argParser(
+          choiceOption(['layer', 'column'] as const),
+        ),
+      )
       .option('--no-saturate', 'neurons do not saturate at the rail')
       .option('--ideal', 'ideal periphery: no DAC/ADC, no saturation, ideal wires')
       .option('-d, --dataset <name>', 'dataset (default: the one the model was trained on)')

@@ -29,6 +29,7 @@ export interface SimulateOptions {
   dacBits?: number;
   adcBits?: number;
   wireResistance?: number;
+  scaling?: 'layer' | 'column';
   saturate?: boolean;
   ideal?: boolean;
   dataset?: string;
@@ -68,6 +69,7 @@ export function circuitFrom(o: SimulateOptions): CircuitInput {
   if (o.dacBits !== undefined) c.dacBits = o.dacBits;
   if (o.adcBits !== undefined) c.adcBits = o.adcBits;
   if (o.wireResistance !== undefined) c.wireResistance = o.wireResistance;
+  if (o.scaling !== undefined) c.scaling = o.scaling;
   if (o.saturate === false) c.saturate = false;
   return c;
 }

@@ -8,7 +8,7 @@ import { wireTransfer } from './wires.js';
 export interface LayerChip {
   gPos: Float32Array;
   gNeg: Float32Array;
-  /** What the circuit computes, in weight units: (G+ - G-) * wMax / (gMax - gMin). */
+  /** What the circuit computes, in weight units: (G+ - G-) * colScale / (gMax - gMin). */
   wEff: Float32Array;
   /** Fault map of each tile (physical rows x 2 * weight columns; column 2j is G+, 2j+1 is G-), or null. */
   faults: (FaultMap | null)[];
@@ -74,7 +74,7 @@ function programLayer(
   const span = d.gMax - d.gMin;
   const { gPos, gNeg } = targetConductances(lp, d);
   // With resistive wires every cell affects every output: no sparse shortcut.
-  const ideal = d.programSigma === 0 && rWire === 0 ? toWeights(gPos, gNeg, lp.wMax / span) : null;
+  const ideal = d.programSigma === 0 && rWire === 0 ? toWeights(gPos, gNeg, lp, span) : null;
   if (d.programSigma > 0) {
     const s = d.programSigma;
     for (let i = 0; i < n; i++) {
@@ -88,7 +88,7 @@ function programLayer(
     const map = faults[k];
     if (map) applyFaults(map, t, lp.nOut, gPos, gNeg, d, faultRng, faulty);
   });
-  const wEff = rWire > 0 ? wiredWeights(lp, gPos, gNeg, rWire, lp.wMax / span) : toWeights(gPos, gNeg, lp.wMax / span);
+  const wEff = rWire > 0 ? wiredWeights(lp, gPos, gNeg, rWire, span) : toWeights(gPos, gNeg, lp, span);
   let sparse: LayerChip['sparse'] = null;
   if (ideal) {
     const index = Int32Array.from([...faulty].sort((a, b) => a - b));
@@ -104,14 +104,14 @@ function programLayer(
 function targetConductances(lp: LayerPlan, d: Device): { gPos: Float64Array; gNeg: Float64Array } {
   const gPos = new Float64Array(lp.A.length);
   const gNeg = new Float64Array(lp.A.length);
-  for (let i = 0; i < lp.A.length; i++) [gPos[i], gNeg[i]] = targets(lp.A[i] / lp.wMax, d);
+  for (let i = 0; i < lp.A.length; i++) [gPos[i], gNeg[i]] = targets(lp.A[i] / lp.colScale[i % lp.nOut], d);
   return { gPos, gNeg };
 }
 
 /** The weights a fault-free, variation-free chip computes: A itself, up to level quantisation. */
 export function idealLayerWeights(lp: LayerPlan, d: Device): Float32Array {
   const { gPos, gNeg } = targetConductances(lp, d);
-  return toWeights(gPos, gNeg, lp.wMax / (d.gMax - d.gMin));
+  return toWeights(gPos, gNeg, lp, d.gMax - d.gMin);
 }
 
 function applyFaults(
@@ -139,7 +139,7 @@ function applyFaults(
 }
 
 /** What each tile computes with IR drop: (T+ - T-) * scale, T from the wire solver (wires.ts). */
-function wiredWeights(lp: LayerPlan, gPos: Float64Array, gNeg: Float64Array, rWire: number, scale: number): Float32Array {
+function wiredWeights(lp: LayerPlan, gPos: Float64Array, gNeg: Float64Array, rWire: number, span: number): Float32Array {
   const w = new Float32Array(gPos.length);
   for (const t of lp.tiles) {
     const rows = t.r1 - t.r0;
@@ -153,14 +153,15 @@ function wiredWeights(lp: LayerPlan, gPos: Float64Array, gNeg: Float64Array, rWi
       }
     const { T } = wireTransfer(g, rows, cols, rWire);
     for (let r = 0; r < rows; r++)
-      for (let j = 0; j < cols >> 1; j++) w[(t.r0 + r) * lp.nOut + t.c0 + j] = (T[r * cols + 2 * j] - T[r * cols + 2 * j + 1]) * scale;
+      for (let j = 0; j < cols >> 1; j++)
+        w[(t.r0 + r) * lp.nOut + t.c0 + j] = ((T[r * cols + 2 * j] - T[r * cols + 2 * j + 1]) * lp.colScale[t.c0 + j]) / span;
   }
   return w;
 }
 
-/** (G+ - G-) * scale, in float64 before rounding so that an ideal chip reproduces the weights exactly. */
-function toWeights(gPos: Float64Array, gNeg: Float64Array, scale: number): Float32Array {
+/** (G+ - G-) * colScale / span, in float64 before rounding so that an ideal chip reproduces the weights exactly. */
+function toWeights(gPos: Float64Array, gNeg: Float64Array, lp: LayerPlan, span: number): Float32Array {
   const w = new Float32Array(gPos.length);
-  for (let i = 0; i < w.length; i++) w[i] = (gPos[i] - gNeg[i]) * scale;
+  for (let i = 0; i < w.length; i++) w[i] = ((gPos[i] - gNeg[i]) * lp.colScale[i % lp.nOut]) / span;
   return w;
 }

@@ -11,6 +11,12 @@ export const circuitSchema = z.strictObject({
   /** Physical array size in cells. A weight column takes two physical columns (G+ and G-). */
   arrayRows: z.number().int().min(2).default(128),
   arrayCols: z.number().int().min(2).default(128),
+  /**
+   * Weight scaling: 'layer' maps the layer's largest |weight| to the full conductance swing;
+   * 'column' does so per output column (a TIA gain per column), so that small-weight columns use
+   * the whole swing too.
+   */
+  scaling: z.enum(['layer', 'column']).default('layer'),
   /** Full-scale read voltage on a word line, volts. */
   vRead: z.number().positive().default(0.2),
   /** Input DAC resolution in bits; 0 = ideal analog inputs. */

@@ -29,6 +29,8 @@ export interface LayerPlan {
   nOut: number;
   A: Float32Array;
   wMax: number;
+  /** The weight that maps to the full conductance swing, per output column (all wMax with layer scaling). */
+  colScale: Float64Array;
   tiles: Tile[];
   rowTiles: Tile[][];
   /** Calibrated full scale of the inputs (DAC range), of one row tile's partial sums (ADC), of outputs. */
@@ -84,6 +86,12 @@ export function planCrossbars(model: Model, circuit: Circuit, calib: Float32Arra
     for (const v of A) wMax = Math.max(wMax, Math.abs(v));
     const next = model.layers[index + 1];
     const rowTiles = tilesFor(nIn + 1, nOut, circuit);
+    const colScale = new Float64Array(nOut).fill(wMax || 1);
+    if (circuit.scaling === 'column') {
+      colScale.fill(0);
+      for (let i = 0; i < A.length; i++) colScale[i % nOut] = Math.max(colScale[i % nOut], Math.abs(A[i]));
+      for (let j = 0; j < nOut; j++) colScale[j] ||= 1;
+    }
     return {
       layerIndex: index,
       weighted,
@@ -92,6 +100,7 @@ export function planCrossbars(model: Model, circuit: Circuit, calib: Float32Arra
       nOut,
       A,
       wMax: wMax || 1,
+      colScale,
       tiles: rowTiles.flat(),
       rowTiles,
       xMax: 0,

@@ -115,9 +115,12 @@ function addReadNoise(
 ): void {
   const { nIn, nOut } = lp;
   if (!lc.noiseVar) {
-    const s = lp.wMax / (dev.gMax - dev.gMin);
+    const span = dev.gMax - dev.gMin;
     lc.noiseVar = new Float32Array(lc.gPos.length);
-    for (let i = 0; i < lc.gPos.length; i++) lc.noiseVar[i] = (lc.gPos[i] * s) ** 2 + (lc.gNeg[i] * s) ** 2;
+    for (let i = 0; i < lc.gPos.length; i++) {
+      const s = lp.colScale[i % nOut] / span;
+      lc.noiseVar[i] = (lc.gPos[i] * s) ** 2 + (lc.gNeg[i] * s) ** 2;
+    }
   }
   const x2 = new Float32Array(x.length);
   for (let i = 0; i < x.length; i++) x2[i] = x[i] * x[i];

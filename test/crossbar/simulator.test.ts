@@ -45,6 +45,23 @@ describe('ideal crossbar', () => {
     for (const c of r.chips) expect(c.accuracy).toBe(softwareAcc);
   });
 
+  it("per-column scaling uses each column's own largest weight and stays exact on an ideal chip", () => {
+    const p = plan({ ...idealCircuit, scaling: 'column' });
+    const lp = p.layers[0];
+    for (let j = 0; j < lp.nOut; j++) {
+      let m = 0;
+      for (let i = 0; i <= lp.nIn; i++) m = Math.max(m, Math.abs(lp.A[i * lp.nOut + j]));
+      expect(lp.colScale[j]).toBe(m);
+    }
+    const chip = programChip(p, device('ideal'), [], 1, 0);
+    const out = simulateBatch(model, p, chip.layers, device('ideal'), digits.test.x, digits.test.n, { kernels, rng: null });
+    expect(argmaxRows(out.data, 10)).toEqual(softwarePred);
+    // a stuck-on cell in a small-weight column now costs that column's scale, not the layer's
+    const d = device('reram-generic', { programSigma: 0 });
+    const faults = parseFaultSpec('random:sa1=0.01');
+    expect(mc(plan({ scaling: 'column' }), d, faults, 30).summary.mean).toBeGreaterThan(mc(plan({}), d, faults, 30).summary.mean);
+  });
+
   it('tiles a layer larger than the array and combines the partial sums', () => {
     const p = plan({ arrayRows: 16, arrayCols: 8 });
     const first = p.layers[0];

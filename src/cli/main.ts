@@ -137,10 +137,11 @@ function program(): Command {
         '--sweep <key=values>',
         'sweep one setting: sigma, read-noise, levels, adc-bits, dac-bits, array-size, wire-resistance, fault-rate, density, faults (;-separated), layers (;-separated)',
       )
+      .option('--workers <n>', 'worker threads for the chips (default: all cores; 1 = no workers)', intOption(1, 256))
       .option('-o, --out <dir>', 'write results.json, chips.csv, summary.csv and the defect maps (maps/) here')
       .option('--maps <n>', 'defect maps (JSON + SVG) of the first n chips to write with --out (default 1)', intOption(0, 10_000)),
-  ).action((o) => {
-    const r = runSimulate(o, kernelsFrom(o), makeProgress(Boolean(o.quiet || o.json)));
+  ).action(async (o) => {
+    const r = await runSimulate(o, kernelsFrom(o), makeProgress(Boolean(o.quiet || o.json)));
     if (o.json) {
       console.log(
         JSON.stringify(
@@ -172,23 +173,24 @@ function program(): Command {
       .option('-o, --out <dir>', 'where to save the model and the simulation results', 'runs/demo')
       .option('-c, --chips <n>', 'simulated chips per scenario', intOption(1, 1_000_000), 100)
       .option('-s, --seed <n>', 'random seed', intOption(0, 2 ** 31 - 1), 1),
-  ).action((o) => {
+  ).action(async (o) => {
     const kernels = kernelsFrom(o);
     const quiet = Boolean(o.quiet || o.json);
     const modelDir = join(o.out, 'mlp-paper');
     const t = runTrain({ model: 'mlp-paper', seed: o.seed, valFraction: 0.1, out: modelDir }, kernels, makeProgress(quiet));
     const e = runEval({ model: modelDir }, kernels);
-    const scenarios = [
+    const scenarios = [];
+    for (const sc of [
       { name: 'reram-generic, sigma 0.1', faults: undefined, out: 'sim-variation' },
       { name: 'reram-generic, sigma 0.1, random stuck-at SA0 1.75% SA1 9.04%', faults: 'random:sa0=0.0175,sa1=0.0904', out: 'sim-faults' },
-    ].map((sc) => {
-      const r = runSimulate(
+    ]) {
+      const r = await runSimulate(
         { model: modelDir, device: 'reram-generic', faults: sc.faults, chips: o.chips, seed: o.seed, out: join(o.out, sc.out) },
         kernels,
         makeProgress(quiet),
       );
-      return { scenario: sc.name, summary: r.rows[0].result.summary, seconds: r.rows[0].result.seconds, out: join(o.out, sc.out) };
-    });
+      scenarios.push({ scenario: sc.name, summary: r.rows[0].result.summary, seconds: r.rows[0].result.seconds, out: join(o.out, sc.out) });
+    }
     const summary = {
       model: 'mlp-paper',
       dataset: e.dataset,

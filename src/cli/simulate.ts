@@ -1,10 +1,12 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { XbarError } from '../core/errors.js';
 import { writeFileAtomic } from '../core/fs-node.js';
 import type { Kernels } from '../core/kernels.js';
 import { resolveCircuit, type CircuitInput, idealCircuit } from '../crossbar/circuit.js';
-import { type MonteCarloResult, runMonteCarlo } from '../crossbar/montecarlo.js';
+import { type ChipResult, type MonteCarloResult, runMonteCarlo } from '../crossbar/montecarlo.js';
+import { runMonteCarloParallel } from '../crossbar/parallel-node.js';
 import { planCrossbars } from '../crossbar/plan.js';
 import { type Device, type DeviceInput, resolveDevice } from '../device/config.js';
 import { loadDataset } from '../data/node.js';
@@ -39,6 +41,8 @@ export interface SimulateOptions {
   out?: string;
   /** Defect maps (JSON + SVG) of the first n chips go to OUT/maps; default 1 when there are faults. */
   maps?: number;
+  /** Worker threads for the chips (default: all cores; 1 runs in this thread). */
+  workers?: number;
 }
 
 /** A preset name or a JSON device file, with command-line overrides. */
@@ -173,7 +177,7 @@ export interface SimulateRun {
   circuit: ReturnType<typeof resolveCircuit>;
 }
 
-export function runSimulate(o: SimulateOptions, kernels: Kernels, progress: Progress): SimulateRun {
+export async function runSimulate(o: SimulateOptions, kernels: Kernels, progress: Progress): Promise<SimulateRun> {
   const { model, file } = loadModel(o.model);
   const datasetName = o.dataset ?? (typeof file.meta.dataset === 'string' ? file.meta.dataset : undefined);
   if (!datasetName) throw new XbarError(`${o.model} does not record its dataset: pass --dataset`);
@@ -203,9 +207,17 @@ export function runSimulate(o: SimulateOptions, kernels: Kernels, progress: Prog
             throw new XbarError(`--faults names layer ${l}, but the model has weighted layers 0..${nWeighted - 1}`);
     const plan = planCrossbars(model, p.circuit, calib, nCalib, kernels);
     progress.start(o.chips, sweep.key ? `${sweep.key}=${p.value}` : 'chips');
-    const result = runMonteCarlo(model, plan, p.device, p.faults, ds.test, { chips: o.chips, seed: o.seed }, kernels, {
-      onChip: (r, done) => progress.update(done, `chip ${r.chip}: ${(100 * r.accuracy).toFixed(2)}%`),
-    });
+    const onChip = (r: ChipResult, done: number) => progress.update(done, `chip ${r.chip}: ${(100 * r.accuracy).toFixed(2)}%`);
+    const cfg = { chips: o.chips, seed: o.seed };
+    const workers = Math.min(o.workers ?? availableParallelism(), o.chips);
+    const result =
+      workers > 1
+        ? await runMonteCarloParallel(model, plan, p.device, p.faults, ds.test, cfg, {
+            workers,
+            kernels: kernels.name === 'js' ? 'js' : 'native',
+            onChip,
+          })
+        : runMonteCarlo(model, plan, p.device, p.faults, ds.test, cfg, kernels, { onChip });
     progress.stop();
     rows.push({ key: sweep.key, value: p.value, result });
     const nMaps = Math.min(o.chips, o.maps ?? 1);

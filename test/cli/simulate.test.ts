@@ -54,6 +54,16 @@ describe('xbar simulate', () => {
     expect(again[0].summary).toEqual(res.points[0].summary);
   });
 
+  it('worker threads give the same chips as one thread', () => {
+    const args = ['simulate', '-m', model, '--chips', '7', '--seed', '4', '--limit-test', '400', '--read-noise', '0.05', '--faults', 'checkerboard:density=0.01'];
+    const one = join(work, 'w1');
+    const two = join(work, 'w2');
+    expect(xbar(...args, '--workers', '1', '--out', one, '--quiet').code).toBe(0);
+    expect(xbar(...args, '--workers', '2', '--out', two, '--quiet').code).toBe(0);
+    const chips = (d: string) => JSON.parse(readFileSync(join(d, 'results.json'), 'utf8')).points[0].chips;
+    expect(chips(two)).toEqual(chips(one));
+  });
+
   it('sweeps a setting into one table', () => {
     const out = join(work, 'sweep');
     const r = xbar('simulate', '-m', model, '--chips', '4', '--limit-test', '300', '--sweep', 'sigma=0,0.3,1', '--out', out, '--quiet');

@@ -12,13 +12,8 @@ import { drawFaults } from './maps.js';
 import { runSimulate } from './simulate.js';
 import { choiceOption, floatOption, intOption } from './options.js';
 import { makeProgress } from './progress.js';
+import { common, kernelsFrom, pct } from './common.js';
 import { runTrain } from './train.js';
-
-const pct = (x: number): string => `${(100 * x).toFixed(2)}%`;
-
-function kernelsFrom(opts: { kernels?: 'native' | 'js'; threads?: number }) {
-  return loadKernels({ prefer: opts.kernels, threads: opts.threads });
-}
 
 function program(): Command {
   const p = new Command('xbar')
@@ -26,17 +21,6 @@ function program(): Command {
     .version(VERSION)
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-
-  const common = (c: Command): Command =>
-    c
-      .addOption(
-        new Option('--kernels <kind>', 'numeric kernels: native (OpenBLAS) or js (portable)').argParser(
-          choiceOption(['native', 'js'] as const),
-        ),
-      )
-      .option('--threads <n>', 'threads for the native kernels (default: all cores)', intOption(1, 256))
-      .option('--json', 'print the result as JSON on stdout')
-      .option('-q, --quiet', 'no progress output');
 
   common(
     p
@@ -212,6 +196,8 @@ function program(): Command {
         );
     }
   });
+
+  // Commands that live in their own modules: register<Name>(p) each.
 
   p.command('faults')
     .description('draw the defect map of one array from a fault spec, to see a pattern (SVG picture or JSON)')

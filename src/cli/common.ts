@@ -1,0 +1,21 @@
+import { type Command, Option } from 'commander';
+import { loadKernels } from '../core/kernels-node.js';
+import { choiceOption, intOption } from './options.js';
+
+export const pct = (x: number): string => `${(100 * x).toFixed(2)}%`;
+
+export function kernelsFrom(opts: { kernels?: 'native' | 'js'; threads?: number }) {
+  return loadKernels({ prefer: opts.kernels, threads: opts.threads });
+}
+
+/** Options every compute command takes: kernels, threads, --json, --quiet. */
+export const common = (c: Command): Command =>
+  c
+    .addOption(
+      new Option('--kernels <kind>', 'numeric kernels: native (OpenBLAS) or js (portable)').argParser(
+        choiceOption(['native', 'js'] as const),
+      ),
+    )
+    .option('--threads <n>', 'threads for the native kernels (default: all cores)', intOption(1, 256))
+    .option('--json', 'print the result as JSON on stdout')
+    .option('-q, --quiet', 'no progress output');

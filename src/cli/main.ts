@@ -10,6 +10,7 @@ import { devicePresetNames } from '../device/config.js';
 import { runEval } from './eval.js';
 import { drawFaults } from './maps.js';
 import { runSimulate } from './simulate.js';
+import { registerSpice } from './spice.js';
 import { choiceOption, floatOption, intOption } from './options.js';
 import { makeProgress } from './progress.js';
 import { common, kernelsFrom, pct } from './common.js';
@@ -198,6 +199,7 @@ function program(): Command {
   });
 
   // Commands that live in their own modules: register<Name>(p) each.
+  registerSpice(p);
 
   p.command('faults')
     .description('draw the defect map of one array from a fault spec, to see a pattern (SVG picture or JSON)')

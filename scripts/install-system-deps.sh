@@ -4,7 +4,8 @@
 #   data   dataset-fashion-mnist  the Fashion-MNIST IDX files
 #   spice  ngspice                the reference SPICE simulator the behavioural model is checked against
 #   bench  python3-torch, python3-numpy, libopenblas0-pthread   the peers the benchmarks compare against
-# Usage: bash scripts/install-system-deps.sh [core] [data] [spice] [bench] (no argument: core data spice)
+#   browser chromium, fonts-dejavu-core   headless browser: PNG export of report plots and the report's browser test
+# Usage: bash scripts/install-system-deps.sh [core] [data] [spice] [bench] [browser] (no argument: core data spice)
 set -euo pipefail
 groups=("$@")
 [ ${#groups[@]} -eq 0 ] && groups=(core data spice)
@@ -15,7 +16,8 @@ for g in "${groups[@]}"; do
     data) pkgs+=(dataset-fashion-mnist) ;;
     spice) pkgs+=(ngspice) ;;
     bench) pkgs+=(python3-torch python3-numpy libopenblas0-pthread) ;;
-    *) echo "install-system-deps: unknown group '$g' (use core, data, spice, bench)" >&2; exit 2 ;;
+    browser) pkgs+=(chromium fonts-dejavu-core) ;;
+    *) echo "install-system-deps: unknown group '$g' (use core, data, spice, bench, browser)" >&2; exit 2 ;;
   esac
 done
 missing=()

@@ -5,3 +5,4 @@ export { loadKernels } from './core/kernels-node.js';
 export * from './data/node.js';
 export { loadModel, saveModel } from './nn/io-node.js';
 export { loadFaultSpec } from './faults/node.js';
+export * from './spice/index.js';

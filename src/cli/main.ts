@@ -10,6 +10,7 @@ import { devicePresetNames } from '../device/config.js';
 import { runEval } from './eval.js';
 import { drawFaults } from './maps.js';
 import { runSimulate } from './simulate.js';
+import { registerCorrect } from './correct.js';
 import { registerReport } from './report.js';
 import { registerSpice } from './spice.js';
 import { choiceOption, floatOption, intOption } from './options.js';
@@ -200,6 +201,7 @@ function program(): Command {
   });
 
   // Commands that live in their own modules: register<Name>(p) each.
+  registerCorrect(p);
   registerReport(p);
   registerSpice(p);
 

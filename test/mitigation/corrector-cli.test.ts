@@ -1,0 +1,129 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+/** End-to-end: `xbar correct` as a user runs it (npm test builds dist/ first). */
+const bin = resolve(import.meta.dirname, '../../dist/cli/main.js');
+const xbar = (...args: string[]) => {
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' } });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+};
+const work = mkdtempSync(join(tmpdir(), 'xbar-correct-cli-'));
+const model = join(work, 'paper');
+const corrector = join(work, 'corrector');
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+beforeAll(() => {
+  const r = xbar(
+    'train',
+    '--model',
+    'mlp-paper',
+    '--epochs',
+    '2',
+    '--limit-train',
+    '3000',
+    '--limit-test',
+    '300',
+    '--out',
+    model,
+    '--quiet',
+  );
+  expect(r.code, r.err).toBe(0);
+});
+
+const small = ['--images-per-chip', '60', '--epochs', '2', '--hidden', '16', '--limit-test', '300', '--threads', '1'];
+
+describe('xbar correct', () => {
+  it('trains a corrector, saves it, and evaluates it on held-out chips', () => {
+    const r = xbar('correct', 'train', '-m', model, '--train-chips', '20', '--eval-chips', '4', ...small, '--out', corrector, '--json');
+    expect(r.code, r.err).toBe(0);
+    const j = JSON.parse(r.out);
+    expect(j).toMatchObject({ format: 'xbar-corrector', version: 1, kind: 'train', seed: 1, trainChips: 18, valChips: 2 });
+    expect(j.corrector).toMatchObject({ name: 'mlp-16/calib-20', parameters: 10 * 16 + 16 + 16 * 10 + 10 });
+    expect(j.heldOut).toMatchObject({ firstChip: 20, heldOutChips: 4 });
+    expect(j.heldOut.chips).toBeUndefined();
+    for (const f of ['corrector.json', 'model.json', 'weights.bin', 'results.json']) expect(existsSync(join(corrector, f))).toBe(true);
+
+    const evalOut = join(work, 'eval');
+    const e = xbar('correct', 'eval', '--corrector', corrector, '--chips', '3', '--limit-test', '300', '--json', '--out', evalOut);
+    expect(e.code, e.err).toBe(0);
+    const ej = JSON.parse(e.out);
+    expect(ej).toMatchObject({ format: 'xbar-corrector', kind: 'eval', firstChip: 20, seed: 1, heldOutChips: 3 });
+    expect(ej.corrected.n).toBe(3);
+    // the same held-out chips, with the same answers, as the first ones train tested
+    const trained = JSON.parse(readFileSync(join(corrector, 'results.json'), 'utf8')).heldOut.chips;
+    const evaluated = JSON.parse(readFileSync(join(evalOut, 'results.json'), 'utf8')).chips;
+    expect(evaluated).toEqual(trained.slice(0, 3));
+
+    const text = xbar('correct', 'eval', '--corrector', corrector, '--chips', '2', '--limit-test', '300', '--patterns', 'checkerboard');
+    expect(text.code, text.err).toBe(0);
+    expect(text.out).toMatch(/corrector mlp-16\/calib-20 on patterns checkerboard/);
+    expect(text.out).toMatch(/corrected +\d+\.\d+%/);
+  });
+
+  it('runs a small study and writes its tables', () => {
+    const out = join(work, 'study');
+    const r = xbar(
+      'correct',
+      'study',
+      '-m',
+      model,
+      '--train-chips',
+      '12',
+      '--eval-chips',
+      '6',
+      ...small.filter((a) => a !== '--hidden' && a !== '16'),
+      '--sizes',
+      'linear;8',
+      '--norms',
+      'none,calib',
+      '--main-size',
+      '8',
+      '--calib-sweep',
+      '5',
+      '--oracle-chips',
+      '1',
+      '--oracle-images',
+      '200',
+      '--out',
+      out,
+      '--quiet',
+    );
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/\| linear \| none \| 110 \| 100 \|/);
+    expect(r.out).toMatch(/Leave-one-defect-type-out/);
+    const j = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
+    expect(j).toMatchObject({ format: 'xbar-corrector', version: 1, kind: 'study', seed: 1 });
+    expect(j.rows.filter((x: { group: string }) => x.group === 'loo').length).toBe(2 * 6);
+    expect(readFileSync(join(out, 'report.md'), 'utf8')).toContain('| corrector |');
+  });
+
+  it('refuses bad input with one line naming the problem', () => {
+    const bad = (args: string[], re: RegExp) => {
+      const r = xbar('correct', ...args);
+      expect(r.code, r.out + r.err).toBe(1);
+      expect(r.err).toMatch(re);
+      expect(r.err.trim().split('\n')).toHaveLength(1);
+    };
+    bad(['train', '-m', join(work, 'nope'), '--out', join(work, 'x')], /no saved model/);
+    bad(['train', '-m', model, '--patterns', 'circle,triangle', '--out', join(work, 'x')], /patterns/);
+    bad(['train', '-m', model, '--layers', '1;7', '--out', join(work, 'x')], /layer 7.*0\.\.3.*--layers/);
+    bad(['train', '-m', model, '--hidden', '16,x', '--out', join(work, 'x')], /--hidden: 'x'/);
+    bad(['train', '-m', model, '--hidden-voltages', '3', '--out', join(work, 'x')], /--hidden-voltages 3/);
+    bad(['train', '-m', model], /--out is required/);
+    bad(
+      ['train', '-m', model, '--norm', 'stats', '--norm-images', '0', '--out', join(work, 'x')],
+      /'stats' normalisation needs --norm-images/,
+    );
+    bad(['eval', '--corrector', join(work, 'nope')], /no corrector at/);
+    bad(['eval', '--corrector', corrector, '--first-chip', '5'], /overlaps the training chips 0\.\.19/);
+    bad(['eval', '--corrector', corrector, '--model', join(work, 'nope')], /no saved model/);
+    bad(['study', '-m', model, '--norms', 'none,magic'], /'magic' is not a normalisation/);
+    const file = join(work, 'pop.json');
+    writeFileSync(file, '{"patterns": ["ring"], "density": {"stuck-on": [0.5, 0.1]}}');
+    bad(['train', '-m', model, '--population', file, '--out', join(work, 'x')], /density.stuck-on.*lo <= hi/);
+    const usage = xbar('correct', 'train', '-m', model, '--norm', 'magic');
+    expect(usage.code).toBe(2);
+  });
+});

@@ -181,7 +181,9 @@ describe('Monte Carlo', () => {
   it('the sparse fault path equals a full product on every chip', () => {
     // programSigma 0 takes the shared clean product + stuck-cell corrections; a tiny sigma forces full GEMMs.
     const p = plan({});
-    const faults = parseFaultSpec('random:sa0=0.05,sa1=0.05');
+    const faults = parseFaultSpec('random:sa0=0.004,sa1=0.004');
+    const chip = programChip(p, device('reram-generic', { programSigma: 0 }), faults, 5, 0);
+    expect(chip.layers[0].sparse).not.toBeNull();
     const sparse = mc(p, device('reram-generic', { programSigma: 0 }), faults, 4);
     const full = mc(p, device('reram-generic', { programSigma: 1e-9 }), faults, 4);
     for (const [i, c] of sparse.chips.entries()) expect(Math.abs(c.correct - full.chips[i].correct)).toBeLessThanOrEqual(1);

@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cpuBusy, peakRssMiB, timeit } from './lib/measure.mjs';
-import { describeBlas, debInstalled, PEER_FIX, runPeer } from './lib/peer.mjs';
+import { debInstalled, describeBlas, PEER_FIX, runPeer } from './lib/peer.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const json = process.argv.includes('--json');
@@ -92,16 +92,12 @@ try {
   const { row, label } = await benchTfjsWasm();
   rows.push({ label, seconds: row });
 } catch (e) {
-  notes.push(
-    `tfjs-wasm skipped: ${e.message} (npm install --save-dev @tensorflow/tfjs-core @tensorflow/tfjs-backend-wasm)`,
-  );
+  notes.push(`tfjs-wasm skipped: ${e.message} (npm install --save-dev @tensorflow/tfjs-core @tensorflow/tfjs-backend-wasm)`);
 }
 
 log('PyTorch and NumPy (python peer)...');
 if (!debInstalled('libopenblas0-pthread'))
-  notes.push(
-    `libopenblas0-pthread is not installed: torch/numpy run on the reference BLAS. Fix: ${PEER_FIX}`,
-  );
+  notes.push(`libopenblas0-pthread is not installed: torch/numpy run on the reference BLAS. Fix: ${PEER_FIX}`);
 const peer = runPeer(join(here, 'peers/torch_gemm.py'), [JSON.stringify(SHAPES.map((s) => [s.m, s.k, s.n]))]);
 if (peer.error) notes.push(`python peer failed: ${peer.error}. Fix: ${PEER_FIX}`);
 for (const [key, label] of [
@@ -118,10 +114,7 @@ if (peer.blas) notes.push(`peer BLAS: ${describeBlas(peer.blas)}`);
 const gflops = (s, { m, k, n }) => (s === undefined ? undefined : (2 * m * k * n) / s / 1e9);
 const native2 = rows.find((r) => r.label === 'xbar native, 2 threads');
 const torch = rows.find((r) => r.peer === 'torch');
-const ratio =
-  native2 && torch
-    ? SHAPES.map((s, i) => gflops(native2.seconds[i], s) / gflops(torch.seconds[i], s))
-    : undefined;
+const ratio = native2 && torch ? SHAPES.map((s, i) => gflops(native2.seconds[i], s) / gflops(torch.seconds[i], s)) : undefined;
 const rss = { nodeMiB: peakRssMiB(), pythonMiB: peer.peakRssMiB };
 
 if (json) {
@@ -133,13 +126,7 @@ if (json) {
       gflops: gflops(r.seconds[i], s) ?? null,
     })),
   }));
-  console.log(
-    JSON.stringify(
-      { results, ratioNative2ToTorch: ratio ?? null, peakRss: rss, cpuBusyAtStart: busy ?? null, notes },
-      null,
-      2,
-    ),
-  );
+  console.log(JSON.stringify({ results, ratioNative2ToTorch: ratio ?? null, peakRss: rss, cpuBusyAtStart: busy ?? null, notes }, null, 2));
 } else {
   const fmt = (x) => (x === undefined || Number.isNaN(x) ? 'skip' : x >= 10 ? x.toFixed(0) : x.toFixed(1));
   const table = [
@@ -148,12 +135,9 @@ if (json) {
   ];
   if (ratio) table.push(['ratio xbar native 2t / torch', ...ratio.map((x) => x.toFixed(2))]);
   const widths = table[0].map((_, j) => Math.max(...table.map((row) => row[j].length)));
-  for (const row of table)
-    console.log(row.map((c, j) => (j ? c.padStart(widths[j]) : c.padEnd(widths[j]))).join('  '));
+  for (const row of table) console.log(row.map((c, j) => (j ? c.padStart(widths[j]) : c.padEnd(widths[j]))).join('  '));
   console.log(`\nshapes: ${SHAPES.map((s) => `${s.name} = ${s.note}`).join('; ')}`);
   console.log(`js kernels and tfjs skip a shape whose timed runs would exceed ${JS_BUDGET_MS / 1000} s.`);
-  console.log(
-    `peak RSS: node ${rss.nodeMiB.toFixed(0)} MiB, python peer ${rss.pythonMiB?.toFixed(0) ?? '?'} MiB`,
-  );
+  console.log(`peak RSS: node ${rss.nodeMiB.toFixed(0)} MiB, python peer ${rss.pythonMiB?.toFixed(0) ?? '?'} MiB`);
   for (const n of notes) console.log(n);
 }

@@ -1,4 +1,5 @@
 // Timing and memory helpers shared by the benches. Python peers (bench/lib/measure.py) time the same way.
+import { readFileSync } from 'node:fs';
 
 /** Median of the values (does not modify them). */
 export function median(values) {
@@ -50,4 +51,34 @@ export async function cpuBusy(ms = 1000) {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * CPU counters for othersBusy(): all CPUs from /proc/stat, and this process plus its waited-for
+ * children (spawnSync peers included) from /proc/self/stat, both in clock ticks. Undefined off Linux.
+ */
+export function cpuSnapshot() {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    // /proc/self/stat: the command name may hold spaces, so count fields after its closing ')'.
+    const s = readFileSync('/proc/self/stat', 'utf8');
+    const g = s
+      .slice(s.lastIndexOf(')') + 2)
+      .split(' ')
+      .map(Number);
+    const own = g[11] + g[12] + g[13] + g[14]; // utime, stime, cutime, cstime
+    const total = f.reduce((x, y) => x + y, 0);
+    return { busy: total - f[3] - f[4], total, own };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Fraction (0..1) of all CPU time between two cpuSnapshot()s that other processes used: on a shared
+ * 2-core machine, the figure that says whether a run's timings can be trusted (cpuBusy only samples the start).
+ */
+export function othersBusy(a, b) {
+  if (!a || !b || b.total <= a.total) return undefined;
+  return Math.max(0, (b.busy - a.busy - (b.own - a.own)) / (b.total - a.total));
 }

@@ -10,13 +10,14 @@ import { devicePresetNames } from '../device/config.js';
 import { runEval } from './eval.js';
 import { drawFaults } from './maps.js';
 import { runSimulate } from './simulate.js';
-import { registerCorrect } from './correct.js';
-import { registerReport } from './report.js';
-import { registerSpice } from './spice.js';
 import { choiceOption, floatOption, intOption } from './options.js';
 import { makeProgress } from './progress.js';
 import { common, kernelsFrom, pct } from './common.js';
+import { registerCorrectnet } from './correctnet.js';
 import { runTrain } from './train.js';
+import { registerReport } from './report.js';
+import { registerSpice } from './spice.js';
+import { registerCorrect } from './correct.js';
 
 function program(): Command {
   const p = new Command('xbar')
@@ -43,7 +44,29 @@ function program(): Command {
       .option('--val-fraction <x>', 'share of the training set held out for validation', floatOption(0, 1, { maxExclusive: true }), 0.1)
       .option('--limit-train <n>', 'use only the first n training images', intOption(1))
       .option('--limit-test <n>', 'use only the first n test images', intOption(1))
-      .option('-o, --out <dir>', 'save the trained model to this folder'),
+      .option('-o, --out <dir>', 'save the trained model to this folder')
+      .option('--init <dir>', 'start from this saved model (same architecture): fine-tuning')
+      .addOption(
+        new Option(
+          '--lipschitz <kind>',
+          'Lipschitz regulariser: orthogonal (||W^T W - I||^2) or spectral (spectral norm above a bound)',
+        ).argParser(choiceOption(['orthogonal', 'spectral'] as const)),
+      )
+      .option('--lambda <x>', 'weight of the Lipschitz penalty', floatOption(0, 1e6))
+      .option(
+        '--lipschitz-bound <x>',
+        'spectral norm allowed per layer before the spectral penalty starts (default 1)',
+        floatOption(0, 1e6, { minExclusive: true }),
+      )
+      .option('--lipschitz-iterations <n>', 'power iterations per step for the spectral norm (default 1, warm-started)', intOption(1, 1000))
+      .option(
+        '--noise-sigma <x>',
+        'noise-injection training: log-normal conductance variation of a fresh simulated chip in every forward pass',
+        floatOption(0, 10),
+      )
+      .option('--noise-read-noise <x>', 'noise-injection training: relative read noise, one draw per mini-batch', floatOption(0, 10))
+      .option('--noise-device <preset>', 'device preset whose conductance mapping the injected noise follows (default reram-generic)')
+      .option('--noise-ramp <x>', 'share of the training steps over which the injected noise grows from 0 to its full level', floatOption(0, 1)),
   ).action((o) => {
     const kernels = kernelsFrom(o);
     const progress = makeProgress(Boolean(o.quiet || o.json));
@@ -201,6 +224,7 @@ function program(): Command {
   });
 
   // Commands that live in their own modules: register<Name>(p) each.
+  registerCorrectnet(p);
   registerCorrect(p);
   registerReport(p);
   registerSpice(p);

@@ -3,12 +3,15 @@ import { XbarError } from '../core/errors.js';
 import type { Kernels } from '../core/kernels.js';
 import { type Dataset, trainValSplit } from '../data/index.js';
 import { loadDataset } from '../data/node.js';
-import { saveModel } from '../nn/io-node.js';
+import { loadModel, saveModel } from '../nn/io-node.js';
 import { buildModel, type Model } from '../nn/model.js';
 import type { OptimizerName } from '../nn/optim.js';
 import { getPreset, type Preset, presets } from '../nn/presets.js';
 import { type ModelSpec, parseModelSpec } from '../nn/spec.js';
-import { type EpochStats, evaluate, type TrainConfig, train } from '../nn/train.js';
+import { type EpochStats, evaluate, type TrainConfig, type TrainHooks, train } from '../nn/train.js';
+import { type Device, resolveDevice } from '../device/config.js';
+import { type LipschitzConfig, type LipschitzKind, LipschitzRegularizer } from '../mitigation/lipschitz.js';
+import { composeStepHooks, WeightNoise } from '../mitigation/noise.js';
 import { VERSION } from '../version.js';
 import type { Progress } from './progress.js';
 
@@ -28,6 +31,20 @@ export interface TrainOptions {
   limitTrain?: number;
   limitTest?: number;
   out?: string;
+  /** Start from this saved model's weights (same architecture) instead of a fresh init: fine-tuning. */
+  init?: string;
+  /** Lipschitz regularisation (CorrectNet error suppression): 'orthogonal' or 'spectral', weight lambda. */
+  lipschitz?: LipschitzKind;
+  lambda?: number;
+  lipschitzBound?: number;
+  lipschitzIterations?: number;
+  /** Noise-injection training: a fresh simulated chip of this sigma (log-normal) in every forward pass. */
+  noiseSigma?: number;
+  noiseReadNoise?: number;
+  /** Device whose conductance mapping the injected noise follows (default reram-generic). */
+  noiseDevice?: string;
+  /** Share of the training steps over which the injected noise ramps up from 0 (default 0: full from the start). */
+  noiseRamp?: number;
 }
 
 export interface TrainResult {
@@ -89,14 +106,18 @@ export function runTrain(opts: TrainOptions, kernels: Kernels, progress: Progres
   const { train: trainSplit, val } =
     opts.valFraction > 0 ? trainValSplit(ds.train, opts.valFraction, opts.seed + 2) : { train: ds.train, val: null };
   const model = buildModel(spec, opts.seed);
+  if (opts.init) copyWeightsFrom(model, opts.init);
+  const step = stepHooks(model, opts, kernels, config.epochs * Math.ceil(trainSplit.n / config.batchSize));
   const t0 = performance.now();
   const history = train(model, trainSplit, val, config, kernels, {
+    ...step.hooks,
     onEpochStart: (epoch, steps) => progress.start(steps, `epoch ${epoch}/${config.epochs}`),
     onBatch: (done, _total, loss) => progress.update(done, `loss ${loss.toFixed(4)}`),
     onEpoch: (s) => {
       progress.log(
         `epoch ${s.epoch}/${config.epochs}  loss ${s.loss.toFixed(4)}  train ${(100 * s.trainAccuracy).toFixed(2)}%` +
           (s.valAccuracy !== undefined ? `  val ${(100 * s.valAccuracy).toFixed(2)}%` : '') +
+          (s.penalty !== undefined ? `  penalty ${s.penalty.toFixed(4)}` : '') +
           `  ${s.seconds.toFixed(1)} s`,
       );
     },
@@ -119,6 +140,9 @@ export function runTrain(opts: TrainOptions, kernels: Kernels, progress: Progres
       valFraction: opts.valFraction,
       trainSamples: trainSplit.n,
       training: config,
+      init: opts.init ?? null,
+      lipschitz: step.lipschitz,
+      noiseInjection: step.noise,
       kernels: kernels.name,
       history,
       testAccuracy: test.accuracy,
@@ -128,4 +152,51 @@ export function runTrain(opts: TrainOptions, kernels: Kernels, progress: Progres
     });
   }
   return result;
+}
+
+/** Copies a saved model's weights into `model`; the architectures must match parameter for parameter. */
+export function copyWeightsFrom(model: Model, dir: string): void {
+  const { model: src } = loadModel(dir);
+  const byName = new Map(src.params.map((p) => [p.name, p]));
+  for (const p of model.params) {
+    const q = byName.get(p.name);
+    if (!q || q.value.length !== p.value.length)
+      throw new XbarError(
+        `--init ${dir}: its weights do not fit this architecture (parameter ${p.name}): start from a model of the same spec`,
+      );
+    p.value.set(q.value);
+  }
+}
+
+/** The per-step hooks of the regularised / noise-injected run, and their settings for the saved meta. */
+function stepHooks(
+  model: Model,
+  opts: TrainOptions,
+  kernels: Kernels,
+  steps: number,
+): {
+  hooks: Pick<TrainHooks, 'beforeForward' | 'afterBackward'>;
+  lipschitz: LipschitzConfig | null;
+  noise: { device: Device; sigma: number; readNoise: number; seed: number; rampSteps: number } | null;
+} {
+  const parts: Pick<TrainHooks, 'beforeForward' | 'afterBackward'>[] = [];
+  let noise = null;
+  if (opts.noiseSigma !== undefined || opts.noiseReadNoise !== undefined) {
+    const device = resolveDevice(opts.noiseDevice ?? 'reram-generic', {
+      programSigma: opts.noiseSigma ?? 0,
+      readNoise: opts.noiseReadNoise ?? 0,
+    });
+    const rampDraws = Math.round((opts.noiseRamp ?? 0) * steps);
+    noise = { device, sigma: device.programSigma, readNoise: device.readNoise, seed: opts.seed + 3, rampSteps: rampDraws };
+    parts.push(new WeightNoise(model, { device, seed: noise.seed, rampDraws }).hooks());
+  } else if (opts.noiseDevice || opts.noiseRamp !== undefined)
+    throw new XbarError('--noise-device and --noise-ramp need --noise-sigma or --noise-read-noise');
+  let lipschitz: LipschitzConfig | null = null;
+  if (opts.lipschitz) {
+    if (opts.lambda === undefined) throw new XbarError(`--lipschitz ${opts.lipschitz} needs --lambda (the penalty weight, e.g. 0.01)`);
+    lipschitz = { kind: opts.lipschitz, lambda: opts.lambda, bound: opts.lipschitzBound ?? 1, iterations: opts.lipschitzIterations ?? 1 };
+    parts.push(new LipschitzRegularizer(model, lipschitz, kernels).hooks());
+  } else if (opts.lambda !== undefined || opts.lipschitzBound !== undefined)
+    throw new XbarError('--lambda and --lipschitz-bound need --lipschitz orthogonal|spectral');
+  return { hooks: composeStepHooks(...parts), lipschitz, noise };
 }

@@ -18,7 +18,8 @@ export type LayerSpec =
   | { type: 'avgpool'; size: number; stride?: number }
   | { type: 'activation'; fn: ActivationName; cap?: number }
   | { type: 'flatten' }
-  | { type: 'dropout'; rate: number };
+  | { type: 'dropout'; rate: number }
+  | { type: 'compensation'; rank: number; kernel?: number };
 
 export type ActivationName = 'relu' | 'sigmoid' | 'tanh' | 'crelu' | 'linear';
 

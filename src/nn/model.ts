@@ -2,6 +2,7 @@ import { XbarError } from '../core/errors.js';
 import type { Kernels } from '../core/kernels.js';
 import { Rng } from '../core/rng.js';
 import { Activation } from './activation.js';
+import { Compensation } from './compensation.js';
 import { Conv2d } from './conv.js';
 import { Dense } from './dense.js';
 import type { Context, Layer } from './layer.js';
@@ -69,6 +70,7 @@ export function buildModel(spec: ModelSpec, seed: number): Model {
   const layers: Layer[] = [];
   let shape: number[] = [...spec.inputShape];
   let weighted = 0;
+  let compensation = 0;
   spec.layers.forEach((ls, i) => {
     const next = spec.layers[i + 1];
     const reluNext = next?.type === 'activation' && (next.fn === 'relu' || next.fn === 'crelu');
@@ -93,6 +95,9 @@ export function buildModel(spec: ModelSpec, seed: number): Model {
           break;
         case 'dropout':
           layer = new Dropout(shape, ls.rate);
+          break;
+        case 'compensation':
+          layer = new Compensation(shape, ls.rank, ls.kernel ?? 1, `comp${compensation++}`, rng.fork(i));
           break;
       }
     } catch (e) {

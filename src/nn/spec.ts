@@ -21,6 +21,8 @@ export const layerSpecSchema = z.discriminatedUnion('type', [
   }),
   z.strictObject({ type: z.literal('flatten') }),
   z.strictObject({ type: z.literal('dropout'), rate: z.number().min(0).lt(1) }),
+  /** CorrectNet error compensation (compensation.ts): per-channel affine plus a rank-r residual. */
+  z.strictObject({ type: z.literal('compensation'), rank: int(0), kernel: int(1).optional() }),
 ]);
 
 export const modelSpecSchema = z.strictObject({

@@ -1,3 +1,4 @@
+import { XbarError } from '../core/errors.js';
 import type { Kernels } from '../core/kernels.js';
 import { Rng } from '../core/rng.js';
 import type { Split } from '../data/dataset.js';
@@ -14,6 +15,8 @@ export interface TrainConfig {
   schedule: 'cosine' | 'constant';
   /** Shuffling and dropout; the initial weights have their own seed (buildModel). */
   seed: number;
+  /** Names of the parameters the optimizer updates; the others stay fixed (default: all). */
+  trainable?: string[];
 }
 
 export interface EpochStats {
@@ -24,12 +27,22 @@ export interface EpochStats {
   valLoss?: number;
   lr: number;
   seconds: number;
+  /** Mean regulariser penalty per step, when an afterBackward hook reports one. */
+  penalty?: number;
 }
 
 export interface TrainHooks {
   onEpochStart?: (epoch: number, steps: number) => void;
   onBatch?: (done: number, total: number, loss: number) => void;
   onEpoch?: (stats: EpochStats) => void;
+  /** Before each step's forward pass, e.g. to perturb the weights (noise-injection training). */
+  beforeForward?: (step: number) => void;
+  /**
+   * After each step's backward pass, before the optimizer: e.g. restore perturbed weights, or add
+   * a regulariser's gradient to the parameters' grads. A returned number is the penalty added to
+   * the loss (logged in EpochStats.penalty).
+   */
+  afterBackward?: (step: number) => number | undefined;
 }
 
 /** Mini-batch training with softmax cross-entropy; returns per-epoch statistics. */
@@ -48,6 +61,10 @@ export function train(
   const steps = Math.ceil(data.n / cfg.batchSize);
   const totalSteps = steps * cfg.epochs;
   const history: EpochStats[] = [];
+  const trainable = cfg.trainable ? new Set(cfg.trainable) : null;
+  const params = trainable ? model.params.filter((p) => trainable.has(p.name)) : model.params;
+  if (trainable && params.length !== trainable.size)
+    throw new XbarError(`trainable parameters ${cfg.trainable?.join(', ')} are not all in the model: check the names`);
   let step = 0;
   for (let epoch = 1; epoch <= cfg.epochs; epoch++) {
     hooks.onEpochStart?.(epoch, steps);
@@ -55,6 +72,8 @@ export function train(
     const order = rng.permutation(data.n);
     let lossSum = 0;
     let correct = 0;
+    let penaltySum = 0;
+    let penalties = 0;
     let lr = cfg.optimizer.lr;
     for (let s = 0; s < steps; s++, step++) {
       const start = s * cfg.batchSize;
@@ -68,10 +87,16 @@ export function train(
       }
       lr = cfg.schedule === 'cosine' ? 0.5 * cfg.optimizer.lr * (1 + Math.cos((Math.PI * step) / totalSteps)) : cfg.optimizer.lr;
       model.zeroGrad();
+      hooks.beforeForward?.(step);
       const logits = model.forward({ data: xb, shape: [b, inSize] }, ctx);
       const r = softmaxCrossEntropy(logits, yb);
       model.backward(r.grad, ctx);
-      opt.step(model.params, lr);
+      const penalty = hooks.afterBackward?.(step);
+      if (penalty !== undefined) {
+        penaltySum += penalty;
+        penalties++;
+      }
+      opt.step(params, lr);
       lossSum += r.loss * b;
       correct += r.correct;
       hooks.onBatch?.(s + 1, steps, r.loss);
@@ -83,6 +108,7 @@ export function train(
       lr,
       seconds: (performance.now() - t0) / 1000,
     };
+    if (penalties > 0) stats.penalty = penaltySum / penalties;
     if (val && val.n > 0) {
       const e = evaluate(model, val, kernels);
       stats.valAccuracy = e.accuracy;

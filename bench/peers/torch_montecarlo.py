@@ -1,0 +1,240 @@
+"""Monte Carlo peer for bench/montecarlo.mjs: the same chips simulated in PyTorch, one JSON object on stdout.
+
+Usage: /usr/bin/python3 bench/peers/torch_montecarlo.py '{"modelDir": DIR, "dataset": "mnist", "dataDir": DIR,
+    "limitTest": null, "chips": 20, "reps": 3, "seed": 1, "sigma": 0.1, "sa0": 0, "sa1": 0,
+    "gMin": 1e-6, "gMax": 1e-4, "saturate": true, "railHeadroom": 1.5, "calibImages": 1000,
+    "torchThreads": 2, "blasThreads": 2}'
+
+What a PyTorch user would write for this study (MemTorch / aihwkit style), on xbar's mapping
+(src/crossbar/plan.ts, chip.ts): each dense layer's weights and bias form one matrix A [nIn + 1, nOut],
+scaled by max |A| onto a differential pair G+ = gMin + span * max(w, 0), G- = gMin + span * max(-w, 0).
+Per chip and per conductance: log-normal programming variation G * exp(N(0, sigma^2)), then stuck cells
+(stuck-on -> gMax with probability sa1, stuck-off -> gMin with probability sa0, independently for G+ and
+G-), then back to weights (G+ - G-) * max|A| / span and the whole test set through the network with
+torch.addmm in float32 under torch.no_grad(). Neurons clip at xbar's default rails (railHeadroom x the
+largest ideal activation on the first calibImages training images), as xbar's default circuit does.
+
+The draws differ from xbar's (another generator; Bernoulli faults per cell where xbar marks an exact count
+per 128x128 array), so accuracies agree statistically, not chip for chip. Progress goes to stderr.
+"""
+import gzip
+import json
+import os
+import sys
+import time
+
+cfg = json.loads(sys.argv[1])
+# OpenBLAS reads its thread count when it is loaded (by `import torch`), so set it first.
+os.environ["OPENBLAS_NUM_THREADS"] = str(cfg["blasThreads"])
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from measure import loaded_blas, peak_rss_mib  # noqa: E402
+
+
+def log(*a):
+    print(*a, file=sys.stderr, flush=True)
+
+
+def find_file(d, base):
+    """Same lookup as xbar's loadDataset: raw or .gz, '-idx' or '.idx'."""
+    dotted = base.replace("-idx", ".idx")
+    for c in (base, base + ".gz", dotted, dotted + ".gz"):
+        p = os.path.join(d, c)
+        if os.path.exists(p):
+            return p
+    raise FileNotFoundError(f"{d}: missing {base} (raw or .gz)")
+
+
+def read_idx(path, np):
+    """IDX files of unsigned bytes (type 0x08), as MNIST's are."""
+    with (gzip.open if path.endswith(".gz") else open)(path, "rb") as f:
+        buf = f.read()
+    if buf[0] or buf[1] or buf[2] != 0x08:
+        raise ValueError(f"{path}: not an unsigned-byte IDX file")
+    ndim = buf[3]
+    dims = [int.from_bytes(buf[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
+    return np.frombuffer(buf, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+
+
+def axis_weights(n, m, np):
+    """xbar's area weights (src/data/dataset.ts axisWeights): output i averages input [i n/m, (i+1) n/m)."""
+    s = n / m
+    w = np.zeros((m, n))
+    for i in range(m):
+        lo, hi = i * s, (i + 1) * s
+        for r in range(int(np.floor(lo)), min(n, int(np.ceil(hi)))):
+            w[i, r] = (min(hi, r + 1) - max(lo, r)) / s
+    return w
+
+
+def images(raw, dataset, np):
+    """Pixels as xbar stores them: float32 v / 255; digits8 = area-downsampled to 8x8, 17 grey levels."""
+    x = (np.arange(256) / 255).astype(np.float32)[raw]  # [n, h, w]
+    if dataset == "digits8":
+        n, h, w = x.shape
+        r, c = axis_weights(h, 8, np), axis_weights(w, 8, np)
+        small = np.einsum("ir,nrc,jc->nij", r, x.astype(np.float64), c).astype(np.float32)
+        x = (np.floor(small.astype(np.float64) * 16 + 0.5) / 16).astype(np.float32)
+    return x.reshape(x.shape[0], -1)
+
+
+def load_model(d, np):
+    """xbar's saved model (docs/model-format.md): dense/activation/flatten/dropout layers only."""
+    with open(os.path.join(d, "model.json")) as f:
+        header = json.load(f)
+    if header.get("format") != "xbar-model" or header.get("version") != 1:
+        raise ValueError(f"{d}: not an xbar-model version 1 folder")
+    flat = np.fromfile(os.path.join(d, header.get("weightsFile", "weights.bin")), dtype="<f4")
+    params = {}
+    for e in header["weights"]:
+        size = int(np.prod(e["shape"]))
+        params[e["name"]] = flat[e["offset"] : e["offset"] + size].reshape(e["shape"])
+    layers = []  # [{"W": [nIn, nOut], "b": [nOut], "act": fn}]
+    k = 0
+    for spec in header["spec"]["layers"]:
+        t = spec["type"]
+        if t == "dense":
+            layers.append({"W": params[f"layer{k}.weight"], "b": params[f"layer{k}.bias"], "act": None})
+            k += 1
+        elif t == "activation":
+            if not layers or layers[-1]["act"] is not None:
+                raise ValueError("activation not directly after a dense layer: unsupported by this peer")
+            layers[-1]["act"] = (spec["fn"], spec.get("cap", 1))
+        elif t not in ("flatten", "dropout"):
+            raise ValueError(f"layer type {t} is not supported by this peer (dense MLPs only)")
+    return header, layers
+
+
+def main():
+    try:
+        import numpy as np
+        import torch
+    except ImportError as e:
+        return {"error": f"{e}"}
+
+    torch.set_num_threads(cfg["torchThreads"])
+    header, layers = load_model(cfg["modelDir"], np)
+    d, ds = cfg["dataDir"], cfg["dataset"]
+    test_raw = read_idx(find_file(d, "t10k-images-idx3-ubyte"), np)
+    test_y = read_idx(find_file(d, "t10k-labels-idx1-ubyte"), np)
+    if cfg.get("limitTest"):
+        test_raw, test_y = test_raw[: cfg["limitTest"]], test_y[: cfg["limitTest"]]
+    x = torch.from_numpy(images(test_raw, ds, np))
+    y = torch.from_numpy(test_y.astype(np.int64))
+    calib = torch.from_numpy(images(read_idx(find_file(d, "train-images-idx3-ubyte"), np)[: cfg["calibImages"]], ds, np))
+
+    def act(h, a):
+        if a is None or a[0] == "linear":
+            return h
+        fn, cap = a
+        if fn == "relu":
+            return h.relu_()
+        if fn == "crelu":
+            return h.clamp_(0, cap)
+        if fn == "sigmoid":
+            return h.sigmoid_()
+        if fn == "tanh":
+            return h.tanh_()
+        raise ValueError(f"activation {fn}")
+
+    gmin, gmax = cfg["gMin"], cfg["gMax"]
+    span = gmax - gmin
+    sigma, sa0, sa1 = cfg["sigma"], cfg["sa0"], cfg["sa1"]
+    with torch.no_grad():
+        # Mapping: A = [W; b], normalised by max |A|, onto (G+, G-), float32 as MemTorch keeps them.
+        for L in layers:
+            A = torch.from_numpy(np.vstack([L["W"], L["b"][None, :]]).copy())
+            L["wMax"] = float(A.abs().max()) or 1.0
+            wn = A / L["wMax"]
+            L["gp"] = gmin + span * wn.clamp(min=0)
+            L["gn"] = gmin + span * (-wn).clamp(min=0)
+            L["nIn"] = A.shape[0] - 1
+
+        # Rails of xbar's default circuit, calibrated on the ideal network (src/crossbar/plan.ts).
+        h = calib
+        for i, L in enumerate(layers):
+            h = act(torch.addmm(torch.from_numpy(L["b"]), h, torch.from_numpy(L["W"])), L["act"])
+            m = float(h.abs().max()) or 1.0
+            last_linear = i == len(layers) - 1 and L["act"] is None
+            L["rail"] = cfg["railHeadroom"] * m if cfg["saturate"] and (L["act"] is not None or last_linear) else None
+
+        mm = [0.0]  # seconds inside torch.addmm
+
+        def forward(weights):
+            h = x
+            for L, W in zip(layers, weights):
+                t = time.perf_counter()
+                h = torch.addmm(W[L["nIn"]], h, W[: L["nIn"]])
+                mm[0] += time.perf_counter() - t
+                h = act(h, L["act"])
+                if L["rail"] is not None:
+                    h = h.clamp_(-L["rail"], L["rail"])
+            return int((h.argmax(1) == y).sum())
+
+        ideal = forward([torch.from_numpy(np.vstack([L["W"], L["b"][None, :]])) for L in layers]) / len(y)
+
+        def program(g):
+            """One chip's weights: variation and stuck cells on every conductance, then back to weights."""
+            weights = []
+            for L in layers:
+                pair = []
+                for g0 in (L["gp"], L["gn"]):
+                    gc = g0 * torch.exp(sigma * torch.randn(g0.shape, generator=g)) if sigma > 0 else g0.clone()
+                    if sa0 > 0 or sa1 > 0:
+                        u = torch.rand(g0.shape, generator=g)
+                        gc = torch.where(u < sa1, gmax, torch.where(u < sa1 + sa0, gmin, gc))
+                    pair.append(gc)
+                weights.append((pair[0] - pair[1]) * (L["wMax"] / span))
+            return weights
+
+        def run(chips):
+            """Returns (per-chip accuracies, seconds programming, seconds of inference)."""
+            acc, t_prog, t_inf = [], 0.0, 0.0
+            g = torch.Generator()
+            for c in range(chips):
+                t0 = time.perf_counter()
+                g.manual_seed(cfg["seed"] * 1_000_003 + c)
+                w = program(g)
+                t1 = time.perf_counter()
+                acc.append(forward(w) / len(y))
+                t_prog += t1 - t0
+                t_inf += time.perf_counter() - t1
+            return acc, t_prog, t_inf
+
+        run(min(2, cfg["chips"]))  # warm-up: allocator, OpenBLAS threads
+        reps = []
+        for r in range(cfg["reps"]):
+            mm[0] = 0.0
+            c0, t0 = time.process_time(), time.perf_counter()
+            acc, t_prog, t_inf = run(cfg["chips"])
+            seconds = time.perf_counter() - t0
+            reps.append(
+                {
+                    "seconds": seconds,
+                    "cpuSeconds": time.process_time() - c0,
+                    "programSeconds": t_prog,
+                    "inferSeconds": t_inf,
+                    "matmulSeconds": mm[0],
+                }
+            )
+            log(f"  torch rep {r + 1}/{cfg['reps']}: {seconds:.2f} s, mean accuracy {100 * sum(acc) / len(acc):.2f}%")
+
+    mean = sum(acc) / len(acc)
+    std = (sum((a - mean) ** 2 for a in acc) / max(1, len(acc) - 1)) ** 0.5
+    return {
+        "version": torch.__version__,
+        "torchThreads": torch.get_num_threads(),
+        "blasThreads": cfg["blasThreads"],
+        "images": len(y),
+        "chips": cfg["chips"],
+        "reps": reps,
+        "accuracy": {"mean": mean, "std": std, "min": min(acc), "max": max(acc)},
+        "idealAccuracy": ideal,
+        "modelTestAccuracy": header.get("meta", {}).get("testAccuracy"),
+        "rails": [L["rail"] for L in layers],
+        "blas": loaded_blas(),
+        "peakRssMiB": peak_rss_mib(),
+    }
+
+
+print(json.dumps(main()))

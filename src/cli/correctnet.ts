@@ -1,0 +1,687 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { type Command, Option } from 'commander';
+import { XbarError } from '../core/errors.js';
+import { writeFileAtomic } from '../core/fs-node.js';
+import type { Kernels } from '../core/kernels.js';
+import { resolveCircuit } from '../crossbar/circuit.js';
+import { runMonteCarlo } from '../crossbar/montecarlo.js';
+import { runMonteCarloParallel } from '../crossbar/parallel-node.js';
+import { planCrossbars } from '../crossbar/plan.js';
+import { type Summary, summarize } from '../crossbar/stats.js';
+import { type Dataset, trainValSplit } from '../data/index.js';
+import { loadDataset } from '../data/node.js';
+import { type Device, resolveDevice } from '../device/config.js';
+import { compensationCost, networkCost, sitesOf, trainCompensation, withCompensation } from '../mitigation/compensation.js';
+import {
+  compensationPlacementProblem,
+  configSites,
+  errorAmplification,
+  head,
+  type LayerAmplification,
+  layerSensitivity,
+  mean,
+  type PlacementSetup,
+  softwareChipAccuracy,
+} from '../mitigation/correctnet.js';
+import { type LipschitzKind, layerSpectralNorms } from '../mitigation/lipschitz.js';
+import {
+  Evaluator,
+  exhaustiveSearch,
+  greedyPlacement,
+  type RlResult,
+  reinforcePlacement,
+  type SearchResult,
+} from '../mitigation/placement.js';
+import { loadModel, saveModel } from '../nn/io-node.js';
+import type { Model } from '../nn/model.js';
+import { presets } from '../nn/presets.js';
+import { evaluate } from '../nn/train.js';
+import { VERSION } from '../version.js';
+import { common, kernelsFrom, pct } from './common.js';
+import { choiceOption, floatOption, intOption } from './options.js';
+import { makeProgress, type Progress } from './progress.js';
+import { resolveModel, runTrain } from './train.js';
+
+export interface CorrectnetOptions {
+  model: string;
+  dataset?: string;
+  dataDir?: string;
+  limitTrain?: number;
+  limitTest?: number;
+  out: string;
+  sigmas: string;
+  chips: number;
+  seed: number;
+  device: string;
+  readNoise?: number;
+  targetSigma: string;
+  plainEpochs?: number;
+  finetuneEpochs: number;
+  lipschitz: LipschitzKind;
+  lambda: number;
+  lipschitzBound: number;
+  noiseSigma?: number;
+  noiseRamp: number;
+  budget: number;
+  ranks: string;
+  compKernel: number;
+  compEpochs: number;
+  compLr: number;
+  search: string;
+  maxExhaustive: number;
+  episodes: number;
+  searchTrain: number;
+  searchEpochs: number;
+  searchChips: number;
+  valImages: number;
+  overheadWeight: number;
+  workers?: number;
+}
+
+const METHODS = ['plain', 'noise', 'lipschitz', 'lipschitz+comp', 'noise+comp'] as const;
+type Method = (typeof METHODS)[number];
+
+interface SweepPoint {
+  sigma: number;
+  summary: Summary;
+  seconds: number;
+  accuracies: number[];
+}
+
+interface MethodResult {
+  method: Method;
+  dir: string;
+  cleanAccuracy: number;
+  parameters: number;
+  compensation: ReturnType<typeof compensationCost> | null;
+  sweep: SweepPoint[];
+}
+
+function parseList(text: string, what: string, min: number): number[] {
+  const xs = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map(Number);
+  if (!xs.length || xs.some((x) => !Number.isFinite(x) || x < min))
+    throw new XbarError(`--${what} '${text}' must be a comma-separated list of numbers >= ${min}, e.g. 0,0.5,1`);
+  return xs;
+}
+
+/** A saved model's identity for cache keys: the checksum of its weights. */
+function modelId(dir: string): string {
+  try {
+    return String(JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')).weightsSha256);
+  } catch {
+    return dir;
+  }
+}
+
+/** A cached step: reused when the file exists and was made with the same key. */
+function cached<T>(dir: string, name: string, key: unknown, progress: Progress, compute: () => T): T {
+  const path = join(dir, 'steps', `${name}.json`);
+  const k = JSON.stringify(key);
+  if (existsSync(path)) {
+    try {
+      const c = JSON.parse(readFileSync(path, 'utf8')) as { key: string; value: T };
+      if (c.key === k) {
+        progress.log(`${name}: reusing ${path}`);
+        return c.value;
+      }
+    } catch {
+      // recompute below
+    }
+  }
+  const value = compute();
+  writeFileAtomic(path, `${JSON.stringify({ key: k, value }, null, 1)}\n`);
+  return value;
+}
+
+export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, progress: Progress) {
+  const t0 = performance.now();
+  const sigmas = parseList(o.sigmas, 'sigmas', 0);
+  const ranks = parseList(o.ranks, 'ranks', 0).map((r) => {
+    if (!Number.isInteger(r)) throw new XbarError(`--ranks must be whole numbers, got ${r}`);
+    return r;
+  });
+  const searches = o.search
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const s of searches)
+    if (!['rl', 'greedy', 'exhaustive'].includes(s)) throw new XbarError(`--search '${s}' is unknown: use rl, greedy and/or exhaustive`);
+  if (!searches.includes('rl')) throw new XbarError('--search must include rl: the compensation sites are the ones the agent chooses');
+  const deviceAt = (sigma: number, readNoise = o.readNoise ?? 0): Device =>
+    resolveDevice(o.device, { programSigma: sigma, readNoise }, `device ${o.device}`);
+  deviceAt(0);
+
+  // 1. The plain network: a saved model folder, or trained here from a preset / spec.
+  const fromDir = existsSync(join(o.model, 'model.json'));
+  let modelArg = o.model;
+  let datasetName = o.dataset;
+  let plainDir = join(o.out, 'plain');
+  let plainSeed = o.seed;
+  if (fromDir) {
+    const { model, file } = loadModel(o.model);
+    plainDir = o.model;
+    datasetName ??= typeof file.meta.dataset === 'string' ? file.meta.dataset : undefined;
+    if (typeof file.meta.seed === 'number') plainSeed = file.meta.seed;
+    const preset = typeof file.meta.model === 'string' && presets[file.meta.model] ? file.meta.model : null;
+    if (preset && JSON.stringify(presets[preset].spec) === JSON.stringify(model.spec)) modelArg = preset;
+    else {
+      modelArg = join(o.out, 'spec.json');
+      writeFileAtomic(modelArg, `${JSON.stringify(model.spec, null, 2)}\n`);
+    }
+  } else {
+    const { preset } = resolveModel(o.model);
+    datasetName ??= preset?.dataset;
+  }
+  if (!datasetName) throw new XbarError('--dataset is required with a model spec file');
+  const ds: Dataset = loadDataset(datasetName, { dataDir: o.dataDir, limitTrain: o.limitTrain, limitTest: o.limitTest });
+  const trainOpts = {
+    model: modelArg,
+    dataset: datasetName,
+    dataDir: o.dataDir,
+    limitTrain: o.limitTrain,
+    limitTest: o.limitTest,
+    seed: plainSeed,
+    valFraction: 0.1,
+  };
+  const loadOrTrain = (dir: string, label: string, extra: Record<string, unknown>): Model => {
+    if (existsSync(join(dir, 'model.json'))) {
+      progress.log(`${label}: reusing ${dir}`);
+      return loadModel(dir).model;
+    }
+    progress.log(`${label}: training into ${dir}`);
+    return runTrain({ ...trainOpts, ...extra, out: dir }, kernels, progress).model;
+  };
+  const plain = fromDir ? loadModel(plainDir).model : loadOrTrain(plainDir, 'plain', { epochs: o.plainEpochs });
+  // The validation split the plain model was trained without (same seed as xbar train).
+  const { train: trainSplit, val } = trainValSplit(ds.train, 0.1, plainSeed + 2);
+  const valSet = head(val, o.valImages);
+  const circuit = resolveCircuit({});
+  const nCalib = Math.min(ds.train.n, circuit.calibrationImages);
+  const calib = ds.train.x.subarray(0, nCalib * plain.inputSize);
+
+  const sweep = async (model: Model, label: string, dir: string): Promise<SweepPoint[]> => {
+    const key = {
+      model: modelId(dir),
+      sigmas,
+      chips: o.chips,
+      seed: o.seed,
+      device: o.device,
+      readNoise: o.readNoise ?? 0,
+      test: ds.test.n,
+    };
+    const path = join(o.out, 'steps', `sweep-${label}.json`);
+    if (existsSync(path)) {
+      const c = JSON.parse(readFileSync(path, 'utf8')) as { key: string; value: SweepPoint[] };
+      if (c.key === JSON.stringify(key)) {
+        progress.log(`sweep ${label}: reusing ${path}`);
+        return c.value;
+      }
+    }
+    const plan = planCrossbars(model, circuit, calib, nCalib, kernels);
+    const points: SweepPoint[] = [];
+    for (const sigma of sigmas) {
+      const device = deviceAt(sigma);
+      progress.start(o.chips, `${label} sigma=${sigma}`);
+      const workers = Math.min(o.workers ?? availableParallelism(), o.chips);
+      const onChip = (_r: unknown, done: number) => progress.update(done);
+      // Without variation or read noise every chip is the same chip: simulate one, count it n times.
+      const same = device.programSigma === 0 && device.readNoise === 0;
+      const cfg = { chips: same ? 1 : o.chips, seed: o.seed };
+      const one =
+        workers > 1 && !same
+          ? await runMonteCarloParallel(model, plan, device, [], ds.test, cfg, {
+              workers,
+              kernels: kernels.name === 'js' ? 'js' : 'native',
+              onChip,
+            })
+          : runMonteCarlo(model, plan, device, [], ds.test, cfg, kernels, { onChip });
+      const r = same
+        ? { ...one, summary: summarize(Array(o.chips).fill(one.chips[0].accuracy)), chips: Array(o.chips).fill(one.chips[0]) }
+        : one;
+      progress.stop();
+      progress.log(
+        `${label} sigma=${sigma}: ${pct(r.summary.mean)} +- ${pct(r.summary.std)} over ${o.chips} chips (${r.seconds.toFixed(1)} s)`,
+      );
+      points.push({ sigma, summary: r.summary, seconds: r.seconds, accuracies: r.chips.map((c) => c.accuracy) });
+    }
+    writeFileAtomic(path, `${JSON.stringify({ key: JSON.stringify(key), value: points }, null, 1)}\n`);
+    return points;
+  };
+
+  // 2. Where the plain network collapses: the target sigma for training and compensation.
+  const plainSweep = await sweep(plain, 'plain', plainDir);
+  let targetSigma: number;
+  let targetRule: string;
+  if (o.targetSigma === 'auto') {
+    const below = plainSweep.find((p) => p.summary.mean < 0.2);
+    targetSigma = below ? below.sigma : sigmas[sigmas.length - 1];
+    targetRule = below ? 'smallest swept sigma where the plain network is below 20%' : 'plain network never below 20%: largest swept sigma';
+  } else {
+    targetSigma = Number(o.targetSigma);
+    if (!(targetSigma >= 0)) throw new XbarError(`--target-sigma must be 'auto' or a number >= 0, got '${o.targetSigma}'`);
+    targetRule = 'given';
+  }
+  progress.log(`target sigma ${targetSigma} (${targetRule})`);
+  const target = deviceAt(targetSigma, 0);
+  const noiseSigma = o.noiseSigma ?? targetSigma;
+
+  // 3. Noise-injection and Lipschitz fine-tuning from the plain network.
+  const ft = { init: plainDir, epochs: o.finetuneEpochs };
+  const noiseDir = join(o.out, 'noise');
+  const noise = loadOrTrain(noiseDir, 'noise-injection', {
+    ...ft,
+    noiseSigma,
+    noiseReadNoise: o.readNoise,
+    noiseDevice: o.device,
+    noiseRamp: o.noiseRamp || undefined,
+  });
+  const lipDir = join(o.out, 'lipschitz');
+  const lipschitz = loadOrTrain(lipDir, 'lipschitz', { ...ft, lipschitz: o.lipschitz, lambda: o.lambda, lipschitzBound: o.lipschitzBound });
+
+  // 4. Error suppression, measured: spectral norms and per-layer amplification under variation.
+  const ampImages = head(val, Math.min(500, o.valImages));
+  const amplification = cached(
+    o.out,
+    'amplification',
+    { models: [plainDir, lipDir, noiseDir].map(modelId), sigma: targetSigma, n: ampImages.n, seed: o.seed },
+    progress,
+    () => {
+      const out: Record<string, { spectralNorms: number[]; layers: LayerAmplification[] }> = {};
+      for (const [name, m] of [
+        ['plain', plain],
+        ['lipschitz', lipschitz],
+        ['noise', noise],
+      ] as const) {
+        progress.log(`amplification: ${name}`);
+        out[name] = { spectralNorms: layerSpectralNorms(m), layers: errorAmplification(m, ampImages, target, 10, o.seed + 7, kernels) };
+      }
+      return out;
+    },
+  );
+
+  // 5. Layer sensitivity and compensation placement on the Lipschitz network.
+  const sensitivity = cached(
+    o.out,
+    'sensitivity',
+    { lipDir, sigma: targetSigma, n: valSet.n, chips: o.searchChips, seed: o.seed },
+    progress,
+    () => {
+      progress.log('sensitivity: one layer varied at a time');
+      return layerSensitivity(lipschitz, valSet, target, o.searchChips, o.seed + 11, kernels, { x: calib, n: nCalib });
+    },
+  );
+  const setup: PlacementSetup = {
+    base: lipschitz,
+    train: head(trainSplit, o.searchTrain),
+    val: valSet,
+    device: target,
+    ranks,
+    kernel: o.compKernel,
+    budget: o.budget,
+    overheadWeight: o.overheadWeight,
+    epochs: o.searchEpochs,
+    batchSize: 128,
+    lr: o.compLr,
+    chips: o.searchChips,
+    seed: o.seed + 13,
+    sensitivity,
+    calib: { x: calib, n: nCalib },
+  };
+  const placementKey = {
+    model: modelId(lipDir),
+    sigma: targetSigma,
+    ranks,
+    kernel: o.compKernel,
+    budget: o.budget,
+    w: o.overheadWeight,
+    searches,
+    episodes: o.episodes,
+    st: setup.train.n,
+    se: o.searchEpochs,
+    sc: o.searchChips,
+    v: valSet.n,
+    lr: o.compLr,
+    seed: o.seed,
+  };
+  const placement = cached(o.out, 'placement', placementKey, progress, () => {
+    const problem = compensationPlacementProblem(setup, kernels, (config, acc, s) =>
+      progress.log(`  evaluated [${config.join(' ')}]: ${pct(acc)} (${s.toFixed(1)} s)`),
+    );
+    const store = new Map();
+    const results: Record<string, SearchResult | RlResult> = {};
+    const nConfigs = problem.actions.length ** problem.sites.length;
+    if (searches.includes('greedy')) {
+      progress.log('placement: greedy sensitivity ranking');
+      results.greedy = greedyPlacement(problem, new Evaluator(problem, store));
+    }
+    progress.log('placement: reinforcement learning (REINFORCE)');
+    results.rl = reinforcePlacement(problem, { episodes: o.episodes, seed: o.seed + 17 }, new Evaluator(problem, store));
+    if (searches.includes('exhaustive')) {
+      if (nConfigs <= o.maxExhaustive) {
+        progress.log(`placement: exhaustive search over up to ${nConfigs} configurations`);
+        results.exhaustive = exhaustiveSearch(problem, new Evaluator(problem, store));
+      } else progress.log(`placement: exhaustive search skipped (${nConfigs} configurations > --max-exhaustive ${o.maxExhaustive})`);
+    }
+    return { actions: problem.actions, costs: problem.sites.map((_, i) => problem.actions.map((_, a) => problem.cost(i, a))), results };
+  });
+  const rl = placement.results.rl as RlResult;
+  const sites = configSites(setup, rl.best.config);
+  progress.log(
+    `placement: RL chose [${rl.best.config.map((a) => placement.actions[a]).join(', ')}] (${pct(rl.best.accuracy)} on validation chips, ${rl.evaluations} evaluations)`,
+  );
+
+  // 6. Compensation modules at the chosen sites, trained under variation on the full training set.
+  const compensate = (base: Model, baseDir: string, dir: string, label: string): Model => {
+    if (existsSync(join(dir, 'model.json'))) {
+      const { model: m, file } = loadModel(dir);
+      const meta = file.meta.compensation as { selection?: unknown } | undefined;
+      if (JSON.stringify(sitesOf(m)) === JSON.stringify(sites) && (meta?.selection || !sites.length)) {
+        progress.log(`${label}: reusing ${dir}`);
+        return m;
+      }
+    }
+    progress.log(`${label}: training compensation at ${JSON.stringify(sites)}`);
+    const m = withCompensation(base, sites, o.seed + 19);
+    if (!sites.length) {
+      saveModel(dir, m, { xbarVersion: VERSION, base: baseDir, compensation: { sites: [] } });
+      return m;
+    }
+    // Keep the epoch (0 = the untrained identity modules) with the best mean accuracy on the
+    // validation images over the placement's software chips at the target sigma (with rails:
+    // the simulator's chips), so that compensation never ends worse than none on validation.
+    const comp = m.params.filter((p) => p.name.startsWith('comp'));
+    const valAcc = () =>
+      mean(softwareChipAccuracy(m, valSet, target, o.searchChips, o.seed + 29, kernels, { calib: { x: calib, n: nCalib } }));
+    let best = { epoch: 0, accuracy: valAcc(), weights: comp.map((p) => Float32Array.from(p.value)) };
+    const perEpoch = [best.accuracy];
+    const cfg = { epochs: o.compEpochs, batchSize: 128, lr: o.compLr, device: target, seed: o.seed + 23 };
+    const history = trainCompensation(m, trainSplit, null, cfg, kernels, {
+      onEpochStart: (e, steps) => progress.start(steps, `${label} epoch ${e}/${o.compEpochs}`),
+      onBatch: (d, _t, loss) => progress.update(d, `loss ${loss.toFixed(3)}`),
+      onEpoch: (s) => {
+        progress.stop();
+        const acc = valAcc();
+        perEpoch.push(acc);
+        if (acc > best.accuracy) best = { epoch: s.epoch, accuracy: acc, weights: comp.map((p) => Float32Array.from(p.value)) };
+        progress.log(
+          `${label} epoch ${s.epoch}: loss under variation ${s.loss.toFixed(4)}, train accuracy under variation ${pct(s.trainAccuracy)}, validation chips ${pct(acc)}`,
+        );
+      },
+    });
+    comp.forEach((p, i) => {
+      p.value.set(best.weights[i]);
+    });
+    progress.log(`${label}: keeping epoch ${best.epoch} (${pct(best.accuracy)} on validation chips)`);
+    saveModel(dir, m, {
+      xbarVersion: VERSION,
+      createdAt: new Date().toISOString(),
+      model: modelArg,
+      dataset: ds.name,
+      base: baseDir,
+      compensation: {
+        sites,
+        training: { ...cfg, device: undefined, sigma: targetSigma, deviceName: o.device },
+        selection: { validationImages: valSet.n, chips: o.searchChips, seed: o.seed + 29, perEpoch, chosenEpoch: best.epoch },
+        cost: compensationCost(m),
+      },
+      history,
+      testAccuracy: evaluate(m, ds.test, kernels).accuracy,
+    });
+    return m;
+  };
+  const lipComp = compensate(lipschitz, lipDir, join(o.out, 'lipschitz-comp'), 'lipschitz+comp');
+  const noiseComp = compensate(noise, noiseDir, join(o.out, 'noise-comp'), 'noise+comp');
+
+  // 7. The table: every method over the sigma sweep, on the test set, with the crossbar simulator.
+  const models: [Method, Model, string][] = [
+    ['plain', plain, plainDir],
+    ['noise', noise, noiseDir],
+    ['lipschitz', lipschitz, lipDir],
+    ['lipschitz+comp', lipComp, join(o.out, 'lipschitz-comp')],
+    ['noise+comp', noiseComp, join(o.out, 'noise-comp')],
+  ];
+  const methods: MethodResult[] = [];
+  for (const [method, m, dir] of models) {
+    const points = method === 'plain' ? plainSweep : await sweep(m, method, dir);
+    const hasComp = sitesOf(m).length > 0;
+    methods.push({
+      method,
+      dir,
+      cleanAccuracy: evaluate(m, ds.test, kernels).accuracy,
+      parameters: networkCost(m).params + (hasComp ? compensationCost(m).params : 0),
+      compensation: hasComp ? compensationCost(m) : null,
+      sweep: points,
+    });
+  }
+  const clean = methods[0].cleanAccuracy;
+  const at = (method: Method) =>
+    methods.find((m) => m.method === method)?.sweep.find((p) => p.sigma === targetSigma)?.summary.mean ?? Number.NaN;
+  const headline = {
+    targetSigma,
+    targetRule,
+    plainClean: clean,
+    plainAtTarget: at('plain'),
+    lipschitzCompAtTarget: at('lipschitz+comp'),
+    lipschitzCompShareOfClean: at('lipschitz+comp') / clean,
+    noiseCompAtTarget: at('noise+comp'),
+    noiseCompShareOfClean: at('noise+comp') / clean,
+    compensationParamsShare: compensationCost(lipComp).paramsShare,
+    compensationMacsShare: compensationCost(lipComp).macsShare,
+  };
+  const result = {
+    format: 'xbar-correctnet',
+    version: 1,
+    xbarVersion: VERSION,
+    createdAt: new Date().toISOString(),
+    options: o,
+    seeds: {
+      chips: o.seed,
+      plain: plainSeed,
+      amplificationChips: o.seed + 7,
+      sensitivityChips: o.seed + 11,
+      placementChips: setup.seed + 1000,
+      placementTraining: setup.seed,
+      rl: o.seed + 17,
+      compensationInit: o.seed + 19,
+      compensationTraining: o.seed + 23,
+      compensationSelectionChips: o.seed + 29,
+    },
+    dataset: ds.name,
+    testImages: ds.test.n,
+    device: deviceAt(targetSigma),
+    headline,
+    amplification,
+    sensitivity,
+    placement: {
+      ...placement,
+      chosen: { config: rl.best.config, sites },
+      problem: {
+        ranks,
+        kernel: o.compKernel,
+        budget: o.budget,
+        overheadWeight: o.overheadWeight,
+        trainImages: setup.train.n,
+        epochs: o.searchEpochs,
+        chips: o.searchChips,
+        valImages: valSet.n,
+      },
+    },
+    methods,
+    seconds: (performance.now() - t0) / 1000,
+  };
+  writeFileAtomic(join(o.out, 'results.json'), `${JSON.stringify(result, null, 1)}\n`);
+  writeFileAtomic(join(o.out, 'table.md'), markdownTable(result));
+  writeFileAtomic(join(o.out, 'rl-curve.csv'), rlCurveCsv(rl));
+  return result;
+}
+
+function rlCurveCsv(rl: RlResult): string {
+  const lines = ['episode,mean_reward,best_reward,evaluations,greedy_probability,entropy'];
+  for (const c of rl.curve) lines.push([c.episode, c.meanReward, c.bestReward, c.evaluations, c.greedyProbability, c.entropy].join(','));
+  return `${lines.join('\n')}\n`;
+}
+
+type CorrectnetResult = Awaited<ReturnType<typeof runCorrectnet>>;
+
+/** The sweep table (mean +- std over chips) and the placement comparison, as Markdown. */
+export function markdownTable(r: CorrectnetResult): string {
+  const lines: string[] = [];
+  const sigmas = r.methods[0].sweep.map((p) => p.sigma);
+  lines.push(`| sigma | ${r.methods.map((m) => m.method).join(' | ')} |`);
+  lines.push(`|---|${r.methods.map(() => '---').join('|')}|`);
+  lines.push(`| clean (software) | ${r.methods.map((m) => pct(m.cleanAccuracy)).join(' | ')} |`);
+  for (const s of sigmas) {
+    const cells = r.methods.map((m) => {
+      const p = m.sweep.find((q) => q.sigma === s);
+      return p ? `${pct(p.summary.mean)} +- ${pct(p.summary.std)}` : '';
+    });
+    lines.push(`| ${s}${s === r.headline.targetSigma ? ' (target)' : ''} | ${cells.join(' | ')} |`);
+  }
+  const chips = r.methods[0].sweep[0]?.summary.n ?? 0;
+  lines.push('');
+  lines.push(`${chips} chips per cell, ${r.testImages} test images, device ${r.options.device}.`);
+  const comp = r.methods.find((m) => m.method === 'lipschitz+comp')?.compensation;
+  if (comp)
+    lines.push(
+      `Compensation overhead: ${comp.params} parameters (${pct(comp.paramsShare)} of the network), ${comp.macs} multiply-adds per image (${pct(comp.macsShare)}).`,
+    );
+  const h = r.headline;
+  lines.push(
+    `At the target sigma ${h.targetSigma} (${h.targetRule}): plain ${pct(h.plainAtTarget)}, lipschitz+comp ${pct(h.lipschitzCompAtTarget)} = ${pct(h.lipschitzCompShareOfClean)} of the plain network's clean ${pct(h.plainClean)}, noise+comp ${pct(h.noiseCompAtTarget)} = ${pct(h.noiseCompShareOfClean)}.`,
+  );
+  lines.push('');
+  lines.push(`Error amplification at sigma ${h.targetSigma} (software chips, no rails), per weighted layer:`);
+  lines.push('');
+  lines.push('| model | layer | spectral norm | amplification | relative amplification | own error | output error |');
+  lines.push('|---|---|---|---|---|---|---|');
+  const f = (x: number | null) => (x === null ? '-' : x.toFixed(2));
+  for (const [name, a] of Object.entries(r.amplification))
+    for (const [k, l] of a.layers.entries())
+      lines.push(
+        `| ${name} | ${k} | ${a.spectralNorms[k].toFixed(2)} | ${f(l.amplification)} | ${f(l.relativeAmplification)} | ${f(l.ownError)} | ${f(l.outputError)} |`,
+      );
+  lines.push('');
+  lines.push(
+    `Sensitivity of the Lipschitz network (only one layer varied, sigma ${h.targetSigma}, validation chips): ${r.sensitivity.map((s) => `layer ${s.layer} ${pct(s.accuracy)} (drop ${pct(s.drop)})`).join(', ')}.`,
+  );
+  lines.push('');
+  lines.push('| placement | configuration | validation accuracy | overhead (params) | reward | evaluations | seconds |');
+  lines.push('|---|---|---|---|---|---|---|');
+  for (const [name, s] of Object.entries(r.placement.results)) {
+    lines.push(
+      `| ${name} | ${s.best.config.map((a) => r.placement.actions[a]).join(', ')} | ${pct(s.best.accuracy)} | ${pct(s.best.overhead)} | ${s.best.reward.toFixed(4)} | ${s.evaluations} | ${s.seconds.toFixed(0)} |`,
+    );
+  }
+  const rl = r.placement.results.rl as RlResult;
+  const ex = r.placement.results.exhaustive;
+  lines.push('');
+  lines.push(
+    `Search cost = distinct configurations evaluated (each trains its modules and measures ${r.placement.problem.chips} chips); seconds are wall time with the evaluations shared between the searches, so a later search's time is lower than alone. ` +
+      (ex
+        ? `RL ${rl.best.config.join(',') === ex.best.config.join(',') ? 'found the exhaustive optimum' : `reached ${(rl.best.reward / ex.best.reward).toFixed(4)} of the exhaustive optimum's reward`} with ${rl.evaluations} of ${ex.evaluations} evaluations.`
+        : `No exhaustive search (too many configurations).`),
+  );
+  lines.push('');
+  lines.push(
+    'RL training curve (every batch of 16 episodes: mean reward of the sampled configurations, best so far, distinct evaluations, probability of the greedy configuration):',
+  );
+  lines.push('');
+  lines.push('| episode | mean reward | best reward | evaluations | greedy probability |');
+  lines.push('|---|---|---|---|---|');
+  for (const c of rl.curve)
+    lines.push(
+      `| ${c.episode} | ${c.meanReward.toFixed(4)} | ${c.bestReward.toFixed(4)} | ${c.evaluations} | ${c.greedyProbability.toFixed(3)} |`,
+    );
+  return `${lines.join('\n')}\n`;
+}
+
+export function registerCorrectnet(p: Command): void {
+  common(
+    p
+      .command('correctnet')
+      .description(
+        'CorrectNet end to end: plain, noise-injection and Lipschitz-regularised networks, RL-placed error compensation, and a sigma sweep over simulated chips',
+      )
+      .requiredOption(
+        '-m, --model <preset|file|dir>',
+        'a preset or JSON spec to train the plain network from, or the folder of a trained one',
+      )
+      .requiredOption('-o, --out <dir>', 'folder for the models, step caches, results.json, table.md and rl-curve.csv (rerunning resumes)')
+      .option('-d, --dataset <name>', "dataset (default: the preset's or the model's)")
+      .option('--data-dir <dir>', 'read the four IDX files (raw or .gz) from this folder instead')
+      .option('--limit-train <n>', 'use only the first n training images', intOption(1))
+      .option('--limit-test <n>', 'use only the first n test images', intOption(1))
+      .option('--sigmas <list>', 'programming variation (log-normal sigma) of the sweep', '0,0.2,0.4,0.6,0.8,1,1.2')
+      .option('-c, --chips <n>', 'simulated chips per sweep point', intOption(1, 1_000_000), 50)
+      .option('-s, --seed <n>', 'random seed (chips, placement, training)', intOption(0, 2 ** 31 - 1), 1)
+      .option('--device <preset>', 'device preset (sigma is set by the sweep)', 'reram-generic')
+      .option(
+        '--read-noise <x>',
+        'relative read noise, on top of the variation, in every sweep point and in noise-injection training',
+        floatOption(0, 10),
+      )
+      .option(
+        '--target-sigma <x>',
+        "sigma to train and place compensation for: a number, or 'auto' = where the plain network falls below 20%",
+        'auto',
+      )
+      .option('--plain-epochs <n>', "epochs for the plain network (default: the preset's)", intOption(1, 100000))
+      .option(
+        '--finetune-epochs <n>',
+        'epochs of noise-injection and of Lipschitz fine-tuning from the plain network',
+        intOption(1, 100000),
+        5,
+      )
+      .addOption(
+        new Option('--lipschitz <kind>', 'Lipschitz regulariser')
+          .argParser(choiceOption(['orthogonal', 'spectral'] as const))
+          .default('spectral'),
+      )
+      .option('--lambda <x>', 'weight of the Lipschitz penalty', floatOption(0, 1e6), 0.01)
+      .option(
+        '--lipschitz-bound <x>',
+        'spectral norm allowed per layer (spectral regulariser)',
+        floatOption(0, 1e6, { minExclusive: true }),
+        1,
+      )
+      .option('--noise-sigma <x>', 'sigma of noise-injection training (default: the target sigma)', floatOption(0, 10))
+      .option('--noise-ramp <x>', 'share of the noise-injection steps over which the noise grows from 0', floatOption(0, 1), 0.5)
+      .option('--budget <x>', 'compensation overhead budget, share of the network parameters', floatOption(0, 10), 0.05)
+      .option(
+        '--ranks <list>',
+        'module sizes the placement can choose at each site (rank of the bottleneck; 0 = per-channel affine)',
+        '4,16',
+      )
+      .option('--comp-kernel <n>', 'spatial kernel of modules after convolutional layers', intOption(1, 15), 1)
+      .option('--comp-epochs <n>', 'epochs of compensation training (full training set)', intOption(1, 100000), 3)
+      .option('--comp-lr <x>', 'learning rate of compensation training', floatOption(0, 10, { minExclusive: true }), 0.003)
+      .option('--search <list>', 'placement searches to run: rl (required), greedy, exhaustive', 'rl,greedy,exhaustive')
+      .option('--max-exhaustive <n>', 'skip the exhaustive search beyond this many configurations', intOption(1), 100)
+      .option('--episodes <n>', 'REINFORCE episodes (at most)', intOption(1, 1_000_000), 200)
+      .option('--search-train <n>', 'training images per placement evaluation', intOption(1), 10000)
+      .option('--search-epochs <n>', 'compensation training epochs per placement evaluation', intOption(1, 1000), 1)
+      .option('--search-chips <n>', 'software chips per placement evaluation and per sensitivity measurement', intOption(1, 100000), 8)
+      .option('--val-images <n>', 'validation images for placement rewards and sensitivity', intOption(1), 2000)
+      .option('--overhead-weight <x>', 'reward = accuracy - weight x overhead share', floatOption(0, 1e6), 0.1)
+      .option('--workers <n>', 'worker threads for the chips (default: all cores; 1 = no workers)', intOption(1, 256)),
+  ).action(async (o) => {
+    const quiet = Boolean(o.quiet || o.json);
+    const r = await runCorrectnet(o as CorrectnetOptions, kernelsFrom(o), makeProgress(quiet));
+    if (o.json) {
+      console.log(JSON.stringify({ headline: r.headline, out: o.out }, null, 2));
+      return;
+    }
+    console.log(markdownTable(r));
+    const h = r.headline;
+    console.log(
+      `target sigma ${h.targetSigma}: plain ${pct(h.plainAtTarget)}, lipschitz+comp ${pct(h.lipschitzCompAtTarget)} (${pct(h.lipschitzCompShareOfClean)} of the plain network's clean ${pct(h.plainClean)}), noise+comp ${pct(h.noiseCompAtTarget)}; compensation ${pct(h.compensationParamsShare)} of parameters`,
+    );
+    console.log(`results in ${o.out}`);
+  });
+}

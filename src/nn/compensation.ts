@@ -1,0 +1,126 @@
+import type { Rng } from '../core/rng.js';
+import { Conv2d } from './conv.js';
+import type { Context, Layer, LayerSpec } from './layer.js';
+import { type Param, param, type Tensor, tensor } from './tensor.js';
+
+/**
+ * A CorrectNet-style error-compensation module, inserted after a layer's output (a feature map
+ * [h, w, C] or a vector [C]) and trained while the rest of the network stays fixed:
+ *
+ *   z = x * (1 + scale) + shift + up(relu(down(x)))
+ *
+ * `scale` and `shift` are per channel; `down` is a k x k convolution from C to `rank` channels
+ * ('same' padding, k = 1 for vectors) and `up` a 1 x 1 convolution back to C. With rank 0 the
+ * module is only the per-channel affine. It starts as the identity (scale, shift and `up` are
+ * zero), so inserting it does not change the network until it is trained.
+ *
+ * It is not a dense or conv2d layer, so the crossbar simulator runs it digitally (no variation).
+ */
+export class Compensation implements Layer {
+  readonly spec: LayerSpec;
+  readonly outShape: number[];
+  readonly params: Param[];
+  readonly scale: Param;
+  readonly shift: Param;
+  readonly down: Conv2d | null;
+  readonly up: Conv2d | null;
+  private readonly image: [number, number, number];
+  private input: Tensor | null = null;
+  private hidden: Float32Array | null = null;
+
+  constructor(
+    readonly inShape: number[],
+    readonly rank: number,
+    readonly kernel: number,
+    prefix: string,
+    rng: Rng,
+  ) {
+    if (!(Number.isInteger(rank) && rank >= 0)) throw new RangeError(`compensation rank must be a whole number >= 0, got ${rank}`);
+    if (inShape.length !== 1 && inShape.length !== 3)
+      throw new RangeError(`compensation needs a vector or an image [h, w, c] input, got [${inShape}]`);
+    if (inShape.length === 1 && kernel !== 1) throw new RangeError(`compensation after a vector needs kernel 1, got ${kernel}`);
+    if (kernel % 2 === 0) throw new RangeError(`compensation kernel must be odd, got ${kernel}`);
+    this.image = inShape.length === 3 ? [inShape[0], inShape[1], inShape[2]] : [1, 1, inShape[0]];
+    const c = this.image[2];
+    this.spec = kernel === 1 ? { type: 'compensation', rank } : { type: 'compensation', rank, kernel };
+    this.outShape = inShape;
+    this.scale = param(`${prefix}.scale`, [c]);
+    this.shift = param(`${prefix}.shift`, [c]);
+    this.params = [this.scale, this.shift];
+    if (rank > 0) {
+      this.down = new Conv2d(this.image, rank, kernel, 1, 'same', `${prefix}.down`, rng.fork(0));
+      this.up = new Conv2d([this.image[0], this.image[1], rank], c, 1, 1, 'same', `${prefix}.up`, rng.fork(1));
+      this.up.weight.value.fill(0);
+      this.params.push(...this.down.params, ...this.up.params);
+    } else {
+      this.down = null;
+      this.up = null;
+    }
+  }
+
+  /** Parameters, and multiply-adds per input sample. */
+  get cost(): { params: number; macs: number } {
+    const [h, w, c] = this.image;
+    const params = this.params.reduce((a, p) => a + p.value.length, 0);
+    const macs = h * w * (c + this.rank * c * this.kernel * this.kernel + this.rank * c);
+    return { params, macs };
+  }
+
+  forward(x: Tensor, ctx: Context): Tensor {
+    const batch = x.shape[0];
+    const c = this.image[2];
+    const y = tensor(x.shape.slice());
+    const s = this.scale.value;
+    const t = this.shift.value;
+    const xv = x.data;
+    for (let i = 0, n = xv.length; i < n; i++) {
+      const ch = i % c;
+      y.data[i] = xv[i] * (1 + s[ch]) + t[ch];
+    }
+    let hidden: Float32Array | null = null;
+    if (this.down && this.up) {
+      const img: Tensor = { data: xv, shape: [batch, ...this.image] };
+      const pre = this.down.forward(img, ctx);
+      hidden = pre.data;
+      for (let i = 0; i < hidden.length; i++) if (hidden[i] < 0) hidden[i] = 0;
+      const r = this.up.forward({ data: hidden, shape: pre.shape }, ctx);
+      for (let i = 0; i < y.data.length; i++) y.data[i] += r.data[i];
+    }
+    if (ctx.training) {
+      this.input = x;
+      this.hidden = hidden;
+    }
+    return y;
+  }
+
+  backward(dy: Tensor, ctx: Context, needInputGrad = true): Tensor | null {
+    const x = this.input;
+    if (!x) throw new Error('compensation.backward before a training forward pass');
+    const batch = x.shape[0];
+    const c = this.image[2];
+    const s = this.scale.value;
+    const gs = this.scale.grad;
+    const gt = this.shift.grad;
+    const dx = tensor(x.shape.slice());
+    for (let i = 0, n = dy.data.length; i < n; i++) {
+      const ch = i % c;
+      const g = dy.data[i];
+      gs[ch] += g * x.data[i];
+      gt[ch] += g;
+      dx.data[i] = g * (1 + s[ch]);
+    }
+    if (this.down && this.up) {
+      const hidden = this.hidden;
+      if (!hidden) throw new Error('compensation.backward lost its hidden activations');
+      const [h, w] = this.image;
+      const dh = this.up.backward({ data: dy.data, shape: [batch, h, w, c] }, ctx, true);
+      if (!dh) throw new Error('compensation: missing gradient');
+      for (let i = 0; i < hidden.length; i++) if (hidden[i] <= 0) dh.data[i] = 0;
+      const dxr = this.down.backward(dh, ctx, needInputGrad);
+      if (dxr) for (let i = 0; i < dx.data.length; i++) dx.data[i] += dxr.data[i];
+    }
+    this.input = null;
+    this.hidden = null;
+    return needInputGrad ? dx : null;
+  }
+}

@@ -1,0 +1,137 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+/** End-to-end through the built `xbar` command (npm test builds dist/ first). */
+const bin = resolve(import.meta.dirname, '../../dist/cli/main.js');
+const xbar = (...args: string[]) => {
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' } });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+};
+const work = mkdtempSync(join(tmpdir(), 'xbar-correctnet-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+describe('xbar train with Lipschitz regularisation and noise injection', () => {
+  const plain = join(work, 'plain');
+  const small = ['--model', 'mlp-paper', '--epochs', '2', '--limit-train', '2000', '--limit-test', '300', '--kernels', 'js', '--quiet'];
+
+  it('fine-tunes a saved model with a regulariser and with injected noise, and records both in the model', () => {
+    expect(xbar('train', ...small, '--out', plain).code).toBe(0);
+    const lip = join(work, 'lip');
+    const r = xbar('train', ...small, '--init', plain, '--lipschitz', 'spectral', '--lambda', '0.1', '--out', lip, '--json');
+    expect(r.code, r.err).toBe(0);
+    const meta = JSON.parse(readFileSync(join(lip, 'model.json'), 'utf8')).meta;
+    expect(meta.lipschitz).toEqual({ kind: 'spectral', lambda: 0.1, bound: 1, iterations: 1 });
+    expect(meta.init).toBe(plain);
+    expect(meta.history[0].penalty).toBeGreaterThan(0);
+    const noisy = join(work, 'noisy');
+    expect(xbar('train', ...small, '--init', plain, '--noise-sigma', '0.3', '--noise-ramp', '0.5', '--out', noisy).code).toBe(0);
+    const nm = JSON.parse(readFileSync(join(noisy, 'model.json'), 'utf8')).meta.noiseInjection;
+    expect(nm.sigma).toBe(0.3);
+    expect(nm.rampSteps).toBeGreaterThan(0);
+  });
+
+  it('rejects incomplete options with one line naming the fix', () => {
+    const r = xbar('train', ...small, '--lipschitz', 'spectral');
+    expect(r.code).toBe(1);
+    expect(r.err.trim().split('\n')).toHaveLength(1);
+    expect(r.err).toMatch(/needs --lambda/);
+    expect(xbar('train', ...small, '--lipschitz', 'nope', '--lambda', '1').code).toBe(2);
+    const bad = xbar(
+      'train',
+      '--model',
+      'lenet5',
+      '--limit-train',
+      '100',
+      '--limit-test',
+      '10',
+      '--epochs',
+      '1',
+      '--init',
+      plain,
+      '--quiet',
+    );
+    expect(bad.code).toBe(1);
+    expect(bad.err).toMatch(/--init .* do not fit this architecture/);
+  });
+});
+
+describe('xbar correctnet', () => {
+  const out = join(work, 'cn');
+  const args = [
+    'correctnet',
+    '--model',
+    'mlp-paper',
+    '--out',
+    out,
+    '--limit-train',
+    '3000',
+    '--limit-test',
+    '300',
+    '--plain-epochs',
+    '6',
+    '--finetune-epochs',
+    '1',
+    '--sigmas',
+    '0,0.3,0.6',
+    '--chips',
+    '4',
+    '--budget',
+    '0.5',
+    '--ranks',
+    '1,2',
+    '--comp-epochs',
+    '1',
+    '--episodes',
+    '48',
+    '--search-train',
+    '400',
+    '--search-chips',
+    '2',
+    '--val-images',
+    '200',
+    '--workers',
+    '1',
+    '--kernels',
+    'js',
+    '--quiet',
+  ];
+
+  it('runs the pipeline and writes the table, the RL curve and a results file a report can read', () => {
+    const r = xbar(...args);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/\| sigma \| plain \| noise \| lipschitz \| lipschitz\+comp \| noise\+comp \|/);
+    const res = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
+    expect(res.format).toBe('xbar-correctnet');
+    expect(res.version).toBe(1);
+    expect(typeof res.xbarVersion).toBe('string');
+    expect(res.options.seed).toBe(1);
+    expect(res.seeds.chips).toBe(1);
+    expect(res.methods.map((m: { method: string }) => m.method)).toEqual(['plain', 'noise', 'lipschitz', 'lipschitz+comp', 'noise+comp']);
+    for (const m of res.methods) {
+      expect(m.sweep.map((p: { sigma: number }) => p.sigma)).toEqual([0, 0.3, 0.6]);
+      expect(m.sweep[1].summary.n).toBe(4);
+    }
+    expect(Object.keys(res.placement.results).sort()).toEqual(['exhaustive', 'greedy', 'rl']);
+    // 3 actions at 4 sites, all within a 50% budget: the exhaustive search sees all 81.
+    expect(res.placement.results.exhaustive.evaluations).toBe(81);
+    expect(res.placement.results.rl.curve.length).toBeGreaterThan(0);
+    expect(res.amplification.plain.layers).toHaveLength(4);
+    expect(res.sensitivity).toHaveLength(4);
+    expect(existsSync(join(out, 'table.md'))).toBe(true);
+    expect(readFileSync(join(out, 'rl-curve.csv'), 'utf8').split('\n')[0]).toBe(
+      'episode,mean_reward,best_reward,evaluations,greedy_probability,entropy',
+    );
+  });
+
+  it('resumes: a second run reuses every model and step and gives the same table', () => {
+    const before = readFileSync(join(out, 'table.md'), 'utf8');
+    const r = xbar(...args.filter((a) => a !== '--quiet'));
+    expect(r.code, r.err).toBe(0);
+    expect(r.err).toMatch(/placement: reusing/);
+    expect(r.err).not.toMatch(/training into/);
+    expect(readFileSync(join(out, 'table.md'), 'utf8')).toBe(before);
+  });
+});

@@ -153,6 +153,9 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
   for (const s of searches)
     if (!['rl', 'greedy', 'exhaustive'].includes(s)) throw new XbarError(`--search '${s}' is unknown: use rl, greedy and/or exhaustive`);
   if (!searches.includes('rl')) throw new XbarError('--search must include rl: the compensation sites are the ones the agent chooses');
+  const givenTarget = o.targetSigma === 'auto' ? null : Number(o.targetSigma);
+  if (givenTarget !== null && !(givenTarget >= 0))
+    throw new XbarError(`--target-sigma must be 'auto' or a number >= 0, got '${o.targetSigma}'`);
   const deviceAt = (sigma: number, readNoise = o.readNoise ?? 0): Device =>
     resolveDevice(o.device, { programSigma: sigma, readNoise }, `device ${o.device}`);
   deviceAt(0);
@@ -258,13 +261,12 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
   const plainSweep = await sweep(plain, 'plain', plainDir);
   let targetSigma: number;
   let targetRule: string;
-  if (o.targetSigma === 'auto') {
+  if (givenTarget === null) {
     const below = plainSweep.find((p) => p.summary.mean < 0.2);
     targetSigma = below ? below.sigma : sigmas[sigmas.length - 1];
     targetRule = below ? 'smallest swept sigma where the plain network is below 20%' : 'plain network never below 20%: largest swept sigma';
   } else {
-    targetSigma = Number(o.targetSigma);
-    if (!(targetSigma >= 0)) throw new XbarError(`--target-sigma must be 'auto' or a number >= 0, got '${o.targetSigma}'`);
+    targetSigma = givenTarget as number;
     targetRule = 'given';
   }
   progress.log(`target sigma ${targetSigma} (${targetRule})`);

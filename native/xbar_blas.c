@@ -1,5 +1,7 @@
 /*
- * N-API addon: OpenBLAS sgemm on Float32Array views, without copies. Every argument is checked
+ * N-API addon: OpenBLAS sgemm on Float32Array views, without copies, and the few memory-bound
+ * loops around it that the simulator runs on every chip (im2col, max pooling, clamping), which
+ * plain JS runs several times slower than C. Every argument is checked
  * before OpenBLAS sees it, because a bad stride would make it read or write past the array and
  * take the whole Node process down; JS callers get an Error instead.
  */
@@ -9,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 #include <node_api.h>
 
 /* Repeated because /usr/include/<triplet>/cblas.h may be netlib's, which lacks the OpenBLAS extras. */
@@ -111,6 +114,162 @@ static napi_value sgemm(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* A Float32Array argument of at least `need` elements. */
+static bool get_f32(napi_env env, napi_value v, const char *fn, const char *name, int64_t need, float **data) {
+  bool is_ta = false;
+  napi_typedarray_type type;
+  size_t len;
+  void *ptr;
+  char msg[256];
+  if (napi_is_typedarray(env, v, &is_ta) != napi_ok || !is_ta ||
+      napi_get_typedarray_info(env, v, &type, &len, &ptr, NULL, NULL) != napi_ok ||
+      type != napi_float32_array) {
+    snprintf(msg, sizeof msg, "%s: %s must be a Float32Array", fn, name);
+    napi_throw_type_error(env, NULL, msg);
+    return false;
+  }
+  if ((int64_t)len < need) {
+    snprintf(msg, sizeof msg, "%s: %s has %lld elements but the dimensions need %lld", fn, name,
+             (long long)len, (long long)need);
+    napi_throw_range_error(env, NULL, msg);
+    return false;
+  }
+  *data = ptr;
+  return true;
+}
+
+static bool get_args(napi_env env, napi_callback_info info, const char *fn, size_t want,
+                     napi_value *argv) {
+  size_t argc = want;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return false;
+  if (argc < want) {
+    char msg[128];
+    snprintf(msg, sizeof msg, "%s: expected %zu arguments", fn, want);
+    napi_throw_type_error(env, NULL, msg);
+    return false;
+  }
+  return true;
+}
+
+/* Pooling/convolution geometry: every input window must lie inside the image (checked here). */
+static bool get_geometry(napi_env env, napi_value *argv, const char *fn, int g[10]) {
+  static const char *names[] = {"batch", "h", "w", "c", "k", "stride", "pad", "oh", "ow"};
+  for (int i = 0; i < 9; i++)
+    if (!get_int(env, argv[i], names[i], i == 0 || i == 6 ? 0 : 1, &g[i])) return false;
+  /* [batch, h, w, c, k, stride, pad, oh, ow]: the last window must end inside the padded image. */
+  int64_t lastY = (int64_t)(g[7] - 1) * g[5] + g[4], lastX = (int64_t)(g[8] - 1) * g[5] + g[4];
+  if (lastY > (int64_t)g[1] + 2 * g[6] || lastX > (int64_t)g[2] + 2 * g[6]) {
+    char msg[160];
+    snprintf(msg, sizeof msg, "%s: a %dx%d output with window %d, stride %d does not fit a %dx%d input padded by %d", fn,
+             g[7], g[8], g[4], g[5], g[1], g[2], g[6]);
+    napi_throw_range_error(env, NULL, msg);
+    return false;
+  }
+  return true;
+}
+
+/* im2col(x, batch, h, w, c, k, stride, pad, oh, ow, cols): rows (n, oy, ox) of k*k*c values
+ * (ky, kx, c); cells over the padding are not written (callers reuse a zeroed buffer). */
+static napi_value im2col(napi_env env, napi_callback_info info) {
+  napi_value argv[11];
+  int g[10];
+  float *x, *cols;
+  if (!get_args(env, info, "im2col", 11, argv) || !get_geometry(env, argv + 1, "im2col", g)) return NULL;
+  const int batch = g[0], h = g[1], w = g[2], c = g[3], k = g[4], stride = g[5], pad = g[6], oh = g[7], ow = g[8];
+  const int64_t rowLen = (int64_t)k * k * c;
+  if (!get_f32(env, argv[0], "im2col", "x", (int64_t)batch * h * w * c, &x) ||
+      !get_f32(env, argv[10], "im2col", "cols", (int64_t)batch * oh * ow * rowLen, &cols))
+    return NULL;
+  int64_t r = 0;
+  for (int n = 0; n < batch; n++) {
+    const float *img = x + (int64_t)n * h * w * c;
+    for (int oy = 0; oy < oh; oy++)
+      for (int ox = 0; ox < ow; ox++, r += rowLen) {
+        const int x0 = ox * stride - pad;
+        const int kx0 = x0 < 0 ? -x0 : 0;
+        const int kx1 = k < w - x0 ? k : w - x0;
+        if (kx1 <= kx0) continue;
+        const size_t len = (size_t)(kx1 - kx0) * c;
+        for (int ky = 0; ky < k; ky++) {
+          const int iy = oy * stride + ky - pad;
+          if (iy < 0 || iy >= h) continue;
+          memcpy(cols + r + ((int64_t)ky * k + kx0) * c, img + ((int64_t)iy * w + x0 + kx0) * c, len * sizeof(float));
+        }
+      }
+  }
+  return NULL;
+}
+
+/* maxPool(x, batch, h, w, c, size, stride, 0, oh, ow, y): windows without padding. */
+static napi_value max_pool(napi_env env, napi_callback_info info) {
+  napi_value argv[11];
+  int g[10];
+  float *x, *y;
+  if (!get_args(env, info, "maxPool", 11, argv) || !get_geometry(env, argv + 1, "maxPool", g)) return NULL;
+  const int batch = g[0], h = g[1], w = g[2], c = g[3], s = g[4], stride = g[5], oh = g[7], ow = g[8];
+  if (g[6] != 0) {
+    napi_throw_range_error(env, NULL, "maxPool: pooling windows have no padding");
+    return NULL;
+  }
+  if (!get_f32(env, argv[0], "maxPool", "x", (int64_t)batch * h * w * c, &x) ||
+      !get_f32(env, argv[10], "maxPool", "y", (int64_t)batch * oh * ow * c, &y))
+    return NULL;
+  int64_t o = 0;
+  for (int n = 0; n < batch; n++) {
+    const float *img = x + (int64_t)n * h * w * c;
+    for (int oy = 0; oy < oh; oy++)
+      for (int ox = 0; ox < ow; ox++) {
+        const float *corner = img + ((int64_t)oy * stride * w + (int64_t)ox * stride) * c;
+        /* Per channel, the same comparisons in the same order as the JS kernel; channels in
+         * the inner loop, contiguous, so that it vectorises. */
+        float *restrict out = y + o;
+        for (int ch = 0; ch < c; ch++) out[ch] = -INFINITY;
+        for (int ky = 0; ky < s; ky++)
+          for (int kx = 0; kx < s; kx++) {
+            const float *restrict p = corner + ((int64_t)ky * w + kx) * c;
+            for (int ch = 0; ch < c; ch++) {
+              const float v = p[ch];
+              out[ch] = v > out[ch] ? v : out[ch];
+            }
+          }
+        o += c;
+      }
+  }
+  return NULL;
+}
+
+/* clamp(y, lo, hi): y = min(max(y, lo), hi) in place; max(-0, 0) is +0, as Math.max gives. */
+static napi_value clamp(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  double lo, hi;
+  float *y;
+  size_t len;
+  napi_typedarray_type type;
+  bool is_ta = false;
+  if (!get_args(env, info, "clamp", 3, argv)) return NULL;
+  if (napi_is_typedarray(env, argv[0], &is_ta) != napi_ok || !is_ta ||
+      napi_get_typedarray_info(env, argv[0], &type, &len, (void **)&y, NULL, NULL) != napi_ok ||
+      type != napi_float32_array) {
+    napi_throw_type_error(env, NULL, "clamp: y must be a Float32Array");
+    return NULL;
+  }
+  if (napi_get_value_double(env, argv[1], &lo) != napi_ok || napi_get_value_double(env, argv[2], &hi) != napi_ok ||
+      isnan(lo) || isnan(hi) || lo > hi) {
+    napi_throw_range_error(env, NULL, "clamp: lo and hi must be numbers with lo <= hi");
+    return NULL;
+  }
+  /* In float, which gives the JS kernel's double-precision result exactly: for a float v and
+   * a double bound b, v < b if and only if v < (float)b or v == (float)b, and then both return
+   * the same float. Written as selects so that the compiler vectorises the loop. */
+  const float flo = (float)lo, fhi = (float)hi;
+  for (size_t i = 0; i < len; i++) {
+    float v = y[i];
+    v = v > flo ? v : flo;
+    y[i] = v < fhi ? v : fhi;
+  }
+  return NULL;
+}
+
 static napi_value set_threads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value arg;
@@ -140,6 +299,9 @@ static napi_value config(napi_env env, napi_callback_info info) {
 NAPI_MODULE_INIT() {
   napi_property_descriptor props[] = {
       {"sgemm", NULL, sgemm, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"im2col", NULL, im2col, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"maxPool", NULL, max_pool, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"clamp", NULL, clamp, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setThreads", NULL, set_threads, NULL, NULL, NULL, napi_enumerable, NULL},
       {"getThreads", NULL, get_threads, NULL, NULL, NULL, napi_enumerable, NULL},
       {"config", NULL, config, NULL, NULL, NULL, napi_enumerable, NULL},

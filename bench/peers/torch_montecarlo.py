@@ -6,18 +6,18 @@ Usage: /usr/bin/python3 bench/peers/torch_montecarlo.py '{"modelDir": DIR, "data
     "torchThreads": 2, "blasThreads": 2}'
 
 What a PyTorch user would write for this study (MemTorch / aihwkit style), on xbar's mapping
-(src/crossbar/plan.ts, chip.ts): each dense layer's weights and bias form one matrix A [nIn + 1, nOut],
+(src/crossbar/plan.ts, chip.ts): each weighted layer's weights and bias form one matrix A [nIn + 1, nOut]
+(a convolution's as its im2col matrix, rows (ky, kx, c)),
 scaled by max |A| onto a differential pair G+ = gMin + span * max(w, 0), G- = gMin + span * max(-w, 0).
 Per chip and per conductance: log-normal programming variation G * exp(N(0, sigma^2)), then stuck cells
 (stuck-on -> gMax with probability sa1, stuck-off -> gMin with probability sa0, independently for G+ and
 G-), then back to weights (G+ - G-) * max|A| / span and the whole test set through the network with
-torch.addmm in float32 under torch.no_grad(). Neurons clip at xbar's default rails (railHeadroom x the
+torch.addmm / conv2d in float32 under torch.no_grad(). Neurons clip at xbar's default rails (railHeadroom x the
 largest ideal activation on the first calibImages training images), as xbar's default circuit does.
 
 The draws differ from xbar's (another generator; Bernoulli faults per cell where xbar marks an exact count
 per 128x128 array), so accuracies agree statistically, not chip for chip. Progress goes to stderr.
 """
-import gzip
 import json
 import os
 import sys
@@ -30,30 +30,12 @@ os.environ["OPENBLAS_NUM_THREADS"] = str(cfg["blasThreads"])
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from measure import loaded_blas, peak_rss_mib  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from idx import find_file, read_idx  # noqa: E402
+
 
 def log(*a):
     print(*a, file=sys.stderr, flush=True)
-
-
-def find_file(d, base):
-    """Same lookup as xbar's loadDataset: raw or .gz, '-idx' or '.idx'."""
-    dotted = base.replace("-idx", ".idx")
-    for c in (base, base + ".gz", dotted, dotted + ".gz"):
-        p = os.path.join(d, c)
-        if os.path.exists(p):
-            return p
-    raise FileNotFoundError(f"{d}: missing {base} (raw or .gz)")
-
-
-def read_idx(path, np):
-    """IDX files of unsigned bytes (type 0x08), as MNIST's are."""
-    with (gzip.open if path.endswith(".gz") else open)(path, "rb") as f:
-        buf = f.read()
-    if buf[0] or buf[1] or buf[2] != 0x08:
-        raise ValueError(f"{path}: not an unsigned-byte IDX file")
-    ndim = buf[3]
-    dims = [int.from_bytes(buf[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
-    return np.frombuffer(buf, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
 
 
 def axis_weights(n, m, np):
@@ -79,7 +61,7 @@ def images(raw, dataset, np):
 
 
 def load_model(d, np):
-    """xbar's saved model (docs/model-format.md): dense/activation/flatten/dropout layers only."""
+    """xbar's saved model (docs/model-format.md): dense, conv2d, maxpool, activation, flatten, dropout."""
     with open(os.path.join(d, "model.json")) as f:
         header = json.load(f)
     if header.get("format") != "xbar-model" or header.get("version") != 1:
@@ -89,19 +71,33 @@ def load_model(d, np):
     for e in header["weights"]:
         size = int(np.prod(e["shape"]))
         params[e["name"]] = flat[e["offset"] : e["offset"] + size].reshape(e["shape"])
-    layers = []  # [{"W": [nIn, nOut], "b": [nOut], "act": fn}]
+    # Weighted layers: {"kind", "W": [nIn, nOut] as on the crossbar (conv: im2col rows (ky, kx, c)), "b", "act"};
+    # others: {"kind": "maxpool"|"flatten"}.
+    layers = []
     k = 0
     for spec in header["spec"]["layers"]:
         t = spec["type"]
-        if t == "dense":
-            layers.append({"W": params[f"layer{k}.weight"], "b": params[f"layer{k}.bias"], "act": None})
+        if t in ("dense", "conv2d"):
+            L = {"kind": t, "W": params[f"layer{k}.weight"], "b": params[f"layer{k}.bias"], "act": None}
+            if t == "conv2d":
+                if spec.get("stride", 1) != 1:
+                    raise ValueError("conv2d with stride != 1 is not supported by this peer")
+                L["k"] = spec["kernel"]
+                L["pad"] = (spec["kernel"] - 1) // 2 if spec.get("padding", "valid") == "same" else 0
+            layers.append(L)
             k += 1
         elif t == "activation":
-            if not layers or layers[-1]["act"] is not None:
-                raise ValueError("activation not directly after a dense layer: unsupported by this peer")
+            if not layers or layers[-1]["kind"] not in ("dense", "conv2d") or layers[-1]["act"] is not None:
+                raise ValueError("activation not directly after a weighted layer: unsupported by this peer")
             layers[-1]["act"] = (spec["fn"], spec.get("cap", 1))
-        elif t not in ("flatten", "dropout"):
-            raise ValueError(f"layer type {t} is not supported by this peer (dense MLPs only)")
+        elif t == "maxpool":
+            if spec.get("stride", spec["size"]) != spec["size"]:
+                raise ValueError("maxpool with stride != size is not supported by this peer")
+            layers.append({"kind": "maxpool", "size": spec["size"]})
+        elif t == "flatten":
+            layers.append({"kind": "flatten"})
+        elif t != "dropout":
+            raise ValueError(f"layer type {t} is not supported by this peer")
     return header, layers
 
 
@@ -142,7 +138,8 @@ def main():
     sigma, sa0, sa1 = cfg["sigma"], cfg["sa0"], cfg["sa1"]
     with torch.no_grad():
         # Mapping: A = [W; b], normalised by max |A|, onto (G+, G-), float32 as MemTorch keeps them.
-        for L in layers:
+        weighted = [L for L in layers if "W" in L]
+        for L in weighted:
             A = torch.from_numpy(np.vstack([L["W"], L["b"][None, :]]).copy())
             L["wMax"] = float(A.abs().max()) or 1.0
             wn = A / L["wMax"]
@@ -150,33 +147,57 @@ def main():
             L["gn"] = gmin + span * (-wn).clamp(min=0)
             L["nIn"] = A.shape[0] - 1
 
-        # Rails of xbar's default circuit, calibrated on the ideal network (src/crossbar/plan.ts).
-        h = calib
-        for i, L in enumerate(layers):
-            h = act(torch.addmm(torch.from_numpy(L["b"]), h, torch.from_numpy(L["W"])), L["act"])
-            m = float(h.abs().max()) or 1.0
-            last_linear = i == len(layers) - 1 and L["act"] is None
-            L["rail"] = cfg["railHeadroom"] * m if cfg["saturate"] and (L["act"] is not None or last_linear) else None
+        in_h, in_w, in_c = (header["spec"]["inputShape"] + [1, 1])[:3]
+        conv_first = weighted[0]["kind"] == "conv2d"
 
-        mm = [0.0]  # seconds inside torch.addmm
+        def as_input(t):
+            """xbar's rows of NHWC pixels as the first layer wants them: NCHW images or flat vectors."""
+            return t.reshape(-1, in_h, in_w, in_c).permute(0, 3, 1, 2).contiguous() if conv_first else t
 
-        def forward(weights):
-            h = x
-            for L, W in zip(layers, weights):
-                t = time.perf_counter()
-                h = torch.addmm(W[L["nIn"]], h, W[: L["nIn"]])
-                mm[0] += time.perf_counter() - t
-                h = act(h, L["act"])
-                if L["rail"] is not None:
-                    h = h.clamp_(-L["rail"], L["rail"])
-            return int((h.argmax(1) == y).sum())
+        mm = [0.0]  # seconds inside the weighted layers (torch.addmm / conv2d)
 
-        ideal = forward([torch.from_numpy(np.vstack([L["W"], L["b"][None, :]])) for L in layers]) / len(y)
+        def weighted_layer(h, L, A):
+            """A = [W; b] as on the crossbar; conv weights go from im2col rows (ky, kx, c) to [F, C, k, k]."""
+            t = time.perf_counter()
+            W, b = A[: L["nIn"]], A[L["nIn"]]
+            if L["kind"] == "conv2d":
+                k, F = L["k"], W.shape[1]
+                w4 = W.reshape(k, k, -1, F).permute(3, 2, 0, 1).contiguous()
+                h = torch.nn.functional.conv2d(h, w4, b, padding=L["pad"])
+            else:
+                h = torch.addmm(b, h, W)
+            mm[0] += time.perf_counter() - t
+            return h
+
+        def forward(weights, h, calibrate=False):
+            """The network with one chip's matrices; calibrate=True sets each layer's rail instead of clipping."""
+            ws = iter(weights)
+            for i, L in enumerate(layers):
+                if L["kind"] == "maxpool":
+                    h = torch.nn.functional.max_pool2d(h, L["size"])
+                elif L["kind"] == "flatten":
+                    if h.dim() == 4:
+                        h = h.permute(0, 2, 3, 1).reshape(h.shape[0], -1)  # NCHW -> xbar's NHWC order
+                else:
+                    h = act(weighted_layer(h, L, next(ws)), L["act"])
+                    if calibrate:
+                        # Rails of xbar's default circuit, from the ideal network (src/crossbar/plan.ts).
+                        m = float(h.abs().max()) or 1.0
+                        last_linear = L is weighted[-1] and L["act"] is None
+                        L["rail"] = cfg["railHeadroom"] * m if cfg["saturate"] and (L["act"] is not None or last_linear) else None
+                    elif L["rail"] is not None:
+                        h = h.clamp_(-L["rail"], L["rail"])
+            return h
+
+        ideal_w = [torch.from_numpy(np.vstack([L["W"], L["b"][None, :]])) for L in weighted]
+        forward(ideal_w, as_input(calib), calibrate=True)
+        x = as_input(x)
+        ideal = int((forward(ideal_w, x).argmax(1) == y).sum()) / len(y)
 
         def program(g):
             """One chip's weights: variation and stuck cells on every conductance, then back to weights."""
             weights = []
-            for L in layers:
+            for L in weighted:
                 pair = []
                 for g0 in (L["gp"], L["gn"]):
                     gc = g0 * torch.exp(sigma * torch.randn(g0.shape, generator=g)) if sigma > 0 else g0.clone()
@@ -196,7 +217,7 @@ def main():
                 g.manual_seed(cfg["seed"] * 1_000_003 + c)
                 w = program(g)
                 t1 = time.perf_counter()
-                acc.append(forward(w) / len(y))
+                acc.append(int((forward(w, x).argmax(1) == y).sum()) / len(y))
                 t_prog += t1 - t0
                 t_inf += time.perf_counter() - t1
             return acc, t_prog, t_inf
@@ -231,7 +252,7 @@ def main():
         "accuracy": {"mean": mean, "std": std, "min": min(acc), "max": max(acc)},
         "idealAccuracy": ideal,
         "modelTestAccuracy": header.get("meta", {}).get("testAccuracy"),
-        "rails": [L["rail"] for L in layers],
+        "rails": [L["rail"] for L in weighted],
         "blas": loaded_blas(),
         "peakRssMiB": peak_rss_mib(),
     }

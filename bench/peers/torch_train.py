@@ -7,7 +7,6 @@ Mirrors xbar's train() (src/nn/train.ts) step for step: a fresh permutation each
 from it, softmax cross-entropy, Adam (betas 0.9/0.999, eps 1e-8) with the learning rate set per step
 from the cosine schedule, and the loss and correct count accumulated per batch. Progress goes to stderr.
 """
-import gzip
 import json
 import math
 import os
@@ -21,30 +20,12 @@ os.environ["OPENBLAS_NUM_THREADS"] = str(cfg["blasThreads"])
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from measure import loaded_blas, peak_rss_mib  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from idx import find_file, read_idx  # noqa: E402
+
 
 def log(*a):
     print(*a, file=sys.stderr, flush=True)
-
-
-def find_file(d, base):
-    """Same lookup as xbar's loadDataset: raw or .gz, '-idx' or '.idx'."""
-    dotted = base.replace("-idx", ".idx")
-    for c in (base, base + ".gz", dotted, dotted + ".gz"):
-        p = os.path.join(d, c)
-        if os.path.exists(p):
-            return p
-    raise FileNotFoundError(f"{d}: missing {base} (raw or .gz)")
-
-
-def read_idx(path, np):
-    """IDX files of unsigned bytes (type 0x08), as MNIST's are."""
-    with (gzip.open if path.endswith(".gz") else open)(path, "rb") as f:
-        buf = f.read()
-    if buf[0] or buf[1] or buf[2] != 0x08:
-        raise ValueError(f"{path}: not an unsigned-byte IDX file")
-    ndim = buf[3]
-    dims = [int.from_bytes(buf[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
-    return np.frombuffer(buf, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
 
 
 def build(name, nn):

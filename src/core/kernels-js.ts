@@ -1,4 +1,4 @@
-import type { Kernels } from './kernels.js';
+import type { Kernels, WindowGeometry } from './kernels.js';
 
 /**
  * Portable GEMM in TypeScript: packs op(A) row-major and op(B) column-major (so both operands of
@@ -82,4 +82,62 @@ export const jsKernels: Kernels = {
       }
     }
   },
+  im2col,
+  maxPool,
+  clamp(y, lo, hi) {
+    if (!(lo <= hi)) throw new RangeError('clamp: lo and hi must be numbers with lo <= hi');
+    for (let i = 0; i < y.length; i++) {
+      const v = Math.max(y[i], lo);
+      y[i] = v < hi ? v : hi;
+    }
+  },
 };
+
+function im2col(x: Float32Array, g: WindowGeometry, cols: Float32Array): void {
+  const { batch, h, w, c, k, stride, pad, oh, ow } = g;
+  const rowLen = k * k * c;
+  let r = 0;
+  for (let n = 0; n < batch; n++) {
+    const img = n * h * w * c;
+    for (let oy = 0; oy < oh; oy++) {
+      for (let ox = 0; ox < ow; ox++, r += rowLen) {
+        const x0 = ox * stride - pad;
+        const kx0 = Math.max(0, -x0);
+        const kx1 = Math.min(k, w - x0);
+        if (kx1 <= kx0) continue;
+        const len = (kx1 - kx0) * c;
+        for (let ky = 0; ky < k; ky++) {
+          const iy = oy * stride + ky - pad;
+          if (iy < 0 || iy >= h) continue;
+          const src = img + (iy * w + x0 + kx0) * c;
+          const dst = r + (ky * k + kx0) * c;
+          for (let t = 0; t < len; t++) cols[dst + t] = x[src + t];
+        }
+      }
+    }
+  }
+}
+
+function maxPool(x: Float32Array, g: WindowGeometry, y: Float32Array): void {
+  const { batch, h, w, c, k, stride, oh, ow } = g;
+  let o = 0;
+  for (let n = 0; n < batch; n++) {
+    const img = n * h * w * c;
+    for (let oy = 0; oy < oh; oy++) {
+      for (let ox = 0; ox < ow; ox++) {
+        const corner = img + (oy * stride * w + ox * stride) * c;
+        for (let ch = 0; ch < c; ch++, o++) {
+          let best = Number.NEGATIVE_INFINITY;
+          for (let ky = 0; ky < k; ky++) {
+            const row = corner + ky * w * c + ch;
+            for (let kx = 0; kx < k; kx++) {
+              const v = x[row + kx * c];
+              if (v > best) best = v;
+            }
+          }
+          y[o] = best;
+        }
+      }
+    }
+  }
+}

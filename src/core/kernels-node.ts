@@ -8,6 +8,9 @@ import { jsKernels } from './kernels-js.js';
 /** The N-API addon built from native/xbar_blas.c by scripts/build-native.mjs. */
 interface BlasAddon {
   sgemm: Kernels['sgemm'];
+  im2col(x: Float32Array, ...geometry: [...number[], Float32Array]): void;
+  maxPool(x: Float32Array, ...geometry: [...number[], Float32Array]): void;
+  clamp: Kernels['clamp'];
   setThreads(n: number): void;
   getThreads(): number;
   config(): string;
@@ -32,7 +35,11 @@ let loadError: string | undefined;
 function loadAddon(): BlasAddon | undefined {
   if (addon) return addon;
   try {
-    addon = createRequire(import.meta.url)(ADDON_PATH) as BlasAddon;
+    const loaded = createRequire(import.meta.url)(ADDON_PATH) as BlasAddon;
+    // A build from an older xbar lacks the newer kernels: fall back rather than fail mid-run.
+    const missing = (['sgemm', 'im2col', 'maxPool', 'clamp'] as const).filter((f) => typeof loaded[f] !== 'function');
+    if (missing.length) throw new Error(`the built addon is out of date (no ${missing.join(', ')})`);
+    addon = loaded;
     loadError = undefined;
   } catch (e) {
     loadError = e instanceof Error ? e.message.split('\n')[0] : String(e);
@@ -68,5 +75,8 @@ export function loadKernels(opts: LoadKernelsOptions = {}): NodeKernels {
       if (blas.getThreads() !== threads) blas.setThreads(threads);
       blas.sgemm(...args);
     },
+    im2col: (x, g, cols) => blas.im2col(x, g.batch, g.h, g.w, g.c, g.k, g.stride, g.pad, g.oh, g.ow, cols),
+    maxPool: (x, g, y) => blas.maxPool(x, g.batch, g.h, g.w, g.c, g.k, g.stride, g.pad, g.oh, g.ow, y),
+    clamp: (y, lo, hi) => blas.clamp(y, lo, hi),
   };
 }

@@ -23,4 +23,27 @@ export interface Kernels {
     c: Float32Array,
     ldc: number,
   ): void;
+  /**
+   * Unrolls NHWC images x [batch, h, w, c] into receptive-field rows cols [batch*oh*ow, k*k*c]
+   * (row = (n, oy, ox), column = (ky*k + kx)*c + ch), the input of a convolution as one GEMM.
+   * Cells over the padding are not written: pass a zeroed buffer (and reuse it).
+   */
+  im2col(x: Float32Array, g: WindowGeometry, cols: Float32Array): void;
+  /** Max pooling of NHWC images over k x k windows (no padding), without argmax bookkeeping. */
+  maxPool(x: Float32Array, g: WindowGeometry, y: Float32Array): void;
+  /** y = min(max(y, lo), hi) in place, in double precision (max(-0, 0) is +0, as Math.max). */
+  clamp(y: Float32Array, lo: number, hi: number): void;
+}
+
+/** Sliding windows over a batch of NHWC images: k x k windows, stride, zero padding, output size. */
+export interface WindowGeometry {
+  batch: number;
+  h: number;
+  w: number;
+  c: number;
+  k: number;
+  stride: number;
+  pad: number;
+  oh: number;
+  ow: number;
 }

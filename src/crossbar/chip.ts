@@ -29,29 +29,43 @@ export function patternsFor(spec: FaultSpec, w: number) {
   return spec.filter((s) => s.layers === 'all' || s.layers.includes(w)).flatMap((s) => s.patterns);
 }
 
-/** Target conductance pair for a normalised weight in [-1, 1], quantised to the device's levels. */
-function targets(wn: number, d: Device): [number, number] {
-  const span = d.gMax - d.gMin;
-  let p = wn > 0 ? wn : 0;
-  let n = wn < 0 ? -wn : 0;
-  if (d.levels >= 2) {
-    const q = d.levels - 1;
-    p = Math.round(p * q) / q;
-    n = Math.round(n * q) / q;
-  }
-  return [d.gMin + span * p, d.gMin + span * n];
+/**
+ * What every chip of a run shares: each layer's target conductances (quantised) and the weights a
+ * fault-free, variation-free chip computes. Computing them once per run instead of once per chip
+ * is most of programming's cost when only stuck cells differ between chips.
+ */
+export interface ChipBase {
+  layers: { gPos: Float64Array; gNeg: Float64Array; ideal: Float32Array }[];
+}
+
+export function chipBase(plan: CrossbarPlan, device: Device): ChipBase {
+  const span = device.gMax - device.gMin;
+  return {
+    layers: plan.layers.map((lp) => {
+      const { gPos, gNeg } = targetConductances(lp, device);
+      return { gPos, gNeg, ideal: toWeights(gPos, gNeg, lp, span) };
+    }),
+  };
 }
 
 /**
  * Programs one chip: ideal targets, then log-normal programming variation per cell, then the
  * stuck cells of each tile's fault map. Every draw comes from Rng.derive(seed, chip index, layer, stream),
- * so a chip is the same whatever else runs.
+ * so a chip is the same whatever else runs. Pass `base` (chipBase) when programming many chips.
  */
-export function programChip(plan: CrossbarPlan, device: Device, faults: FaultSpec, seed: number, index: number): Chip {
+export function programChip(
+  plan: CrossbarPlan,
+  device: Device,
+  faults: FaultSpec,
+  seed: number,
+  index: number,
+  base: ChipBase = chipBase(plan, device),
+): Chip {
   // Separate streams for variation and defects: a chip keeps its defect map whatever the sigma.
-  const layers = plan.layers.map((lp) =>
+  const layers = plan.layers.map((lp, k) =>
     programLayer(
       lp,
+      base.layers[k],
       device,
       patternsFor(faults, lp.weighted),
       Rng.derive(seed, index, lp.weighted, 1),
@@ -66,6 +80,7 @@ const SPARSE_MAX_SHARE = 0.02;
 
 function programLayer(
   lp: LayerPlan,
+  base: ChipBase['layers'][number],
   d: Device,
   patterns: ReturnType<typeof patternsFor>,
   varRng: Rng,
@@ -74,16 +89,18 @@ function programLayer(
 ): LayerChip {
   const n = lp.A.length;
   const span = d.gMax - d.gMin;
-  const { gPos, gNeg } = targetConductances(lp, d);
-  // With resistive wires every cell affects every output: no sparse shortcut.
-  const ideal = d.programSigma === 0 && rWire === 0 ? toWeights(gPos, gNeg, lp, span) : null;
+  let gPos: Float64Array;
+  let gNeg: Float64Array;
   if (d.programSigma > 0) {
-    const s = d.programSigma;
-    for (let i = 0; i < n; i++) {
-      gPos[i] *= Math.exp(s * varRng.normal());
-      gNeg[i] *= Math.exp(s * varRng.normal());
-    }
+    gPos = new Float64Array(n);
+    gNeg = new Float64Array(n);
+    varyConductances(base.gPos, base.gNeg, d.programSigma, varRng, gPos, gNeg);
+  } else {
+    gPos = base.gPos.slice();
+    gNeg = base.gNeg.slice();
   }
+  // With resistive wires every cell affects every output: no sparse shortcut.
+  const ideal = d.programSigma === 0 && rWire === 0 ? base.ideal : null;
   const faults = lp.tiles.map((t) => (patterns.length ? generateFaultMap(t.r1 - t.r0, 2 * (t.c1 - t.c0), patterns, faultRng) : null));
   const faulty = new Set<number>();
   lp.tiles.forEach((t, k) => {
@@ -102,13 +119,42 @@ function programLayer(
     });
     sparse = { index, delta };
   }
-  return { gPos: Float32Array.from(gPos), gNeg: Float32Array.from(gNeg), wEff, faults, faultyCells: faulty.size, sparse };
+  return { gPos: new Float32Array(gPos), gNeg: new Float32Array(gNeg), wEff, faults, faultyCells: faulty.size, sparse };
+}
+
+/**
+ * G * exp(sigma * z) for every cell, G+ then G- per weight, z ~ N(0, 1) by Box-Muller: the same
+ * draws, in the same order, as two rng.normal() calls per weight (which the software chips of
+ * mitigation/noise.ts make), inlined because this loop is most of programming's cost.
+ */
+function varyConductances(tPos: Float64Array, tNeg: Float64Array, sigma: number, rng: Rng, gPos: Float64Array, gNeg: Float64Array): void {
+  for (let i = 0; i < tPos.length; i++) {
+    let u = 0;
+    while (u === 0) u = rng.uniform();
+    const v = rng.uniform();
+    const r = Math.sqrt(-2 * Math.log(u));
+    gPos[i] = tPos[i] * Math.exp(sigma * (r * Math.cos(2 * Math.PI * v)));
+    gNeg[i] = tNeg[i] * Math.exp(sigma * (r * Math.sin(2 * Math.PI * v)));
+  }
 }
 
 function targetConductances(lp: LayerPlan, d: Device): { gPos: Float64Array; gNeg: Float64Array } {
-  const gPos = new Float64Array(lp.A.length);
-  const gNeg = new Float64Array(lp.A.length);
-  for (let i = 0; i < lp.A.length; i++) [gPos[i], gNeg[i]] = targets(lp.A[i] / lp.colScale[i % lp.nOut], d);
+  const n = lp.A.length;
+  const gPos = new Float64Array(n);
+  const gNeg = new Float64Array(n);
+  const span = d.gMax - d.gMin;
+  const q = d.levels >= 2 ? d.levels - 1 : 0;
+  for (let i = 0; i < n; i++) {
+    const wn = lp.A[i] / lp.colScale[i % lp.nOut];
+    let p = wn > 0 ? wn : 0;
+    let m = wn < 0 ? -wn : 0;
+    if (q) {
+      p = Math.round(p * q) / q;
+      m = Math.round(m * q) / q;
+    }
+    gPos[i] = d.gMin + span * p;
+    gNeg[i] = d.gMin + span * m;
+  }
   return { gPos, gNeg };
 }
 

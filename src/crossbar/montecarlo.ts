@@ -5,9 +5,9 @@ import type { Device } from '../device/config.js';
 import type { FaultSpec } from '../faults/index.js';
 import { Conv2d } from '../nn/conv.js';
 import type { Model } from '../nn/model.js';
-import { type Chip, idealLayerWeights, patternsFor, programChip } from './chip.js';
+import { type Chip, chipBase, patternsFor, programChip } from './chip.js';
 import type { CrossbarPlan } from './plan.js';
-import { cleanProduct, simulateBatch } from './simulate.js';
+import { cleanProduct, layerInput, productOnChip, simulateBatch } from './simulate.js';
 import { type Summary, summarize } from './stats.js';
 
 export interface MonteCarloConfig {
@@ -59,8 +59,7 @@ export function runMonteCarlo(
   hooks: MonteCarloHooks = {},
 ): MonteCarloResult {
   const t0 = performance.now();
-  const batchSize = cfg.batchSize ?? 1000;
-  const chunk = Math.max(1, cfg.chipsPerChunk ?? 16);
+  const chunk = Math.max(1, cfg.chipsPerChunk ?? DEFAULT_CHUNK);
   const first = cfg.firstChip ?? 0;
   const inSize = model.inputSize;
   const nOut = model.outputSize;
@@ -69,36 +68,53 @@ export function runMonteCarlo(
   const firstVarying = varies.indexOf(true);
   const startLayer = firstVarying < 0 ? model.layers.length : plan.layers[firstVarying].layerIndex;
   const sparseStart = firstVarying >= 0 && dev.programSigma === 0 && plan.circuit.adcBits === 0 && plan.circuit.wireResistance === 0;
-  const idealW = sparseStart ? idealLayerWeights(plan.layers[firstVarying], dev) : null;
+  const base = chipBase(plan, dev);
+  const idealW = sparseStart ? base.layers[firstVarying].ideal : null;
+  const batchSize = cfg.batchSize ?? 1000;
+  const argmax = new Int32Array(batchSize);
 
   const results: ChipResult[] = [];
   for (let c0 = first; c0 < first + cfg.chips; c0 += chunk) {
     const chips: Chip[] = [];
-    for (let c = c0; c < Math.min(first + cfg.chips, c0 + chunk); c++) chips.push(programChip(plan, dev, faults, cfg.seed, c));
+    for (let c = c0; c < Math.min(first + cfg.chips, c0 + chunk); c++) chips.push(programChip(plan, dev, faults, cfg.seed, c, base));
     const correct = new Array<number>(chips.length).fill(0);
     for (let s = 0, b = 0; s < test.n; s += batchSize, b++) {
       const n = Math.min(batchSize, test.n - s);
       const x = test.x.subarray(s * inSize, (s + n) * inSize);
       // Shared prefix: identical on every chip, so chip 0 stands for all.
       const h = simulateBatch(model, plan, chips[0].layers, dev, x, n, { kernels, rng: null, until: startLayer });
-      let clean: Float32Array | undefined;
-      if (idealW && startLayer < model.layers.length) {
+      // The first varying layer sees the same input on every chip: unroll it (im2col, DAC) once.
+      let shared: { xin: Float32Array; R: number; clean?: Float32Array } | null = null;
+      if (startLayer < model.layers.length) {
         const layer = model.layers[startLayer];
         const lp = plan.layers[firstVarying];
-        const rows = layer instanceof Conv2d ? layer.im2col(h.data, n) : h.data;
-        clean = cleanProduct(rows, rows.length / lp.nIn, lp, idealW, plan, kernels);
+        const xin = layerInput(layer instanceof Conv2d ? layer.im2col(h.data, n, kernels) : h.data, lp, plan);
+        const R = xin.length / lp.nIn;
+        shared = { xin, R, clean: idealW ? cleanProduct(xin, R, lp, idealW, kernels) : undefined };
       }
       chips.forEach((chip, k) => {
         const rng = dev.readNoise > 0 ? Rng.derive(cfg.seed, chip.index, 1_000_003, b) : null;
-        const out =
-          startLayer < model.layers.length
-            ? simulateBatch(model, plan, chip.layers, dev, x, n, { kernels, rng, from: { layer: startLayer, h, clean } }).data
-            : h.data;
-        for (let i = 0; i < n; i++) {
-          let best = 0;
-          for (let j = 1; j < nOut; j++) if (out[i * nOut + j] > out[i * nOut + best]) best = j;
-          if (best === test.y[s + i]) correct[k]++;
-        }
+        const out = shared
+          ? simulateBatch(model, plan, chip.layers, dev, x, n, {
+              kernels,
+              rng,
+              from: {
+                layer: startLayer,
+                h,
+                product: productOnChip(
+                  shared.xin,
+                  shared.R,
+                  plan.layers[firstVarying],
+                  chip.layers[firstVarying],
+                  plan,
+                  kernels,
+                  shared.clean,
+                ),
+              },
+            }).data
+          : h.data;
+        classify(out, n, nOut, argmax);
+        for (let i = 0; i < n; i++) if (argmax[i] === test.y[s + i]) correct[k]++;
         if (hooks.onOutputs) {
           const v = new Float32Array(out.length);
           for (let i = 0; i < v.length; i++) v[i] = out[i] * plan.voltsPerUnit;
@@ -118,4 +134,22 @@ export function runMonteCarlo(
     });
   }
   return { chips: results, summary: summarize(results.map((r) => r.accuracy)), seconds: (performance.now() - t0) / 1000, images: test.n };
+}
+
+const DEFAULT_CHUNK = 16;
+
+/** Index of the largest output of each of n rows (the first one on ties). */
+function classify(out: Float32Array, n: number, nOut: number, into: Int32Array): void {
+  for (let i = 0, o = 0; i < n; i++, o += nOut) {
+    let best = 0;
+    let bv = out[o];
+    for (let j = 1; j < nOut; j++) {
+      const v = out[o + j];
+      if (v > bv) {
+        bv = v;
+        best = j;
+      }
+    }
+    into[i] = best;
+  }
 }

@@ -119,9 +119,10 @@ export function planCrossbars(model: Model, circuit: Circuit, calib: Float32Arra
   model.layers.forEach((layer, index) => {
     const lp = layers[li];
     if (lp && lp.layerIndex === index) {
-      const rowsIn = layer instanceof Conv2d ? layer.im2col(h.data, nCalib) : h.data;
+      const rowsIn = layer instanceof Conv2d ? layer.im2col(h.data, nCalib, kernels) : h.data;
       const R = rowsIn.length / lp.nIn;
-      for (const v of rowsIn) {
+      for (let i = 0; i < rowsIn.length; i++) {
+        const v = rowsIn[i];
         if (v < 0) lp.signedInput = true;
         lp.xMax = Math.max(lp.xMax, Math.abs(v));
       }
@@ -146,12 +147,14 @@ export function planCrossbars(model: Model, circuit: Circuit, calib: Float32Arra
             lp.nOut,
           );
         if (r1 > lp.nIn) for (let i = 0; i < R; i++) for (let j = 0; j < lp.nOut; j++) part[i * lp.nOut + j] += lp.A[lp.nIn * lp.nOut + j];
-        for (const v of part) lp.adcFullScale[t] = Math.max(lp.adcFullScale[t], Math.abs(v));
+        let fs = lp.adcFullScale[t];
+        for (let i = 0; i < part.length; i++) fs = Math.max(fs, Math.abs(part[i]));
+        lp.adcFullScale[t] = fs;
       });
       lp.xMax ||= 1;
       lp.adcFullScale = lp.adcFullScale.map((v) => v || 1);
       h = layer.forward(h, ctx);
-      for (const v of h.data) lp.yMax = Math.max(lp.yMax, Math.abs(v));
+      for (let i = 0; i < h.data.length; i++) lp.yMax = Math.max(lp.yMax, Math.abs(h.data[i]));
       lp.yMax ||= 1;
       li++;
       return;

@@ -24,25 +24,15 @@ export function crossbarLayer(
   plan: CrossbarPlan,
   kernels: Kernels,
   rng: Rng | null,
-  clean?: Float32Array,
+  pre?: Float32Array,
 ): Float32Array {
   const { nIn, nOut } = lp;
   const c = plan.circuit;
-  const xin = c.dacBits > 0 ? dac(x, lp.xMax, c.dacBits, lp.signedInput) : x;
+  const xin = c.dacBits > 0 && (!pre || (dev.readNoise > 0 && rng)) ? dac(x, lp.xMax, c.dacBits, lp.signedInput) : x;
   let y: Float32Array;
-  if (c.adcBits > 0 && lp.rowTiles.length > 0) y = tiledWithAdc(xin, R, lp, lc.wEff, c.adcBits, kernels);
-  else if (clean && lc.sparse) {
-    // Faults only: the fault-free product is shared by every chip; add the few stuck cells' change.
-    y = clean.slice();
-    const { index, delta } = lc.sparse;
-    for (let k = 0; k < index.length; k++) {
-      const i = (index[k] / nOut) | 0;
-      const j = index[k] - i * nOut;
-      const d = delta[k];
-      if (i === nIn) for (let r = 0; r < R; r++) y[r * nOut + j] += d;
-      else for (let r = 0; r < R; r++) y[r * nOut + j] += xin[r * nIn + i] * d;
-    }
-  } else {
+  if (pre) y = pre;
+  else if (c.adcBits > 0 && lp.rowTiles.length > 0) y = tiledWithAdc(xin, R, lp, lc.wEff, c.adcBits, kernels);
+  else {
     y = new Float32Array(R * nOut);
     fillRows(y, lc.wEff.subarray(nIn * nOut), R);
     kernels.sgemm(false, false, R, nOut, nIn, 1, xin, nIn, lc.wEff, nOut, 1, y, nOut);
@@ -51,16 +41,58 @@ export function crossbarLayer(
   return y;
 }
 
-/** The fault-free product shared by all chips (used with LayerChip.sparse). */
-export function cleanProduct(
-  x: Float32Array,
+/** The layer's input as the word lines see it: through the DAC when it has one. */
+export function layerInput(x: Float32Array, lp: LayerPlan, plan: CrossbarPlan): Float32Array {
+  return plan.circuit.dacBits > 0 ? dac(x, lp.xMax, plan.circuit.dacBits, lp.signedInput) : x;
+}
+
+/**
+ * Pre-activation outputs [R, nOut] of one layer on one chip for input rows already through the
+ * DAC (layerInput), without read noise: what the Monte Carlo computes for the first layer that
+ * differs between chips, whose unrolled input it shares among them. With `clean`, the fault-free
+ * product, a chip with the stuck-cell shortcut (LayerChip.sparse) adds its few cells' change.
+ */
+export function productOnChip(
+  xin: Float32Array,
   R: number,
   lp: LayerPlan,
-  idealW: Float32Array,
+  lc: LayerChip,
   plan: CrossbarPlan,
   kernels: Kernels,
+  clean?: Float32Array,
 ): Float32Array {
-  const xin = plan.circuit.dacBits > 0 ? dac(x, lp.xMax, plan.circuit.dacBits, lp.signedInput) : x;
+  const { nIn, nOut } = lp;
+  if (clean && lc.sparse) return withStuckCells(clean, xin, R, nIn, nOut, lc.sparse);
+  if (plan.circuit.adcBits > 0 && lp.rowTiles.length > 0) return tiledWithAdc(xin, R, lp, lc.wEff, plan.circuit.adcBits, kernels);
+  const y = new Float32Array(R * nOut);
+  fillRows(y, lc.wEff.subarray(nIn * nOut), R);
+  kernels.sgemm(false, false, R, nOut, nIn, 1, xin, nIn, lc.wEff, nOut, 1, y, nOut);
+  return y;
+}
+
+/** Faults only: the fault-free product shared by every chip plus the few stuck cells' change. */
+function withStuckCells(
+  clean: Float32Array,
+  xin: Float32Array,
+  R: number,
+  nIn: number,
+  nOut: number,
+  sparse: NonNullable<LayerChip['sparse']>,
+): Float32Array {
+  const y = clean.slice();
+  const { index, delta } = sparse;
+  for (let k = 0; k < index.length; k++) {
+    const i = (index[k] / nOut) | 0;
+    const j = index[k] - i * nOut;
+    const d = delta[k];
+    if (i === nIn) for (let r = 0; r < R; r++) y[r * nOut + j] += d;
+    else for (let r = 0; r < R; r++) y[r * nOut + j] += xin[r * nIn + i] * d;
+  }
+  return y;
+}
+
+/** The fault-free product shared by all chips (used with LayerChip.sparse); xin after layerInput. */
+export function cleanProduct(xin: Float32Array, R: number, lp: LayerPlan, idealW: Float32Array, kernels: Kernels): Float32Array {
   const y = new Float32Array(R * lp.nOut);
   fillRows(y, idealW.subarray(lp.nIn * lp.nOut), R);
   kernels.sgemm(false, false, R, lp.nOut, lp.nIn, 1, xin, lp.nIn, idealW, lp.nOut, 1, y, lp.nOut);
@@ -131,22 +163,30 @@ function addReadNoise(
   for (let i = 0; i < y.length; i++) y[i] += s * Math.sqrt(v[i]) * rng.normal();
 }
 
-/** Neuron: the layer's activation, clipped at the rail where the circuit saturates. */
-export function neuron(y: Float32Array, lp: LayerPlan): Float32Array {
-  const out = new Float32Array(y.length);
-  if (lp.activation) apply(lp.activation.fn, lp.activation.cap, y, out);
-  else out.set(y);
+/** Neuron, in place: the layer's activation, clipped at the rail where the circuit saturates. */
+export function neuron(y: Float32Array, lp: LayerPlan, kernels: Kernels): Float32Array {
   const rail = lp.rail;
-  if (Number.isFinite(rail)) for (let i = 0; i < out.length; i++) out[i] = Math.min(rail, Math.max(-rail, out[i]));
-  return out;
+  const fn = lp.activation?.fn ?? 'linear';
+  // ReLU and the rail in one pass: max(v, 0), then min(., rail).
+  if (fn === 'relu') kernels.clamp(y, 0, rail);
+  else {
+    if (fn !== 'linear' && lp.activation) apply(fn, lp.activation.cap, y, y);
+    if (Number.isFinite(rail)) kernels.clamp(y, -rail, rail);
+  }
+  return y;
 }
+
+const NO_ROWS = new Float32Array(0);
 
 export interface SimOptions {
   kernels: Kernels;
   /** Read-noise stream for this (chip, batch); null when the device has no read noise. */
   rng: Rng | null;
-  /** Start from activations entering model.layers[from.layer] (shared by all chips). */
-  from?: { layer: number; h: Tensor; clean?: Float32Array };
+  /**
+   * Start from activations entering model.layers[from.layer] (shared by all chips), and, when
+   * given, that layer's product on this chip (productsOnChips), which is then used as it is.
+   */
+  from?: { layer: number; h: Tensor; product?: Float32Array };
   /** Stop before model.layers[until] and return the activations entering it. */
   until?: number;
 }
@@ -174,10 +214,12 @@ export function simulateBatch(
     const layer = model.layers[i];
     const lp = plan.layers[li];
     if (lp && lp.layerIndex === i) {
-      const rows = layer instanceof Conv2d ? layer.im2col(h.data, batch) : h.data;
-      const R = rows.length / lp.nIn;
-      const clean = i === first ? opts.from?.clean : undefined;
-      const y = neuron(crossbarLayer(rows, R, lp, chip[li], dev, plan, opts.kernels, opts.rng, clean), lp);
+      const pre = i === first ? opts.from?.product : undefined;
+      // With the product given, the unrolled input is only needed for read noise.
+      const needRows = !pre || (dev.readNoise > 0 && opts.rng);
+      const rows = !needRows ? NO_ROWS : layer instanceof Conv2d ? layer.im2col(h.data, batch, opts.kernels) : h.data;
+      const R = pre ? pre.length / lp.nOut : rows.length / lp.nIn;
+      const y = neuron(crossbarLayer(rows, R, lp, chip[li], dev, plan, opts.kernels, opts.rng, pre), lp, opts.kernels);
       h = { data: y, shape: [batch, ...layer.outShape] };
       li++;
       if (model.layers[i + 1] instanceof Activation) i++; // applied by the neuron above

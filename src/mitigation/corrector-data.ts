@@ -3,7 +3,7 @@ import type { Kernels } from '../core/kernels.js';
 import { Rng } from '../core/rng.js';
 import { type Chip, idealLayerWeights, programChip } from '../crossbar/chip.js';
 import type { CrossbarPlan } from '../crossbar/plan.js';
-import { cleanProduct, simulateBatch } from '../crossbar/simulate.js';
+import { cleanProduct, layerInput, productOnChip, type SimOptions, simulateBatch } from '../crossbar/simulate.js';
 import type { Split } from '../data/dataset.js';
 import type { Device } from '../device/config.js';
 import { Activation } from '../nn/activation.js';
@@ -91,7 +91,7 @@ export const outputOffset = (layout: FeatureLayout): number => layout.size - lay
 export interface Prefix {
   layer: number;
   h: Tensor;
-  clean?: Float32Array;
+  shared?: { xin: Float32Array; rows: number; clean: Float32Array };
 }
 
 export function sharedPrefix(env: CorrectorEnv, x: Float32Array, n: number): Prefix {
@@ -99,16 +99,25 @@ export function sharedPrefix(env: CorrectorEnv, x: Float32Array, n: number): Pre
   const h = simulateBatch(env.model, env.plan, [], env.device, x, n, { kernels: env.kernels, rng: null, until: first.layerIndex });
   if (!env.sharable) return { layer: first.layerIndex, h };
   const layer = env.model.layers[first.layerIndex];
-  const rows = layer instanceof Conv2d ? layer.im2col(h.data, n) : h.data;
-  const clean = cleanProduct(rows, rows.length / first.nIn, first, idealLayerWeights(first, env.device), env.plan, env.kernels);
-  return { layer: first.layerIndex, h, clean };
+  const xin = layerInput(layer instanceof Conv2d ? layer.im2col(h.data, n, env.kernels).slice() : h.data, first, env.plan);
+  const R = xin.length / first.nIn;
+  const clean = cleanProduct(xin, R, first, idealLayerWeights(first, env.device), env.kernels);
+  return { layer: first.layerIndex, h, shared: { xin, rows: R, clean } };
 }
 
 /** The features [n, layout.size] of one chip on n images, in volts. */
 export function chipFeatures(env: CorrectorEnv, chip: Chip, x: Float32Array, n: number, rng: Rng | null, prefix?: Prefix): Float32Array {
   const F = env.layout.size;
   const out = new Float32Array(n * F);
-  let from: Prefix | undefined = prefix;
+  const s = prefix?.shared;
+  let from: SimOptions['from'] = prefix && {
+    layer: prefix.layer,
+    h: prefix.h,
+    product:
+      s && chip.layers[0].sparse
+        ? productOnChip(s.xin, s.rows, env.plan.layers[0], chip.layers[0], env.plan, env.kernels, s.clean)
+        : undefined,
+  };
   let offset = 0;
   for (const g of env.layout.groups) {
     const h = simulateBatch(env.model, env.plan, chip.layers, env.device, x, n, {

@@ -1,3 +1,4 @@
+import type { Kernels } from '../core/kernels.js';
 import type { Rng } from '../core/rng.js';
 import type { Context, Layer, LayerSpec } from './layer.js';
 import { fillRows, type Param, param, type Tensor, tensor } from './tensor.js';
@@ -61,16 +62,12 @@ export class Conv2d implements Layer {
    * straight copy. The buffer is reused while the batch size stays the same (padding cells are
    * never written, so they stay zero).
    */
-  im2col(x: Float32Array, batch: number): Float32Array {
+  im2col(x: Float32Array, batch: number, kernels: Kernels): Float32Array {
     const { c, k, oh, ow } = this.geom;
-    const rowLen = k * k * c;
-    const need = batch * oh * ow * rowLen;
+    const need = batch * oh * ow * k * k * c;
     if (this.scratch?.length !== need) this.scratch = new Float32Array(need);
-    const cols = this.scratch;
-    this.forEachSpan(batch, (src, dst, len) => {
-      for (let t = 0; t < len; t++) cols[dst + t] = x[src + t];
-    });
-    return cols;
+    kernels.im2col(x, { batch, ...this.geom }, this.scratch);
+    return this.scratch;
   }
 
   private col2im(dcols: Float32Array, batch: number): Float32Array {
@@ -82,7 +79,7 @@ export class Conv2d implements Layer {
     return dx;
   }
 
-  /** Calls fn(inputOffset, colsOffset, length) for every contiguous run of one receptive-field row. */
+  /** Calls fn(inputOffset, colsOffset, length) for every contiguous run of one receptive-field row (as im2col walks them). */
   private forEachSpan(batch: number, fn: (src: number, dst: number, len: number) => void): void {
     const { h, w, c, k, stride, pad, oh, ow } = this.geom;
     const rowLen = k * k * c;
@@ -109,7 +106,7 @@ export class Conv2d implements Layer {
     const batch = x.shape[0];
     const [rowLen, f] = this.weight.shape;
     const rows = batch * this.geom.oh * this.geom.ow;
-    const cols = this.im2col(x.data, batch);
+    const cols = this.im2col(x.data, batch, ctx.kernels);
     const y = tensor([batch, ...this.outShape]);
     fillRows(y.data, this.bias.value, rows);
     ctx.kernels.sgemm(false, false, rows, f, rowLen, 1, cols, rowLen, this.weight.value, f, 1, y.data, f);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadKernels } from '../../src/core/kernels-node.js';
+import { Rng } from '../../src/core/rng.js';
 import { programChip } from '../../src/crossbar/chip.js';
 import { type CircuitInput, idealCircuit, resolveCircuit } from '../../src/crossbar/circuit.js';
 import { runMonteCarlo } from '../../src/crossbar/montecarlo.js';
@@ -200,6 +201,34 @@ describe('Monte Carlo', () => {
       },
     });
     expect(seen).toBe(600);
+  });
+
+  it('shares the first varying layer between chips without changing any chip (conv, DAC/ADC, read noise)', () => {
+    const cnn = buildModel(presets.lenet5.spec, 4);
+    const mnist = loadDataset('mnist', { limitTrain: 200, limitTest: 60 });
+    for (const circuit of [{}, { dacBits: 4, adcBits: 6, arrayRows: 64, arrayCols: 64 }]) {
+      const p = planCrossbars(cnn, resolveCircuit(circuit), mnist.train.x, 200, kernels);
+      for (const [d, faults] of [
+        [device('reram-generic', { programSigma: 0.3 }), []],
+        [device('reram-generic', { readNoise: 0.05 }), parseFaultSpec('random:sa1=0.001@layers=1')],
+      ] as const) {
+        const r = runMonteCarlo(cnn, p, d, faults, mnist.test, { chips: 3, seed: 3, batchSize: 25 }, kernels);
+        // The same chips simulated one at a time from the input, nothing shared.
+        r.chips.forEach((c) => {
+          const chip = programChip(p, d, faults, 3, c.chip);
+          let correct = 0;
+          for (let s = 0, b = 0; s < mnist.test.n; s += 25, b++) {
+            const n = Math.min(25, mnist.test.n - s);
+            const rng = d.readNoise > 0 ? Rng.derive(3, c.chip, 1_000_003, b) : null;
+            const out = simulateBatch(cnn, p, chip.layers, d, mnist.test.x.subarray(s * 784, (s + n) * 784), n, { kernels, rng });
+            argmaxRows(out.data, 10).forEach((pred, i) => {
+              if (pred === mnist.test.y[s + i]) correct++;
+            });
+          }
+          expect(c.correct).toBe(correct);
+        });
+      }
+    }
   });
 
   it('works on a convolutional network', () => {

@@ -1,0 +1,122 @@
+import { describe, expect, it } from 'vitest';
+import type { Kernels, WindowGeometry } from '../../src/core/kernels.js';
+import { loadKernels, nativeUnavailableReason } from '../../src/core/kernels-node.js';
+
+// im2col, maxPool and clamp: the JS kernels against naive references, and the native ones
+// against the JS ones bit for bit (the simulator's results must not depend on the kernels).
+
+function filled(len: number, seed: number): Float32Array {
+  const x = new Float32Array(len);
+  let s = seed >>> 0;
+  for (let i = 0; i < len; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    x[i] = s / 2 ** 31 - 1;
+  }
+  return x;
+}
+
+function geometry(batch: number, h: number, w: number, c: number, k: number, stride: number, pad: number): WindowGeometry {
+  return { batch, h, w, c, k, stride, pad, oh: Math.floor((h + 2 * pad - k) / stride) + 1, ow: Math.floor((w + 2 * pad - k) / stride) + 1 };
+}
+
+/** Naive im2col: every cell of every window, zero outside the image. */
+function im2colRef(x: Float32Array, g: WindowGeometry): Float32Array {
+  const { batch, h, w, c, k, stride, pad, oh, ow } = g;
+  const out = new Float32Array(batch * oh * ow * k * k * c);
+  let o = 0;
+  for (let n = 0; n < batch; n++)
+    for (let oy = 0; oy < oh; oy++)
+      for (let ox = 0; ox < ow; ox++)
+        for (let ky = 0; ky < k; ky++)
+          for (let kx = 0; kx < k; kx++)
+            for (let ch = 0; ch < c; ch++, o++) {
+              const iy = oy * stride + ky - pad;
+              const ix = ox * stride + kx - pad;
+              out[o] = iy >= 0 && iy < h && ix >= 0 && ix < w ? x[((n * h + iy) * w + ix) * c + ch] : 0;
+            }
+  return out;
+}
+
+function maxPoolRef(x: Float32Array, g: WindowGeometry): Float32Array {
+  const { batch, h, w, c, k, stride, oh, ow } = g;
+  const out = new Float32Array(batch * oh * ow * c);
+  let o = 0;
+  for (let n = 0; n < batch; n++)
+    for (let oy = 0; oy < oh; oy++)
+      for (let ox = 0; ox < ow; ox++)
+        for (let ch = 0; ch < c; ch++, o++) {
+          let m = Number.NEGATIVE_INFINITY;
+          for (let ky = 0; ky < k; ky++)
+            for (let kx = 0; kx < k; kx++) m = Math.max(m, x[((n * h + oy * stride + ky) * w + ox * stride + kx) * c + ch]);
+          out[o] = m;
+        }
+  return out;
+}
+
+const CONVS = [
+  geometry(3, 28, 28, 1, 5, 1, 2),
+  geometry(2, 14, 14, 6, 5, 1, 0),
+  geometry(2, 9, 7, 3, 3, 2, 1),
+  geometry(1, 4, 4, 2, 3, 1, 1),
+];
+const POOLS = [geometry(3, 28, 28, 6, 2, 2, 0), geometry(2, 10, 10, 16, 2, 2, 0), geometry(2, 7, 9, 3, 3, 2, 0)];
+
+function suite(kernels: () => Kernels): void {
+  it('im2col unrolls every window, leaving the padding cells as they were', () => {
+    for (const [i, g] of CONVS.entries()) {
+      const x = filled(g.batch * g.h * g.w * g.c, i + 1);
+      const cols = new Float32Array(g.batch * g.oh * g.ow * g.k * g.k * g.c);
+      kernels().im2col(x, g, cols);
+      expect(cols).toEqual(im2colRef(x, g));
+    }
+  });
+
+  it('maxPool takes each window maximum', () => {
+    for (const [i, g] of POOLS.entries()) {
+      const x = filled(g.batch * g.h * g.w * g.c, i + 7);
+      const y = new Float32Array(g.batch * g.oh * g.ow * g.c);
+      kernels().maxPool(x, g, y);
+      expect(y).toEqual(maxPoolRef(x, g));
+    }
+  });
+
+  it('clamp is min(max(y, lo), hi) in double precision, +0 for -0 at lo = 0', () => {
+    const y = Float32Array.from([-3, -0, 0, 0.1, 2.4999998, 2.5, 7, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]);
+    // A bound that is not a float: values are compared with it exactly and clipped to its float.
+    const hi = 2.49999999;
+    const expected = Array.from(y, (v) => Math.fround(Math.min(Math.max(v, 0), hi)));
+    kernels().clamp(y, 0, hi);
+    expect(Array.from(y)).toEqual(expected);
+    expect(Object.is(y[1], 0)).toBe(true);
+    const z = filled(1000, 3);
+    const want = Array.from(z, (v) => Math.fround(Math.min(Math.max(v, -0.25), Number.POSITIVE_INFINITY)));
+    kernels().clamp(z, -0.25, Number.POSITIVE_INFINITY);
+    expect(Array.from(z)).toEqual(want);
+    expect(() => kernels().clamp(z, 1, 0)).toThrow(/lo <= hi/);
+  });
+}
+
+describe('js window kernels', () => {
+  suite(() => loadKernels({ prefer: 'js' }));
+});
+
+const reason = nativeUnavailableReason();
+describe.skipIf(Boolean(reason))('native window kernels', () => {
+  const native = () => loadKernels({ prefer: 'native', threads: 1 });
+  suite(native);
+
+  it('rejects sizes that would read or write out of bounds', () => {
+    const k = native();
+    const g = geometry(2, 14, 14, 6, 5, 1, 0);
+    const x = new Float32Array(2 * 14 * 14 * 6);
+    const cols = new Float32Array(2 * 10 * 10 * 150);
+    expect(() => k.im2col(x, g, cols)).not.toThrow();
+    expect(() => k.im2col(x.subarray(1), g, cols)).toThrow(/x has .* elements/);
+    expect(() => k.im2col(x, g, cols.subarray(1))).toThrow(/cols has .* elements/);
+    expect(() => k.im2col(x, { ...g, oh: 11 }, cols)).toThrow(/does not fit/);
+    expect(() => k.im2col(x, { ...g, k: -1 }, cols)).toThrow(/k must be an integer/);
+    expect(() => k.maxPool(x, { ...geometry(2, 14, 14, 6, 2, 2, 0), pad: 1 }, new Float32Array(2 * 49 * 6))).toThrow(/no padding/);
+    expect(() => k.maxPool(x, geometry(2, 14, 14, 6, 2, 2, 0), new Float32Array(10))).toThrow(/y has 10 elements/);
+    expect(() => (k.clamp as unknown as (...a: unknown[]) => void)(new Float64Array(3), 0, 1)).toThrow(/Float32Array/);
+  });
+});

@@ -5,7 +5,7 @@
 //   --paper-chips N  chips in the digits8 scenario (default 200)
 //   --reps R         timed repetitions per measurement, medians reported (default 3)
 //   --quick          smoke run: 3 / 30 chips on 1000 test images, 1 repetition
-//   --only KEYS      comma-separated scenario keys (mlp-sigma, mlp-faults, paper-sigma)
+//   --only KEYS      comma-separated scenario keys (mlp-sigma, mlp-faults, lenet-sigma, lenet-faults, paper-sigma)
 //   --no-peer        skip PyTorch;  --no-workers  skip xbar's worker-thread runner;  --no-torch1  skip torch on 1 thread
 //   --torch-threads N  torch.set_num_threads of the main peer run (default: xbar's thread count, os.availableParallelism())
 //   --cache DIR      where the trained models live (default bench/.cache; trained there when missing)
@@ -145,7 +145,7 @@ function ensureModel(preset) {
     }
   }
   mkdirSync(cache, { recursive: true });
-  log(`training ${preset} into ${dir} (once; ~60 s for mlp, 3 s for mlp-paper)...`);
+  log(`training ${preset} into ${dir} (once; ~60 s for mlp, ~7 min for lenet5, 3 s for mlp-paper)...`);
   const r = spawnSync(process.execPath, [join(root, 'dist/cli/main.js'), 'train', '--model', preset, '--out', dir, '--quiet'], {
     stdio: ['ignore', 'pipe', 'inherit'],
     encoding: 'utf8',
@@ -168,7 +168,17 @@ const SCENARIOS = [
     sigma: 0,
     ...FAULTS,
     chips,
-    note: `mlp, MNIST, faults only: random sa0=${FAULTS.sa0} sa1=${FAULTS.sa1}, sigma 0 (xbar's sparse path)`,
+    note: `mlp, MNIST, faults only: random sa0=${FAULTS.sa0} sa1=${FAULTS.sa1}, sigma 0 (~20% of the weights have a stuck cell)`,
+  },
+  { key: 'lenet-sigma', preset: 'lenet5', dataset: 'mnist', sigma: 0.1, chips, note: 'LeNet-5 (conv 6@5x5, pool, conv 16@5x5, pool, 120-84-10), MNIST, sigma 0.1' },
+  {
+    key: 'lenet-faults',
+    preset: 'lenet5',
+    dataset: 'mnist',
+    sigma: 0,
+    ...FAULTS,
+    chips,
+    note: `LeNet-5, MNIST, faults only: random sa0=${FAULTS.sa0} sa1=${FAULTS.sa1}, sigma 0`,
   },
   {
     key: 'paper-sigma',

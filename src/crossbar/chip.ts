@@ -102,24 +102,28 @@ function programLayer(
   // With resistive wires every cell affects every output: no sparse shortcut.
   const ideal = d.programSigma === 0 && rWire === 0 ? base.ideal : null;
   const faults = lp.tiles.map((t) => (patterns.length ? generateFaultMap(t.r1 - t.r0, 2 * (t.c1 - t.c0), patterns, faultRng) : null));
-  const faulty = new Set<number>();
+  // Weights with a stuck cell (either of the pair), marked rather than kept in a Set: ~20% of a
+  // large layer's weights at the usual random rates.
+  const faulty = new Uint8Array(patterns.length ? n : 0);
+  let nFaulty = 0;
   lp.tiles.forEach((t, k) => {
     const map = faults[k];
-    if (map) applyFaults(map, t, lp.nOut, gPos, gNeg, d, faultRng, faulty);
+    if (map) nFaulty += applyFaults(map, t, lp.nOut, gPos, gNeg, d, faultRng, faulty);
   });
   const wEff = rWire > 0 ? wiredWeights(lp, gPos, gNeg, rWire, span) : toWeights(gPos, gNeg, lp, span);
   let sparse: LayerChip['sparse'] = null;
   // The shortcut adds each stuck weight's change image by image: worth it only while few
   // weights are stuck (measured: at ~20% stuck weights a full product is ~6x faster).
-  if (ideal && faulty.size <= SPARSE_MAX_SHARE * n) {
-    const index = Int32Array.from([...faulty].sort((a, b) => a - b));
+  if (ideal && nFaulty <= SPARSE_MAX_SHARE * n) {
+    const index = new Int32Array(nFaulty);
+    for (let i = 0, k = 0; k < nFaulty; i++) if (faulty[i]) index[k++] = i;
     const delta = new Float32Array(index.length);
     index.forEach((c, k) => {
       delta[k] = wEff[c] - ideal[c];
     });
     sparse = { index, delta };
   }
-  return { gPos: new Float32Array(gPos), gNeg: new Float32Array(gNeg), wEff, faults, faultyCells: faulty.size, sparse };
+  return { gPos: new Float32Array(gPos), gNeg: new Float32Array(gNeg), wEff, faults, faultyCells: nFaulty, sparse };
 }
 
 /**
@@ -164,6 +168,7 @@ export function idealLayerWeights(lp: LayerPlan, d: Device): Float32Array {
   return toWeights(gPos, gNeg, lp, d.gMax - d.gMin);
 }
 
+/** Sets the stuck cells of one tile; returns how many weights became faulty (not already marked). */
 function applyFaults(
   map: FaultMap,
   t: Tile,
@@ -172,8 +177,9 @@ function applyFaults(
   gNeg: Float64Array,
   d: Device,
   rng: Rng,
-  faulty: Set<number>,
-) {
+  faulty: Uint8Array,
+): number {
+  let added = 0;
   for (let r = 0; r < map.rows; r++) {
     for (let pc = 0; pc < map.cols; pc++) {
       const k = map.kind[r * map.cols + pc];
@@ -183,9 +189,13 @@ function applyFaults(
       const g = range ? range[0] + (range[1] - range[0]) * rng.uniform() : d.gMin + (d.gMax - d.gMin) * map.level[r * map.cols + pc];
       if (pc & 1) gNeg[cell] = g;
       else gPos[cell] = g;
-      faulty.add(cell);
+      if (!faulty[cell]) {
+        faulty[cell] = 1;
+        added++;
+      }
     }
   }
+  return added;
 }
 
 /** What each tile computes with IR drop: (T+ - T-) * scale, T from the wire solver (wires.ts). */

@@ -121,7 +121,7 @@ export function generateFaultMap(rows: number, cols: number, patterns: readonly 
 function applyPattern(map: FaultMap, p: PatternSpec, rng: Rng): void {
   const { rows, cols } = map;
   if (p.pattern === 'random') {
-    const free = freeCells(map, () => true);
+    const free = freeCells(map);
     // One shuffle of the free cells, then consecutive slices: the three kinds never overlap.
     const total = free.length;
     const n1 = Math.round(p.sa1 * rows * cols);
@@ -164,16 +164,17 @@ export function regionCells(p: PatternSpec, rows: number, cols: number): Int32Ar
   return Int32Array.from(out);
 }
 
-function freeCells(map: FaultMap, keep: (r: number, c: number) => boolean): Int32Array {
-  const out: number[] = [];
-  for (let r = 0; r < map.rows; r++)
-    for (let c = 0; c < map.cols; c++) if (map.kind[r * map.cols + c] === NONE && keep(r, c)) out.push(r * map.cols + c);
-  return Int32Array.from(out);
+function freeCells(map: FaultMap, keep?: (r: number, c: number) => boolean): Int32Array {
+  const out = new Int32Array(map.rows * map.cols);
+  let n = 0;
+  for (let r = 0, i = 0; r < map.rows; r++)
+    for (let c = 0; c < map.cols; c++, i++) if (map.kind[i] === NONE && (!keep || keep(r, c))) out[n++] = i;
+  return out.subarray(0, n);
 }
 
 /** k distinct elements of `from`, uniformly: a partial Fisher-Yates shuffle of a copy. */
 function sample(from: Int32Array, k: number, rng: Rng): Int32Array {
-  const a = Int32Array.from(from);
+  const a = from.slice();
   for (let i = 0; i < k; i++) {
     const j = i + rng.int(a.length - i);
     const t = a[i];
@@ -184,9 +185,9 @@ function sample(from: Int32Array, k: number, rng: Rng): Int32Array {
 }
 
 function mark(map: FaultMap, cells: Int32Array, code: number, level: number): void {
-  for (const i of cells) {
-    map.kind[i] = code;
-    map.level[i] = level;
+  for (let k = 0; k < cells.length; k++) {
+    map.kind[cells[k]] = code;
+    map.level[cells[k]] = level;
   }
 }
 

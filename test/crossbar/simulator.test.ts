@@ -208,10 +208,11 @@ describe('Monte Carlo', () => {
     const mnist = loadDataset('mnist', { limitTrain: 200, limitTest: 60 });
     for (const circuit of [{}, { dacBits: 4, adcBits: 6, arrayRows: 64, arrayCols: 64 }]) {
       const p = planCrossbars(cnn, resolveCircuit(circuit), mnist.train.x, 200, kernels);
-      for (const [d, faults] of [
+      const cases: [ReturnType<typeof device>, FaultSpec][] = [
         [device('reram-generic', { programSigma: 0.3 }), []],
         [device('reram-generic', { readNoise: 0.05 }), parseFaultSpec('random:sa1=0.001@layers=1')],
-      ] as const) {
+      ];
+      for (const [d, faults] of cases) {
         const r = runMonteCarlo(cnn, p, d, faults, mnist.test, { chips: 3, seed: 3, batchSize: 25 }, kernels);
         // The same chips simulated one at a time from the input, nothing shared.
         r.chips.forEach((c) => {

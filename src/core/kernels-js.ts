@@ -1,4 +1,4 @@
-import type { Kernels, WindowGeometry } from './kernels.js';
+import type { Csr, Kernels, WindowGeometry } from './kernels.js';
 
 /**
  * Portable GEMM in TypeScript: packs op(A) row-major and op(B) column-major (so both operands of
@@ -84,6 +84,7 @@ export const jsKernels: Kernels = {
   },
   im2col,
   maxPool,
+  spmm,
   clamp(y, lo, hi) {
     if (!(lo <= hi)) throw new RangeError('clamp: lo and hi must be numbers with lo <= hi');
     for (let i = 0; i < y.length; i++) {
@@ -139,5 +140,28 @@ function maxPool(x: Float32Array, g: WindowGeometry, y: Float32Array): void {
         }
       }
     }
+  }
+}
+
+/**
+ * Sums in double in column order, then adds C once: exactly what sgemm above computes for the
+ * same dense matrix with beta = 1 (the skipped zeros add exact zeros), so switching between the
+ * two never changes a result on the JS kernels.
+ */
+function spmm(m: number, n: number, k: number, a: Csr, b: Float32Array, c: Float32Array): void {
+  const { rowPtr, col, val } = a;
+  if (rowPtr.length < m + 1 || b.length < k * n || c.length < m * n) throw new RangeError('spmm: arrays shorter than the dimensions need');
+  const acc = new Float64Array(n);
+  for (let i = 0; i < m; i++) {
+    acc.fill(0);
+    for (let p = rowPtr[i]; p < rowPtr[i + 1]; p++) {
+      const x = val[p];
+      const j0 = col[p];
+      if (!(j0 >= 0 && j0 < k)) throw new RangeError(`spmm: col index ${j0} is outside [0, ${k})`);
+      const row = j0 * n;
+      for (let j = 0; j < n; j++) acc[j] += x * b[row + j];
+    }
+    const o = i * n;
+    for (let j = 0; j < n; j++) c[o + j] = acc[j] + c[o + j];
   }
 }

@@ -11,6 +11,7 @@ interface BlasAddon {
   im2col(x: Float32Array, ...geometry: [...number[], Float32Array]): void;
   maxPool(x: Float32Array, ...geometry: [...number[], Float32Array]): void;
   clamp: Kernels['clamp'];
+  spmm(m: number, n: number, k: number, rowPtr: Int32Array, col: Int32Array, val: Float32Array, b: Float32Array, c: Float32Array): void;
   setThreads(n: number): void;
   getThreads(): number;
   config(): string;
@@ -37,7 +38,7 @@ function loadAddon(): BlasAddon | undefined {
   try {
     const loaded = createRequire(import.meta.url)(ADDON_PATH) as BlasAddon;
     // A build from an older xbar lacks the newer kernels: fall back rather than fail mid-run.
-    const missing = (['sgemm', 'im2col', 'maxPool', 'clamp'] as const).filter((f) => typeof loaded[f] !== 'function');
+    const missing = (['sgemm', 'im2col', 'maxPool', 'clamp', 'spmm'] as const).filter((f) => typeof loaded[f] !== 'function');
     if (missing.length) throw new Error(`the built addon is out of date (no ${missing.join(', ')})`);
     addon = loaded;
     loadError = undefined;
@@ -78,5 +79,6 @@ export function loadKernels(opts: LoadKernelsOptions = {}): NodeKernels {
     im2col: (x, g, cols) => blas.im2col(x, g.batch, g.h, g.w, g.c, g.k, g.stride, g.pad, g.oh, g.ow, cols),
     maxPool: (x, g, y) => blas.maxPool(x, g.batch, g.h, g.w, g.c, g.k, g.stride, g.pad, g.oh, g.ow, y),
     clamp: (y, lo, hi) => blas.clamp(y, lo, hi),
+    spmm: (m, n, k, a, b, c) => blas.spmm(m, n, k, a.rowPtr, a.col, a.val, b, c),
   };
 }

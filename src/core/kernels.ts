@@ -33,6 +33,38 @@ export interface Kernels {
   maxPool(x: Float32Array, g: WindowGeometry, y: Float32Array): void;
   /** y = min(max(y, lo), hi) in place, in double precision (max(-0, 0) is +0, as Math.max). */
   clamp(y: Float32Array, lo: number, hi: number): void;
+  /**
+   * C [m, n] += A B for a sparse A [m, k] (CSR) and a dense B [k, n], both row-major without
+   * padding: a layer's product when most inputs are exactly zero (MNIST pixels: ~80%).
+   */
+  spmm(m: number, n: number, k: number, a: Csr, b: Float32Array, c: Float32Array): void;
+}
+
+/** A sparse matrix by rows: row i's nonzeros are val[rowPtr[i]..rowPtr[i+1]) in columns col[...]. */
+export interface Csr {
+  rowPtr: Int32Array;
+  col: Int32Array;
+  val: Float32Array;
+}
+
+/** The nonzeros of a dense row-major [rows, cols] matrix, in CSR. */
+export function toCsr(x: Float32Array, rows: number, cols: number): Csr {
+  let nnz = 0;
+  for (let i = 0; i < rows * cols; i++) if (x[i] !== 0) nnz++;
+  const rowPtr = new Int32Array(rows + 1);
+  const col = new Int32Array(nnz);
+  const val = new Float32Array(nnz);
+  for (let r = 0, p = 0, o = 0; r < rows; r++) {
+    for (let j = 0; j < cols; j++, o++) {
+      const v = x[o];
+      if (v !== 0) {
+        col[p] = j;
+        val[p++] = v;
+      }
+    }
+    rowPtr[r + 1] = p;
+  }
+  return { rowPtr, col, val };
 }
 
 /** Sliding windows over a batch of NHWC images: k x k windows, stride, zero padding, output size. */

@@ -7,7 +7,7 @@ import { Conv2d } from '../nn/conv.js';
 import type { Model } from '../nn/model.js';
 import { type Chip, chipBase, patternsFor, programChip } from './chip.js';
 import type { CrossbarPlan } from './plan.js';
-import { cleanProduct, layerInput, productOnChip, simulateBatch } from './simulate.js';
+import { layerInput, productOnChip, type SharedInput, sharedInput, simulateBatch } from './simulate.js';
 import { type Summary, summarize } from './stats.js';
 
 export interface MonteCarloConfig {
@@ -84,13 +84,17 @@ export function runMonteCarlo(
       // Shared prefix: identical on every chip, so chip 0 stands for all.
       const h = simulateBatch(model, plan, chips[0].layers, dev, x, n, { kernels, rng: null, until: startLayer });
       // The first varying layer sees the same input on every chip: unroll it (im2col, DAC) once.
-      let shared: { xin: Float32Array; R: number; clean?: Float32Array } | null = null;
+      let shared: SharedInput | null = null;
       if (startLayer < model.layers.length) {
         const layer = model.layers[startLayer];
         const lp = plan.layers[firstVarying];
-        const xin = layerInput(layer instanceof Conv2d ? layer.im2col(h.data, n, kernels) : h.data, lp, plan);
-        const R = xin.length / lp.nIn;
-        shared = { xin, R, clean: idealW ? cleanProduct(xin, R, lp, idealW, kernels) : undefined };
+        shared = sharedInput(
+          layerInput(layer instanceof Conv2d ? layer.im2col(h.data, n, kernels) : h.data, lp, plan),
+          lp,
+          plan,
+          kernels,
+          idealW,
+        );
       }
       chips.forEach((chip, k) => {
         const rng = dev.readNoise > 0 ? Rng.derive(cfg.seed, chip.index, 1_000_003, b) : null;
@@ -101,15 +105,7 @@ export function runMonteCarlo(
               from: {
                 layer: startLayer,
                 h,
-                product: productOnChip(
-                  shared.xin,
-                  shared.R,
-                  plan.layers[firstVarying],
-                  chip.layers[firstVarying],
-                  plan,
-                  kernels,
-                  shared.clean,
-                ),
+                product: productOnChip(shared, plan.layers[firstVarying], chip.layers[firstVarying], plan, kernels),
               },
             }).data
           : h.data;

@@ -3,7 +3,7 @@ import type { Kernels } from '../core/kernels.js';
 import { Rng } from '../core/rng.js';
 import { type Chip, idealLayerWeights, programChip } from '../crossbar/chip.js';
 import type { CrossbarPlan } from '../crossbar/plan.js';
-import { cleanProduct, layerInput, productOnChip, type SimOptions, simulateBatch } from '../crossbar/simulate.js';
+import { layerInput, productOnChip, type SharedInput, type SimOptions, sharedInput, simulateBatch } from '../crossbar/simulate.js';
 import type { Split } from '../data/dataset.js';
 import type { Device } from '../device/config.js';
 import { Activation } from '../nn/activation.js';
@@ -91,7 +91,7 @@ export const outputOffset = (layout: FeatureLayout): number => layout.size - lay
 export interface Prefix {
   layer: number;
   h: Tensor;
-  shared?: { xin: Float32Array; rows: number; clean: Float32Array };
+  shared?: SharedInput;
 }
 
 export function sharedPrefix(env: CorrectorEnv, x: Float32Array, n: number): Prefix {
@@ -100,9 +100,7 @@ export function sharedPrefix(env: CorrectorEnv, x: Float32Array, n: number): Pre
   if (!env.sharable) return { layer: first.layerIndex, h };
   const layer = env.model.layers[first.layerIndex];
   const xin = layerInput(layer instanceof Conv2d ? layer.im2col(h.data, n, env.kernels).slice() : h.data, first, env.plan);
-  const R = xin.length / first.nIn;
-  const clean = cleanProduct(xin, R, first, idealLayerWeights(first, env.device), env.kernels);
-  return { layer: first.layerIndex, h, shared: { xin, rows: R, clean } };
+  return { layer: first.layerIndex, h, shared: sharedInput(xin, first, env.plan, env.kernels, idealLayerWeights(first, env.device)) };
 }
 
 /** The features [n, layout.size] of one chip on n images, in volts. */
@@ -113,10 +111,7 @@ export function chipFeatures(env: CorrectorEnv, chip: Chip, x: Float32Array, n: 
   let from: SimOptions['from'] = prefix && {
     layer: prefix.layer,
     h: prefix.h,
-    product:
-      s && chip.layers[0].sparse
-        ? productOnChip(s.xin, s.rows, env.plan.layers[0], chip.layers[0], env.plan, env.kernels, s.clean)
-        : undefined,
+    product: s ? productOnChip(s, env.plan.layers[0], chip.layers[0], env.plan, env.kernels) : undefined,
   };
   let offset = 0;
   for (const g of env.layout.groups) {

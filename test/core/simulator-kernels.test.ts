@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import type { Kernels, WindowGeometry } from '../../src/core/kernels.js';
+import { type Kernels, toCsr, type WindowGeometry } from '../../src/core/kernels.js';
 import { loadKernels, nativeUnavailableReason } from '../../src/core/kernels-node.js';
 
-// im2col, maxPool and clamp: the JS kernels against naive references, and the native ones
-// against the JS ones bit for bit (the simulator's results must not depend on the kernels).
+// The kernels the simulator runs besides sgemm (im2col, maxPool, clamp, spmm): the JS ones
+// against naive references, the native ones against the same references.
 
 function filled(len: number, seed: number): Float32Array {
   const x = new Float32Array(len);
@@ -94,14 +94,61 @@ function suite(kernels: () => Kernels): void {
     expect(Array.from(z)).toEqual(want);
     expect(() => kernels().clamp(z, 1, 0)).toThrow(/lo <= hi/);
   });
+
+  it('spmm adds a sparse matrix times a dense one (CSR of a matrix with ~80% zeros)', () => {
+    for (const [m, n, k] of [
+      [50, 256, 784],
+      [7, 70, 33],
+      [3, 5, 4],
+      [0, 8, 8],
+    ]) {
+      const a = filled(m * k, m + n).map((v) => (v > 0.6 ? v : 0));
+      const b = filled(k * n, k);
+      const c0 = filled(m * n, 9);
+      const want = c0.slice();
+      for (let i = 0; i < m; i++)
+        for (let j = 0; j < n; j++) {
+          let s = 0;
+          for (let p = 0; p < k; p++) s += a[i * k + p] * b[p * n + j];
+          want[i * n + j] = s + c0[i * n + j];
+        }
+      const c = c0.slice();
+      kernels().spmm(m, n, k, toCsr(a, m, k), b, c);
+      // float32 sums of up to ~160 terms of size ~1 against a double reference
+      for (let i = 0; i < c.length; i++) expect(Math.abs(c[i] - want[i])).toBeLessThan(1e-4);
+    }
+  });
 }
 
-describe('js window kernels', () => {
+describe('js simulator kernels', () => {
   suite(() => loadKernels({ prefer: 'js' }));
+
+  it('spmm gives exactly what sgemm gives on the dense matrix, so the sparse path never changes a result', () => {
+    const k = loadKernels({ prefer: 'js' });
+    const [m, n, kk] = [40, 64, 100];
+    const a = filled(m * kk, 4).map((v) => (v > 0.5 ? v : v < -0.9 ? -0 : 0));
+    const b = filled(kk * n, 5);
+    const bias = filled(m * n, 6);
+    const viaGemm = bias.slice();
+    k.sgemm(false, false, m, n, kk, 1, a, kk, b, n, 1, viaGemm, n);
+    const viaSparse = bias.slice();
+    k.spmm(m, n, kk, toCsr(a, m, kk), b, viaSparse);
+    expect(viaSparse).toEqual(viaGemm);
+  });
+});
+
+describe('toCsr', () => {
+  it('keeps every nonzero, row by row, in column order', () => {
+    const x = Float32Array.from([0, 1, 0, 2, 0, 0, -0, 0, 3]);
+    const c = toCsr(x, 3, 3);
+    expect(Array.from(c.rowPtr)).toEqual([0, 1, 2, 3]);
+    expect(Array.from(c.col)).toEqual([1, 0, 2]);
+    expect(Array.from(c.val)).toEqual([1, 2, 3]);
+  });
 });
 
 const reason = nativeUnavailableReason();
-describe.skipIf(Boolean(reason))('native window kernels', () => {
+describe.skipIf(Boolean(reason))('native simulator kernels', () => {
   const native = () => loadKernels({ prefer: 'native', threads: 1 });
   suite(native);
 
@@ -118,5 +165,15 @@ describe.skipIf(Boolean(reason))('native window kernels', () => {
     expect(() => k.maxPool(x, { ...geometry(2, 14, 14, 6, 2, 2, 0), pad: 1 }, new Float32Array(2 * 49 * 6))).toThrow(/no padding/);
     expect(() => k.maxPool(x, geometry(2, 14, 14, 6, 2, 2, 0), new Float32Array(10))).toThrow(/y has 10 elements/);
     expect(() => (k.clamp as unknown as (...a: unknown[]) => void)(new Float64Array(3), 0, 1)).toThrow(/Float32Array/);
+    const csr = toCsr(Float32Array.from([1, 0, 0, 2]), 2, 2);
+    const b = new Float32Array(2 * 3);
+    const c = new Float32Array(2 * 3);
+    expect(() => k.spmm(2, 3, 2, csr, b, c)).not.toThrow();
+    expect(() => k.spmm(2, 3, 2, { ...csr, col: Int32Array.from([0, 2]) }, b, c)).toThrow(/col index 2 is outside/);
+    expect(() => k.spmm(2, 3, 2, { ...csr, rowPtr: Int32Array.from([0, 2, 1]) }, b, c)).toThrow(/must not decrease/);
+    expect(() => k.spmm(2, 3, 2, { ...csr, rowPtr: Int32Array.from([0, 1]) }, b, c)).toThrow(/rowPtr has 2 elements/);
+    expect(() => k.spmm(2, 3, 2, csr, b.subarray(1), c)).toThrow(/b has 5 elements/);
+    expect(() => k.spmm(2, 3, 2, csr, b, c.subarray(1))).toThrow(/c has 5 elements/);
+    expect(() => k.spmm(2, 3, 2, csr, b, b)).toThrow(/share memory/);
   });
 });

@@ -47,26 +47,29 @@ export interface Csr {
   val: Float32Array;
 }
 
-/** The nonzeros of a dense row-major [rows, cols] matrix, in CSR. */
-export function toCsr(x: Float32Array, rows: number, cols: number): Csr {
-  let nnz = 0;
-  for (let i = 0; i < rows * cols; i++) if (x[i] !== 0) nnz++;
+/**
+ * The nonzeros of a dense row-major [rows, cols] matrix, in CSR; null as soon as more than
+ * maxDensity of the cells are nonzero (one pass either way).
+ */
+export function toCsr(x: Float32Array, rows: number, cols: number, maxDensity = 1): Csr | null {
+  const cap = Math.floor(maxDensity * rows * cols);
+  const col = new Int32Array(cap);
+  const val = new Float32Array(cap);
   const rowPtr = new Int32Array(rows + 1);
-  const col = new Int32Array(nnz);
-  const val = new Float32Array(nnz);
-  for (let r = 0, p = 0, o = 0; r < rows; r++) {
+  let p = 0;
+  for (let r = 0, o = 0; r < rows; r++) {
     for (let j = 0; j < cols; j++, o++) {
       const v = x[o];
       if (v !== 0) {
+        if (p === cap) return null;
         col[p] = j;
         val[p++] = v;
       }
     }
     rowPtr[r + 1] = p;
   }
-  return { rowPtr, col, val };
+  return { rowPtr, col: col.subarray(0, p), val: val.subarray(0, p) };
 }
-
 /** Sliding windows over a batch of NHWC images: k x k windows, stride, zero padding, output size. */
 export interface WindowGeometry {
   batch: number;

@@ -73,9 +73,7 @@ export function sharedInput(
   const clean = idealW ? cleanProduct(xin, R, lp, idealW, kernels) : undefined;
   const adc = plan.circuit.adcBits > 0 && lp.rowTiles.length > 0;
   if (adc || lp.nOut < SPARSE_MIN_OUT) return { xin, R, clean };
-  let nnz = 0;
-  for (let i = 0; i < xin.length; i++) if (xin[i] !== 0) nnz++;
-  return { xin, R, clean, csr: nnz <= SPARSE_MAX_DENSITY * xin.length ? toCsr(xin, R, lp.nIn) : undefined };
+  return { xin, R, clean, csr: toCsr(xin, R, lp.nIn, SPARSE_MAX_DENSITY) ?? undefined };
 }
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type Kernels, toCsr, type WindowGeometry } from '../../src/core/kernels.js';
+import { type Csr, type Kernels, toCsr, type WindowGeometry } from '../../src/core/kernels.js';
 import { loadKernels, nativeUnavailableReason } from '../../src/core/kernels-node.js';
 
 // The kernels the simulator runs besides sgemm (im2col, maxPool, clamp, spmm): the JS ones
@@ -113,7 +113,7 @@ function suite(kernels: () => Kernels): void {
           want[i * n + j] = s + c0[i * n + j];
         }
       const c = c0.slice();
-      kernels().spmm(m, n, k, toCsr(a, m, k), b, c);
+      kernels().spmm(m, n, k, toCsr(a, m, k) as Csr, b, c);
       // float32 sums of up to ~160 terms of size ~1 against a double reference
       for (let i = 0; i < c.length; i++) expect(Math.abs(c[i] - want[i])).toBeLessThan(1e-4);
     }
@@ -132,7 +132,7 @@ describe('js simulator kernels', () => {
     const viaGemm = bias.slice();
     k.sgemm(false, false, m, n, kk, 1, a, kk, b, n, 1, viaGemm, n);
     const viaSparse = bias.slice();
-    k.spmm(m, n, kk, toCsr(a, m, kk), b, viaSparse);
+    k.spmm(m, n, kk, toCsr(a, m, kk) as Csr, b, viaSparse);
     expect(viaSparse).toEqual(viaGemm);
   });
 });
@@ -140,7 +140,9 @@ describe('js simulator kernels', () => {
 describe('toCsr', () => {
   it('keeps every nonzero, row by row, in column order', () => {
     const x = Float32Array.from([0, 1, 0, 2, 0, 0, -0, 0, 3]);
-    const c = toCsr(x, 3, 3);
+    const c = toCsr(x, 3, 3) as Csr;
+    expect(toCsr(x, 3, 3, 0.3)).toBeNull();
+    expect(toCsr(x, 3, 3, 0.34)).not.toBeNull();
     expect(Array.from(c.rowPtr)).toEqual([0, 1, 2, 3]);
     expect(Array.from(c.col)).toEqual([1, 0, 2]);
     expect(Array.from(c.val)).toEqual([1, 2, 3]);
@@ -165,7 +167,7 @@ describe.skipIf(Boolean(reason))('native simulator kernels', () => {
     expect(() => k.maxPool(x, { ...geometry(2, 14, 14, 6, 2, 2, 0), pad: 1 }, new Float32Array(2 * 49 * 6))).toThrow(/no padding/);
     expect(() => k.maxPool(x, geometry(2, 14, 14, 6, 2, 2, 0), new Float32Array(10))).toThrow(/y has 10 elements/);
     expect(() => (k.clamp as unknown as (...a: unknown[]) => void)(new Float64Array(3), 0, 1)).toThrow(/Float32Array/);
-    const csr = toCsr(Float32Array.from([1, 0, 0, 2]), 2, 2);
+    const csr = toCsr(Float32Array.from([1, 0, 0, 2]), 2, 2) as Csr;
     const b = new Float32Array(2 * 3);
     const c = new Float32Array(2 * 3);
     expect(() => k.spmm(2, 3, 2, csr, b, c)).not.toThrow();

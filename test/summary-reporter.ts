@@ -1,16 +1,36 @@
-import type { Reporter, TestModule } from 'vitest/node';
+import type { Reporter, TestCase, TestModule } from 'vitest/node';
 
-/** Ends the run with one plain line, 'tests: N passed, N failed, N skipped', that any CI can read. */
+/**
+ * Ends the run with one plain line, 'tests: N passed, N failed, N skipped', that any CI can read.
+ * A test that never ran because its file or an enclosing beforeAll failed counts as failed, not
+ * skipped, and the line says how many of those there were.
+ */
 export default class SummaryReporter implements Reporter {
   onTestRunEnd(modules: ReadonlyArray<TestModule>): void {
-    const n = { passed: 0, failed: 0, skipped: 0 };
+    const n = { passed: 0, failed: 0, skipped: 0, blocked: 0 };
     for (const m of modules)
       for (const t of m.children.allTests()) {
         const s = t.result().state;
         if (s === 'passed') n.passed++;
         else if (s === 'failed') n.failed++;
+        else if (t.options.mode !== 'skip' && t.options.mode !== 'todo' && setupFailed(t)) n.blocked++;
         else n.skipped++;
       }
-    process.stdout.write(`\ntests: ${n.passed} passed, ${n.failed} failed, ${n.skipped} skipped\n`);
+    // A file that failed to load has no tests to count.
+    const broken = modules.filter((m) => m.state() === 'failed' && m.children.allTests().next().done).length;
+    const failed = n.failed + n.blocked + broken;
+    const why = [
+      n.blocked ? `${n.blocked} not run because a beforeAll or their file failed` : '',
+      broken ? `${broken} file(s) failed to load` : '',
+    ].filter(Boolean);
+    process.stdout.write(`\ntests: ${n.passed} passed, ${failed} failed, ${n.skipped} skipped${why.length ? ` (${why.join('; ')})` : ''}\n`);
+  }
+}
+
+/** Whether a suite or the module around a test that did not run failed. */
+function setupFailed(t: TestCase): boolean {
+  for (let p: TestCase['parent'] = t.parent; ; p = p.parent) {
+    if (p.state() === 'failed') return true;
+    if (p.type === 'module') return false;
   }
 }

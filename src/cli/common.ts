@@ -8,14 +8,18 @@ export function kernelsFrom(opts: { kernels?: 'native' | 'js'; threads?: number 
   return loadKernels({ prefer: opts.kernels, threads: opts.threads });
 }
 
+/** Options of every command: --json, --quiet. */
+export const output = (c: Command): Command =>
+  c.option('--json', 'print the result as JSON on stdout').option('-q, --quiet', 'no progress output');
+
 /** Options every compute command takes: kernels, threads, --json, --quiet. */
 export const common = (c: Command): Command =>
-  c
-    .addOption(
-      new Option('--kernels <kind>', 'numeric kernels: native (OpenBLAS) or js (portable)').argParser(
-        choiceOption(['native', 'js'] as const),
-      ),
-    )
-    .option('--threads <n>', 'threads for the native kernels (default: all cores)', intOption(1, 256))
-    .option('--json', 'print the result as JSON on stdout')
-    .option('-q, --quiet', 'no progress output');
+  output(
+    c
+      .addOption(
+        new Option('--kernels <kind>', 'numeric kernels: native (OpenBLAS) or js (portable)').argParser(
+          choiceOption(['native', 'js'] as const),
+        ),
+      )
+      .option('--threads <n>', 'threads for the native kernels (default: all cores)', intOption(1, 256)),
+  );

@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
 import { type Command, Option } from 'commander';
 import { XbarError } from '../core/errors.js';
-import { common } from './common.js';
+import { output } from './common.js';
 import { choiceOption, intOption } from './options.js';
 import { makeProgress } from './progress.js';
 
@@ -68,7 +68,8 @@ export async function runReport(paths: string[], o: ReportCliOptions): Promise<R
 }
 
 export function registerReport(p: Command): void {
-  common(
+  // No numeric work here: a report only reads result files, so no --kernels/--threads.
+  output(
     p
       .command('report')
       .description(

@@ -18,7 +18,11 @@ const T975 = [
   2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042,
 ];
 
-export function summarize(values: number[]): Summary {
+/**
+ * Accuracies live in [0, 1], and so does their mean: the t interval is clipped to `range` (with
+ * few chips near 100% it would otherwise reach past it).
+ */
+export function summarize(values: number[], range: [number, number] = [0, 1]): Summary {
   const n = values.length;
   if (n === 0)
     return {
@@ -42,7 +46,7 @@ export function summarize(values: number[]): Summary {
     std,
     min: sorted[0],
     max: sorted[n - 1],
-    ci95: [mean - half, mean + half],
+    ci95: [Math.max(range[0], mean - half), Math.min(range[1], mean + half)],
     p025: quantile(sorted, 0.025),
     p975: quantile(sorted, 0.975),
   };

@@ -259,6 +259,9 @@ describe('summary statistics', () => {
     expect(s.mean).toBeCloseTo(0.6, 12);
     expect(s.std).toBeCloseTo(0.1, 12);
     expect(s.ci95[0]).toBeCloseTo(0.6 - (4.303 * 0.1) / Math.sqrt(3), 9);
+    // Two chips near 100%: the interval of the mean stops at 1.
+    expect(summarize([0.99, 0.9967]).ci95[1]).toBe(1);
+    expect(summarize([-5, 5], [-Infinity, Infinity]).ci95[1]).toBeGreaterThan(5);
     expect([s.min, s.max]).toEqual([0.5, 0.7]);
     expect(summarize([0.3]).std).toBe(0);
     expect(Number.isNaN(summarize([]).mean)).toBe(true);

@@ -6,8 +6,76 @@ export * from './data/node.js';
 export { loadModel, saveModel } from './nn/io-node.js';
 export { loadFaultSpec } from './faults/node.js';
 export * from './spice/index.js';
-export { type Corrector, type CorrectorShape, correctChip, correctorSpec, networkCost, type TrainedCorrector, trainCorrector } from './mitigation/corrector.js';
+export {
+  type Corrector,
+  type CorrectorShape,
+  correctChip,
+  correctorSpec,
+  networkCost,
+  type TrainedCorrector,
+  trainCorrector,
+} from './mitigation/corrector.js';
 export { evaluateChips, generateVoltageSet, makeEnv, makeProbes, type VoltageSet } from './mitigation/corrector-data.js';
 export { loadCorrector, saveCorrector } from './mitigation/corrector-io.js';
 export { type Population, populationSchema, resolvePopulation } from './mitigation/corrector-population.js';
 export { runStudy, type StudyConfig, type StudyResult } from './mitigation/corrector-study.js';
+export {
+  type LipschitzConfig,
+  type LipschitzKind,
+  LipschitzRegularizer,
+  layerSpectralNorms,
+  lipschitzKinds,
+  orthogonalPenalty,
+  type SpectralResult,
+  spectralNorm,
+  spectralPenalty,
+} from './mitigation/lipschitz.js';
+export { composeStepHooks, perturbLayer, Rails, WeightNoise, type WeightNoiseConfig } from './mitigation/noise.js';
+export {
+  type CompensationSite,
+  type CompensationTrainConfig,
+  type Cost,
+  compensatedSpec,
+  compensationCost,
+  networkCost as baseNetworkCost,
+  siteCost,
+  sitesOf,
+  trainCompensation,
+  withCompensation,
+  withoutCompensation,
+} from './mitigation/compensation.js';
+export { Compensation } from './nn/compensation.js';
+export {
+  type CurvePoint,
+  type Evaluation,
+  Evaluator,
+  exhaustiveSearch,
+  greedyPlacement,
+  type PlacementProblem,
+  type PlacementSite,
+  type ReinforceConfig,
+  type RlResult,
+  reinforcePlacement,
+  type SearchResult,
+} from './mitigation/placement.js';
+export {
+  type Calibration,
+  compensationPlacementProblem,
+  configSites,
+  errorAmplification,
+  type LayerAmplification,
+  type LayerSensitivity,
+  layerSensitivity,
+  type PlacementSetup,
+  softwareChipAccuracy,
+} from './mitigation/correctnet.js';
+export {
+  type ChipCalibration,
+  type ChipCalibrationConfig,
+  calibrateChip,
+  calibratedChipAccuracy,
+  calibrationSites,
+  withChipRails,
+} from './mitigation/calibration.js';
+export { type CorrectnetOptions, markdownTable as correctnetTable, runCorrectnet } from './cli/correctnet.js';
+export { makeProgress, type Progress } from './cli/progress.js';

@@ -41,6 +41,51 @@ describe('library API (README example)', () => {
   });
 });
 
+describe('mitigation API (CorrectNet)', () => {
+  it('exports the Lipschitz regulariser, noise injection, compensation, placement, calibration and the pipeline', async () => {
+    const api = await import('../src/index.js');
+    for (const name of [
+      'spectralNorm',
+      'orthogonalPenalty',
+      'spectralPenalty',
+      'LipschitzRegularizer',
+      'layerSpectralNorms',
+      'perturbLayer',
+      'WeightNoise',
+      'Rails',
+      'composeStepHooks',
+      'withCompensation',
+      'withoutCompensation',
+      'trainCompensation',
+      'compensationCost',
+      'baseNetworkCost',
+      'sitesOf',
+      'reinforcePlacement',
+      'exhaustiveSearch',
+      'greedyPlacement',
+      'Evaluator',
+      'compensationPlacementProblem',
+      'softwareChipAccuracy',
+      'layerSensitivity',
+      'errorAmplification',
+      'calibrateChip',
+      'calibrationSites',
+      'withChipRails',
+      'calibratedChipAccuracy',
+      'runCorrectnet',
+      'correctnetTable',
+      'makeProgress',
+    ])
+      expect(typeof (api as Record<string, unknown>)[name], name).toBe('function');
+    // The corrector's networkCost keeps its name; the compensation one is baseNetworkCost.
+    const model = api.buildModel(api.getPreset('mlp').spec, 1);
+    expect(api.baseNetworkCost(model).params).toBe(242762);
+    const comp = api.withCompensation(model, [{ layer: 2, rank: 16 }]);
+    expect(api.compensationCost(comp).params).toBe(2256);
+    expect(api.spectralNorm(new Float32Array([3, 0, 0, 4]), 2, 2, 50).sigma).toBeCloseTo(4, 4);
+  });
+});
+
 describe('browser entry', () => {
   it('imports nothing from Node, directly or through its modules', () => {
     const seen = new Set<string>();

@@ -13,7 +13,15 @@ import { type Summary, summarize } from '../crossbar/stats.js';
 import { type Dataset, trainValSplit } from '../data/index.js';
 import { loadDataset } from '../data/node.js';
 import { type Device, resolveDevice } from '../device/config.js';
-import { compensationCost, networkCost, sitesOf, trainCompensation, withCompensation } from '../mitigation/compensation.js';
+import { calibrateChip, calibrationSites, withChipRails } from '../mitigation/calibration.js';
+import {
+  type CompensationSite,
+  compensationCost,
+  networkCost,
+  sitesOf,
+  trainCompensation,
+  withCompensation,
+} from '../mitigation/compensation.js';
 import {
   compensationPlacementProblem,
   configSites,
@@ -78,10 +86,15 @@ export interface CorrectnetOptions {
   valImages: number;
   overheadWeight: number;
   workers?: number;
+  calibrate?: string;
+  calibrateEpochs: number;
+  calibrateLr: number;
+  calibrateChips?: number;
 }
 
 const METHODS = ['plain', 'noise', 'lipschitz', 'lipschitz+comp', 'noise+comp'] as const;
-type Method = (typeof METHODS)[number];
+/** The five methods, plus `<base>+cal<n>` columns with --calibrate (per-chip calibrated modules). */
+type Method = (typeof METHODS)[number] | `${'plain' | 'lipschitz'}+cal${number}`;
 
 interface SweepPoint {
   sigma: number;
@@ -93,10 +106,24 @@ interface SweepPoint {
 interface MethodResult {
   method: Method;
   dir: string;
+  /** NaN for per-chip calibrated columns: each chip has its own modules. */
   cleanAccuracy: number;
   parameters: number;
   compensation: ReturnType<typeof compensationCost> | null;
   sweep: SweepPoint[];
+  /** Per-chip calibration (the +cal columns): its cost per chip. */
+  calibration?: CalibrationCost;
+}
+
+interface CalibrationCost {
+  /** Labelled images measured through each chip. */
+  images: number;
+  epochs: number;
+  lr: number;
+  sites: CompensationSite[];
+  chips: number;
+  /** Mean seconds per chip of the calibration (module training and rail measurement; not the test). */
+  secondsPerChip: number;
 }
 
 function parseList(text: string, what: string, min: number): number[] {
@@ -159,6 +186,16 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
   const deviceAt = (sigma: number, readNoise = o.readNoise ?? 0): Device =>
     resolveDevice(o.device, { programSigma: sigma, readNoise }, `device ${o.device}`);
   deviceAt(0);
+  const calibrate =
+    o.calibrate === undefined
+      ? []
+      : o.calibrate.split(',').map((t) => {
+          const n = Number(t.trim());
+          if (!(Number.isInteger(n) && n >= 1))
+            throw new XbarError(`--calibrate '${o.calibrate}' must list whole numbers >= 1 of images per chip, e.g. 250,1000,5000`);
+          return n;
+        });
+  const calibrateChips = o.calibrateChips ?? o.chips;
 
   // 1. The plain network: a saved model folder, or trained here from a preset / spec.
   const fromDir = existsSync(join(o.model, 'model.json'));
@@ -200,9 +237,12 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
     progress.log(`${label}: training into ${dir}`);
     return runTrain({ ...trainOpts, ...extra, out: dir }, kernels, progress).model;
   };
-  const plain = fromDir ? loadModel(plainDir).model : loadOrTrain(plainDir, 'plain', { epochs: o.plainEpochs });
   // The validation split the plain model was trained without (same seed as xbar train).
   const { train: trainSplit, val } = trainValSplit(ds.train, 0.1, plainSeed + 2);
+  for (const n of calibrate)
+    if (n > trainSplit.n)
+      throw new XbarError(`--calibrate ${n} is more than the ${trainSplit.n} training images (the validation split is held out)`);
+  const plain = fromDir ? loadModel(plainDir).model : loadOrTrain(plainDir, 'plain', { epochs: o.plainEpochs });
   const valSet = head(val, o.valImages);
   const circuit = resolveCircuit({});
   const nCalib = Math.min(ds.train.n, circuit.calibrationImages);
@@ -383,7 +423,8 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
     if (existsSync(join(dir, 'model.json'))) {
       const { model: m, file } = loadModel(dir);
       const meta = file.meta.compensation as { selection?: unknown } | undefined;
-      if (JSON.stringify(sitesOf(m)) === JSON.stringify(sites) && (meta?.selection || !sites.length)) {
+      const norm = (xs: CompensationSite[]) => JSON.stringify(xs.map((x) => ({ layer: x.layer, rank: x.rank, kernel: x.kernel ?? 1 })));
+      if (norm(sitesOf(m)) === norm(sites) && (meta?.selection || !sites.length)) {
         progress.log(`${label}: reusing ${dir}`);
         return m;
       }
@@ -440,6 +481,63 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
   const lipComp = compensate(lipschitz, lipDir, join(o.out, 'lipschitz-comp'), 'lipschitz+comp');
   const noiseComp = compensate(noise, noiseDir, join(o.out, 'noise-comp'), 'noise+comp');
 
+  // Per-chip calibration of modules at `calSites` on `base`, for chips 0..calibrateChips-1 at the
+  // target sigma: each chip's modules are fine-tuned on `n` training images measured through it,
+  // its rails measured on it, then the chip is run by the crossbar simulator (the same chip:
+  // seed and index) with its modules and rails.
+  const calibratedColumn = (base: Model, baseDir: string, method: Method, calSites: CompensationSite[], n: number): MethodResult => {
+    const data = head(trainSplit, n);
+    const cfg = { epochs: o.calibrateEpochs, batchSize: 64, lr: o.calibrateLr };
+    const key = {
+      model: modelId(baseDir),
+      sites: calSites,
+      n,
+      ...cfg,
+      chips: calibrateChips,
+      seed: o.seed,
+      sigma: targetSigma,
+      device: o.device,
+      test: ds.test.n,
+    };
+    const value = cached(o.out, `calibrate-${method}`, key, progress, () => {
+      const accuracies: number[] = [];
+      let calSeconds = 0;
+      let simSeconds = 0;
+      progress.start(calibrateChips, `${method} sigma=${targetSigma}`);
+      for (let c = 0; c < calibrateChips; c++) {
+        const m = withCompensation(base, calSites, o.seed + 31);
+        const cal = calibrateChip(
+          m,
+          data,
+          { ...cfg, device: target, seed: o.seed, chip: c, trainSeed: o.seed + 37 + c, rails: { x: calib, n: nCalib } },
+          kernels,
+        );
+        const plan = withChipRails(planCrossbars(m, circuit, calib, nCalib, kernels), cal.rails);
+        const r = runMonteCarlo(m, plan, target, [], ds.test, { chips: 1, seed: o.seed, firstChip: c }, kernels);
+        accuracies.push(r.chips[0].accuracy);
+        calSeconds += cal.seconds;
+        simSeconds += r.seconds;
+        progress.update(c + 1, `${pct(mean(accuracies))}`);
+      }
+      progress.stop();
+      return { accuracies, secondsPerChip: calSeconds / calibrateChips, simSeconds };
+    });
+    const summary = summarize(value.accuracies);
+    progress.log(
+      `${method} sigma=${targetSigma}: ${pct(summary.mean)} +- ${pct(summary.std)} over ${calibrateChips} chips (calibration ${value.secondsPerChip.toFixed(1)} s per chip)`,
+    );
+    const cost = compensationCost(withCompensation(base, calSites));
+    return {
+      method,
+      dir: baseDir,
+      cleanAccuracy: Number.NaN,
+      parameters: networkCost(base).params + cost.params,
+      compensation: cost,
+      sweep: [{ sigma: targetSigma, summary, seconds: value.simSeconds, accuracies: value.accuracies }],
+      calibration: { images: n, ...cfg, sites: calSites, chips: calibrateChips, secondsPerChip: value.secondsPerChip },
+    };
+  };
+
   // 7. The table: every method over the sigma sweep, on the test set, with the crossbar simulator.
   const models: [Method, Model, string][] = [
     ['plain', plain, plainDir],
@@ -461,6 +559,22 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
       sweep: points,
     });
   }
+
+  // 8. Per-chip calibration (--calibrate): modules after every layer, fine-tuned on each chip.
+  const calibrated: { method: Method; base: string; images: number }[] = [];
+  if (calibrate.length) {
+    const calSites = calibrationSites(lipschitz, ranks, o.compKernel, o.budget);
+    progress.log(`per-chip calibration at sigma ${targetSigma}, modules ${JSON.stringify(calSites)}`);
+    for (const [baseName, base, baseDir] of [
+      ['plain', plain, plainDir],
+      ['lipschitz', lipschitz, lipDir],
+    ] as const)
+      for (const n of calibrate) {
+        const method: Method = `${baseName}+cal${n}`;
+        methods.push(calibratedColumn(base, baseDir, method, calSites, n));
+        calibrated.push({ method, base: baseName, images: n });
+      }
+  }
   const clean = methods[0].cleanAccuracy;
   const at = (method: Method) =>
     methods.find((m) => m.method === method)?.sweep.find((p) => p.sigma === targetSigma)?.summary.mean ?? Number.NaN;
@@ -475,6 +589,18 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
     noiseCompShareOfClean: at('noise+comp') / clean,
     compensationParamsShare: compensationCost(lipComp).paramsShare,
     compensationMacsShare: compensationCost(lipComp).macsShare,
+    calibrated: calibrated.map((c) => {
+      const m = methods.find((x) => x.method === c.method);
+      return {
+        method: c.method,
+        base: c.base,
+        images: c.images,
+        atTarget: at(c.method),
+        shareOfClean: at(c.method) / clean,
+        paramsShare: m?.compensation?.paramsShare ?? Number.NaN,
+        secondsPerChip: m?.calibration?.secondsPerChip ?? Number.NaN,
+      };
+    }),
   };
   const result = {
     format: 'xbar-correctnet',
@@ -537,7 +663,7 @@ export function markdownTable(r: CorrectnetResult): string {
   const sigmas = r.methods[0].sweep.map((p) => p.sigma);
   lines.push(`| sigma | ${r.methods.map((m) => m.method).join(' | ')} |`);
   lines.push(`|---|${r.methods.map(() => '---').join('|')}|`);
-  lines.push(`| clean (software) | ${r.methods.map((m) => pct(m.cleanAccuracy)).join(' | ')} |`);
+  lines.push(`| clean (software) | ${r.methods.map((m) => (Number.isFinite(m.cleanAccuracy) ? pct(m.cleanAccuracy) : '-')).join(' | ')} |`);
   for (const s of sigmas) {
     const cells = r.methods.map((m) => {
       const p = m.sweep.find((q) => q.sigma === s);
@@ -554,9 +680,19 @@ export function markdownTable(r: CorrectnetResult): string {
       `Compensation overhead: ${comp.params} parameters (${pct(comp.paramsShare)} of the network), ${comp.macs} multiply-adds per image (${pct(comp.macsShare)}).`,
     );
   const h = r.headline;
+  if (r.methods.some((m) => m.calibration))
+    lines.push('Columns +cal<n>: per-chip calibration at the target sigma only (each chip gets its own modules; no clean value).');
   lines.push(
     `At the target sigma ${h.targetSigma} (${h.targetRule}): plain ${pct(h.plainAtTarget)}, lipschitz+comp ${pct(h.lipschitzCompAtTarget)} = ${pct(h.lipschitzCompShareOfClean)} of the plain network's clean ${pct(h.plainClean)}, noise+comp ${pct(h.noiseCompAtTarget)} = ${pct(h.noiseCompShareOfClean)}.`,
   );
+  for (const m of r.methods) {
+    const c = m.calibration;
+    if (!c || !m.compensation) continue;
+    const p = m.sweep[0];
+    lines.push(
+      `${m.method}: ${m.method.split('+')[0]} network with modules after every layer (${c.sites.map((s) => `layer ${s.layer} rank ${s.rank}`).join(', ')}; ${m.compensation.params} parameters, ${pct(m.compensation.paramsShare)} of the network), fine-tuned on each chip with ${c.images} labelled training images (${c.epochs} epochs, lr ${c.lr}) and the chip's rails measured on it: ${pct(p.summary.mean)} +- ${pct(p.summary.std)} at sigma ${p.sigma} over ${c.chips} chips = ${pct(p.summary.mean / h.plainClean)} of the plain network's clean accuracy; ${c.secondsPerChip.toFixed(1)} s of calibration per chip.`,
+    );
+  }
   lines.push('');
   lines.push(`Error amplification at sigma ${h.targetSigma} (software chips, no rails), per weighted layer:`);
   lines.push('');
@@ -671,7 +807,14 @@ export function registerCorrectnet(p: Command): void {
       .option('--search-chips <n>', 'software chips per placement evaluation and per sensitivity measurement', intOption(1, 100000), 8)
       .option('--val-images <n>', 'validation images for placement rewards and sensitivity', intOption(1), 2000)
       .option('--overhead-weight <x>', 'reward = accuracy - weight x overhead share', floatOption(0, 1e6), 0.1)
-      .option('--workers <n>', 'worker threads for the chips (default: all cores; 1 = no workers)', intOption(1, 256)),
+      .option('--workers <n>', 'worker threads for the chips (default: all cores; 1 = no workers)', intOption(1, 256))
+      .option(
+        '--calibrate <list>',
+        'per-chip calibration: labelled images per chip, e.g. 250,1000,5000; adds columns plain+cal<n> and lipschitz+cal<n> at the target sigma',
+      )
+      .option('--calibrate-epochs <n>', 'epochs of per-chip calibration', intOption(1, 100000), 20)
+      .option('--calibrate-lr <x>', 'learning rate of per-chip calibration', floatOption(0, 10, { minExclusive: true }), 0.003)
+      .option('--calibrate-chips <n>', 'chips to calibrate and test (default: --chips)', intOption(1, 1_000_000)),
   ).action(async (o) => {
     const quiet = Boolean(o.quiet || o.json);
     const r = await runCorrectnet(o as CorrectnetOptions, kernelsFrom(o), makeProgress(quiet));
@@ -684,6 +827,10 @@ export function registerCorrectnet(p: Command): void {
     console.log(
       `target sigma ${h.targetSigma}: plain ${pct(h.plainAtTarget)}, lipschitz+comp ${pct(h.lipschitzCompAtTarget)} (${pct(h.lipschitzCompShareOfClean)} of the plain network's clean ${pct(h.plainClean)}), noise+comp ${pct(h.noiseCompAtTarget)}; compensation ${pct(h.compensationParamsShare)} of parameters`,
     );
+    for (const c of h.calibrated)
+      console.log(
+        `  ${c.method}: ${pct(c.atTarget)} (${pct(c.shareOfClean)} of clean), ${pct(c.paramsShare)} of parameters, ${c.images} images and ${c.secondsPerChip.toFixed(1)} s per chip`,
+      );
     console.log(`results in ${o.out}`);
   });
 }

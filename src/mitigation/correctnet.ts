@@ -292,6 +292,11 @@ export function compensationPlacementProblem(
   };
 }
 
+/** Output shape of each weighted layer (the feature map a module after it would see). */
+export function weightedOutputShapes(model: Model): number[][] {
+  return weightedPositions(model).map((p) => model.layers[p.index].outShape);
+}
+
 /** The sites of a configuration found by a placement search. */
 export function configSites(setup: Pick<PlacementSetup, 'base' | 'ranks' | 'kernel'>, config: number[]): CompensationSite[] {
   const pos = weightedPositions(setup.base);

@@ -265,4 +265,13 @@ export class Rails {
   get rails(): number[] {
     return this.clips.map((c) => c.clip.cap);
   }
+
+  /** Sets the rails directly, one per weighted layer (as `rails` returns them). */
+  setRails(rails: number[]): void {
+    if (rails.length !== this.clips.length)
+      throw new XbarError(`${rails.length} rails for ${this.clips.length} weighted layers: calibrate with the same model`);
+    this.clips.forEach((c, k) => {
+      c.clip.cap = rails[k];
+    });
+  }
 }

@@ -134,4 +134,47 @@ describe('xbar correctnet', () => {
     expect(r.err).not.toMatch(/training into/);
     expect(readFileSync(join(out, 'table.md'), 'utf8')).toBe(before);
   });
+
+  it('adds per-chip calibrated columns at the target sigma, reusing every other step, with their cost', () => {
+    const r = xbar(...args, '--calibrate', '150,300', '--calibrate-chips', '2', '--calibrate-epochs', '3', '--json');
+    expect(r.code, r.err).toBe(0);
+    const res = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
+    const cal = res.methods.filter((m: { method: string }) => m.method.includes('+cal'));
+    expect(cal.map((m: { method: string }) => m.method)).toEqual(['plain+cal150', 'plain+cal300', 'lipschitz+cal150', 'lipschitz+cal300']);
+    for (const m of cal) {
+      expect(m.sweep).toHaveLength(1);
+      expect(m.sweep[0].sigma).toBe(res.headline.targetSigma);
+      expect(m.sweep[0].summary.n).toBe(2);
+      expect(m.calibration.chips).toBe(2);
+      expect(m.calibration.secondsPerChip).toBeGreaterThan(0);
+      expect(m.compensation.paramsShare).toBeLessThanOrEqual(0.5);
+      expect(m.calibration.sites).toHaveLength(4);
+    }
+    expect(res.headline.calibrated.map((c: { images: number }) => c.images)).toEqual([150, 300, 150, 300]);
+    // The existing columns are unchanged and still there.
+    expect(res.methods.slice(0, 5).map((m: { method: string }) => m.method)).toEqual([
+      'plain',
+      'noise',
+      'lipschitz',
+      'lipschitz+comp',
+      'noise+comp',
+    ]);
+    const table = readFileSync(join(out, 'table.md'), 'utf8');
+    expect(table).toMatch(/\| plain\+cal150 \| plain\+cal300 \| lipschitz\+cal150 \| lipschitz\+cal300 \|/);
+    expect(table).toMatch(/plain\+cal300: plain network with modules after every layer .* fine-tuned on each chip with 300 labelled/);
+  });
+
+  it('rejects bad --calibrate values with one line', () => {
+    for (const [v, msg] of [
+      ['0', /--calibrate '0' must list whole numbers >= 1/],
+      ['100,abc', /--calibrate '100,abc' must list whole numbers/],
+      ['2.5', /must list whole numbers/],
+      ['99999', /--calibrate 99999 is more than the 2700 training images/],
+    ] as const) {
+      const r = xbar(...args, '--calibrate', v);
+      expect(r.code, v).toBe(1);
+      expect(r.err.trim().split('\n')).toHaveLength(1);
+      expect(r.err).toMatch(msg);
+    }
+  });
 });

@@ -1,0 +1,100 @@
+import { describe, expect, it } from 'vitest';
+import { jsKernels } from '../../src/core/kernels-js.js';
+import { resolveCircuit } from '../../src/crossbar/circuit.js';
+import { runMonteCarlo } from '../../src/crossbar/montecarlo.js';
+import { planCrossbars } from '../../src/crossbar/plan.js';
+import { loadDataset } from '../../src/data/node.js';
+import { resolveDevice } from '../../src/device/config.js';
+import { calibrateChip, calibratedChipAccuracy, calibrationSites, withChipRails } from '../../src/mitigation/calibration.js';
+import { compensationCost, trainCompensation, withCompensation } from '../../src/mitigation/compensation.js';
+import { head, mean, softwareChipAccuracy } from '../../src/mitigation/correctnet.js';
+import { buildModel } from '../../src/nn/model.js';
+import { presets } from '../../src/nn/presets.js';
+import { train } from '../../src/nn/train.js';
+
+describe('calibrationSites', () => {
+  it('puts a module after every layer, as large as the budget allows, cheapest sites first', () => {
+    const mlp = buildModel(presets.mlp.spec, 1);
+    const sites = calibrationSites(mlp, [4, 16], 1, 0.05);
+    expect(sites.map((s) => [s.layer, s.rank])).toEqual([
+      [0, 4],
+      [1, 16],
+      [2, 16],
+      [3, 16],
+    ]);
+    const share = compensationCost(withCompensation(mlp, sites)).paramsShare;
+    expect(share).toBeLessThanOrEqual(0.05);
+    expect(share).toBeGreaterThan(0.035);
+    // A tight budget keeps the per-channel affines only; below them it says so.
+    expect(calibrationSites(mlp, [4, 16], 1, 0.004).map((s) => s.rank)).toEqual([0, 0, 0, 0]);
+    expect(() => calibrationSites(mlp, [4, 16], 1, 0.001)).toThrow(/per-channel modules after every layer already cost 0.38%/);
+    // Convolutional layers get the requested kernel, dense ones 1.
+    const lenet = calibrationSites(buildModel(presets.lenet5.spec, 1), [4], 3, 0.05);
+    expect(lenet[0].kernel).toBe(3);
+    expect(lenet[4].kernel).toBe(1);
+  });
+});
+
+describe('per-chip calibration', () => {
+  it('beats chip-independent modules on the same chips, and the simulator agrees chip for chip', () => {
+    const digits = loadDataset('digits8', { limitTrain: 3000, limitTest: 600 });
+    const base = buildModel(presets['mlp-paper'].spec, 1);
+    train(
+      base,
+      digits.train,
+      null,
+      { epochs: 8, batchSize: 64, optimizer: { name: 'adam', lr: 0.01 }, schedule: 'cosine', seed: 2 },
+      jsKernels,
+    );
+    const device = resolveDevice('reram-generic', { programSigma: 1 });
+    const test = head(digits.test, 600);
+    const calib = { x: digits.train.x.subarray(0, 500 * 64), n: 500 };
+    const sites = calibrationSites(base, [4, 8], 1, 0.3);
+    const seed = 5;
+    const chips = 4;
+    // Chip-independent: the same modules, trained over random chips.
+    const shared = withCompensation(base, sites);
+    trainCompensation(shared, digits.train, null, { epochs: 4, batchSize: 64, lr: 0.01, device, seed: 3 }, jsKernels);
+    const independent = mean(softwareChipAccuracy(shared, test, device, chips, seed, jsKernels, { calib }));
+    const plainAcc = mean(softwareChipAccuracy(base, test, device, chips, seed, jsKernels, { calib }));
+    const data = head(digits.train, 1000);
+    const perChip: number[] = [];
+    for (let c = 0; c < chips; c++) {
+      const m = withCompensation(base, sites);
+      const frozen = base.params.map((p) => Float32Array.from(p.value));
+      const cal = calibrateChip(
+        m,
+        data,
+        { device, seed, chip: c, epochs: 10, batchSize: 64, lr: 0.01, trainSeed: 9 + c, rails: calib },
+        jsKernels,
+      );
+      // The network's own weights are back to clean, the modules moved.
+      const byName = new Map(m.params.map((p) => [p.name, p]));
+      base.params.forEach((p, i) => {
+        expect(byName.get(p.name)?.value).toEqual(frozen[i]);
+      });
+      expect(cal.rails).toHaveLength(4);
+      expect(cal.history).toHaveLength(10);
+      const sw = calibratedChipAccuracy(m, test, cal, { device, seed }, jsKernels);
+      // The crossbar simulator's chip c of the same seed, with the chip's modules and rails.
+      const plan = withChipRails(planCrossbars(m, resolveCircuit({}), calib.x, calib.n, jsKernels), cal.rails);
+      const sim = runMonteCarlo(m, plan, device, [], test, { chips: 1, seed, firstChip: c }, jsKernels);
+      expect(sim.chips[0].accuracy).toBeCloseTo(sw, 6);
+      perChip.push(sw);
+    }
+    expect(mean(perChip)).toBeGreaterThan(independent + 0.1);
+    expect(mean(perChip)).toBeGreaterThan(plainAcc + 0.1);
+  });
+
+  it('rejects a model without modules, an empty calibration set and mismatched rails', () => {
+    const base = buildModel(presets['mlp-paper'].spec, 1);
+    const digits = loadDataset('digits8', { limitTrain: 100, limitTest: 10 });
+    const device = resolveDevice('reram-generic', { programSigma: 0.5 });
+    const cfg = { device, seed: 1, chip: 0, epochs: 1, batchSize: 16, lr: 0.01, trainSeed: 1, rails: { x: digits.train.x, n: 100 } };
+    expect(() => calibrateChip(base, digits.train, cfg, jsKernels)).toThrow(/no compensation modules/);
+    const m = withCompensation(base, [{ layer: 1, rank: 2 }]);
+    expect(() => calibrateChip(m, head(digits.train, 0), cfg, jsKernels)).toThrow(/at least one labelled image/);
+    const plan = planCrossbars(m, resolveCircuit({}), digits.train.x, 100, jsKernels);
+    expect(() => withChipRails(plan, [1, 2])).toThrow(/2 rails for 4 weighted layers/);
+  });
+});

@@ -135,10 +135,12 @@ export function runMonteCarlo(
 const DEFAULT_CHUNK = 16;
 
 /**
- * Images per batch: 1000, or for small networks up to 10000 (in thousands) while the largest
- * layer input of a batch stays within 2^20 floats (4 MB): per-batch costs dominate tiny layers
- * (the 64-8-8-8-10 network runs ~2x faster in batches of 10000). It depends on the model alone,
- * so results (read noise is drawn per batch) do not change with the chip count or chunking.
+ * Images per batch: 1000; for small networks up to 10000 (in thousands) while the largest layer
+ * input of a batch stays within 2^20 floats (per-batch costs dominate tiny layers: the
+ * 64-8-8-8-10 network runs ~1.5x faster in batches of 10000); for large ones fewer (in fifties)
+ * so that it stays within 2^25 floats, 128 MB (vgg-small's first unrolled convolution takes
+ * 450 MB per 1000 images). It depends on the model alone, so results (read noise is drawn per
+ * batch) do not change with the chip count, chunking or worker count.
  */
 export function defaultBatch(model: Model, plan: CrossbarPlan): number {
   let perImage = model.inputSize;
@@ -147,6 +149,7 @@ export function defaultBatch(model: Model, plan: CrossbarPlan): number {
     const rows = layer instanceof Conv2d ? layer.geom.oh * layer.geom.ow : 1;
     perImage = Math.max(perImage, rows * Math.max(lp.nIn, lp.nOut));
   }
+  if (perImage * 1000 > 2 ** 25) return Math.max(1, Math.floor(2 ** 25 / perImage / 50) * 50);
   return Math.max(1000, Math.min(10000, Math.floor(2 ** 20 / perImage / 1000) * 1000));
 }
 

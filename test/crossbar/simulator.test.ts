@@ -3,7 +3,7 @@ import { loadKernels } from '../../src/core/kernels-node.js';
 import { Rng } from '../../src/core/rng.js';
 import { programChip } from '../../src/crossbar/chip.js';
 import { type CircuitInput, idealCircuit, resolveCircuit } from '../../src/crossbar/circuit.js';
-import { runMonteCarlo } from '../../src/crossbar/montecarlo.js';
+import { defaultBatch, runMonteCarlo } from '../../src/crossbar/montecarlo.js';
 import { planCrossbars } from '../../src/crossbar/plan.js';
 import { simulateBatch } from '../../src/crossbar/simulate.js';
 import { summarize } from '../../src/crossbar/stats.js';
@@ -230,6 +230,15 @@ describe('Monte Carlo', () => {
         });
       }
     }
+  });
+
+  it('picks image batches by network size: more for tiny layers, fewer for large convolutions', () => {
+    const batch = (name: string) => {
+      const m = buildModel(presets[name].spec, 1);
+      const calib = new Float32Array(4 * m.inputSize).fill(0.5);
+      return defaultBatch(m, planCrossbars(m, resolveCircuit({}), calib, 4, kernels));
+    };
+    expect(['mlp-paper', 'mlp', 'lenet5', 'vgg-small'].map(batch)).toEqual([10000, 1000, 1000, 250]);
   });
 
   it('works on a convolutional network', () => {

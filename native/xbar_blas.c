@@ -6,7 +6,10 @@
  * take the whole Node process down; JS callers get an Error instead.
  */
 #include <cblas.h>
+#if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
+#define XBAR_X86 1
+#endif
 #include <limits.h>
 #include <math.h>
 #include <stdbool.h>
@@ -271,6 +274,7 @@ static napi_value clamp(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+#ifdef XBAR_X86
 /* C [m, n] += A B, A [m, k] sparse in CSR (row_ptr, col, val), B [k, n] and C row-major.
  * Columns go in blocks of 64 whose 8 AVX accumulators stay in registers while a row's nonzeros
  * stream B's block (k x 64 floats, L2-resident for the layers where this pays). */
@@ -319,6 +323,8 @@ __attribute__((target("avx2,fma"))) static void spmm_avx2(int m, int n, const in
       c[(int64_t)i * n + j0] = a;
     }
 }
+
+#endif
 
 static void spmm_plain(int m, int n, const int *row_ptr, const int *col, const float *val, const float *b,
                        float *c) {
@@ -385,8 +391,13 @@ static napi_value spmm(napi_env env, napi_callback_info info) {
       throw_msg(env, false, "spmm: %s index %lld is outside [0, %lld)", "col", col[p], k);
       return NULL;
     }
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) spmm_avx2(m, n, row_ptr, col, val, b, c);
-  else spmm_plain(m, n, row_ptr, col, val, b, c);
+#ifdef XBAR_X86
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    spmm_avx2(m, n, row_ptr, col, val, b, c);
+    return NULL;
+  }
+#endif
+  spmm_plain(m, n, row_ptr, col, val, b, c);
   return NULL;
 }
 

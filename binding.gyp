@@ -4,7 +4,7 @@
       "target_name": "xbar_blas",
       "sources": ["native/xbar_blas.c"],
       "defines": ["NAPI_VERSION=8"],
-      "libraries": ["-lopenblas"],
+      "libraries": ["-lopenblas", "-lpthread"],
       "configurations": {
         "Release": { "cflags!": ["-O3"], "cflags": ["-O2"] }
       }

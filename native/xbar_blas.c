@@ -12,6 +12,7 @@
 #endif
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -359,13 +360,38 @@ static bool get_i32(napi_env env, napi_value v, const char *name, int64_t need, 
   return true;
 }
 
-/* spmm(m, n, k, rowPtr, col, val, b, c): every index is checked first, so that a bad CSR
- * throws instead of reading outside B. */
+struct spmm_job {
+  int m, n;
+  const int *row_ptr, *col;
+  const float *val, *b;
+  float *c;
+};
+
+static void *spmm_run(void *arg) {
+  const struct spmm_job *j = arg;
+#ifdef XBAR_X86
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    spmm_avx2(j->m, j->n, j->row_ptr, j->col, j->val, j->b, j->c);
+    return NULL;
+  }
+#endif
+  spmm_plain(j->m, j->n, j->row_ptr, j->col, j->val, j->b, j->c);
+  return NULL;
+}
+
+/* spmm(m, n, k, rowPtr, col, val, b, c[, threads]): every index is checked first, so that a bad
+ * CSR throws instead of reading outside B. */
 static napi_value spmm(napi_env env, napi_callback_info info) {
-  napi_value argv[8];
+  napi_value argv[9];
+  size_t argc_spmm = 9;
   int m, n, k, *row_ptr, *col;
   float *val, *b, *c;
-  if (!get_args(env, info, "spmm", 8, argv) || !get_int(env, argv[0], "m", 0, &m) ||
+  if (napi_get_cb_info(env, info, &argc_spmm, argv, NULL, NULL) != napi_ok) return NULL;
+  if (argc_spmm < 8) {
+    napi_throw_type_error(env, NULL, "spmm: expected 8 arguments");
+    return NULL;
+  }
+  if (!get_int(env, argv[0], "m", 0, &m) ||
       !get_int(env, argv[1], "n", 0, &n) || !get_int(env, argv[2], "k", 0, &k) ||
       !get_i32(env, argv[3], "rowPtr", (int64_t)m + 1, &row_ptr))
     return NULL;
@@ -391,13 +417,23 @@ static napi_value spmm(napi_env env, napi_callback_info info) {
       throw_msg(env, false, "spmm: %s index %lld is outside [0, %lld)", "col", col[p], k);
       return NULL;
     }
-#ifdef XBAR_X86
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
-    spmm_avx2(m, n, row_ptr, col, val, b, c);
-    return NULL;
+  int threads = 1;
+  if (argc_spmm > 8 && !get_int(env, argv[8], "threads", 1, &threads)) return NULL;
+  /* Rows split between threads: each output row is summed by one thread in the same order, so
+   * the result does not depend on the thread count (unlike BLAS). */
+  if (threads > m / 64) threads = m / 64 > 1 ? m / 64 : 1;
+  if (threads > 16) threads = 16;
+  struct spmm_job jobs[16];
+  pthread_t ids[16];
+  int started = 0;
+  for (int t = 0; t < threads; t++) {
+    const int i0 = (int)((int64_t)m * t / threads), i1 = (int)((int64_t)m * (t + 1) / threads);
+    jobs[t] = (struct spmm_job){i1 - i0, n, row_ptr + i0, col, val, b, c + (int64_t)i0 * n};
+    if (t == threads - 1 || pthread_create(&ids[t], NULL, spmm_run, &jobs[t]) != 0) spmm_run(&jobs[t]);
+    else started |= 1 << t;
   }
-#endif
-  spmm_plain(m, n, row_ptr, col, val, b, c);
+  for (int t = 0; t < threads; t++)
+    if (started & (1 << t)) pthread_join(ids[t], NULL);
   return NULL;
 }
 

@@ -11,7 +11,17 @@ interface BlasAddon {
   im2col(x: Float32Array, ...geometry: [...number[], Float32Array]): void;
   maxPool(x: Float32Array, ...geometry: [...number[], Float32Array]): void;
   clamp: Kernels['clamp'];
-  spmm(m: number, n: number, k: number, rowPtr: Int32Array, col: Int32Array, val: Float32Array, b: Float32Array, c: Float32Array): void;
+  spmm(
+    m: number,
+    n: number,
+    k: number,
+    rowPtr: Int32Array,
+    col: Int32Array,
+    val: Float32Array,
+    b: Float32Array,
+    c: Float32Array,
+    threads: number,
+  ): void;
   setThreads(n: number): void;
   getThreads(): number;
   config(): string;
@@ -79,6 +89,7 @@ export function loadKernels(opts: LoadKernelsOptions = {}): NodeKernels {
     im2col: (x, g, cols) => blas.im2col(x, g.batch, g.h, g.w, g.c, g.k, g.stride, g.pad, g.oh, g.ow, cols),
     maxPool: (x, g, y) => blas.maxPool(x, g.batch, g.h, g.w, g.c, g.k, g.stride, g.pad, g.oh, g.ow, y),
     clamp: (y, lo, hi) => blas.clamp(y, lo, hi),
-    spmm: (m, n, k, a, b, c) => blas.spmm(m, n, k, a.rowPtr, a.col, a.val, b, c),
+    // Rows split over the threads: the same result whatever the thread count.
+    spmm: (m, n, k, a, b, c) => blas.spmm(m, n, k, a.rowPtr, a.col, a.val, b, c, threads),
   };
 }

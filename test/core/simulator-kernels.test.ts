@@ -154,6 +154,18 @@ describe.skipIf(Boolean(reason))('native simulator kernels', () => {
   const native = () => loadKernels({ prefer: 'native', threads: 1 });
   suite(native);
 
+  it('spmm gives the same bits with 1 or 2 threads (rows are split, never a sum)', () => {
+    const [m, n, k] = [500, 96, 300];
+    const a = filled(m * k, 11).map((v) => (v > 0.5 ? v : 0));
+    const b = filled(k * n, 12);
+    const csr = toCsr(a, m, k) as Csr;
+    const one = new Float32Array(m * n);
+    const two = new Float32Array(m * n);
+    loadKernels({ prefer: 'native', threads: 1 }).spmm(m, n, k, csr, b, one);
+    loadKernels({ prefer: 'native', threads: 2 }).spmm(m, n, k, csr, b, two);
+    expect(Buffer.from(two.buffer).equals(Buffer.from(one.buffer))).toBe(true);
+  });
+
   it('rejects sizes that would read or write out of bounds', () => {
     const k = native();
     const g = geometry(2, 14, 14, 6, 5, 1, 0);

@@ -89,6 +89,8 @@ function programLayer(
 ): LayerChip {
   const n = lp.A.length;
   const span = d.gMax - d.gMin;
+  // Variation alone (the common Monte Carlo case): draw, store and read back in one pass.
+  if (d.programSigma > 0 && !patterns.length && rWire === 0) return variedLayer(lp, base, d.programSigma, span, varRng);
   let gPos: Float64Array;
   let gNeg: Float64Array;
   if (d.programSigma > 0) {
@@ -124,6 +126,27 @@ function programLayer(
     sparse = { index, delta };
   }
   return { gPos: new Float32Array(gPos), gNeg: new Float32Array(gNeg), wEff, faults, faultyCells: nFaulty, sparse };
+}
+
+/** varyConductances and toWeights fused: the same values, without the float64 copies. */
+function variedLayer(lp: LayerPlan, base: ChipBase['layers'][number], sigma: number, span: number, rng: Rng): LayerChip {
+  const { gPos: tPos, gNeg: tNeg } = base;
+  const nOut = lp.nOut;
+  const gPos = new Float32Array(tPos.length);
+  const gNeg = new Float32Array(tPos.length);
+  const wEff = new Float32Array(tPos.length);
+  for (let i = 0, j = 0; i < tPos.length; i++, j = j + 1 === nOut ? 0 : j + 1) {
+    let u = 0;
+    while (u === 0) u = rng.uniform();
+    const v = rng.uniform();
+    const r = Math.sqrt(-2 * Math.log(u));
+    const gp = tPos[i] * Math.exp(sigma * (r * Math.cos(2 * Math.PI * v)));
+    const gn = tNeg[i] * Math.exp(sigma * (r * Math.sin(2 * Math.PI * v)));
+    gPos[i] = gp;
+    gNeg[i] = gn;
+    wEff[i] = ((gp - gn) * lp.colScale[j]) / span;
+  }
+  return { gPos, gNeg, wEff, faults: lp.tiles.map(() => null), faultyCells: 0, sparse: null };
 }
 
 /**
@@ -222,6 +245,7 @@ function wiredWeights(lp: LayerPlan, gPos: Float64Array, gNeg: Float64Array, rWi
 /** (G+ - G-) * colScale / span, in float64 before rounding so that an ideal chip reproduces the weights exactly. */
 function toWeights(gPos: Float64Array, gNeg: Float64Array, lp: LayerPlan, span: number): Float32Array {
   const w = new Float32Array(gPos.length);
-  for (let i = 0; i < w.length; i++) w[i] = ((gPos[i] - gNeg[i]) * lp.colScale[i % lp.nOut]) / span;
+  const nOut = lp.nOut;
+  for (let i = 0, j = 0; i < w.length; i++, j = j + 1 === nOut ? 0 : j + 1) w[i] = ((gPos[i] - gNeg[i]) * lp.colScale[j]) / span;
   return w;
 }

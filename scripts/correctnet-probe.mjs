@@ -11,6 +11,9 @@
 // clean = the simulator's rule on the clean network with the chip's modules; base = the clean
 // network without modules; none = no rails. --init starts the modules from a saved compensated
 // model (e.g. chip-independent ones). --loss kd distils the clean network's logits (T = 2).
+// --independent E: instead of calibrating per chip, train the modules once over random chips
+// (trainCompensation, E epochs on the whole training split, seed 24) and test them on every
+// chip with the simulator's rails (--rails clean): CorrectNet's chip-independent modules.
 // Needs `npm run build`. Seeds: chips 0..n-1 of seed 1, calibration images = the first n of the
 // training split (seed 3, as `xbar train`'s default seed 1), shuffling seed 100 + chip.
 import { parseArgs } from 'node:util';
@@ -19,7 +22,7 @@ import { Rng } from '../dist/core/rng.js';
 import { trainValSplit } from '../dist/data/index.js';
 import { loadDataset } from '../dist/data/node.js';
 import { resolveDevice } from '../dist/device/config.js';
-import { compensationCost, withCompensation } from '../dist/mitigation/compensation.js';
+import { compensationCost, trainCompensation, withCompensation } from '../dist/mitigation/compensation.js';
 import { head } from '../dist/mitigation/correctnet.js';
 import { Rails, WeightNoise } from '../dist/mitigation/noise.js';
 import { loadModel } from '../dist/nn/io-node.js';
@@ -38,6 +41,7 @@ const { values: a } = parseArgs({
     'limit-test': { type: 'string' },
     rails: { type: 'string', default: 'chip' },
     init: { type: 'string' },
+    independent: { type: 'string' },
     loss: { type: 'string', default: 'ce' },
   },
 });
@@ -59,7 +63,12 @@ const railImages = { x: ds.train.x.subarray(0, 1000 * inSize), n: 1000 };
 const device = resolveDevice('reram-generic', { programSigma: Number(a.sigma), readNoise: 0 });
 const cal = head(trainSplit, Number(a.images));
 const teacher = base.forward({ data: cal.x, shape: [cal.n, inSize] }, { kernels, training: false }).data.slice();
-const init = a.init ? loadModel(a.init).model : null;
+let init = a.init ? loadModel(a.init).model : null;
+if (a.independent) {
+  init = withCompensation(base, sites, 20);
+  const cfg = { epochs: Number(a.independent), batchSize: 128, lr: 0.003, device, seed: 24 };
+  trainCompensation(init, trainSplit, null, cfg, kernels);
+}
 const softmax = (v, t) => {
   const mx = Math.max(...v);
   const ex = Array.from(v, (u) => Math.exp((u - mx) / t));
@@ -91,6 +100,10 @@ for (let c = 0; c < Number(a.chips); c++) {
     return acc;
   };
   before.push(test());
+  if (a.independent) {
+    after.push(before[c]);
+    continue;
+  }
   noise.apply(c);
   const rng = new Rng(100 + c);
   const opt = makeOptimizer({ name: 'adam', lr: Number(a.lr) });

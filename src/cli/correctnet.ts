@@ -673,7 +673,10 @@ export function markdownTable(r: CorrectnetResult): string {
   }
   const chips = r.methods[0].sweep[0]?.summary.n ?? 0;
   lines.push('');
-  lines.push(`${chips} chips per cell, ${r.testImages} test images, device ${r.options.device}.`);
+  const calChips = r.methods.find((m) => m.calibration)?.calibration?.chips;
+  lines.push(
+    `${chips} chips per cell${calChips !== undefined ? ` (+cal columns: ${calChips}, the first ones)` : ''}, ${r.testImages} test images, device ${r.options.device}.`,
+  );
   const comp = r.methods.find((m) => m.method === 'lipschitz+comp')?.compensation;
   if (comp)
     lines.push(

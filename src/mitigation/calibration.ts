@@ -21,8 +21,8 @@ import { Rails, WeightNoise } from './noise.js';
  * is set to the simulator's headroom x the largest activation measured *on the chip* over the
  * rail-calibration images, instead of on the clean network. Modules trained for one chip change
  * the clean network's activations, so rails taken from the clean network clip the chip's
- * (mlp, sigma 1.2: 62% with clean-network rails against 89% with the chip's own, 3 chips);
- * rails measured on the chip alone, without modules, do not help (plain mlp 15.5% either way).
+ * (mlp, sigma 1.2: 60% with clean-network rails against 89% with the chip's own, 3 chips);
+ * rails measured on the chip alone, without modules, do not help (plain mlp: 15.5% against 14.8%).
  */
 export interface ChipCalibrationConfig {
   /** The chip: draw `chip` of `seed` is simulator chip `chip` of `seed` (WeightNoise, programChip). */

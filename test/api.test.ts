@@ -104,3 +104,23 @@ describe('browser entry', () => {
     expect(nodeImports).toEqual([]);
   });
 });
+
+describe('Monte Carlo worker', () => {
+  it('loads no zod: worker start-up stays short (validation happens in the parent)', () => {
+    const seen = new Set<string>();
+    const bare: string[] = [];
+    const visit = (file: string) => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      // `import type` and `export type` are erased; everything else loads its module.
+      for (const m of readFileSync(file, 'utf8').matchAll(/^(?:import|export)(?! type )[^'"]*from '([^']+)'/gm)) {
+        const spec = m[1];
+        if (spec.startsWith('.')) visit(resolve(dirname(file), spec.replace(/\.js$/, '.ts')));
+        else if (!spec.startsWith('node:')) bare.push(`${file}: ${spec}`);
+      }
+    };
+    visit(resolve(import.meta.dirname, '../src/crossbar/mc-worker.ts'));
+    expect(seen.size).toBeGreaterThan(10);
+    expect(bare).toEqual([]);
+  });
+});

@@ -1,6 +1,7 @@
 import { Rng } from '../core/rng.js';
 import type { Device } from '../device/config.js';
-import { type FaultMap, type FaultSpec, generateFaultMap, STUCK_OFF, STUCK_ON } from '../faults/index.js';
+import { type FaultMap, generateFaultMap, STUCK_OFF, STUCK_ON } from '../faults/pattern.js';
+import type { FaultSpec } from '../faults/spec.js';
 import type { CrossbarPlan, LayerPlan, Tile } from './plan.js';
 import { wireTransfer } from './wires.js';
 

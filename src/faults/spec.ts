@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { XbarError } from '../core/errors.js';
-import { type PatternSpec, patternNames, patternSchema } from './pattern.js';
+import { type PatternSpec, patternNames, patternSchema } from './schema.js';
 
 /**
  * Which patterns go on which weighted layers (0 = first dense/conv layer). Each array (tile) of

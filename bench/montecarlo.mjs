@@ -1,7 +1,8 @@
 // Monte Carlo throughput (simulated chips x test images per second) of xbar against a PyTorch peer
 // doing the same study the MemTorch/aihwkit way (bench/peers/torch_montecarlo.py).
 // Usage: npm run build && node bench/montecarlo.mjs [--chips N] [--reps R] [--quick] [--json]
-//   --chips N        chips in the two MNIST scenarios (default 20)
+//   --chips N        chips in the MNIST scenarios (default 100 for the mlp, 20 for LeNet-5: a Monte Carlo
+//                    study is hundreds of chips; fewer make the workers' fixed start-up, ~0.15 s, weigh)
 //   --paper-chips N  chips in the digits8 scenario (default 200)
 //   --reps R         timed repetitions per measurement, medians reported (default 3)
 //   --quick          smoke run: 3 / 30 chips on 1000 test images, 1 repetition
@@ -122,7 +123,9 @@ const json = flag('--json');
 const quick = flag('--quick');
 const log = json ? () => {} : (...a) => console.error(...a); // progress on stderr keeps --json clean
 const reps = Number(option('--reps', quick ? 1 : 3));
-const chips = Number(option('--chips', quick ? 3 : 20));
+const chipsOption = option('--chips');
+const chips = Number(chipsOption ?? (quick ? 3 : 100));
+const lenetChips = Number(chipsOption ?? (quick ? 3 : 20));
 const paperChips = Number(option('--paper-chips', quick ? 30 : 200));
 const limitTest = quick ? 1000 : null;
 const cache = resolve(option('--cache', join(here, '.cache')));
@@ -170,14 +173,21 @@ const SCENARIOS = [
     chips,
     note: `mlp, MNIST, faults only: random sa0=${FAULTS.sa0} sa1=${FAULTS.sa1}, sigma 0 (~20% of the weights have a stuck cell)`,
   },
-  { key: 'lenet-sigma', preset: 'lenet5', dataset: 'mnist', sigma: 0.1, chips, note: 'LeNet-5 (conv 6@5x5, pool, conv 16@5x5, pool, 120-84-10), MNIST, sigma 0.1' },
+  {
+    key: 'lenet-sigma',
+    preset: 'lenet5',
+    dataset: 'mnist',
+    sigma: 0.1,
+    chips: lenetChips,
+    note: 'LeNet-5 (conv 6@5x5, pool, conv 16@5x5, pool, 120-84-10), MNIST, sigma 0.1',
+  },
   {
     key: 'lenet-faults',
     preset: 'lenet5',
     dataset: 'mnist',
     sigma: 0,
     ...FAULTS,
-    chips,
+    chips: lenetChips,
     note: `LeNet-5, MNIST, faults only: random sa0=${FAULTS.sa0} sa1=${FAULTS.sa1}, sigma 0`,
   },
   {

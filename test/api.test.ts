@@ -86,41 +86,40 @@ describe('mitigation API (CorrectNet)', () => {
   });
 });
 
+/**
+ * The modules `entry` loads (relative imports followed, `import type` / `export type` left out when
+ * `typesErased`) and the non-relative specifiers they import.
+ */
+function importGraph(entry: string, typesErased: boolean): { files: Set<string>; external: string[] } {
+  const files = new Set<string>();
+  const external: string[] = [];
+  const pattern = typesErased ? /^(?:import|export)(?! type )[^'"]*from '([^']+)'/gm : /^(?:import|export)[^'"]*from '([^']+)'/gm;
+  const visit = (file: string) => {
+    if (files.has(file)) return;
+    files.add(file);
+    for (const m of readFileSync(file, 'utf8').matchAll(pattern)) {
+      const spec = m[1];
+      if (spec.startsWith('.')) visit(resolve(dirname(file), spec.replace(/\.js$/, '.ts')));
+      else external.push(`${file}: ${spec}`);
+    }
+  };
+  visit(entry);
+  return { files, external };
+}
+
 describe('browser entry', () => {
   it('imports nothing from Node, directly or through its modules', () => {
-    const seen = new Set<string>();
-    const nodeImports: string[] = [];
-    const visit = (file: string) => {
-      if (seen.has(file)) return;
-      seen.add(file);
-      for (const m of readFileSync(file, 'utf8').matchAll(/^(?:import|export)[^'"]*from '([^']+)'/gm)) {
-        const spec = m[1];
-        if (spec.startsWith('.')) visit(resolve(dirname(file), spec.replace(/\.js$/, '.ts')));
-        else if (spec.startsWith('node:') || ['fs', 'path', 'os', 'child_process'].includes(spec)) nodeImports.push(`${file}: ${spec}`);
-      }
-    };
-    visit(resolve(import.meta.dirname, '../src/browser.ts'));
-    expect(seen.size).toBeGreaterThan(20);
-    expect(nodeImports).toEqual([]);
+    const { files, external } = importGraph(resolve(import.meta.dirname, '../src/browser.ts'), false);
+    expect(files.size).toBeGreaterThan(20);
+    const node = external.filter((e) => / (node:|fs$|path$|os$|child_process$)/.test(e));
+    expect(node).toEqual([]);
   });
 });
 
 describe('Monte Carlo worker', () => {
   it('loads no zod: worker start-up stays short (validation happens in the parent)', () => {
-    const seen = new Set<string>();
-    const bare: string[] = [];
-    const visit = (file: string) => {
-      if (seen.has(file)) return;
-      seen.add(file);
-      // `import type` and `export type` are erased; everything else loads its module.
-      for (const m of readFileSync(file, 'utf8').matchAll(/^(?:import|export)(?! type )[^'"]*from '([^']+)'/gm)) {
-        const spec = m[1];
-        if (spec.startsWith('.')) visit(resolve(dirname(file), spec.replace(/\.js$/, '.ts')));
-        else if (!spec.startsWith('node:')) bare.push(`${file}: ${spec}`);
-      }
-    };
-    visit(resolve(import.meta.dirname, '../src/crossbar/mc-worker.ts'));
-    expect(seen.size).toBeGreaterThan(10);
-    expect(bare).toEqual([]);
+    const { files, external } = importGraph(resolve(import.meta.dirname, '../src/crossbar/mc-worker.ts'), true);
+    expect(files.size).toBeGreaterThan(10);
+    expect(external.filter((e) => !/ node:/.test(e))).toEqual([]);
   });
 });

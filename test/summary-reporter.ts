@@ -23,7 +23,9 @@ export default class SummaryReporter implements Reporter {
       n.blocked ? `${n.blocked} not run because a beforeAll or their file failed` : '',
       broken ? `${broken} file(s) failed to load` : '',
     ].filter(Boolean);
-    process.stdout.write(`\ntests: ${n.passed} passed, ${failed} failed, ${n.skipped} skipped${why.length ? ` (${why.join('; ')})` : ''}\n`);
+    process.stdout.write(
+      `\ntests: ${n.passed} passed, ${failed} failed, ${n.skipped} skipped${why.length ? ` (${why.join('; ')})` : ''}\n`,
+    );
   }
 }
 

@@ -1,18 +1,9 @@
-import type { Kernels } from '../core/kernels.js';
+import type { Kernels, WindowGeometry } from '../core/kernels.js';
 import type { Rng } from '../core/rng.js';
 import type { Context, Layer, LayerSpec } from './layer.js';
 import { fillRows, type Param, param, type Tensor, tensor } from './tensor.js';
 
-interface Geometry {
-  h: number;
-  w: number;
-  c: number;
-  k: number;
-  stride: number;
-  pad: number;
-  oh: number;
-  ow: number;
-}
+type Geometry = Omit<WindowGeometry, 'batch'>;
 
 /**
  * 2-D convolution on NHWC images, computed as im2col + one GEMM. The weight is stored

@@ -55,7 +55,21 @@ describe('xbar simulate', () => {
   });
 
   it('worker threads give the same chips as one thread', () => {
-    const args = ['simulate', '-m', model, '--chips', '7', '--seed', '4', '--limit-test', '400', '--read-noise', '0.05', '--faults', 'checkerboard:density=0.01'];
+    const args = [
+      'simulate',
+      '-m',
+      model,
+      '--chips',
+      '7',
+      '--seed',
+      '4',
+      '--limit-test',
+      '400',
+      '--read-noise',
+      '0.05',
+      '--faults',
+      'checkerboard:density=0.01',
+    ];
     const one = join(work, 'w1');
     const two = join(work, 'w2');
     expect(xbar(...args, '--workers', '1', '--out', one, '--quiet').code).toBe(0);

@@ -1,17 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Kernels } from '../../src/core/kernels.js';
 import { loadKernels, nativeUnavailableReason } from '../../src/core/kernels-node.js';
-
-// Deterministic inputs without depending on the project RNG: a small LCG in [-1, 1).
-function filled(len: number, seed: number): Float32Array {
-  const x = new Float32Array(len);
-  let s = seed >>> 0;
-  for (let i = 0; i < len; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    x[i] = s / 2 ** 31 - 1;
-  }
-  return x;
-}
+import { filled } from './filled.js';
 
 /** Naive row-major reference in float64: C = alpha op(A) op(B) + beta C. */
 function reference(...[ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc]: Parameters<Kernels['sgemm']>): Float32Array {

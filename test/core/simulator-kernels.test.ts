@@ -1,19 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { type Csr, type Kernels, toCsr, type WindowGeometry } from '../../src/core/kernels.js';
 import { loadKernels, nativeUnavailableReason } from '../../src/core/kernels-node.js';
+import { filled } from './filled.js';
 
 // The kernels the simulator runs besides sgemm (im2col, maxPool, clamp, spmm): the JS ones
 // against naive references, the native ones against the same references.
-
-function filled(len: number, seed: number): Float32Array {
-  const x = new Float32Array(len);
-  let s = seed >>> 0;
-  for (let i = 0; i < len; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    x[i] = s / 2 ** 31 - 1;
-  }
-  return x;
-}
 
 function geometry(batch: number, h: number, w: number, c: number, k: number, stride: number, pad: number): WindowGeometry {
   return { batch, h, w, c, k, stride, pad, oh: Math.floor((h + 2 * pad - k) / stride) + 1, ow: Math.floor((w + 2 * pad - k) / stride) + 1 };

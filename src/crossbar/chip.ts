@@ -90,8 +90,6 @@ function programLayer(
 ): LayerChip {
   const n = lp.A.length;
   const span = d.gMax - d.gMin;
-  // Variation alone (the common Monte Carlo case): draw, store and read back in one pass.
-  if (d.programSigma > 0 && !patterns.length && rWire === 0) return variedLayer(lp, base, d.programSigma, span, varRng);
   let gPos: Float64Array;
   let gNeg: Float64Array;
   if (d.programSigma > 0) {
@@ -127,27 +125,6 @@ function programLayer(
     sparse = { index, delta };
   }
   return { gPos: new Float32Array(gPos), gNeg: new Float32Array(gNeg), wEff, faults, faultyCells: nFaulty, sparse };
-}
-
-/** varyConductances and toWeights fused: the same values, without the float64 copies. */
-function variedLayer(lp: LayerPlan, base: ChipBase['layers'][number], sigma: number, span: number, rng: Rng): LayerChip {
-  const { gPos: tPos, gNeg: tNeg } = base;
-  const nOut = lp.nOut;
-  const gPos = new Float32Array(tPos.length);
-  const gNeg = new Float32Array(tPos.length);
-  const wEff = new Float32Array(tPos.length);
-  for (let i = 0, j = 0; i < tPos.length; i++, j = j + 1 === nOut ? 0 : j + 1) {
-    let u = 0;
-    while (u === 0) u = rng.uniform();
-    const v = rng.uniform();
-    const r = Math.sqrt(-2 * Math.log(u));
-    const gp = tPos[i] * Math.exp(sigma * (r * Math.cos(2 * Math.PI * v)));
-    const gn = tNeg[i] * Math.exp(sigma * (r * Math.sin(2 * Math.PI * v)));
-    gPos[i] = gp;
-    gNeg[i] = gn;
-    wEff[i] = ((gp - gn) * lp.colScale[j]) / span;
-  }
-  return { gPos, gNeg, wEff, faults: lp.tiles.map(() => null), faultyCells: 0, sparse: null };
 }
 
 /**

@@ -26,18 +26,11 @@ export function crossbarLayer(
   rng: Rng | null,
   pre?: Float32Array,
 ): Float32Array {
-  const { nIn, nOut } = lp;
-  const c = plan.circuit;
-  const xin = c.dacBits > 0 && (!pre || (dev.readNoise > 0 && rng)) ? dac(x, lp.xMax, c.dacBits, lp.signedInput) : x;
-  let y: Float32Array;
-  if (pre) y = pre;
-  else if (c.adcBits > 0 && lp.rowTiles.length > 0) y = tiledWithAdc(xin, R, lp, lc.wEff, c.adcBits, kernels);
-  else {
-    y = new Float32Array(R * nOut);
-    fillRows(y, lc.wEff.subarray(nIn * nOut), R);
-    kernels.sgemm(false, false, R, nOut, nIn, 1, xin, nIn, lc.wEff, nOut, 1, y, nOut);
-  }
-  if (dev.readNoise > 0 && rng) addReadNoise(y, xin, R, lp, lc, dev, kernels, rng);
+  const noisy = dev.readNoise > 0 && rng;
+  // With the product given, the input is only needed for read noise.
+  const xin = pre && !noisy ? x : layerInput(x, lp, plan);
+  const y = pre ?? productOnChip({ xin, R }, lp, lc, plan, kernels);
+  if (noisy) addReadNoise(y, xin, R, lp, lc, dev, kernels, rng);
   return y;
 }
 

@@ -82,7 +82,9 @@ export async function runMonteCarloParallel(
 
 function inSharedMemory<T extends Float32Array | Uint8Array>(a: T): T {
   if (a.buffer instanceof SharedArrayBuffer) return a;
-  const copy = (a instanceof Float32Array ? new Float32Array(new SharedArrayBuffer(a.byteLength)) : new Uint8Array(new SharedArrayBuffer(a.byteLength))) as T;
+  const copy = (
+    a instanceof Float32Array ? new Float32Array(new SharedArrayBuffer(a.byteLength)) : new Uint8Array(new SharedArrayBuffer(a.byteLength))
+  ) as T;
   copy.set(a);
   return copy;
 }

@@ -13,19 +13,13 @@ import os
 import sys
 import time
 
-cfg = json.loads(sys.argv[1])
-# OpenBLAS reads its thread count when it is loaded (by `import torch`), so set it first.
-os.environ["OPENBLAS_NUM_THREADS"] = str(cfg["blasThreads"])
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from peer import find_file, log, read_idx, start  # noqa: E402
+
+cfg = start()  # before torch is imported
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from measure import loaded_blas, peak_rss_mib  # noqa: E402
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from idx import find_file, read_idx  # noqa: E402
-
-
-def log(*a):
-    print(*a, file=sys.stderr, flush=True)
 
 
 def build(name, nn):

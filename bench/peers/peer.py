@@ -1,6 +1,20 @@
-"""IDX (MNIST-format) reading shared by the PyTorch peers, with xbar's lookup and pixel scaling."""
+"""What the PyTorch peers share: their configuration, progress output and IDX (MNIST-format) reading."""
 import gzip
+import json
 import os
+import sys
+
+
+def start():
+    """The JSON configuration in argv[1]. Sets OpenBLAS's thread count, which it reads when torch loads:
+    call this before importing torch."""
+    cfg = json.loads(sys.argv[1])
+    os.environ["OPENBLAS_NUM_THREADS"] = str(cfg["blasThreads"])
+    return cfg
+
+
+def log(*a):
+    print(*a, file=sys.stderr, flush=True)
 
 
 def find_file(d, base):

@@ -81,6 +81,28 @@ if (nativeReason) {
   }
 }
 
+// The Monte Carlo's first layer on real inputs: MNIST pixels are ~80% zeros, so xbar multiplies
+// them as a sparse matrix (spmm) when at most 40% are nonzero. Same product, both ways.
+let sparse;
+if (!nativeReason) {
+  const { loadDataset } = await import(join(here, '../dist/data/node.js'));
+  const { toCsr } = await import(join(here, '../dist/core/kernels.js'));
+  const x = loadDataset('mnist', { limitTrain: 1, limitTest: 1000 }).test.x;
+  const [m, k, n] = [1000, 784, 256];
+  const w = rand(k * n);
+  const c = new Float32Array(m * n);
+  const csr = toCsr(x, m, k);
+  sparse = { density: csr.val.length / (m * k), rows: [] };
+  for (const threads of [1, 2]) {
+    const kn = loadKernels({ prefer: 'native', threads });
+    sparse.rows.push({
+      threads,
+      sgemm: timeit(() => kn.sgemm(false, false, m, n, k, 1, x, k, w, n, 0, c, n)),
+      spmm: timeit(() => kn.spmm(m, n, k, csr, w, c)),
+    });
+  }
+}
+
 log('js kernels...');
 rows.push({
   label: 'xbar js kernels',
@@ -126,7 +148,13 @@ if (json) {
       gflops: gflops(r.seconds[i], s) ?? null,
     })),
   }));
-  console.log(JSON.stringify({ results, ratioNative2ToTorch: ratio ?? null, peakRss: rss, cpuBusyAtStart: busy ?? null, notes }, null, 2));
+  console.log(
+    JSON.stringify(
+      { results, ratioNative2ToTorch: ratio ?? null, sparseFirstLayer: sparse ?? null, peakRss: rss, cpuBusyAtStart: busy ?? null, notes },
+      null,
+      2,
+    ),
+  );
 } else {
   const fmt = (x) => (x === undefined || Number.isNaN(x) ? 'skip' : x >= 10 ? x.toFixed(0) : x.toFixed(1));
   const table = [
@@ -138,6 +166,15 @@ if (json) {
   for (const row of table) console.log(row.map((c, j) => (j ? c.padStart(widths[j]) : c.padEnd(widths[j]))).join('  '));
   console.log(`\nshapes: ${SHAPES.map((s) => `${s.name} = ${s.note}`).join('; ')}`);
   console.log(`js kernels and tfjs skip a shape whose timed runs would exceed ${JS_BUDGET_MS / 1000} s.`);
+  if (sparse)
+    console.log(
+      `\nfirst layer on 1000 MNIST test images (1000x784x256, ${(100 * sparse.density).toFixed(1)}% nonzero inputs), ms per product: ${sparse.rows
+        .map(
+          (r) =>
+            `${r.threads} thread(s): sgemm ${(1e3 * r.sgemm).toFixed(2)}, spmm ${(1e3 * r.spmm).toFixed(2)} (${(r.sgemm / r.spmm).toFixed(2)}x)`,
+        )
+        .join('; ')}`,
+    );
   console.log(`peak RSS: node ${rss.nodeMiB.toFixed(0)} MiB, python peer ${rss.pythonMiB?.toFixed(0) ?? '?'} MiB`);
   for (const n of notes) console.log(n);
 }

@@ -97,7 +97,7 @@ if (flag('--child')) {
   // Where the serial time goes: programming the chips (JS, one thread) against the rest.
   const nProg = Math.min(job.chips, 5);
   const t0 = performance.now();
-  for (let c = 0; c < nProg; c++) programChip(plan, dev, faults, job.seed, c);
+  for (let c = 0; c < nProg; c++) programChip(plan, dev, faults, job.seed, c, { kernels });
   const programSecondsPerChip = (performance.now() - t0) / 1000 / nProg;
   console.log(
     JSON.stringify({

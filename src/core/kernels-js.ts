@@ -1,4 +1,5 @@
 import type { Csr, Kernels, WindowGeometry } from './kernels.js';
+import type { Rng } from './rng.js';
 
 /**
  * Portable GEMM in TypeScript: packs op(A) row-major and op(B) column-major (so both operands of
@@ -85,6 +86,7 @@ export const jsKernels: Kernels = {
   im2col,
   maxPool,
   spmm,
+  lognormalPairs,
   clamp(y, lo, hi) {
     if (!(lo <= hi)) throw new RangeError('clamp: lo and hi must be numbers with lo <= hi');
     for (let i = 0; i < y.length; i++) {
@@ -163,5 +165,17 @@ function spmm(m: number, n: number, k: number, a: Csr, b: Float32Array, c: Float
     }
     const o = i * n;
     for (let j = 0; j < n; j++) c[o + j] = acc[j] + c[o + j];
+  }
+}
+
+/** Box-Muller inlined (two uniforms, cos for G+, sin for G-): the draws of two rng.normal() calls. */
+function lognormalPairs(tPos: Float64Array, tNeg: Float64Array, sigma: number, rng: Rng, gPos: Float64Array, gNeg: Float64Array): void {
+  for (let i = 0; i < tPos.length; i++) {
+    let u = 0;
+    while (u === 0) u = rng.uniform();
+    const v = rng.uniform();
+    const r = Math.sqrt(-2 * Math.log(u));
+    gPos[i] = tPos[i] * Math.exp(sigma * (r * Math.cos(2 * Math.PI * v)));
+    gNeg[i] = tNeg[i] * Math.exp(sigma * (r * Math.sin(2 * Math.PI * v)));
   }
 }

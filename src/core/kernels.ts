@@ -1,3 +1,5 @@
+import type { Rng } from './rng.js';
+
 /**
  * The numeric kernels every other module calls, behind one interface (as TensorFlow.js keeps its
  * kernels behind a backend). Two implementations: a native OpenBLAS addon in Node (fast, both
@@ -38,6 +40,12 @@ export interface Kernels {
    * padding: a layer's product when most inputs are exactly zero (MNIST pixels: ~80%).
    */
   spmm(m: number, n: number, k: number, a: Csr, b: Float32Array, c: Float32Array): void;
+  /**
+   * Log-normal programming variation of conductance pairs: gPos[i] = tPos[i] * exp(sigma * z1),
+   * gNeg[i] = tNeg[i] * exp(sigma * z2), (z1, z2) the Box-Muller pair of two uniforms of `rng`:
+   * the values two rng.normal() calls per weight give, bit for bit, on every implementation.
+   */
+  lognormalPairs(tPos: Float64Array, tNeg: Float64Array, sigma: number, rng: Rng, gPos: Float64Array, gNeg: Float64Array): void;
 }
 
 /** A sparse matrix by rows: row i's nonzeros are val[rowPtr[i]..rowPtr[i+1]) in columns col[...]. */

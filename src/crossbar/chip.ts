@@ -1,3 +1,5 @@
+import type { Kernels } from '../core/kernels.js';
+import { jsKernels } from '../core/kernels-js.js';
 import { Rng } from '../core/rng.js';
 import type { Device } from '../device/config.js';
 import { type FaultMap, generateFaultMap, STUCK_OFF, STUCK_ON } from '../faults/pattern.js';
@@ -52,7 +54,8 @@ export function chipBase(plan: CrossbarPlan, device: Device): ChipBase {
 /**
  * Programs one chip: ideal targets, then log-normal programming variation per cell, then the
  * stuck cells of each tile's fault map. Every draw comes from Rng.derive(seed, chip index, layer, stream),
- * so a chip is the same whatever else runs. Pass `base` (chipBase) when programming many chips.
+ * so a chip is the same whatever else runs, and on whichever kernels (they draw the same numbers).
+ * Pass `base` (chipBase) when programming many chips.
  */
 export function programChip(
   plan: CrossbarPlan,
@@ -60,7 +63,7 @@ export function programChip(
   faults: FaultSpec,
   seed: number,
   index: number,
-  base: ChipBase = chipBase(plan, device),
+  { base = chipBase(plan, device), kernels = jsKernels }: { base?: ChipBase; kernels?: Pick<Kernels, 'lognormalPairs'> } = {},
 ): Chip {
   // Separate streams for variation and defects: a chip keeps its defect map whatever the sigma.
   const layers = plan.layers.map((lp, k) =>
@@ -72,6 +75,7 @@ export function programChip(
       Rng.derive(seed, index, lp.weighted, 1),
       Rng.derive(seed, index, lp.weighted, 2),
       plan.circuit.wireResistance,
+      kernels,
     ),
   );
   return { index, layers };
@@ -87,6 +91,7 @@ function programLayer(
   varRng: Rng,
   faultRng: Rng,
   rWire: number,
+  kernels: Pick<Kernels, 'lognormalPairs'>,
 ): LayerChip {
   const n = lp.A.length;
   const span = d.gMax - d.gMin;
@@ -95,7 +100,8 @@ function programLayer(
   if (d.programSigma > 0) {
     gPos = new Float64Array(n);
     gNeg = new Float64Array(n);
-    varyConductances(base.gPos, base.gNeg, d.programSigma, varRng, gPos, gNeg);
+    // Most of programming's cost: three or four math functions per cell.
+    kernels.lognormalPairs(base.gPos, base.gNeg, d.programSigma, varRng, gPos, gNeg);
   } else {
     gPos = base.gPos.slice();
     gNeg = base.gNeg.slice();
@@ -125,22 +131,6 @@ function programLayer(
     sparse = { index, delta };
   }
   return { gPos: new Float32Array(gPos), gNeg: new Float32Array(gNeg), wEff, faults, faultyCells: nFaulty, sparse };
-}
-
-/**
- * G * exp(sigma * z) for every cell, G+ then G- per weight, z ~ N(0, 1) by Box-Muller: the same
- * draws, in the same order, as two rng.normal() calls per weight (which the software chips of
- * mitigation/noise.ts make), inlined because this loop is most of programming's cost.
- */
-function varyConductances(tPos: Float64Array, tNeg: Float64Array, sigma: number, rng: Rng, gPos: Float64Array, gNeg: Float64Array): void {
-  for (let i = 0; i < tPos.length; i++) {
-    let u = 0;
-    while (u === 0) u = rng.uniform();
-    const v = rng.uniform();
-    const r = Math.sqrt(-2 * Math.log(u));
-    gPos[i] = tPos[i] * Math.exp(sigma * (r * Math.cos(2 * Math.PI * v)));
-    gNeg[i] = tNeg[i] * Math.exp(sigma * (r * Math.sin(2 * Math.PI * v)));
-  }
 }
 
 function targetConductances(lp: LayerPlan, d: Device): { gPos: Float64Array; gNeg: Float64Array } {

@@ -7,7 +7,7 @@ import { Conv2d } from '../nn/conv.js';
 import type { Model } from '../nn/model.js';
 import { type Chip, chipBase, patternsFor, programChip } from './chip.js';
 import type { CrossbarPlan } from './plan.js';
-import { layerInput, productOnChip, type SharedInput, sharedInput, simulateBatch } from './simulate.js';
+import { layerInput, productOnChip, type SharedInput, scratchBuffer, sharedInput, simulateBatch } from './simulate.js';
 import { type Summary, summarize } from './stats.js';
 
 export interface MonteCarloConfig {
@@ -72,11 +72,14 @@ export function runMonteCarlo(
   const idealW = sparseStart ? base.layers[firstVarying].ideal : null;
   const batchSize = cfg.batchSize ?? defaultBatch(model, plan);
   const argmax = new Int32Array(batchSize);
+  // Each chip's layer outputs overwrite the previous chip's: they are read before the next chip runs.
+  const scratch: (Float32Array | undefined)[] = [];
 
   const results: ChipResult[] = [];
   for (let c0 = first; c0 < first + cfg.chips; c0 += chunk) {
     const chips: Chip[] = [];
-    for (let c = c0; c < Math.min(first + cfg.chips, c0 + chunk); c++) chips.push(programChip(plan, dev, faults, cfg.seed, c, base));
+    for (let c = c0; c < Math.min(first + cfg.chips, c0 + chunk); c++)
+      chips.push(programChip(plan, dev, faults, cfg.seed, c, { base, kernels }));
     const correct = new Array<number>(chips.length).fill(0);
     for (let s = 0, b = 0; s < test.n; s += batchSize, b++) {
       const n = Math.min(batchSize, test.n - s);
@@ -96,16 +99,25 @@ export function runMonteCarlo(
           idealW,
         );
       }
+      const lpFirst = plan.layers[firstVarying];
       chips.forEach((chip, k) => {
         const rng = dev.readNoise > 0 ? Rng.derive(cfg.seed, chip.index, 1_000_003, b) : null;
         const out = shared
           ? simulateBatch(model, plan, chip.layers, dev, x, n, {
               kernels,
               rng,
+              scratch,
               from: {
                 layer: startLayer,
                 h,
-                product: productOnChip(shared, plan.layers[firstVarying], chip.layers[firstVarying], plan, kernels),
+                product: productOnChip(
+                  shared,
+                  lpFirst,
+                  chip.layers[firstVarying],
+                  plan,
+                  kernels,
+                  scratchBuffer(scratch, firstVarying, shared.R * lpFirst.nOut),
+                ),
               },
             }).data
           : h.data;

@@ -13,7 +13,7 @@ import type { CrossbarPlan, LayerPlan } from './plan.js';
  * The behavioural circuit model of one layer on one chip, for R input rows (images, or conv
  * receptive fields), in weight units: word-line voltages are x * vRead / xMax, each bit-line pair
  * carries (G+ - G-)-weighted currents by Ohm's and Kirchhoff's laws, and the TIA gain maps the
- * difference back to weight units. Returns the pre-activation outputs [R, nOut].
+ * difference back to weight units. Returns the pre-activation outputs [R, nOut], in `out` when given.
  */
 export function crossbarLayer(
   x: Float32Array,
@@ -25,11 +25,12 @@ export function crossbarLayer(
   kernels: Kernels,
   rng: Rng | null,
   pre?: Float32Array,
+  out?: Float32Array,
 ): Float32Array {
   const noisy = dev.readNoise > 0 && rng;
   // With the product given, the input is only needed for read noise.
   const xin = pre && !noisy ? x : layerInput(x, lp, plan);
-  const y = pre ?? productOnChip({ xin, R }, lp, lc, plan, kernels);
+  const y = pre ?? productOnChip({ xin, R }, lp, lc, plan, kernels, out);
   if (noisy) addReadNoise(y, xin, R, lp, lc, dev, kernels, rng);
   return y;
 }
@@ -72,14 +73,24 @@ export function sharedInput(
 /**
  * Pre-activation outputs [R, nOut] of one layer on one chip for the shared input rows, without
  * read noise: what the Monte Carlo computes for the first layer that differs between chips. A
- * chip with the stuck-cell shortcut adds its few cells' change to the fault-free product.
+ * chip with the stuck-cell shortcut adds its few cells' change to the fault-free product. The
+ * result goes into `out` (R * nOut floats, any content) when given, so that a Monte Carlo reuses
+ * one buffer per layer instead of allocating and zeroing megabytes per chip.
  */
-export function productOnChip(s: SharedInput, lp: LayerPlan, lc: LayerChip, plan: CrossbarPlan, kernels: Kernels): Float32Array {
+export function productOnChip(
+  s: SharedInput,
+  lp: LayerPlan,
+  lc: LayerChip,
+  plan: CrossbarPlan,
+  kernels: Kernels,
+  out?: Float32Array,
+): Float32Array {
   const { nIn, nOut } = lp;
   const { xin, R } = s;
   if (s.clean && lc.sparse) return withStuckCells(s.clean, xin, R, nIn, nOut, lc.sparse);
   if (plan.circuit.adcBits > 0 && lp.rowTiles.length > 0) return tiledWithAdc(xin, R, lp, lc.wEff, plan.circuit.adcBits, kernels);
-  const y = new Float32Array(R * nOut);
+  const y = out ?? new Float32Array(R * nOut);
+  if (y.length !== R * nOut) throw new RangeError(`productOnChip: out has ${y.length} floats, not ${R * nOut}`);
   fillRows(y, lc.wEff.subarray(nIn * nOut), R);
   if (s.csr) kernels.spmm(R, nOut, nIn, s.csr, lc.wEff, y);
   else kernels.sgemm(false, false, R, nOut, nIn, 1, xin, nIn, lc.wEff, nOut, 1, y, nOut);
@@ -205,6 +216,21 @@ export interface SimOptions {
   from?: { layer: number; h: Tensor; product?: Float32Array };
   /** Stop before model.layers[until] and return the activations entering it. */
   until?: number;
+  /**
+   * Output buffers of the weighted layers (by plan index), grown as needed and reused by every
+   * call that passes the same array: a chip's outputs are then overwritten by the next chip's.
+   */
+  scratch?: (Float32Array | undefined)[];
+}
+
+/** n floats of scratch[i] (allocated, or grown, when missing or too small). */
+export function scratchBuffer(scratch: (Float32Array | undefined)[], i: number, n: number): Float32Array {
+  let b = scratch[i];
+  if (!b || b.length < n) {
+    b = new Float32Array(n);
+    scratch[i] = b;
+  }
+  return b.subarray(0, n);
 }
 
 /**
@@ -235,7 +261,8 @@ export function simulateBatch(
       const needRows = !pre || (dev.readNoise > 0 && opts.rng);
       const rows = !needRows ? NO_ROWS : layer instanceof Conv2d ? layer.im2col(h.data, batch, opts.kernels) : h.data;
       const R = pre ? pre.length / lp.nOut : rows.length / lp.nIn;
-      const y = neuron(crossbarLayer(rows, R, lp, chip[li], dev, plan, opts.kernels, opts.rng, pre), lp, opts.kernels);
+      const out = opts.scratch && !pre ? scratchBuffer(opts.scratch, li, R * lp.nOut) : undefined;
+      const y = neuron(crossbarLayer(rows, R, lp, chip[li], dev, plan, opts.kernels, opts.rng, pre, out), lp, opts.kernels);
       h = { data: y, shape: [batch, ...layer.outShape] };
       li++;
       if (model.layers[i + 1] instanceof Activation) i++; // applied by the neuron above

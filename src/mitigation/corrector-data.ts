@@ -359,7 +359,7 @@ export interface PreparedChip {
 
 export function prepareChip(env: CorrectorEnv, pop: Population, probes: Probes, seed: number, index: number): PreparedChip {
   const defect = drawDefect(pop, env.nWeighted, seed, index);
-  const chip = programChip(env.plan, env.device, defect.spec, seed, index);
+  const chip = programChip(env.plan, env.device, defect.spec, seed, index, { kernels: env.kernels });
   const noise = env.device.readNoise > 0 ? Rng.derive(seed, index, STREAM_PROBES) : null;
   const probeFeats = probes.n ? chipFeatures(env, chip, probes.x, probes.n, noise) : new Float32Array(0);
   const transforms = chipTransforms(env.layout, probes, probeFeats);

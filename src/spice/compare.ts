@@ -103,7 +103,7 @@ export async function compareWithSpice(
   for (let c = first; c < first + cfg.chips; c++) {
     let t = performance.now();
     const mplan = cfg.modelPlan ?? plan;
-    const chip = programChip(mplan, dev, faults, cfg.seed, c);
+    const chip = programChip(mplan, dev, faults, cfg.seed, c, { kernels });
     const h = simulateBatch(model, mplan, chip.layers, dev, test.x, n, { kernels, rng: null }).data;
     const vModel = Float64Array.from(h, (v) => v * mplan.voltsPerUnit);
     const behaviouralSeconds = (performance.now() - t) / 1000;

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { type Csr, type Kernels, toCsr, type WindowGeometry } from '../../src/core/kernels.js';
+import { jsKernels } from '../../src/core/kernels-js.js';
 import { loadKernels, nativeUnavailableReason } from '../../src/core/kernels-node.js';
+import { Rng } from '../../src/core/rng.js';
 import { filled } from './filled.js';
 
 // The kernels the simulator runs besides sgemm (im2col, maxPool, clamp, spmm): the JS ones
@@ -128,6 +130,22 @@ describe('js simulator kernels', () => {
   });
 });
 
+describe('lognormalPairs', () => {
+  it('draws what two rng.normal() calls per weight give (G+ from the first, G- from the second)', () => {
+    const n = 1000;
+    const tPos = filled(n, 1).map((v) => 1e-6 * (2 + v));
+    const tNeg = filled(n, 2).map((v) => 1e-6 * (2 + v));
+    const gPos = new Float64Array(n);
+    const gNeg = new Float64Array(n);
+    jsKernels.lognormalPairs(Float64Array.from(tPos), Float64Array.from(tNeg), 0.3, new Rng(5), gPos, gNeg);
+    const rng = new Rng(5);
+    for (let i = 0; i < n; i++) {
+      expect(gPos[i]).toBe(tPos[i] * Math.exp(0.3 * rng.normal()));
+      expect(gNeg[i]).toBe(tNeg[i] * Math.exp(0.3 * rng.normal()));
+    }
+  });
+});
+
 describe('toCsr', () => {
   it('keeps every nonzero, row by row, in column order', () => {
     const x = Float32Array.from([0, 1, 0, 2, 0, 0, -0, 0, 3]);
@@ -155,6 +173,46 @@ describe.skipIf(Boolean(reason))('native simulator kernels', () => {
     loadKernels({ prefer: 'native', threads: 1 }).spmm(m, n, k, csr, b, one);
     loadKernels({ prefer: 'native', threads: 2 }).spmm(m, n, k, csr, b, two);
     expect(Buffer.from(two.buffer).equals(Buffer.from(one.buffer))).toBe(true);
+  });
+
+  it('spmm gives the same bits with 512-bit and 256-bit registers (XBAR_NO_AVX512 picks the latter)', () => {
+    const [m, n, k] = [300, 64 * 3 + 8 * 2 + 3, 200];
+    const a = filled(m * k, 13).map((v) => (v > 0.4 ? v : 0));
+    const b = filled(k * n, 14);
+    const csr = toCsr(a, m, k) as Csr;
+    const wide = filled(m * n, 15);
+    const narrow = wide.slice();
+    native().spmm(m, n, k, csr, b, wide);
+    process.env.XBAR_NO_AVX512 = '1';
+    try {
+      native().spmm(m, n, k, csr, b, narrow);
+    } finally {
+      delete process.env.XBAR_NO_AVX512;
+    }
+    expect(Buffer.from(narrow.buffer).equals(Buffer.from(wide.buffer))).toBe(true);
+  });
+
+  it('lognormalPairs draws exactly what the JS loop draws, and leaves the generator where it leaves it', () => {
+    // The native kernel, not the fallback a failed load-time check would give.
+    expect(native().lognormalPairs).not.toBe(jsKernels.lognormalPairs);
+    const n = 50_000;
+    const tPos = Float64Array.from(filled(n, 16), (v) => 1e-6 * (50 + 49 * v));
+    const tNeg = Float64Array.from(filled(n, 17), (v) => 1e-6 * (50 + 49 * v));
+    for (const sigma of [0, 0.1, 1, 3]) {
+      const js = [new Float64Array(n), new Float64Array(n)];
+      const nat = [new Float64Array(n), new Float64Array(n)];
+      const a = Rng.derive(3, 1, 2, 1);
+      const b = Rng.derive(3, 1, 2, 1);
+      jsKernels.lognormalPairs(tPos, tNeg, sigma, a, js[0], js[1]);
+      native().lognormalPairs(tPos, tNeg, sigma, b, nat[0], nat[1]);
+      expect(Buffer.from(nat[0].buffer).equals(Buffer.from(js[0].buffer))).toBe(true);
+      expect(Buffer.from(nat[1].buffer).equals(Buffer.from(js[1].buffer))).toBe(true);
+      expect(b.nextUint32()).toBe(a.nextUint32());
+    }
+    const rng = new Rng(1);
+    rng.normal(); // leaves a spare, which a native kernel cannot continue from
+    const t = new Float64Array(4);
+    expect(() => native().lognormalPairs(t, t, 0.1, rng, new Float64Array(4), new Float64Array(4))).toThrow(/spare is pending/);
   });
 
   it('rejects sizes that would read or write out of bounds', () => {

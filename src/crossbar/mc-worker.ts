@@ -2,15 +2,26 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { loadKernels } from '../core/kernels-node.js';
 import { buildModel } from '../nn/model.js';
 import { runMonteCarlo } from './montecarlo.js';
-import type { WorkerJob } from './parallel-node.js';
+import type { WorkerJob, WorkerReport, WorkerTask } from './parallel-node.js';
 
-// One share of a parallel Monte Carlo run (parallel-node.ts): rebuild the model, run, report each chip.
+// A worker of a parallel Monte Carlo run (parallel-node.ts): rebuild the model once, then run the
+// ranges of chips it is given, reporting each chip, until told to stop.
 const job = workerData as WorkerJob;
 const model = buildModel(job.spec, 0);
 model.params.forEach((p, i) => {
   p.value.set(job.weights[i]);
 });
 const kernels = loadKernels({ prefer: job.kernels, threads: 1 });
-runMonteCarlo(model, job.plan, job.device, job.faults, job.test, job.cfg, kernels, {
-  onChip: (chip) => parentPort?.postMessage({ chip }),
+const port = parentPort;
+if (!port) throw new Error('mc-worker.js runs as a worker thread of runMonteCarloParallel');
+const report = (m: WorkerReport) => port.postMessage(m);
+port.on('message', (task: WorkerTask) => {
+  if ('stop' in task) {
+    port.close();
+    return;
+  }
+  runMonteCarlo(model, job.plan, job.device, job.faults, job.test, { ...job.cfg, firstChip: task.first, chips: task.chips }, kernels, {
+    onChip: (chip) => report({ chip }),
+  });
+  report({ done: true });
 });

@@ -1,3 +1,4 @@
+import { chipRanges } from '../../src/crossbar/parallel-node.js';
 import { describe, expect, it } from 'vitest';
 import { loadKernels } from '../../src/core/kernels-node.js';
 import { Rng } from '../../src/core/rng.js';
@@ -274,5 +275,22 @@ describe('summary statistics', () => {
     expect([s.min, s.max]).toEqual([0.5, 0.7]);
     expect(summarize([0.3]).std).toBe(0);
     expect(Number.isNaN(summarize([]).mean)).toBe(true);
+  });
+});
+
+describe('chipRanges (the parallel runner hands these out to free workers)', () => {
+  it('covers every chip once, in order, in ranges of ~1/8 of a worker share capped at the chunk size', () => {
+    for (const [first, chips, workers, max] of [
+      [0, 100, 2, 16],
+      [5, 7, 2, 16],
+      [0, 1000, 2, 16],
+      [3, 1, 4, 16],
+      [0, 50, 1, 4],
+    ]) {
+      const r = chipRanges(first, chips, workers, max);
+      const all = r.flatMap((t) => Array.from({ length: t.chips }, (_, i) => t.first + i));
+      expect(all).toEqual(Array.from({ length: chips }, (_, i) => first + i));
+      expect(Math.max(...r.map((t) => t.chips))).toBeLessThanOrEqual(Math.min(max, Math.ceil(chips / (8 * workers))));
+    }
   });
 });

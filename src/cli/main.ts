@@ -66,7 +66,15 @@ function program(): Command {
       )
       .option('--noise-read-noise <x>', 'noise-injection training: relative read noise, one draw per mini-batch', floatOption(0, 10))
       .option('--noise-device <preset>', 'device preset whose conductance mapping the injected noise follows (default reram-generic)')
-      .option('--noise-ramp <x>', 'share of the training steps over which the injected noise grows from 0 to its full level', floatOption(0, 1)),
+      .option(
+        '--noise-ramp <x>',
+        'share of the training steps over which the injected noise grows from 0 to its full level',
+        floatOption(0, 1),
+      )
+      .option(
+        '--noise-rails',
+        "noise-injection training: clip each layer's outputs at the chip's neuron rails (calibrated each epoch), as the simulator does; for deep networks",
+      ),
   ).action((o) => {
     const kernels = kernelsFrom(o);
     const progress = makeProgress(Boolean(o.quiet || o.json));

@@ -11,7 +11,8 @@ import { type ModelSpec, parseModelSpec } from '../nn/spec.js';
 import { type EpochStats, evaluate, type TrainConfig, type TrainHooks, train } from '../nn/train.js';
 import { type Device, resolveDevice } from '../device/config.js';
 import { type LipschitzConfig, type LipschitzKind, LipschitzRegularizer } from '../mitigation/lipschitz.js';
-import { composeStepHooks, WeightNoise } from '../mitigation/noise.js';
+import { resolveCircuit } from '../crossbar/circuit.js';
+import { composeStepHooks, Rails, WeightNoise } from '../mitigation/noise.js';
 import { VERSION } from '../version.js';
 import type { Progress } from './progress.js';
 
@@ -45,6 +46,12 @@ export interface TrainOptions {
   noiseDevice?: string;
   /** Share of the training steps over which the injected noise ramps up from 0 (default 0: full from the start). */
   noiseRamp?: number;
+  /**
+   * Noise injection through the chip's neuron rails: each weighted layer's output clipped where the
+   * simulator saturates it (calibrated on the clean weights at every epoch). Without them the
+   * heavy tail of log-normal variation compounds over a deep network's layers unbounded.
+   */
+  noiseRails?: boolean;
 }
 
 export interface TrainResult {
@@ -108,10 +115,17 @@ export function runTrain(opts: TrainOptions, kernels: Kernels, progress: Progres
   const model = buildModel(spec, opts.seed);
   if (opts.init) copyWeightsFrom(model, opts.init);
   const step = stepHooks(model, opts, kernels, config.epochs * Math.ceil(trainSplit.n / config.batchSize));
+  const rails = opts.noiseRails ? new Rails(model) : null;
+  const nCalib = Math.min(trainSplit.n, resolveCircuit({}).calibrationImages);
   const t0 = performance.now();
-  const history = train(model, trainSplit, val, config, kernels, {
+  // Trained through the rails' model, which shares its parameters with `model`.
+  const history = train(rails ? rails.model : model, trainSplit, val, config, kernels, {
     ...step.hooks,
-    onEpochStart: (epoch, steps) => progress.start(steps, `epoch ${epoch}/${config.epochs}`),
+    onEpochStart: (epoch, steps) => {
+      // As the simulator calibrates them: on the clean weights, the first training images.
+      rails?.calibrate(trainSplit.x.subarray(0, nCalib * model.inputSize), nCalib, kernels);
+      progress.start(steps, `epoch ${epoch}/${config.epochs}`);
+    },
     onBatch: (done, _total, loss) => progress.update(done, `loss ${loss.toFixed(4)}`),
     onEpoch: (s) => {
       progress.log(
@@ -177,7 +191,7 @@ function stepHooks(
 ): {
   hooks: Pick<TrainHooks, 'beforeForward' | 'afterBackward'>;
   lipschitz: LipschitzConfig | null;
-  noise: { device: Device; sigma: number; readNoise: number; seed: number; rampSteps: number } | null;
+  noise: { device: Device; sigma: number; readNoise: number; seed: number; rampSteps: number; rails: boolean } | null;
 } {
   const parts: Pick<TrainHooks, 'beforeForward' | 'afterBackward'>[] = [];
   let noise = null;
@@ -187,10 +201,17 @@ function stepHooks(
       readNoise: opts.noiseReadNoise ?? 0,
     });
     const rampDraws = Math.round((opts.noiseRamp ?? 0) * steps);
-    noise = { device, sigma: device.programSigma, readNoise: device.readNoise, seed: opts.seed + 3, rampSteps: rampDraws };
+    noise = {
+      device,
+      sigma: device.programSigma,
+      readNoise: device.readNoise,
+      seed: opts.seed + 3,
+      rampSteps: rampDraws,
+      rails: Boolean(opts.noiseRails),
+    };
     parts.push(new WeightNoise(model, { device, seed: noise.seed, rampDraws }).hooks());
-  } else if (opts.noiseDevice || opts.noiseRamp !== undefined)
-    throw new XbarError('--noise-device and --noise-ramp need --noise-sigma or --noise-read-noise');
+  } else if (opts.noiseDevice || opts.noiseRamp !== undefined || opts.noiseRails)
+    throw new XbarError('--noise-device, --noise-ramp and --noise-rails need --noise-sigma or --noise-read-noise');
   let lipschitz: LipschitzConfig | null = null;
   if (opts.lipschitz) {
     if (opts.lambda === undefined) throw new XbarError(`--lipschitz ${opts.lipschitz} needs --lambda (the penalty weight, e.g. 0.01)`);

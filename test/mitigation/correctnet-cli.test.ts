@@ -31,6 +31,17 @@ describe('xbar train with Lipschitz regularisation and noise injection', () => {
     const nm = JSON.parse(readFileSync(join(noisy, 'model.json'), 'utf8')).meta.noiseInjection;
     expect(nm.sigma).toBe(0.3);
     expect(nm.rampSteps).toBeGreaterThan(0);
+    expect(nm.rails).toBe(false);
+    const railed = join(work, 'railed');
+    const rr = xbar('train', ...small, '--init', plain, '--noise-sigma', '1', '--noise-rails', '--out', railed, '--json');
+    expect(rr.code, rr.err).toBe(0);
+    const rm = JSON.parse(readFileSync(join(railed, 'model.json'), 'utf8')).meta;
+    expect(rm.noiseInjection.rails).toBe(true);
+    // The saved model is the network itself: no clipping layers leak into it.
+    expect(rm.history.every((e: { loss: number }) => Number.isFinite(e.loss))).toBe(true);
+    expect(JSON.parse(readFileSync(join(railed, 'model.json'), 'utf8')).spec).toEqual(
+      JSON.parse(readFileSync(join(plain, 'model.json'), 'utf8')).spec,
+    );
   });
 
   it('rejects incomplete options with one line naming the fix', () => {
@@ -38,6 +49,9 @@ describe('xbar train with Lipschitz regularisation and noise injection', () => {
     expect(r.code).toBe(1);
     expect(r.err.trim().split('\n')).toHaveLength(1);
     expect(r.err).toMatch(/needs --lambda/);
+    const rails = xbar('train', ...small, '--noise-rails');
+    expect(rails.code).toBe(1);
+    expect(rails.err).toMatch(/--noise-rails need --noise-sigma/);
     expect(xbar('train', ...small, '--lipschitz', 'nope', '--lambda', '1').code).toBe(2);
     const bad = xbar(
       'train',

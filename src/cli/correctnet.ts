@@ -72,6 +72,7 @@ export interface CorrectnetOptions {
   lipschitzBound: number;
   noiseSigma?: number;
   noiseRamp: number;
+  noiseRails?: boolean;
   budget: number;
   ranks: string;
   compKernel: number;
@@ -322,6 +323,7 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
     noiseReadNoise: o.readNoise,
     noiseDevice: o.device,
     noiseRamp: o.noiseRamp || undefined,
+    noiseRails: o.noiseRails,
   });
   const lipDir = join(o.out, 'lipschitz');
   const lipschitz = loadOrTrain(lipDir, 'lipschitz', { ...ft, lipschitz: o.lipschitz, lambda: o.lambda, lipschitzBound: o.lipschitzBound });
@@ -793,6 +795,7 @@ export function registerCorrectnet(p: Command): void {
       )
       .option('--noise-sigma <x>', 'sigma of noise-injection training (default: the target sigma)', floatOption(0, 10))
       .option('--noise-ramp <x>', 'share of the noise-injection steps over which the noise grows from 0', floatOption(0, 1), 0.5)
+      .option('--noise-rails', "noise-injection training through the chip's neuron rails (xbar train --noise-rails); for deep networks")
       .option('--budget <x>', 'compensation overhead budget, share of the network parameters', floatOption(0, 10), 0.05)
       .option(
         '--ranks <list>',

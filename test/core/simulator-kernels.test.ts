@@ -192,6 +192,25 @@ describe.skipIf(Boolean(reason))('native simulator kernels', () => {
     expect(Buffer.from(narrow.buffer).equals(Buffer.from(wide.buffer))).toBe(true);
   });
 
+  it("maxPool gives the JS kernel's bits, signed zeros included (v > m ? v : m, windows in the same order)", () => {
+    for (const [c, k, stride] of [
+      [1, 2, 2],
+      [6, 2, 2],
+      [16, 3, 2],
+      [17, 2, 1],
+      [40, 2, 2],
+    ]) {
+      const g = geometry(3, 9, 8, c, k, stride, 0);
+      // A third of the inputs are +0 or -0, so that ties between zeros of both signs occur.
+      const x = filled(3 * 9 * 8 * c, c + k).map((v, i) => (i % 3 === 0 ? 0 : i % 3 === 1 && v < 0 ? -0 : v));
+      const got = new Float32Array(3 * g.oh * g.ow * c);
+      native().maxPool(x, g, got);
+      const js = new Float32Array(got.length);
+      jsKernels.maxPool(x, g, js);
+      expect(Buffer.from(got.buffer).equals(Buffer.from(js.buffer))).toBe(true);
+    }
+  });
+
   it('lognormalPairs draws exactly what the JS loop draws, and leaves the generator where it leaves it', () => {
     // The native kernel, not the fallback a failed load-time check would give.
     expect(native().lognormalPairs).not.toBe(jsKernels.lognormalPairs);

@@ -13,7 +13,7 @@ import { type Summary, summarize } from '../crossbar/stats.js';
 import { type Dataset, trainValSplit } from '../data/index.js';
 import { loadDataset } from '../data/node.js';
 import { type Device, resolveDevice } from '../device/config.js';
-import { calibrateChip, calibrationSites, withChipRails } from '../mitigation/calibration.js';
+import { calibrateChip, calibrationPlacementProblem, calibrationSites, withChipRails } from '../mitigation/calibration.js';
 import {
   type CompensationSite,
   compensationCost,
@@ -38,6 +38,7 @@ import {
   Evaluator,
   exhaustiveSearch,
   greedyPlacement,
+  type PlacementProblem,
   type RlResult,
   reinforcePlacement,
   type SearchResult,
@@ -91,6 +92,7 @@ export interface CorrectnetOptions {
   calibrateEpochs: number;
   calibrateLr: number;
   calibrateChips?: number;
+  calibrateSearch?: number;
 }
 
 const METHODS = ['plain', 'noise', 'lipschitz', 'lipschitz+comp', 'noise+comp'] as const;
@@ -240,7 +242,9 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
   };
   // The validation split the plain model was trained without (same seed as xbar train).
   const { train: trainSplit, val } = trainValSplit(ds.train, 0.1, plainSeed + 2);
-  for (const n of calibrate)
+  if (o.calibrateSearch !== undefined && !calibrate.length)
+    throw new XbarError('--calibrate-search places the modules of --calibrate: give --calibrate too');
+  for (const n of [...calibrate, ...(o.calibrateSearch === undefined ? [] : [o.calibrateSearch])])
     if (n > trainSplit.n)
       throw new XbarError(`--calibrate ${n} is more than the ${trainSplit.n} training images (the validation split is held out)`);
   const plain = fromDir ? loadModel(plainDir).model : loadOrTrain(plainDir, 'plain', { epochs: o.plainEpochs });
@@ -393,27 +397,11 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
     lr: o.compLr,
     seed: o.seed,
   };
-  const placement = cached(o.out, 'placement', placementKey, progress, () => {
-    const problem = compensationPlacementProblem(setup, kernels, (config, acc, s) =>
-      progress.log(`  evaluated [${config.join(' ')}]: ${pct(acc)} (${s.toFixed(1)} s)`),
-    );
-    const store = new Map();
-    const results: Record<string, SearchResult | RlResult> = {};
-    const nConfigs = problem.actions.length ** problem.sites.length;
-    if (searches.includes('greedy')) {
-      progress.log('placement: greedy sensitivity ranking');
-      results.greedy = greedyPlacement(problem, new Evaluator(problem, store));
-    }
-    progress.log('placement: reinforcement learning (REINFORCE)');
-    results.rl = reinforcePlacement(problem, { episodes: o.episodes, seed: o.seed + 17 }, new Evaluator(problem, store));
-    if (searches.includes('exhaustive')) {
-      if (nConfigs <= o.maxExhaustive) {
-        progress.log(`placement: exhaustive search over up to ${nConfigs} configurations`);
-        results.exhaustive = exhaustiveSearch(problem, new Evaluator(problem, store));
-      } else progress.log(`placement: exhaustive search skipped (${nConfigs} configurations > --max-exhaustive ${o.maxExhaustive})`);
-    }
-    return { actions: problem.actions, costs: problem.sites.map((_, i) => problem.actions.map((_, a) => problem.cost(i, a))), results };
-  });
+  const logEvaluation = (config: number[], acc: number, s: number) =>
+    progress.log(`  evaluated [${config.join(' ')}]: ${pct(acc)} (${s.toFixed(1)} s)`);
+  const placement = cached(o.out, 'placement', placementKey, progress, () =>
+    runSearches(compensationPlacementProblem(setup, kernels, logEvaluation), searches, o, progress),
+  );
   const rl = placement.results.rl as RlResult;
   const sites = configSites(setup, rl.best.config);
   progress.log(
@@ -562,10 +550,69 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
     });
   }
 
-  // 8. Per-chip calibration (--calibrate): modules after every layer, fine-tuned on each chip.
+  // 8. Per-chip calibration (--calibrate): modules fine-tuned on each chip, after every layer by
+  // the budget rule, or where the placement searches put them (--calibrate-search).
   const calibrated: { method: Method; base: string; images: number }[] = [];
+  let calibrationPlacement:
+    | (PlacementOutput & {
+        chosen: { config: number[]; sites: CompensationSite[] };
+        problem: {
+          ranks: number[];
+          kernel: number;
+          budget: number;
+          overheadWeight: number;
+          calibrationImages: number;
+          epochs: number;
+          chips: number;
+          valImages: number;
+        };
+      })
+    | null = null;
   if (calibrate.length) {
-    const calSites = calibrationSites(lipschitz, ranks, o.compKernel, o.budget);
+    let calSites = calibrationSites(lipschitz, ranks, o.compKernel, o.budget);
+    if (o.calibrateSearch !== undefined) {
+      const calRanks = [...new Set([0, ...ranks])].sort((a, b) => a - b);
+      const calSetup = {
+        base: lipschitz,
+        ranks: calRanks,
+        kernel: o.compKernel,
+        budget: o.budget,
+        overheadWeight: o.overheadWeight,
+        sensitivity,
+        data: head(trainSplit, o.calibrateSearch),
+        val: valSet,
+        device: target,
+        chips: o.searchChips,
+        seed: o.seed + 41,
+        epochs: o.calibrateEpochs,
+        batchSize: 64,
+        lr: o.calibrateLr,
+        rails: { x: calib, n: nCalib },
+      };
+      const key = { ...placementKey, ranks: calRanks, calibrate: o.calibrateSearch, epochs: o.calibrateEpochs, lr: o.calibrateLr };
+      const found = cached(o.out, 'calibration-placement', key, progress, () => {
+        progress.log(`placement of calibrated modules: each evaluation calibrates ${o.searchChips} chips on ${o.calibrateSearch} images`);
+        return runSearches(calibrationPlacementProblem(calSetup, kernels, logEvaluation), searches, o, progress);
+      });
+      const best = (found.results.rl as RlResult).best.config;
+      calSites = configSites(calSetup, best);
+      calibrationPlacement = {
+        ...found,
+        chosen: { config: best, sites: calSites },
+        problem: {
+          ranks: calRanks,
+          kernel: o.compKernel,
+          budget: o.budget,
+          overheadWeight: o.overheadWeight,
+          calibrationImages: o.calibrateSearch,
+          epochs: o.calibrateEpochs,
+          chips: o.searchChips,
+          valImages: valSet.n,
+        },
+      };
+      if (!calSites.length)
+        throw new XbarError('the placement search put no calibrated module anywhere: raise --budget or lower --overhead-weight');
+    }
     progress.log(`per-chip calibration at sigma ${targetSigma}, modules ${JSON.stringify(calSites)}`);
     for (const [baseName, base, baseDir] of [
       ['plain', plain, plainDir],
@@ -642,13 +689,47 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
         valImages: valSet.n,
       },
     },
+    calibrationPlacement,
     methods,
     seconds: (performance.now() - t0) / 1000,
   };
   writeFileAtomic(join(o.out, 'results.json'), `${JSON.stringify(result, null, 1)}\n`);
   writeFileAtomic(join(o.out, 'table.md'), markdownTable(result));
   writeFileAtomic(join(o.out, 'rl-curve.csv'), rlCurveCsv(rl));
+  if (calibrationPlacement)
+    writeFileAtomic(join(o.out, 'rl-curve-calibrated.csv'), rlCurveCsv(calibrationPlacement.results.rl as RlResult));
   return result;
+}
+
+interface PlacementOutput {
+  actions: string[];
+  costs: number[][];
+  results: Record<string, SearchResult | RlResult>;
+}
+
+/** The placement searches asked for (RL always; greedy; exhaustive when small enough), sharing evaluations. */
+function runSearches(
+  problem: PlacementProblem,
+  searches: string[],
+  o: Pick<CorrectnetOptions, 'episodes' | 'seed' | 'maxExhaustive'>,
+  progress: Progress,
+): PlacementOutput {
+  const store = new Map();
+  const results: Record<string, SearchResult | RlResult> = {};
+  const nConfigs = problem.actions.length ** problem.sites.length;
+  if (searches.includes('greedy')) {
+    progress.log('placement: greedy sensitivity ranking');
+    results.greedy = greedyPlacement(problem, new Evaluator(problem, store));
+  }
+  progress.log('placement: reinforcement learning (REINFORCE)');
+  results.rl = reinforcePlacement(problem, { episodes: o.episodes, seed: o.seed + 17 }, new Evaluator(problem, store));
+  if (searches.includes('exhaustive')) {
+    if (nConfigs <= o.maxExhaustive) {
+      progress.log(`placement: exhaustive search over up to ${nConfigs} configurations`);
+      results.exhaustive = exhaustiveSearch(problem, new Evaluator(problem, store));
+    } else progress.log(`placement: exhaustive search skipped (${nConfigs} configurations > --max-exhaustive ${o.maxExhaustive})`);
+  }
+  return { actions: problem.actions, costs: problem.sites.map((_, i) => problem.actions.map((_, a) => problem.cost(i, a))), results };
 }
 
 function rlCurveCsv(rl: RlResult): string {
@@ -695,7 +776,7 @@ export function markdownTable(r: CorrectnetResult): string {
     if (!c || !m.compensation) continue;
     const p = m.sweep[0];
     lines.push(
-      `${m.method}: ${m.method.split('+')[0]} network with modules after every layer (${c.sites.map((s) => `layer ${s.layer} rank ${s.rank}`).join(', ')}; ${m.compensation.params} parameters, ${pct(m.compensation.paramsShare)} of the network), fine-tuned on each chip with ${c.images} labelled training images (${c.epochs} epochs, lr ${c.lr}) and the chip's rails measured on it: ${pct(p.summary.mean)} +- ${pct(p.summary.std)} at sigma ${p.sigma} over ${c.chips} chips = ${pct(p.summary.mean / h.plainClean)} of the plain network's clean accuracy; ${c.secondsPerChip.toFixed(1)} s of calibration per chip.`,
+      `${m.method}: ${m.method.split('+')[0]} network with modules ${r.calibrationPlacement ? 'placed by the RL search (below)' : 'after every layer (budget rule)'} (${c.sites.map((s) => `layer ${s.layer} ${s.rank ? `rank ${s.rank}` : 'affine'}`).join(', ')}; ${m.compensation.params} parameters, ${pct(m.compensation.paramsShare)} of the network), fine-tuned on each chip with ${c.images} labelled training images (${c.epochs} epochs, lr ${c.lr}) and the chip's rails measured on it: ${pct(p.summary.mean)} +- ${pct(p.summary.std)} at sigma ${p.sigma} over ${c.chips} chips = ${pct(p.summary.mean / h.plainClean)} of the plain network's clean accuracy; ${c.secondsPerChip.toFixed(1)} s of calibration per chip.`,
     );
   }
   lines.push('');
@@ -714,18 +795,34 @@ export function markdownTable(r: CorrectnetResult): string {
     `Sensitivity of the Lipschitz network (only one layer varied, sigma ${h.targetSigma}, validation chips): ${r.sensitivity.map((s) => `layer ${s.layer} ${pct(s.accuracy)} (drop ${pct(s.drop)})`).join(', ')}.`,
   );
   lines.push('');
-  lines.push('| placement | configuration | validation accuracy | overhead (params) | reward | evaluations | seconds |');
-  lines.push('|---|---|---|---|---|---|---|');
-  for (const [name, s] of Object.entries(r.placement.results)) {
+  lines.push(...placementLines(r.placement, `trains its modules and measures ${r.placement.problem.chips} chips`));
+  const cp = r.calibrationPlacement;
+  if (cp) {
+    lines.push('');
     lines.push(
-      `| ${name} | ${s.best.config.map((a) => r.placement.actions[a]).join(', ')} | ${pct(s.best.accuracy)} | ${pct(s.best.overhead)} | ${s.best.reward.toFixed(4)} | ${s.evaluations} | ${s.seconds.toFixed(0)} |`,
+      `Placement of the per-chip calibrated modules (each evaluation calibrates ${cp.problem.chips} chips on ${cp.problem.calibrationImages} training images and measures them on ${cp.problem.valImages} validation images):`,
     );
+    lines.push('');
+    lines.push(...placementLines(cp, `calibrates and measures ${cp.problem.chips} chips`));
   }
-  const rl = r.placement.results.rl as RlResult;
-  const ex = r.placement.results.exhaustive;
+  return `${lines.join('\n')}\n`;
+}
+
+/** A placement comparison (best configuration of each search, search cost) and the RL curve, as Markdown lines. */
+function placementLines(p: PlacementOutput, evaluation: string): string[] {
+  const lines = [
+    '| placement | configuration | validation accuracy | overhead (params) | reward | evaluations | seconds |',
+    '|---|---|---|---|---|---|---|',
+  ];
+  for (const [name, s] of Object.entries(p.results))
+    lines.push(
+      `| ${name} | ${s.best.config.map((a) => p.actions[a]).join(', ')} | ${pct(s.best.accuracy)} | ${pct(s.best.overhead)} | ${s.best.reward.toFixed(4)} | ${s.evaluations} | ${s.seconds.toFixed(0)} |`,
+    );
+  const rl = p.results.rl as RlResult;
+  const ex = p.results.exhaustive;
   lines.push('');
   lines.push(
-    `Search cost = distinct configurations evaluated (each trains its modules and measures ${r.placement.problem.chips} chips); seconds are wall time with the evaluations shared between the searches, so a later search's time is lower than alone. ` +
+    `Search cost = distinct configurations evaluated (each ${evaluation}); seconds are wall time with the evaluations shared between the searches, so a later search's time is lower than alone. ` +
       (ex
         ? `RL ${rl.best.config.join(',') === ex.best.config.join(',') ? 'found the exhaustive optimum' : `reached ${(rl.best.reward / ex.best.reward).toFixed(4)} of the exhaustive optimum's reward`} with ${rl.evaluations} of ${ex.evaluations} evaluations.`
         : `No exhaustive search (too many configurations).`),
@@ -741,7 +838,7 @@ export function markdownTable(r: CorrectnetResult): string {
     lines.push(
       `| ${c.episode} | ${c.meanReward.toFixed(4)} | ${c.bestReward.toFixed(4)} | ${c.evaluations} | ${c.greedyProbability.toFixed(3)} |`,
     );
-  return `${lines.join('\n')}\n`;
+  return lines;
 }
 
 export function registerCorrectnet(p: Command): void {
@@ -820,7 +917,12 @@ export function registerCorrectnet(p: Command): void {
       )
       .option('--calibrate-epochs <n>', 'epochs of per-chip calibration', intOption(1, 100000), 20)
       .option('--calibrate-lr <x>', 'learning rate of per-chip calibration', floatOption(0, 10, { minExclusive: true }), 0.003)
-      .option('--calibrate-chips <n>', 'chips to calibrate and test (default: --chips)', intOption(1, 1_000_000)),
+      .option('--calibrate-chips <n>', 'chips to calibrate and test (default: --chips)', intOption(1, 1_000_000))
+      .option(
+        '--calibrate-search <n>',
+        'place the calibrated modules by the placement searches (--search; the RL choice is used): each evaluation calibrates --search-chips chips on n training images; default: a module after every layer, sized by the budget',
+        intOption(1),
+      ),
   ).action(async (o) => {
     const quiet = Boolean(o.quiet || o.json);
     const r = await runCorrectnet(o as CorrectnetOptions, kernelsFrom(o), makeProgress(quiet));

@@ -5,9 +5,18 @@ import type { Split } from '../data/dataset.js';
 import type { Device } from '../device/config.js';
 import { Compensation } from '../nn/compensation.js';
 import type { Model } from '../nn/model.js';
-import { type CompensationSite, networkCost, siteCost } from './compensation.js';
+import { type CompensationSite, networkCost, siteCost, withCompensation } from './compensation.js';
 import { type EpochStats, evaluate, train } from '../nn/train.js';
-import { type Calibration, weightedOutputShapes } from './correctnet.js';
+import {
+  type Calibration,
+  configSites,
+  type LayerSensitivity,
+  mean,
+  placementSites,
+  softwareChipAccuracy,
+  weightedOutputShapes,
+} from './correctnet.js';
+import type { PlacementProblem } from './placement.js';
 import { Rails, WeightNoise } from './noise.js';
 
 /**
@@ -142,4 +151,70 @@ export function calibrationSites(base: Model, ranks: number[], kernel: number, b
       }
     }
   return sites;
+}
+
+/** A placement search for per-chip calibrated modules (calibrationPlacementProblem). */
+export interface CalibrationSearchSetup {
+  base: Model;
+  /** Module sizes the agent can choose at each site (0 = per-channel affine); action 0 = no module. */
+  ranks: number[];
+  kernel: number;
+  budget: number;
+  overheadWeight: number;
+  /** Per-layer sensitivity (a state feature of each site). */
+  sensitivity: LayerSensitivity[];
+  /** Labelled images each search chip is calibrated on (fewer than the final calibration's keep a search short). */
+  data: Split;
+  /** Validation images the reward is measured on (never the test set). */
+  val: Split;
+  device: Device;
+  /** Search chips: draws 0..chips-1 of `seed`, the same for every configuration. */
+  chips: number;
+  seed: number;
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  rails: Calibration;
+}
+
+/**
+ * Where per-chip calibrated modules go, as a placement problem for the same searches (RL, greedy,
+ * exhaustive) as the chip-independent modules: a configuration's accuracy is the mean over the
+ * search chips of each chip calibrated (its modules fine-tuned on `data` through it, its rails
+ * measured on it) and then run on the validation images. No modules: the chips with the
+ * simulator's rails.
+ */
+export function calibrationPlacementProblem(
+  s: CalibrationSearchSetup,
+  kernels: Kernels,
+  onEvaluate?: (config: number[], accuracy: number, seconds: number) => void,
+): PlacementProblem {
+  return {
+    ...placementSites(s),
+    budget: s.budget,
+    overheadWeight: s.overheadWeight,
+    evaluate: (config) => {
+      const t0 = performance.now();
+      const sites = configSites(s, config);
+      let acc: number;
+      if (!sites.length) acc = mean(softwareChipAccuracy(s.base, s.val, s.device, s.chips, s.seed, kernels, { calib: s.rails }));
+      else {
+        const accs: number[] = [];
+        for (let c = 0; c < s.chips; c++) {
+          const m = withCompensation(s.base, sites, s.seed + 1);
+          const chip = { device: s.device, seed: s.seed };
+          const cal = calibrateChip(
+            m,
+            s.data,
+            { ...chip, chip: c, epochs: s.epochs, batchSize: s.batchSize, lr: s.lr, trainSeed: s.seed + 2 + c, rails: s.rails },
+            kernels,
+          );
+          accs.push(calibratedChipAccuracy(m, s.val, cal, chip, kernels));
+        }
+        acc = mean(accs);
+      }
+      onEvaluate?.(config, acc, (performance.now() - t0) / 1000);
+      return acc;
+    },
+  };
 }

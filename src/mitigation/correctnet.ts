@@ -10,7 +10,7 @@ import type { Tensor } from '../nn/tensor.js';
 import { evaluate } from '../nn/train.js';
 import { type CompensationSite, networkCost, siteCost, trainCompensation, withCompensation } from './compensation.js';
 import { Rails, WeightNoise } from './noise.js';
-import type { PlacementProblem, PlacementSite } from './placement.js';
+import type { PlacementProblem } from './placement.js';
 
 /**
  * Measurements behind CorrectNet's two steps: how much accuracy a model keeps over simulated
@@ -248,32 +248,13 @@ export function compensationPlacementProblem(
   kernels: Kernels,
   onEvaluate?: (config: number[], accuracy: number, seconds: number) => void,
 ): PlacementProblem {
-  const nSites = s.sensitivity.length;
-  const baseParams = networkCost(s.base).params;
-  const pos = weightedPositions(s.base);
-  const siteOf = (i: number, a: number): CompensationSite => {
-    const out = s.base.layers[pos[i].index].outShape;
-    return { layer: i, rank: s.ranks[a - 1], kernel: out.length === 3 ? s.kernel : 1 };
-  };
-  const costs = Array.from({ length: nSites }, (_, i) => [
-    0,
-    ...s.ranks.map((_, r) => siteCost(s.base, siteOf(i, r + 1)).params / baseParams),
-  ]);
-  const sites: PlacementSite[] = s.sensitivity.map((sens, i) => ({
-    layer: i,
-    position: nSites > 1 ? i / (nSites - 1) : 0,
-    size: s.base.layers[pos[i].index].outShape.reduce((a, b) => a * b, 1),
-    sensitivity: sens.drop,
-  }));
   return {
-    sites,
-    actions: ['none', ...s.ranks.map((r) => `rank ${r}`)],
-    cost: (i, a) => costs[i][a],
+    ...placementSites(s),
     budget: s.budget,
     overheadWeight: s.overheadWeight,
     evaluate: (config) => {
       const t0 = performance.now();
-      const chosen = config.flatMap((a, i) => (a ? [siteOf(i, a)] : []));
+      const chosen = configSites(s, config);
       let model = s.base;
       if (chosen.length) {
         model = withCompensation(s.base, chosen, s.seed);
@@ -289,6 +270,38 @@ export function compensationPlacementProblem(
       onEvaluate?.(config, acc, (performance.now() - t0) / 1000);
       return acc;
     },
+  };
+}
+
+/**
+ * The sites, actions and costs of a placement problem on `base`: a site after every weighted
+ * layer (state: position, size of its output, sensitivity), action 0 = no module, action a =
+ * a module of rank ranks[a - 1], cost = its parameters as a share of the network's.
+ */
+export function placementSites(
+  s: Pick<PlacementSetup, 'base' | 'ranks' | 'kernel' | 'sensitivity'>,
+): Pick<PlacementProblem, 'sites' | 'actions' | 'cost'> {
+  const nSites = s.sensitivity.length;
+  const baseParams = networkCost(s.base).params;
+  const pos = weightedPositions(s.base);
+  const costs = Array.from({ length: nSites }, (_, i) =>
+    [0, ...s.ranks].map((_, a) => {
+      const site = configSites(
+        s,
+        Array.from({ length: nSites }, (_, j) => (j === i ? a : 0)),
+      )[0];
+      return site ? siteCost(s.base, site).params / baseParams : 0;
+    }),
+  );
+  return {
+    sites: s.sensitivity.map((sens, i) => ({
+      layer: i,
+      position: nSites > 1 ? i / (nSites - 1) : 0,
+      size: s.base.layers[pos[i].index].outShape.reduce((a, b) => a * b, 1),
+      sensitivity: sens.drop,
+    })),
+    actions: ['none', ...s.ranks.map((r) => (r === 0 ? 'affine' : `rank ${r}`))],
+    cost: (i, a) => costs[i][a],
   };
 }
 

@@ -5,7 +5,13 @@ import { runMonteCarlo } from '../../src/crossbar/montecarlo.js';
 import { planCrossbars } from '../../src/crossbar/plan.js';
 import { loadDataset } from '../../src/data/node.js';
 import { resolveDevice } from '../../src/device/config.js';
-import { calibrateChip, calibratedChipAccuracy, calibrationSites, withChipRails } from '../../src/mitigation/calibration.js';
+import {
+  calibrateChip,
+  calibratedChipAccuracy,
+  calibrationPlacementProblem,
+  calibrationSites,
+  withChipRails,
+} from '../../src/mitigation/calibration.js';
 import { compensationCost, trainCompensation, withCompensation } from '../../src/mitigation/compensation.js';
 import { head, mean, softwareChipAccuracy } from '../../src/mitigation/correctnet.js';
 import { buildModel } from '../../src/nn/model.js';
@@ -96,5 +102,53 @@ describe('per-chip calibration', () => {
     expect(() => calibrateChip(m, head(digits.train, 0), cfg, jsKernels)).toThrow(/at least one labelled image/);
     const plan = planCrossbars(m, resolveCircuit({}), digits.train.x, 100, jsKernels);
     expect(() => withChipRails(plan, [1, 2])).toThrow(/2 rails for 4 weighted layers/);
+  });
+});
+
+describe('calibrationPlacementProblem', () => {
+  it('scores a placement by calibrating each search chip; no modules = the chips with the simulator rails', () => {
+    const digits = loadDataset('digits8', { limitTrain: 2000, limitTest: 10 });
+    const base = buildModel(presets['mlp-paper'].spec, 1);
+    train(
+      base,
+      digits.train,
+      null,
+      { epochs: 6, batchSize: 64, optimizer: { name: 'adam', lr: 0.01 }, schedule: 'cosine', seed: 2 },
+      jsKernels,
+    );
+    const device = resolveDevice('reram-generic', { programSigma: 1 });
+    const val = head(digits.train, 400);
+    const rails = { x: digits.train.x.subarray(0, 500 * 64), n: 500 };
+    const sensitivity = [0, 1, 2, 3].map((layer) => ({ layer, accuracy: 0.5, drop: 0.1 * layer }));
+    const problem = calibrationPlacementProblem(
+      {
+        base,
+        ranks: [0, 4],
+        kernel: 1,
+        budget: 0.3,
+        overheadWeight: 0.1,
+        sensitivity,
+        data: head(digits.train, 800),
+        val,
+        device,
+        chips: 3,
+        seed: 7,
+        epochs: 8,
+        batchSize: 64,
+        lr: 0.01,
+        rails,
+      },
+      jsKernels,
+    );
+    expect(problem.actions).toEqual(['none', 'affine', 'rank 4']);
+    expect(problem.cost(0, 0)).toBe(0);
+    expect(problem.cost(0, 2)).toBeGreaterThan(problem.cost(0, 1));
+    const none = problem.evaluate([0, 0, 0, 0]);
+    expect(none).toBeCloseTo(mean(softwareChipAccuracy(base, val, device, 3, 7, jsKernels, { calib: rails })), 12);
+    // Calibrated modules everywhere recover much of what sigma 1 takes.
+    const everywhere = problem.evaluate([2, 2, 2, 2]);
+    expect(everywhere).toBeGreaterThan(none + 0.1);
+    // The same configuration, the same chips: the same score (common random numbers for the search).
+    expect(problem.evaluate([2, 2, 2, 2])).toBe(everywhere);
   });
 });

@@ -178,6 +178,41 @@ describe('xbar correctnet', () => {
     expect(table).toMatch(/plain\+cal300: plain network with modules after every layer .* fine-tuned on each chip with 300 labelled/);
   });
 
+  it('places the calibrated modules by the searches with --calibrate-search, and reports the search', () => {
+    const r = xbar(
+      ...args,
+      '--calibrate',
+      '150',
+      '--calibrate-chips',
+      '2',
+      '--calibrate-epochs',
+      '2',
+      '--calibrate-search',
+      '100',
+      '--max-exhaustive',
+      '256',
+      '--json',
+    );
+    expect(r.code, r.err).toBe(0);
+    const res = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
+    const cp = res.calibrationPlacement;
+    // Actions: none, a per-channel affine (rank 0) and the two --ranks, at 4 sites.
+    expect(cp.actions).toEqual(['none', 'affine', 'rank 1', 'rank 2']);
+    expect(Object.keys(cp.results).sort()).toEqual(['exhaustive', 'greedy', 'rl']);
+    expect(cp.results.exhaustive.evaluations).toBe(256);
+    expect(cp.results.rl.curve.length).toBeGreaterThan(0);
+    expect(cp.results.rl.best.overhead).toBeLessThanOrEqual(0.5);
+    // The calibrated columns use the RL choice.
+    const cal = res.methods.find((m: { method: string }) => m.method === 'lipschitz+cal150');
+    expect(cal.calibration.sites).toEqual(cp.chosen.sites);
+    expect(cp.chosen.sites.length).toBe(cp.chosen.config.filter((a: number) => a > 0).length);
+    expect(readFileSync(join(out, 'rl-curve-calibrated.csv'), 'utf8').split('\n').length).toBeGreaterThan(2);
+    expect(readFileSync(join(out, 'table.md'), 'utf8')).toMatch(/Placement of the per-chip calibrated modules/);
+    const alone = xbar(...args, '--calibrate-search', '100');
+    expect(alone.code).toBe(1);
+    expect(alone.err).toMatch(/give --calibrate too/);
+  });
+
   it('rejects bad --calibrate values with one line', () => {
     for (const [v, msg] of [
       ['0', /--calibrate '0' must list whole numbers >= 1/],

@@ -376,6 +376,19 @@ describe('result files as the writers wrote them on 2026-11-23 (small runs; test
     await expectPlotsRender(s);
   });
 
+  it("xbar correctnet --calibrate-search: the calibrated modules' placement searches get a table and an RL curve of their own", async () => {
+    const r = real('correctnet-real');
+    const j = structuredClone(r.json);
+    j.calibrationPlacement = { ...(j.placement as object), actions: ['none', 'affine', 'rank 1', 'rank 2'] };
+    const d = extractCorrectnet({ ...r, json: j });
+    expect(d.calibratedPlacements.map((p) => p[0])).toEqual(['greedy', 'rl', 'exhaustive']);
+    expect(d.placements.map((p) => p[0])).toEqual(['greedy', 'rl', 'exhaustive']);
+    expect(d.curves.map((c) => c.name)).toContain('calibrationPlacement.results.rl.curve');
+    const s = correctnetKind.section(d, ctx);
+    expect(s.tables.map((t) => t.caption)).toContain('Placement of the per-chip calibrated modules: each search and what it found');
+    await expectPlotsRender(s);
+  });
+
   it('xbar spice compare: per-chip errors and accuracy from both engines, per-image times and speed-up', async () => {
     const d = extractSpiceCompare(real('spice-compare-real'));
     expect(d.rows.map((r) => r.label)).toEqual(['chip 0', 'chip 1']);

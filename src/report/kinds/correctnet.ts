@@ -45,6 +45,8 @@ export interface CorrectnetData {
   targetSigma?: number;
   /** Placement searches: search, placement, accuracy, overhead, reward, evaluations, seconds. */
   placements: string[][];
+  /** The same for the per-chip calibrated modules (`calibrationPlacement`, with --calibrate-search). */
+  calibratedPlacements: string[][];
   curves: { name: string; xTitle: string; yTitle: string; points: { x: number; y: number; series?: string }[] }[];
   /** Per-layer measurements (error amplification...): one bar per numeric field. */
   layerBars: { name: string; bars: GroupedBar[] }[];
@@ -243,16 +245,16 @@ export function extractCorrectnet(input: ResultInput): CorrectnetData {
     clean,
     cleanByMethod,
     targetSigma: isNum(target) ? target : undefined,
-    placements: placementRows(j),
+    placements: placementRows(pick(j, 'placement')),
+    calibratedPlacements: placementRows(pick(j, 'calibrationPlacement')),
     curves,
     layerBars: layerBars.filter((b) => b.bars.length),
     notes,
   };
 }
 
-/** The placement searches (`placement.results.{rl,greedy,exhaustive}`: best configuration, its accuracy, the search cost). */
-function placementRows(j: Json): string[][] {
-  const placement = pick(j, 'placement');
+/** The placement searches (`results.{rl,greedy,exhaustive}`: best configuration, its accuracy, the search cost). */
+function placementRows(placement: unknown): string[][] {
   const results = pick(placement, 'results', 'searches');
   const actions = pick(placement, 'actions');
   if (!isObj(results)) return [];
@@ -366,6 +368,12 @@ export const correctnetKind: ReportKind<CorrectnetData> = {
         caption: 'Compensation placement: each search and what it found',
         columns: ['search', 'placement (per site)', 'accuracy', 'overhead', 'reward', 'evaluations', 'seconds'],
         rows: d.placements,
+      });
+    if (d.calibratedPlacements.length)
+      tables.push({
+        caption: 'Placement of the per-chip calibrated modules: each search and what it found',
+        columns: ['search', 'placement (per site)', 'accuracy', 'overhead', 'reward', 'evaluations', 'seconds'],
+        rows: d.calibratedPlacements,
       });
     const named = models.filter(Boolean);
     return {

@@ -9,10 +9,9 @@ import { type CompensationSite, networkCost, siteCost, withCompensation } from '
 import { type EpochStats, evaluate, train } from '../nn/train.js';
 import {
   type Calibration,
-  configSites,
   type LayerSensitivity,
   mean,
-  placementSites,
+  placementProblem,
   softwareChipAccuracy,
   weightedOutputShapes,
 } from './correctnet.js';
@@ -189,32 +188,24 @@ export function calibrationPlacementProblem(
   kernels: Kernels,
   onEvaluate?: (config: number[], accuracy: number, seconds: number) => void,
 ): PlacementProblem {
-  return {
-    ...placementSites(s),
-    budget: s.budget,
-    overheadWeight: s.overheadWeight,
-    evaluate: (config) => {
-      const t0 = performance.now();
-      const sites = configSites(s, config);
-      let acc: number;
-      if (!sites.length) acc = mean(softwareChipAccuracy(s.base, s.val, s.device, s.chips, s.seed, kernels, { calib: s.rails }));
-      else {
-        const accs: number[] = [];
-        for (let c = 0; c < s.chips; c++) {
-          const m = withCompensation(s.base, sites, s.seed + 1);
-          const chip = { device: s.device, seed: s.seed };
-          const cal = calibrateChip(
-            m,
-            s.data,
-            { ...chip, chip: c, epochs: s.epochs, batchSize: s.batchSize, lr: s.lr, trainSeed: s.seed + 2 + c, rails: s.rails },
-            kernels,
-          );
-          accs.push(calibratedChipAccuracy(m, s.val, cal, chip, kernels));
-        }
-        acc = mean(accs);
+  return placementProblem(
+    s,
+    (sites) => {
+      if (!sites.length) return mean(softwareChipAccuracy(s.base, s.val, s.device, s.chips, s.seed, kernels, { calib: s.rails }));
+      const accs: number[] = [];
+      for (let c = 0; c < s.chips; c++) {
+        const m = withCompensation(s.base, sites, s.seed + 1);
+        const chip = { device: s.device, seed: s.seed };
+        const cal = calibrateChip(
+          m,
+          s.data,
+          { ...chip, chip: c, epochs: s.epochs, batchSize: s.batchSize, lr: s.lr, trainSeed: s.seed + 2 + c, rails: s.rails },
+          kernels,
+        );
+        accs.push(calibratedChipAccuracy(m, s.val, cal, chip, kernels));
       }
-      onEvaluate?.(config, acc, (performance.now() - t0) / 1000);
-      return acc;
+      return mean(accs);
     },
-  };
+    onEvaluate,
+  );
 }

@@ -248,13 +248,9 @@ export function compensationPlacementProblem(
   kernels: Kernels,
   onEvaluate?: (config: number[], accuracy: number, seconds: number) => void,
 ): PlacementProblem {
-  return {
-    ...placementSites(s),
-    budget: s.budget,
-    overheadWeight: s.overheadWeight,
-    evaluate: (config) => {
-      const t0 = performance.now();
-      const chosen = configSites(s, config);
+  return placementProblem(
+    s,
+    (chosen) => {
       let model = s.base;
       if (chosen.length) {
         model = withCompensation(s.base, chosen, s.seed);
@@ -266,7 +262,25 @@ export function compensationPlacementProblem(
           kernels,
         );
       }
-      const acc = mean(softwareChipAccuracy(model, s.val, s.device, s.chips, s.seed + 1000, kernels));
+      return mean(softwareChipAccuracy(model, s.val, s.device, s.chips, s.seed + 1000, kernels));
+    },
+    onEvaluate,
+  );
+}
+
+/** A placement problem on `s.base` whose configurations are scored by `accuracy` of their sites (timed for `onEvaluate`). */
+export function placementProblem(
+  s: Pick<PlacementSetup, 'base' | 'ranks' | 'kernel' | 'sensitivity' | 'budget' | 'overheadWeight'>,
+  accuracy: (sites: CompensationSite[]) => number,
+  onEvaluate?: (config: number[], accuracy: number, seconds: number) => void,
+): PlacementProblem {
+  return {
+    ...placementSites(s),
+    budget: s.budget,
+    overheadWeight: s.overheadWeight,
+    evaluate: (config) => {
+      const t0 = performance.now();
+      const acc = accuracy(configSites(s, config));
       onEvaluate?.(config, acc, (performance.now() - t0) / 1000);
       return acc;
     },

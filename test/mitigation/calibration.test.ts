@@ -18,6 +18,15 @@ import { buildModel } from '../../src/nn/model.js';
 import { presets } from '../../src/nn/presets.js';
 import { train } from '../../src/nn/train.js';
 
+/** mlp-paper trained on 3000 digits8 images (8 epochs): a network that variation hurts. */
+function trainedPaper() {
+  const digits = loadDataset('digits8', { limitTrain: 3000, limitTest: 600 });
+  const base = buildModel(presets['mlp-paper'].spec, 1);
+  const cfg = { epochs: 8, batchSize: 64, optimizer: { name: 'adam' as const, lr: 0.01 }, schedule: 'cosine' as const, seed: 2 };
+  train(base, digits.train, null, cfg, jsKernels);
+  return { digits, base };
+}
+
 describe('calibrationSites', () => {
   it('puts a module after every layer, as large as the budget allows, cheapest sites first', () => {
     const mlp = buildModel(presets.mlp.spec, 1);
@@ -43,15 +52,7 @@ describe('calibrationSites', () => {
 
 describe('per-chip calibration', () => {
   it('beats chip-independent modules on the same chips, and the simulator agrees chip for chip', () => {
-    const digits = loadDataset('digits8', { limitTrain: 3000, limitTest: 600 });
-    const base = buildModel(presets['mlp-paper'].spec, 1);
-    train(
-      base,
-      digits.train,
-      null,
-      { epochs: 8, batchSize: 64, optimizer: { name: 'adam', lr: 0.01 }, schedule: 'cosine', seed: 2 },
-      jsKernels,
-    );
+    const { digits, base } = trainedPaper();
     const device = resolveDevice('reram-generic', { programSigma: 1 });
     const test = head(digits.test, 600);
     const calib = { x: digits.train.x.subarray(0, 500 * 64), n: 500 };
@@ -107,15 +108,7 @@ describe('per-chip calibration', () => {
 
 describe('calibrationPlacementProblem', () => {
   it('scores a placement by calibrating each search chip; no modules = the chips with the simulator rails', () => {
-    const digits = loadDataset('digits8', { limitTrain: 2000, limitTest: 10 });
-    const base = buildModel(presets['mlp-paper'].spec, 1);
-    train(
-      base,
-      digits.train,
-      null,
-      { epochs: 6, batchSize: 64, optimizer: { name: 'adam', lr: 0.01 }, schedule: 'cosine', seed: 2 },
-      jsKernels,
-    );
+    const { digits, base } = trainedPaper();
     const device = resolveDevice('reram-generic', { programSigma: 1 });
     const val = head(digits.train, 400);
     const rails = { x: digits.train.x.subarray(0, 500 * 64), n: 500 };

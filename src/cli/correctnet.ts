@@ -489,24 +489,30 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
       device: o.device,
       test: ds.test.n,
     };
+    const silent = makeProgress(true);
     const value = cached(o.out, `calibrate-${method}`, key, progress, () => {
       const accuracies: number[] = [];
       let calSeconds = 0;
       let simSeconds = 0;
       progress.start(calibrateChips, `${method} sigma=${targetSigma}`);
       for (let c = 0; c < calibrateChips; c++) {
-        const m = withCompensation(base, calSites, o.seed + 31);
-        const cal = calibrateChip(
-          m,
-          data,
-          { ...cfg, device: target, seed: o.seed, chip: c, trainSeed: o.seed + 37 + c, rails: { x: calib, n: nCalib } },
-          kernels,
-        );
-        const plan = withChipRails(planCrossbars(m, circuit, calib, nCalib, kernels), cal.rails);
-        const r = runMonteCarlo(m, plan, target, [], ds.test, { chips: 1, seed: o.seed, firstChip: c }, kernels);
-        accuracies.push(r.chips[0].accuracy);
-        calSeconds += cal.seconds;
-        simSeconds += r.seconds;
+        // Each chip cached on its own, so that a long calibration (minutes per chip on a large
+        // network) resumes where it stopped instead of from its first chip.
+        const one = cached(o.out, `calibrate-${method}-chip${c}`, { ...key, chip: c }, silent, () => {
+          const m = withCompensation(base, calSites, o.seed + 31);
+          const cal = calibrateChip(
+            m,
+            data,
+            { ...cfg, device: target, seed: o.seed, chip: c, trainSeed: o.seed + 37 + c, rails: { x: calib, n: nCalib } },
+            kernels,
+          );
+          const plan = withChipRails(planCrossbars(m, circuit, calib, nCalib, kernels), cal.rails);
+          const r = runMonteCarlo(m, plan, target, [], ds.test, { chips: 1, seed: o.seed, firstChip: c }, kernels);
+          return { accuracy: r.chips[0].accuracy, calSeconds: cal.seconds, simSeconds: r.seconds };
+        });
+        accuracies.push(one.accuracy);
+        calSeconds += one.calSeconds;
+        simSeconds += one.simSeconds;
         progress.update(c + 1, `${pct(mean(accuracies))}`);
       }
       progress.stop();

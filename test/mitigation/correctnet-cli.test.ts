@@ -176,6 +176,17 @@ describe('xbar correctnet', () => {
     const table = readFileSync(join(out, 'table.md'), 'utf8');
     expect(table).toMatch(/\| plain\+cal150 \| plain\+cal300 \| lipschitz\+cal150 \| lipschitz\+cal300 \|/);
     expect(table).toMatch(/plain\+cal300: plain network with modules after every layer .* fine-tuned on each chip with 300 labelled/);
+    // Each chip is cached on its own: a run stopped between chips resumes at the next chip.
+    const steps = join(out, 'steps');
+    expect(existsSync(join(steps, 'calibrate-plain+cal150-chip1.json'))).toBe(true);
+    rmSync(join(steps, 'calibrate-plain+cal150.json'));
+    rmSync(join(steps, 'calibrate-plain+cal150-chip1.json'));
+    const again = xbar(...args, '--calibrate', '150,300', '--calibrate-chips', '2', '--calibrate-epochs', '3', '--json');
+    expect(again.code, again.err).toBe(0);
+    const res2 = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
+    const acc = (r: { methods: { method: string; sweep: { accuracies: number[] }[] }[] }) =>
+      r.methods.find((m) => m.method === 'plain+cal150')?.sweep[0].accuracies;
+    expect(acc(res2)).toEqual(acc(res));
   });
 
   it('places the calibrated modules by the searches with --calibrate-search, and reports the search', () => {

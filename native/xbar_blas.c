@@ -61,19 +61,28 @@ static bool get_int(napi_env env, napi_value v, const char *name, int min, int *
   return true;
 }
 
+/* A typed array of the given type (`noun` for the message: "a Float32Array"): its length and data
+ * (already advanced by the view's byteOffset). */
+static bool get_typed(napi_env env, napi_value v, const char *fn, const char *name, napi_typedarray_type want,
+                      const char *noun, size_t *len, void **data) {
+  bool is_ta = false;
+  napi_typedarray_type type;
+  char msg[160];
+  if (napi_is_typedarray(env, v, &is_ta) != napi_ok || !is_ta ||
+      napi_get_typedarray_info(env, v, &type, len, data, NULL, NULL) != napi_ok || type != want) {
+    snprintf(msg, sizeof msg, "%s: %s must be %s", fn, name, noun);
+    napi_throw_type_error(env, NULL, msg);
+    return false;
+  }
+  return true;
+}
+
 /* A rows x cols row-major matrix with row stride ld: BLAS requires ld >= max(1, cols). */
 static bool get_matrix(napi_env env, napi_value v, const char *name, int rows, int cols, int ld,
                        float **data, int64_t *need) {
-  bool is_ta = false;
-  napi_typedarray_type type;
   size_t len;
   void *ptr;
-  if (napi_is_typedarray(env, v, &is_ta) != napi_ok || !is_ta ||
-      napi_get_typedarray_info(env, v, &type, &len, &ptr, NULL, NULL) != napi_ok ||
-      type != napi_float32_array) {
-    throw_msg(env, true, "sgemm: %s must be a Float32Array", name, 0, 0);
-    return false;
-  }
+  if (!get_typed(env, v, "sgemm", name, napi_float32_array, "a Float32Array", &len, &ptr)) return false;
   if (ld < (cols > 1 ? cols : 1)) {
     throw_msg(env, false, "sgemm: ld%s = %lld is less than the row length %lld", name, ld, cols);
     return false;
@@ -84,7 +93,7 @@ static bool get_matrix(napi_env env, napi_value v, const char *name, int rows, i
               (long long)len, *need);
     return false;
   }
-  *data = ptr; /* already advanced by the view's byteOffset */
+  *data = ptr;
   return true;
 }
 
@@ -127,18 +136,10 @@ static napi_value sgemm(napi_env env, napi_callback_info info) {
 
 /* A Float32Array argument of at least `need` elements. */
 static bool get_f32(napi_env env, napi_value v, const char *fn, const char *name, int64_t need, float **data) {
-  bool is_ta = false;
-  napi_typedarray_type type;
   size_t len;
   void *ptr;
   char msg[256];
-  if (napi_is_typedarray(env, v, &is_ta) != napi_ok || !is_ta ||
-      napi_get_typedarray_info(env, v, &type, &len, &ptr, NULL, NULL) != napi_ok ||
-      type != napi_float32_array) {
-    snprintf(msg, sizeof msg, "%s: %s must be a Float32Array", fn, name);
-    napi_throw_type_error(env, NULL, msg);
-    return false;
-  }
+  if (!get_typed(env, v, fn, name, napi_float32_array, "a Float32Array", &len, &ptr)) return false;
   if ((int64_t)len < need) {
     snprintf(msg, sizeof msg, "%s: %s has %lld elements but the dimensions need %lld", fn, name,
              (long long)len, (long long)need);
@@ -266,15 +267,9 @@ static napi_value clamp(napi_env env, napi_callback_info info) {
   double lo, hi;
   float *y;
   size_t len;
-  napi_typedarray_type type;
-  bool is_ta = false;
-  if (!get_args(env, info, "clamp", 3, argv)) return NULL;
-  if (napi_is_typedarray(env, argv[0], &is_ta) != napi_ok || !is_ta ||
-      napi_get_typedarray_info(env, argv[0], &type, &len, (void **)&y, NULL, NULL) != napi_ok ||
-      type != napi_float32_array) {
-    napi_throw_type_error(env, NULL, "clamp: y must be a Float32Array");
+  if (!get_args(env, info, "clamp", 3, argv) ||
+      !get_typed(env, argv[0], "clamp", "y", napi_float32_array, "a Float32Array", &len, (void **)&y))
     return NULL;
-  }
   if (napi_get_value_double(env, argv[1], &lo) != napi_ok || napi_get_value_double(env, argv[2], &hi) != napi_ok ||
       isnan(lo) || isnan(hi) || lo > hi) {
     napi_throw_range_error(env, NULL, "clamp: lo and hi must be numbers with lo <= hi");
@@ -378,17 +373,10 @@ static void spmm_plain(int m, int n, const int *row_ptr, const int *col, const f
 }
 
 static bool get_i32(napi_env env, napi_value v, const char *name, int64_t need, int **data) {
-  bool is_ta = false;
-  napi_typedarray_type type;
   size_t len;
   void *ptr;
   char msg[160];
-  if (napi_is_typedarray(env, v, &is_ta) != napi_ok || !is_ta ||
-      napi_get_typedarray_info(env, v, &type, &len, &ptr, NULL, NULL) != napi_ok || type != napi_int32_array) {
-    snprintf(msg, sizeof msg, "spmm: %s must be an Int32Array", name);
-    napi_throw_type_error(env, NULL, msg);
-    return false;
-  }
+  if (!get_typed(env, v, "spmm", name, napi_int32_array, "an Int32Array", &len, &ptr)) return false;
   if ((int64_t)len < need) {
     snprintf(msg, sizeof msg, "spmm: %s has %lld elements but needs %lld", name, (long long)len, (long long)need);
     napi_throw_range_error(env, NULL, msg);
@@ -524,20 +512,6 @@ __attribute__((optimize("fp-contract=off"))) static void lognormal_pairs_run(
   memcpy(state, s, sizeof s);
 }
 
-static bool get_typed(napi_env env, napi_value v, const char *fn, const char *name, napi_typedarray_type want,
-                      const char *type_name, size_t *len, void **data) {
-  bool is_ta = false;
-  napi_typedarray_type type;
-  char msg[160];
-  if (napi_is_typedarray(env, v, &is_ta) != napi_ok || !is_ta ||
-      napi_get_typedarray_info(env, v, &type, len, data, NULL, NULL) != napi_ok || type != want) {
-    snprintf(msg, sizeof msg, "%s: %s must be a %s", fn, name, type_name);
-    napi_throw_type_error(env, NULL, msg);
-    return false;
-  }
-  return true;
-}
-
 /* lognormalPairs(tPos, tNeg, sigma, state, gPos, gNeg): tPos, tNeg, gPos, gNeg Float64Arrays of
  * one length, state the generator's four sfc32 words (Uint32Array), advanced in place. */
 static napi_value lognormal_pairs(napi_env env, napi_callback_info info) {
@@ -549,7 +523,7 @@ static napi_value lognormal_pairs(napi_env env, napi_callback_info info) {
   for (int a = 0; a < 6; a++) {
     if (!names[a]) continue;
     size_t len;
-    if (!get_typed(env, argv[a], "lognormalPairs", names[a], napi_float64_array, "Float64Array", &len, (void **)&arr[a]))
+    if (!get_typed(env, argv[a], "lognormalPairs", names[a], napi_float64_array, "a Float64Array", &len, (void **)&arr[a]))
       return NULL;
     if (a == 0) n = len;
     else if (len != n) {
@@ -564,7 +538,7 @@ static napi_value lognormal_pairs(napi_env env, napi_callback_info info) {
   }
   size_t slen;
   uint32_t *state;
-  if (!get_typed(env, argv[3], "lognormalPairs", "state", napi_uint32_array, "Uint32Array", &slen, (void **)&state))
+  if (!get_typed(env, argv[3], "lognormalPairs", "state", napi_uint32_array, "a Uint32Array", &slen, (void **)&state))
     return NULL;
   if (slen != 4) {
     napi_throw_range_error(env, NULL, "lognormalPairs: state must hold sfc32's 4 words");

@@ -559,66 +559,53 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
   // 8. Per-chip calibration (--calibrate): modules fine-tuned on each chip, after every layer by
   // the budget rule, or where the placement searches put them (--calibrate-search).
   const calibrated: { method: Method; base: string; images: number }[] = [];
-  let calibrationPlacement:
-    | (PlacementOutput & {
-        chosen: { config: number[]; sites: CompensationSite[] };
-        problem: {
-          ranks: number[];
-          kernel: number;
-          budget: number;
-          overheadWeight: number;
-          calibrationImages: number;
-          epochs: number;
-          chips: number;
-          valImages: number;
-        };
-      })
-    | null = null;
-  if (calibrate.length) {
-    let calSites = calibrationSites(lipschitz, ranks, o.compKernel, o.budget);
-    if (o.calibrateSearch !== undefined) {
-      const calRanks = [...new Set([0, ...ranks])].sort((a, b) => a - b);
-      const calSetup = {
-        base: lipschitz,
+  // The placement searches over the calibrated modules: each evaluation calibrates the search chips.
+  const searchCalibrated = (images: number) => {
+    const calRanks = [...new Set([0, ...ranks])].sort((a, b) => a - b);
+    const calSetup = {
+      base: lipschitz,
+      ranks: calRanks,
+      kernel: o.compKernel,
+      budget: o.budget,
+      overheadWeight: o.overheadWeight,
+      sensitivity,
+      data: head(trainSplit, images),
+      val: valSet,
+      device: target,
+      chips: o.searchChips,
+      seed: o.seed + 41,
+      epochs: o.calibrateEpochs,
+      batchSize: 64,
+      lr: o.calibrateLr,
+      rails: { x: calib, n: nCalib },
+    };
+    const key = { ...placementKey, ranks: calRanks, calibrate: images, epochs: o.calibrateEpochs, lr: o.calibrateLr };
+    const found = cached(o.out, 'calibration-placement', key, progress, () => {
+      progress.log(`placement of calibrated modules: each evaluation calibrates ${o.searchChips} chips on ${images} images`);
+      return runSearches(calibrationPlacementProblem(calSetup, kernels, logEvaluation), searches, o, progress);
+    });
+    const best = (found.results.rl as RlResult).best.config;
+    const chosen = configSites(calSetup, best);
+    if (!chosen.length)
+      throw new XbarError('the placement search put no calibrated module anywhere: raise --budget or lower --overhead-weight');
+    return {
+      ...found,
+      chosen: { config: best, sites: chosen },
+      problem: {
         ranks: calRanks,
         kernel: o.compKernel,
         budget: o.budget,
         overheadWeight: o.overheadWeight,
-        sensitivity,
-        data: head(trainSplit, o.calibrateSearch),
-        val: valSet,
-        device: target,
-        chips: o.searchChips,
-        seed: o.seed + 41,
+        calibrationImages: images,
         epochs: o.calibrateEpochs,
-        batchSize: 64,
-        lr: o.calibrateLr,
-        rails: { x: calib, n: nCalib },
-      };
-      const key = { ...placementKey, ranks: calRanks, calibrate: o.calibrateSearch, epochs: o.calibrateEpochs, lr: o.calibrateLr };
-      const found = cached(o.out, 'calibration-placement', key, progress, () => {
-        progress.log(`placement of calibrated modules: each evaluation calibrates ${o.searchChips} chips on ${o.calibrateSearch} images`);
-        return runSearches(calibrationPlacementProblem(calSetup, kernels, logEvaluation), searches, o, progress);
-      });
-      const best = (found.results.rl as RlResult).best.config;
-      calSites = configSites(calSetup, best);
-      calibrationPlacement = {
-        ...found,
-        chosen: { config: best, sites: calSites },
-        problem: {
-          ranks: calRanks,
-          kernel: o.compKernel,
-          budget: o.budget,
-          overheadWeight: o.overheadWeight,
-          calibrationImages: o.calibrateSearch,
-          epochs: o.calibrateEpochs,
-          chips: o.searchChips,
-          valImages: valSet.n,
-        },
-      };
-      if (!calSites.length)
-        throw new XbarError('the placement search put no calibrated module anywhere: raise --budget or lower --overhead-weight');
-    }
+        chips: o.searchChips,
+        valImages: valSet.n,
+      },
+    };
+  };
+  const calibrationPlacement = calibrate.length && o.calibrateSearch !== undefined ? searchCalibrated(o.calibrateSearch) : null;
+  if (calibrate.length) {
+    const calSites = calibrationPlacement?.chosen.sites ?? calibrationSites(lipschitz, ranks, o.compKernel, o.budget);
     progress.log(`per-chip calibration at sigma ${targetSigma}, modules ${JSON.stringify(calSites)}`);
     for (const [baseName, base, baseDir] of [
       ['plain', plain, plainDir],

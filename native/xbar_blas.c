@@ -212,6 +212,40 @@ static napi_value im2col(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* col2im(cols, batch, h, w, c, k, stride, pad, oh, ow, x): x += the adjoint of im2col, windows
+ * summed in im2col's row order (the JS loop's order, so the sums agree bit for bit). */
+static napi_value col2im(napi_env env, napi_callback_info info) {
+  napi_value argv[11];
+  int g[10];
+  float *x, *cols;
+  if (!get_args(env, info, "col2im", 11, argv) || !get_geometry(env, argv + 1, "col2im", g)) return NULL;
+  const int batch = g[0], h = g[1], w = g[2], c = g[3], k = g[4], stride = g[5], pad = g[6], oh = g[7], ow = g[8];
+  const int64_t rowLen = (int64_t)k * k * c;
+  if (!get_f32(env, argv[0], "col2im", "cols", (int64_t)batch * oh * ow * rowLen, &cols) ||
+      !get_f32(env, argv[10], "col2im", "x", (int64_t)batch * h * w * c, &x))
+    return NULL;
+  int64_t r = 0;
+  for (int n = 0; n < batch; n++) {
+    float *img = x + (int64_t)n * h * w * c;
+    for (int oy = 0; oy < oh; oy++)
+      for (int ox = 0; ox < ow; ox++, r += rowLen) {
+        const int x0 = ox * stride - pad;
+        const int kx0 = x0 < 0 ? -x0 : 0;
+        const int kx1 = k < w - x0 ? k : w - x0;
+        if (kx1 <= kx0) continue;
+        const int64_t len = (int64_t)(kx1 - kx0) * c;
+        for (int ky = 0; ky < k; ky++) {
+          const int iy = oy * stride + ky - pad;
+          if (iy < 0 || iy >= h) continue;
+          float *dst = img + ((int64_t)iy * w + x0 + kx0) * c;
+          const float *src = cols + r + ((int64_t)ky * k + kx0) * c;
+          for (int64_t t = 0; t < len; t++) dst[t] += src[t];
+        }
+      }
+  }
+  return NULL;
+}
+
 /* maxPool(x, batch, h, w, c, size, stride, 0, oh, ow, y): windows without padding. */
 static napi_value max_pool(napi_env env, napi_callback_info info) {
   napi_value argv[11];
@@ -578,6 +612,7 @@ NAPI_MODULE_INIT() {
   napi_property_descriptor props[] = {
       {"sgemm", NULL, sgemm, NULL, NULL, NULL, napi_enumerable, NULL},
       {"im2col", NULL, im2col, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"col2im", NULL, col2im, NULL, NULL, NULL, napi_enumerable, NULL},
       {"maxPool", NULL, max_pool, NULL, NULL, NULL, napi_enumerable, NULL},
       {"clamp", NULL, clamp, NULL, NULL, NULL, napi_enumerable, NULL},
       {"spmm", NULL, spmm, NULL, NULL, NULL, napi_enumerable, NULL},

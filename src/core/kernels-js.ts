@@ -84,6 +84,7 @@ export const jsKernels: Kernels = {
     }
   },
   im2col,
+  col2im,
   maxPool,
   spmm,
   lognormalPairs,
@@ -115,6 +116,31 @@ function im2col(x: Float32Array, g: WindowGeometry, cols: Float32Array): void {
           const src = img + (iy * w + x0 + kx0) * c;
           const dst = r + (ky * k + kx0) * c;
           for (let t = 0; t < len; t++) cols[dst + t] = x[src + t];
+        }
+      }
+    }
+  }
+}
+
+function col2im(cols: Float32Array, g: WindowGeometry, x: Float32Array): void {
+  const { batch, h, w, c, k, stride, pad, oh, ow } = g;
+  const rowLen = k * k * c;
+  let r = 0;
+  for (let n = 0; n < batch; n++) {
+    const img = n * h * w * c;
+    for (let oy = 0; oy < oh; oy++) {
+      for (let ox = 0; ox < ow; ox++, r += rowLen) {
+        const x0 = ox * stride - pad;
+        const kx0 = Math.max(0, -x0);
+        const kx1 = Math.min(k, w - x0);
+        if (kx1 <= kx0) continue;
+        const len = (kx1 - kx0) * c;
+        for (let ky = 0; ky < k; ky++) {
+          const iy = oy * stride + ky - pad;
+          if (iy < 0 || iy >= h) continue;
+          const dst = img + (iy * w + x0 + kx0) * c;
+          const src = r + (ky * k + kx0) * c;
+          for (let t = 0; t < len; t++) x[dst + t] += cols[src + t];
         }
       }
     }

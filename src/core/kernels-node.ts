@@ -10,6 +10,7 @@ import { Rng } from './rng.js';
 interface BlasAddon {
   sgemm: Kernels['sgemm'];
   im2col(x: Float32Array, ...geometry: [...number[], Float32Array]): void;
+  col2im(cols: Float32Array, ...geometry: [...number[], Float32Array]): void;
   maxPool(x: Float32Array, ...geometry: [...number[], Float32Array]): void;
   clamp: Kernels['clamp'];
   spmm(
@@ -51,7 +52,7 @@ function loadAddon(): BlasAddon | undefined {
   try {
     const loaded = createRequire(import.meta.url)(ADDON_PATH) as BlasAddon;
     // A build from an older xbar lacks the newer kernels: fall back rather than fail mid-run.
-    const missing = (['sgemm', 'im2col', 'maxPool', 'clamp', 'spmm'] as const).filter((f) => typeof loaded[f] !== 'function');
+    const missing = (['sgemm', 'im2col', 'col2im', 'maxPool', 'clamp', 'spmm'] as const).filter((f) => typeof loaded[f] !== 'function');
     if (missing.length) throw new Error(`the built addon is out of date (no ${missing.join(', ')})`);
     addon = loaded;
     loadError = undefined;
@@ -90,6 +91,7 @@ export function loadKernels(opts: LoadKernelsOptions = {}): NodeKernels {
       blas.sgemm(...args);
     },
     im2col: (x, g, cols) => blas.im2col(x, g.batch, g.h, g.w, g.c, g.k, g.stride, g.pad, g.oh, g.ow, cols),
+    col2im: (cols, g, x) => blas.col2im(cols, g.batch, g.h, g.w, g.c, g.k, g.stride, g.pad, g.oh, g.ow, x),
     maxPool: (x, g, y) => blas.maxPool(x, g.batch, g.h, g.w, g.c, g.k, g.stride, g.pad, g.oh, g.ow, y),
     clamp: (y, lo, hi) => blas.clamp(y, lo, hi),
     // Rows split over the threads: the same result whatever the thread count.

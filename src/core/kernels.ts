@@ -31,6 +31,12 @@ export interface Kernels {
    * Cells over the padding are not written: pass a zeroed buffer (and reuse it).
    */
   im2col(x: Float32Array, g: WindowGeometry, cols: Float32Array): void;
+  /**
+   * The adjoint of im2col: adds every receptive-field row of cols back onto the image it came
+   * from, x += col2im(cols) (a convolution's input gradient). Overlapping windows are summed in
+   * im2col's row order on every implementation, so results agree bit for bit.
+   */
+  col2im(cols: Float32Array, g: WindowGeometry, x: Float32Array): void;
   /** Max pooling of NHWC images over k x k windows (no padding), without argmax bookkeeping. */
   maxPool(x: Float32Array, g: WindowGeometry, y: Float32Array): void;
   /** y = min(max(y, lo), hi) in place, in double precision (max(-0, 0) is +0, as Math.max). */

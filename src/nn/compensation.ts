@@ -73,10 +73,7 @@ export class Compensation implements Layer {
     const s = this.scale.value;
     const t = this.shift.value;
     const xv = x.data;
-    for (let i = 0, n = xv.length; i < n; i++) {
-      const ch = i % c;
-      y.data[i] = xv[i] * (1 + s[ch]) + t[ch];
-    }
+    for (let i = 0, n = xv.length; i < n; i += c) for (let ch = 0; ch < c; ch++) y.data[i + ch] = xv[i + ch] * (1 + s[ch]) + t[ch];
     let hidden: Float32Array | null = null;
     if (this.down && this.up) {
       const img: Tensor = { data: xv, shape: [batch, ...this.image] };
@@ -102,13 +99,13 @@ export class Compensation implements Layer {
     const gs = this.scale.grad;
     const gt = this.shift.grad;
     const dx = tensor(x.shape.slice());
-    for (let i = 0, n = dy.data.length; i < n; i++) {
-      const ch = i % c;
-      const g = dy.data[i];
-      gs[ch] += g * x.data[i];
-      gt[ch] += g;
-      dx.data[i] = g * (1 + s[ch]);
-    }
+    for (let i = 0, n = dy.data.length; i < n; i += c)
+      for (let ch = 0; ch < c; ch++) {
+        const g = dy.data[i + ch];
+        gs[ch] += g * x.data[i + ch];
+        gt[ch] += g;
+        dx.data[i + ch] = g * (1 + s[ch]);
+      }
     if (this.down && this.up) {
       const hidden = this.hidden;
       if (!hidden) throw new Error('compensation.backward lost its hidden activations');

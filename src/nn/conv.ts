@@ -20,6 +20,8 @@ export class Conv2d implements Layer {
   private cols: Float32Array | null = null;
   private scratch: Float32Array | null = null;
   private batch = 0;
+  /** 1x1 kernel, stride 1: the receptive-field rows are the input's pixels. */
+  private readonly pointwise: boolean;
 
   constructor(
     readonly inShape: number[],
@@ -38,6 +40,7 @@ export class Conv2d implements Layer {
     const ow = Math.floor((w + 2 * pad - kernel) / stride) + 1;
     if (oh < 1 || ow < 1) throw new RangeError(`conv2d kernel ${kernel} does not fit a ${h}x${w} input`);
     this.geom = { h, w, c, k: kernel, stride, pad, oh, ow };
+    this.pointwise = kernel === 1 && stride === 1;
     this.spec = { type: 'conv2d', filters, kernel, stride, padding };
     this.outShape = [oh, ow, filters];
     const fanIn = kernel * kernel * c;
@@ -51,46 +54,15 @@ export class Conv2d implements Layer {
    * Unrolls every receptive field of the batch into one row, zero where the window hangs over the
    * padding. Within one kernel row the valid pixels are contiguous in the input, so each is one
    * straight copy. The buffer is reused while the batch size stays the same (padding cells are
-   * never written, so they stay zero).
+   * never written, so they stay zero). A 1x1 convolution with stride 1 reads its input as is.
    */
   im2col(x: Float32Array, batch: number, kernels: Kernels): Float32Array {
     const { c, k, oh, ow } = this.geom;
+    if (this.pointwise) return x;
     const need = batch * oh * ow * k * k * c;
     if (this.scratch?.length !== need) this.scratch = new Float32Array(need);
     kernels.im2col(x, { batch, ...this.geom }, this.scratch);
     return this.scratch;
-  }
-
-  private col2im(dcols: Float32Array, batch: number): Float32Array {
-    const { h, w, c } = this.geom;
-    const dx = new Float32Array(batch * h * w * c);
-    this.forEachSpan(batch, (src, dst, len) => {
-      for (let t = 0; t < len; t++) dx[src + t] += dcols[dst + t];
-    });
-    return dx;
-  }
-
-  /** Calls fn(inputOffset, colsOffset, length) for every contiguous run of one receptive-field row (as im2col walks them). */
-  private forEachSpan(batch: number, fn: (src: number, dst: number, len: number) => void): void {
-    const { h, w, c, k, stride, pad, oh, ow } = this.geom;
-    const rowLen = k * k * c;
-    let r = 0;
-    for (let n = 0; n < batch; n++) {
-      const img = n * h * w * c;
-      for (let oy = 0; oy < oh; oy++) {
-        for (let ox = 0; ox < ow; ox++, r += rowLen) {
-          const x0 = ox * stride - pad;
-          const kx0 = Math.max(0, -x0);
-          const kx1 = Math.min(k, w - x0);
-          if (kx1 <= kx0) continue;
-          for (let ky = 0; ky < k; ky++) {
-            const iy = oy * stride + ky - pad;
-            if (iy < 0 || iy >= h) continue;
-            fn(img + (iy * w + x0 + kx0) * c, r + (ky * k + kx0) * c, (kx1 - kx0) * c);
-          }
-        }
-      }
-    }
   }
 
   forward(x: Tensor, ctx: Context): Tensor {
@@ -114,13 +86,19 @@ export class Conv2d implements Layer {
     const batch = this.batch;
     const [rowLen, f] = this.weight.shape;
     const rows = batch * this.geom.oh * this.geom.ow;
-    ctx.kernels.sgemm(true, false, rowLen, f, rows, 1, cols, rowLen, dy.data, f, 1, this.weight.grad, f);
-    const gb = this.bias.grad;
-    for (let i = 0; i < rows; i++) for (let j = 0; j < f; j++) gb[j] += dy.data[i * f + j];
+    if (!ctx.trainable || ctx.trainable.has(this.weight))
+      ctx.kernels.sgemm(true, false, rowLen, f, rows, 1, cols, rowLen, dy.data, f, 1, this.weight.grad, f);
+    if (!ctx.trainable || ctx.trainable.has(this.bias)) {
+      const gb = this.bias.grad;
+      for (let i = 0; i < rows; i++) for (let j = 0; j < f; j++) gb[j] += dy.data[i * f + j];
+    }
     this.cols = null;
     if (!needInputGrad) return null;
     const dcols = new Float32Array(rows * rowLen);
     ctx.kernels.sgemm(false, true, rows, rowLen, f, 1, dy.data, f, this.weight.value, f, 0, dcols, rowLen);
-    return tensor([batch, ...this.inShape], this.col2im(dcols, batch));
+    if (this.pointwise) return tensor([batch, ...this.inShape], dcols);
+    const dx = tensor([batch, ...this.inShape]);
+    ctx.kernels.col2im(dcols, { batch, ...this.geom }, dx.data);
+    return dx;
   }
 }

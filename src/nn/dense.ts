@@ -48,9 +48,12 @@ export class Dense implements Layer {
     if (!x) throw new Error('dense.backward before a training forward pass');
     const batch = x.shape[0];
     const [nIn, nOut] = this.weight.shape;
-    ctx.kernels.sgemm(true, false, nIn, nOut, batch, 1, x.data, nIn, dy.data, nOut, 1, this.weight.grad, nOut);
-    const gb = this.bias.grad;
-    for (let i = 0; i < batch; i++) for (let j = 0; j < nOut; j++) gb[j] += dy.data[i * nOut + j];
+    if (!ctx.trainable || ctx.trainable.has(this.weight))
+      ctx.kernels.sgemm(true, false, nIn, nOut, batch, 1, x.data, nIn, dy.data, nOut, 1, this.weight.grad, nOut);
+    if (!ctx.trainable || ctx.trainable.has(this.bias)) {
+      const gb = this.bias.grad;
+      for (let i = 0; i < batch; i++) for (let j = 0; j < nOut; j++) gb[j] += dy.data[i * nOut + j];
+    }
     this.input = null;
     if (!needInputGrad) return null;
     const dx = tensor([batch, nIn]);

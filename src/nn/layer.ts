@@ -8,6 +8,11 @@ export interface Context {
   training: boolean;
   /** Dropout and other training-time randomness; required when training. */
   rng?: Rng;
+  /**
+   * The parameters being trained, when not all are (fine-tuning modules on a frozen network):
+   * layers skip the gradients of the others, and backward stops below the first layer with one.
+   */
+  trainable?: ReadonlySet<Param>;
 }
 
 /** JSON description of one layer: the architecture part of a saved model. */

@@ -38,9 +38,10 @@ export class Model {
   }
 
   backward(dy: Tensor, ctx: Context): void {
-    // Below the first weighted layer nothing needs a gradient: that layer skips computing
-    // dLoss/dInput (for a conv, the largest GEMM and col2im of the pass).
-    const first = this.layers.findIndex((l) => l.params.length > 0);
+    // Below the first layer with a trained parameter nothing needs a gradient: that layer skips
+    // computing dLoss/dInput (for a conv, the largest GEMM and col2im of the pass).
+    const trained = ctx.trainable;
+    const first = this.layers.findIndex((l) => l.params.some((p) => !trained || trained.has(p)));
     let g: Tensor | null = dy;
     for (let i = this.layers.length - 1; i >= first && g; i--) g = this.layers[i].backward(g, ctx, i > first);
   }

@@ -56,7 +56,6 @@ export function train(
 ): EpochStats[] {
   const rng = new Rng(cfg.seed);
   const opt = makeOptimizer(cfg.optimizer);
-  const ctx: Context = { kernels, training: true, rng };
   const inSize = model.inputSize;
   const steps = Math.ceil(data.n / cfg.batchSize);
   const totalSteps = steps * cfg.epochs;
@@ -65,6 +64,7 @@ export function train(
   const params = trainable ? model.params.filter((p) => trainable.has(p.name)) : model.params;
   if (trainable && params.length !== trainable.size)
     throw new XbarError(`trainable parameters ${cfg.trainable?.join(', ')} are not all in the model: check the names`);
+  const ctx: Context = { kernels, training: true, rng, ...(trainable && { trainable: new Set(params) }) };
   let step = 0;
   for (let epoch = 1; epoch <= cfg.epochs; epoch++) {
     hooks.onEpochStart?.(epoch, steps);

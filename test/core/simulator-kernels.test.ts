@@ -5,7 +5,7 @@ import { loadKernels, nativeUnavailableReason } from '../../src/core/kernels-nod
 import { Rng } from '../../src/core/rng.js';
 import { filled } from './filled.js';
 
-// The kernels the simulator runs besides sgemm (im2col, maxPool, clamp, spmm): the JS ones
+// The kernels the simulator runs besides sgemm (im2col, col2im, maxPool, clamp, spmm): the JS ones
 // against naive references, the native ones against the same references.
 
 function geometry(batch: number, h: number, w: number, c: number, k: number, stride: number, pad: number): WindowGeometry {
@@ -28,6 +28,22 @@ function im2colRef(x: Float32Array, g: WindowGeometry): Float32Array {
               out[o] = iy >= 0 && iy < h && ix >= 0 && ix < w ? x[((n * h + iy) * w + ix) * c + ch] : 0;
             }
   return out;
+}
+
+/** Naive col2im: each cell of each window added onto its pixel, windows in im2col's row order. */
+function col2imRef(cols: Float32Array, x: Float32Array, g: WindowGeometry): void {
+  const { batch, h, w, c, k, stride, pad, oh, ow } = g;
+  let o = 0;
+  for (let n = 0; n < batch; n++)
+    for (let oy = 0; oy < oh; oy++)
+      for (let ox = 0; ox < ow; ox++)
+        for (let ky = 0; ky < k; ky++)
+          for (let kx = 0; kx < k; kx++)
+            for (let ch = 0; ch < c; ch++, o++) {
+              const iy = oy * stride + ky - pad;
+              const ix = ox * stride + kx - pad;
+              if (iy >= 0 && iy < h && ix >= 0 && ix < w) x[((n * h + iy) * w + ix) * c + ch] += cols[o];
+            }
 }
 
 function maxPoolRef(x: Float32Array, g: WindowGeometry): Float32Array {
@@ -61,6 +77,24 @@ function suite(kernels: () => Kernels): void {
       const cols = new Float32Array(g.batch * g.oh * g.ow * g.k * g.k * g.c);
       kernels().im2col(x, g, cols);
       expect(cols).toEqual(im2colRef(x, g));
+    }
+  });
+
+  it('col2im adds every window back onto its pixels in im2col order (the adjoint of im2col)', () => {
+    for (const [i, g] of CONVS.entries()) {
+      const cols = filled(g.batch * g.oh * g.ow * g.k * g.k * g.c, i + 3);
+      const start = filled(g.batch * g.h * g.w * g.c, i + 5);
+      const x = start.slice();
+      kernels().col2im(cols, g, x);
+      const want = start.slice();
+      col2imRef(cols, want, g);
+      expect(x).toEqual(want);
+      // <im2col(u), cols> = <u, col2im(cols)>: the input gradient of a convolution.
+      const u = filled(g.batch * g.h * g.w * g.c, i + 9);
+      const back = new Float32Array(u.length);
+      kernels().col2im(cols, g, back);
+      const dot = (a: Float32Array, b: Float32Array) => a.reduce((s, v, j) => s + v * b[j], 0);
+      expect(dot(im2colRef(u, g), cols)).toBeCloseTo(dot(u, back), 2);
     }
   });
 

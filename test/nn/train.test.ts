@@ -9,7 +9,10 @@ import { loadKernels } from '../../src/core/kernels-node.js';
 import { take, trainValSplit } from '../../src/data/index.js';
 import { loadDataset } from '../../src/data/node.js';
 import { loadModel, saveModel } from '../../src/nn/io-node.js';
+import { Rng } from '../../src/core/rng.js';
+import { softmaxCrossEntropy } from '../../src/nn/loss.js';
 import { buildModel } from '../../src/nn/model.js';
+import type { Param } from '../../src/nn/tensor.js';
 import { presets } from '../../src/nn/presets.js';
 import { evaluate, train } from '../../src/nn/train.js';
 
@@ -55,6 +58,40 @@ describe('training', () => {
     const history = train(model, mnist.train, null, { ...cfg, epochs: 3, optimizer: { name: 'adam', lr: 0.005 } }, kernels);
     expect(history[2].loss).toBeLessThan(0.5 * history[0].loss);
     expect(evaluate(model, mnist.test, kernels).accuracy).toBeGreaterThan(0.7);
+  });
+
+  it('training only some parameters: the same gradients for them, none computed for the frozen ones', () => {
+    const spec = {
+      inputShape: [8, 8, 1] as [number, number, number],
+      layers: [
+        { type: 'conv2d' as const, filters: 3, kernel: 3, padding: 'same' as const },
+        { type: 'activation' as const, fn: 'relu' as const },
+        { type: 'compensation' as const, rank: 2 },
+        { type: 'conv2d' as const, filters: 4, kernel: 3, stride: 2 },
+        { type: 'activation' as const, fn: 'relu' as const },
+        { type: 'flatten' as const },
+        { type: 'dense' as const, units: 10 },
+      ],
+    };
+    const x = { data: digits.train.x.subarray(0, 16 * 64), shape: [16, 64] };
+    const y = digits.train.y.subarray(0, 16);
+    const isModule = (p: Param) => p.name.startsWith('comp');
+    const grads = (pick?: (p: Param) => boolean) => {
+      const model = buildModel(spec, 4);
+      for (const p of model.params) if (p.name.includes('up')) p.value.fill(0.1); // modules not at identity
+      const ctx = { kernels, training: true, rng: new Rng(1), ...(pick && { trainable: new Set(model.params.filter(pick)) }) };
+      model.zeroGrad();
+      model.backward(softmaxCrossEntropy(model.forward(x, ctx), y).grad, ctx);
+      return model.params.map((p) => ({ name: p.name, grad: Array.from(p.grad) }));
+    };
+    const all = grads();
+    const some = grads(isModule);
+    expect(some.some((p) => p.name.startsWith('comp'))).toBe(true);
+    for (const [i, p] of some.entries()) {
+      if (p.name.startsWith('comp')) expect(p.grad).toEqual(all[i].grad);
+      else expect(p.grad.every((g) => g === 0)).toBe(true);
+    }
+    expect(all.filter((p) => !p.name.startsWith('comp')).every((p) => p.grad.some((g) => g !== 0))).toBe(true);
   });
 
   it('same seed, same weights and accuracy; the native and portable kernels agree closely', () => {

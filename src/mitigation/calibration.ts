@@ -81,6 +81,7 @@ export function calibrateChip(model: Model, data: Split, cfg: ChipCalibrationCon
         schedule: 'cosine',
         seed: cfg.trainSeed,
         trainable,
+        dropout: false,
       },
       kernels,
     );

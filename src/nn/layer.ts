@@ -13,6 +13,8 @@ export interface Context {
    * layers skip the gradients of the others, and backward stops below the first layer with one.
    */
   trainable?: ReadonlySet<Param>;
+  /** false: dropout layers pass their input through while training (see TrainConfig.dropout). */
+  dropout?: boolean;
 }
 
 /** JSON description of one layer: the architecture part of a saved model. */

@@ -32,7 +32,7 @@ export class Dropout implements Layer {
     this.outShape = inShape;
   }
   forward(x: Tensor, ctx: Context): Tensor {
-    if (!ctx.training || this.rate === 0) return x;
+    if (!ctx.training || ctx.dropout === false || this.rate === 0) return x;
     if (!ctx.rng) throw new Error('dropout needs ctx.rng when training');
     const keep = 1 - this.rate;
     const mask = new Float32Array(x.data.length);

@@ -17,6 +17,11 @@ export interface TrainConfig {
   seed: number;
   /** Names of the parameters the optimizer updates; the others stay fixed (default: all). */
   trainable?: string[];
+  /**
+   * false: dropout layers stay off. For fine-tuning small modules on a frozen network (per-chip
+   * calibration): the network then runs as it will be deployed, and the modules fit that.
+   */
+  dropout?: boolean;
 }
 
 export interface EpochStats {
@@ -64,7 +69,13 @@ export function train(
   const params = trainable ? model.params.filter((p) => trainable.has(p.name)) : model.params;
   if (trainable && params.length !== trainable.size)
     throw new XbarError(`trainable parameters ${cfg.trainable?.join(', ')} are not all in the model: check the names`);
-  const ctx: Context = { kernels, training: true, rng, ...(trainable && { trainable: new Set(params) }) };
+  const ctx: Context = {
+    kernels,
+    training: true,
+    rng,
+    ...(trainable && { trainable: new Set(params) }),
+    ...(cfg.dropout === false && { dropout: false }),
+  };
   let step = 0;
   for (let epoch = 1; epoch <= cfg.epochs; epoch++) {
     hooks.onEpochStart?.(epoch, steps);

@@ -94,6 +94,28 @@ describe('training', () => {
     expect(all.filter((p) => !p.name.startsWith('comp')).every((p) => p.grad.some((g) => g !== 0))).toBe(true);
   });
 
+  it('dropout: false trains with the dropout layers off (the loss is the evaluation loss at lr 0)', () => {
+    const spec = {
+      inputShape: [64] as [number],
+      layers: [
+        { type: 'dense' as const, units: 32 },
+        { type: 'activation' as const, fn: 'relu' as const },
+        { type: 'dropout' as const, rate: 0.5 },
+        { type: 'dense' as const, units: 10 },
+      ],
+    };
+    const data = take(digits.train, 500);
+    const lossWith = (dropout?: boolean) => {
+      const model = buildModel(spec, 5);
+      const c = { ...cfg, epochs: 1, optimizer: { name: 'sgd' as const, lr: 0 }, ...(dropout === false && { dropout }) };
+      return { train: train(model, data, null, c, kernels)[0].loss, eval: evaluate(model, data, kernels).loss };
+    };
+    const off = lossWith(false);
+    expect(off.train).toBeCloseTo(off.eval, 5);
+    const on = lossWith();
+    expect(Math.abs(on.train - on.eval)).toBeGreaterThan(0.01);
+  });
+
   it('same seed, same weights and accuracy; the native and portable kernels agree closely', () => {
     const run = (k: Kernels = kernels) => {
       const m = buildModel(presets['mlp-paper'].spec, 9);

@@ -13,7 +13,8 @@ import { type Summary, summarize } from '../crossbar/stats.js';
 import { type Dataset, trainValSplit } from '../data/index.js';
 import { loadDataset } from '../data/node.js';
 import { type Device, resolveDevice } from '../device/config.js';
-import { calibrateChip, calibrationPlacementProblem, calibrationSites, withChipRails } from '../mitigation/calibration.js';
+import { calibrateAndSimulate, calibrationPlacementProblem, calibrationSites } from '../mitigation/calibration.js';
+import { calibrateChipsParallel } from '../mitigation/calibration-node.js';
 import {
   type CompensationSite,
   compensationCost,
@@ -149,23 +150,31 @@ function modelId(dir: string): string {
   }
 }
 
+/** A cached step's value, if its file exists and was made with the same key. */
+function readCached<T>(dir: string, name: string, key: unknown): T | undefined {
+  const path = join(dir, 'steps', `${name}.json`);
+  if (!existsSync(path)) return undefined;
+  try {
+    const c = JSON.parse(readFileSync(path, 'utf8')) as { key: string; value: T };
+    return c.key === JSON.stringify(key) ? c.value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function writeCached(dir: string, name: string, key: unknown, value: unknown): void {
+  writeFileAtomic(join(dir, 'steps', `${name}.json`), `${JSON.stringify({ key: JSON.stringify(key), value }, null, 1)}\n`);
+}
+
 /** A cached step: reused when the file exists and was made with the same key. */
 function cached<T>(dir: string, name: string, key: unknown, progress: Progress, compute: () => T): T {
-  const path = join(dir, 'steps', `${name}.json`);
-  const k = JSON.stringify(key);
-  if (existsSync(path)) {
-    try {
-      const c = JSON.parse(readFileSync(path, 'utf8')) as { key: string; value: T };
-      if (c.key === k) {
-        progress.log(`${name}: reusing ${path}`);
-        return c.value;
-      }
-    } catch {
-      // recompute below
-    }
+  const hit = readCached<T>(dir, name, key);
+  if (hit !== undefined) {
+    progress.log(`${name}: reusing ${join(dir, 'steps', `${name}.json`)}`);
+    return hit;
   }
   const value = compute();
-  writeFileAtomic(path, `${JSON.stringify({ key: k, value }, null, 1)}\n`);
+  writeCached(dir, name, key, value);
   return value;
 }
 
@@ -475,7 +484,13 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
   // target sigma: each chip's modules are fine-tuned on `n` training images measured through it,
   // its rails measured on it, then the chip is run by the crossbar simulator (the same chip:
   // seed and index) with its modules and rails.
-  const calibratedColumn = (base: Model, baseDir: string, method: Method, calSites: CompensationSite[], n: number): MethodResult => {
+  const calibratedColumn = async (
+    base: Model,
+    baseDir: string,
+    method: Method,
+    calSites: CompensationSite[],
+    n: number,
+  ): Promise<MethodResult> => {
     const data = head(trainSplit, n);
     const cfg = { epochs: o.calibrateEpochs, batchSize: 64, lr: o.calibrateLr };
     const key = {
@@ -489,7 +504,35 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
       device: o.device,
       test: ds.test.n,
     };
+    // Chip c's calibration: the same for the serial loop and the workers.
+    const chipCfg = { ...cfg, device: target, seed: o.seed, trainSeed: o.seed + 37, rails: { x: calib, n: nCalib } };
+    const chipName = (c: number) => `calibrate-${method}-chip${c}`;
+    const chipKey = (c: number) => ({ ...key, chip: c });
     const silent = makeProgress(true);
+    const columnKnown = readCached(o.out, `calibrate-${method}`, key) !== undefined;
+    const missing = columnKnown
+      ? []
+      : Array.from({ length: calibrateChips }, (_, c) => c).filter((c) => readCached(o.out, chipName(c), chipKey(c)) === undefined);
+    const workers = Math.min(o.workers ?? availableParallelism(), missing.length);
+    if (workers > 1) {
+      // Minutes per chip on a large network: the chips go to worker threads, each cached as it ends.
+      progress.log(`${method} sigma=${targetSigma}: calibrating ${missing.length} chips on ${workers} workers`);
+      progress.start(missing.length, `${method} sigma=${targetSigma}`);
+      let done = 0;
+      await calibrateChipsParallel(withCompensation(base, calSites, o.seed + 31), data, chipCfg, circuit, ds.test, missing, {
+        workers,
+        kernels: kernels.name === 'js' ? 'js' : 'native',
+        onChip: (r) => {
+          writeCached(o.out, chipName(r.chip), chipKey(r.chip), {
+            accuracy: r.accuracy,
+            calSeconds: r.calSeconds,
+            simSeconds: r.simSeconds,
+          });
+          progress.update(++done, `chip ${r.chip}: ${pct(r.accuracy)}`);
+        },
+      });
+      progress.stop();
+    }
     const value = cached(o.out, `calibrate-${method}`, key, progress, () => {
       const accuracies: number[] = [];
       let calSeconds = 0;
@@ -498,17 +541,10 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
       for (let c = 0; c < calibrateChips; c++) {
         // Each chip cached on its own, so that a long calibration (minutes per chip on a large
         // network) resumes where it stopped instead of from its first chip.
-        const one = cached(o.out, `calibrate-${method}-chip${c}`, { ...key, chip: c }, silent, () => {
+        const one = cached(o.out, chipName(c), chipKey(c), silent, () => {
           const m = withCompensation(base, calSites, o.seed + 31);
-          const cal = calibrateChip(
-            m,
-            data,
-            { ...cfg, device: target, seed: o.seed, chip: c, trainSeed: o.seed + 37 + c, rails: { x: calib, n: nCalib } },
-            kernels,
-          );
-          const plan = withChipRails(planCrossbars(m, circuit, calib, nCalib, kernels), cal.rails);
-          const r = runMonteCarlo(m, plan, target, [], ds.test, { chips: 1, seed: o.seed, firstChip: c }, kernels);
-          return { accuracy: r.chips[0].accuracy, calSeconds: cal.seconds, simSeconds: r.seconds };
+          const r = calibrateAndSimulate(m, data, { ...chipCfg, chip: c, trainSeed: chipCfg.trainSeed + c }, circuit, ds.test, kernels);
+          return { accuracy: r.accuracy, calSeconds: r.calSeconds, simSeconds: r.simSeconds };
         });
         accuracies.push(one.accuracy);
         calSeconds += one.calSeconds;
@@ -613,7 +649,7 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
     ] as const)
       for (const n of calibrate) {
         const method: Method = `${baseName}+cal${n}`;
-        methods.push(calibratedColumn(base, baseDir, method, calSites, n));
+        methods.push(await calibratedColumn(base, baseDir, method, calSites, n));
         calibrated.push({ method, base: baseName, images: n });
       }
   }

@@ -107,7 +107,7 @@ export function chipRanges(first: number, chips: number, workers: number, maxChu
   return out;
 }
 
-function inSharedMemory<T extends Float32Array | Uint8Array>(a: T): T {
+export function inSharedMemory<T extends Float32Array | Uint8Array>(a: T): T {
   if (a.buffer instanceof SharedArrayBuffer) return a;
   const copy = (
     a instanceof Float32Array ? new Float32Array(new SharedArrayBuffer(a.byteLength)) : new Uint8Array(new SharedArrayBuffer(a.byteLength))

@@ -1,6 +1,8 @@
 import { XbarError } from '../core/errors.js';
 import type { Kernels } from '../core/kernels.js';
-import type { CrossbarPlan } from '../crossbar/plan.js';
+import type { Circuit } from '../crossbar/circuit.js';
+import { runMonteCarlo } from '../crossbar/montecarlo.js';
+import { type CrossbarPlan, planCrossbars } from '../crossbar/plan.js';
 import type { Split } from '../data/dataset.js';
 import type { Device } from '../device/config.js';
 import { Compensation } from '../nn/compensation.js';
@@ -97,6 +99,32 @@ export function withChipRails(plan: CrossbarPlan, rails: number[]): CrossbarPlan
   if (rails.length !== plan.layers.length)
     throw new XbarError(`${rails.length} rails for ${plan.layers.length} weighted layers: calibrate with the same model`);
   return { ...plan, layers: plan.layers.map((l, k) => ({ ...l, rail: rails[k] })) };
+}
+
+/** One chip of a calibrated column: its test accuracy in the crossbar simulator and the time spent. */
+export interface CalibratedChipResult {
+  chip: number;
+  accuracy: number;
+  calSeconds: number;
+  simSeconds: number;
+}
+
+/**
+ * Calibrates `model`'s modules for chip `cfg.chip` (calibrateChip, in place) and runs that chip
+ * (the simulator's chip of the same seed and index) on `test` with its modules and measured rails.
+ */
+export function calibrateAndSimulate(
+  model: Model,
+  data: Split,
+  cfg: ChipCalibrationConfig,
+  circuit: Circuit,
+  test: Split,
+  kernels: Kernels,
+): CalibratedChipResult {
+  const cal = calibrateChip(model, data, cfg, kernels);
+  const plan = withChipRails(planCrossbars(model, circuit, cfg.rails.x, cfg.rails.n, kernels), cal.rails);
+  const r = runMonteCarlo(model, plan, cfg.device, [], test, { chips: 1, seed: cfg.seed, firstChip: cfg.chip }, kernels);
+  return { chip: cfg.chip, accuracy: r.chips[0].accuracy, calSeconds: cal.seconds, simSeconds: r.seconds };
 }
 
 /**

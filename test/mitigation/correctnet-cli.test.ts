@@ -187,6 +187,26 @@ describe('xbar correctnet', () => {
     const acc = (r: { methods: { method: string; sweep: { accuracies: number[] }[] }[] }) =>
       r.methods.find((m) => m.method === 'plain+cal150')?.sweep[0].accuracies;
     expect(acc(res2)).toEqual(acc(res));
+    // Chips calibrated in worker threads are the serial chips.
+    for (const f of ['calibrate-lipschitz+cal300.json', 'calibrate-lipschitz+cal300-chip0.json', 'calibrate-lipschitz+cal300-chip1.json'])
+      rmSync(join(steps, f));
+    const par = xbar(
+      ...args.filter((a) => a !== '--quiet'),
+      '--workers',
+      '2',
+      '--calibrate',
+      '150,300',
+      '--calibrate-chips',
+      '2',
+      '--calibrate-epochs',
+      '3',
+    );
+    expect(par.code, par.err).toBe(0);
+    expect(par.err).toMatch(/lipschitz\+cal300 sigma=[\d.]+: calibrating 2 chips on 2 workers/);
+    const res3 = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
+    const acc300 = (r: { methods: { method: string; sweep: { accuracies: number[] }[] }[] }) =>
+      r.methods.find((m) => m.method === 'lipschitz+cal300')?.sweep[0].accuracies;
+    expect(acc300(res3)).toEqual(acc300(res));
   });
 
   it('places the calibrated modules by the searches with --calibrate-search, and reports the search', () => {

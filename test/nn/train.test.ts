@@ -96,8 +96,9 @@ describe('training', () => {
 
   it('dropout: false trains with the dropout layers off (the loss is the evaluation loss at lr 0)', () => {
     const spec = {
-      inputShape: [64] as [number],
+      inputShape: [8, 8, 1] as [number, number, number],
       layers: [
+        { type: 'flatten' as const },
         { type: 'dense' as const, units: 32 },
         { type: 'activation' as const, fn: 'relu' as const },
         { type: 'dropout' as const, rate: 0.5 },

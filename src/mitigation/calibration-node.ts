@@ -1,0 +1,77 @@
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import type { Circuit } from '../crossbar/circuit.js';
+import { inSharedMemory } from '../crossbar/parallel-node.js';
+import type { Split } from '../data/dataset.js';
+import type { Model } from '../nn/model.js';
+import type { ModelSpec } from '../nn/spec.js';
+import type { CalibratedChipResult, ChipCalibrationConfig } from './calibration.js';
+
+/** What every calibration worker needs (structured-cloned once; the image sets in shared memory). */
+export interface CalibrationJob {
+  spec: ModelSpec;
+  /** The model's weights before calibration: each chip starts from them. */
+  weights: Float32Array[];
+  data: Split;
+  test: Split;
+  circuit: Circuit;
+  /** The calibration of chip c is cfg with chip = c and trainSeed = cfg.trainSeed + c. */
+  cfg: Omit<ChipCalibrationConfig, 'chip'>;
+  kernels: 'native' | 'js';
+}
+
+/** Main thread to worker: calibrate and run one chip, or stop. */
+export type CalibrationTask = { chip: number } | { stop: true };
+
+/**
+ * calibrateAndSimulate for several chips over worker threads, one chip at a time to whichever
+ * worker is free (minutes per chip on vgg-small). Each chip starts from `model`'s weights and
+ * depends on (seed, chip) alone, so a chip's result is the serial one's with the same
+ * single-threaded kernels. onChip sees each chip as it ends (to cache it before the others end).
+ */
+export async function calibrateChipsParallel(
+  model: Model,
+  data: Split,
+  cfg: Omit<ChipCalibrationConfig, 'chip'>,
+  circuit: Circuit,
+  test: Split,
+  chips: number[],
+  opts: { workers?: number; kernels?: 'native' | 'js'; onChip?: (r: CalibratedChipResult) => void } = {},
+): Promise<CalibratedChipResult[]> {
+  const workers = Math.max(1, Math.min(opts.workers ?? availableParallelism(), chips.length));
+  const shared = (s: Split): Split => ({ ...s, x: inSharedMemory(s.x), y: inSharedMemory(s.y) });
+  const job: CalibrationJob = {
+    spec: model.spec,
+    weights: model.params.map((p) => p.value),
+    data: shared(data),
+    test: shared(test),
+    circuit,
+    cfg: { ...cfg, rails: { x: inSharedMemory(cfg.rails.x), n: cfg.rails.n } },
+    kernels: opts.kernels ?? 'native',
+  };
+  const results: CalibratedChipResult[] = [];
+  const pool: Worker[] = [];
+  let next = 0;
+  try {
+    await Promise.all(
+      Array.from({ length: workers }, () => {
+        const worker = new Worker(new URL('./calibration-worker.js', import.meta.url), { workerData: job });
+        pool.push(worker);
+        const give = () => worker.postMessage((next < chips.length ? { chip: chips[next++] } : { stop: true }) satisfies CalibrationTask);
+        return new Promise<void>((resolve, reject) => {
+          worker.on('message', (r: CalibratedChipResult) => {
+            results.push(r);
+            opts.onChip?.(r);
+            give();
+          });
+          worker.on('error', reject);
+          worker.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`calibration worker exited with code ${code}`))));
+          give();
+        });
+      }),
+    );
+  } finally {
+    for (const w of pool) void w.terminate();
+  }
+  return results.sort((a, b) => a.chip - b.chip);
+}

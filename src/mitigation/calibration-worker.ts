@@ -1,0 +1,26 @@
+import { parentPort, workerData } from 'node:worker_threads';
+import { loadKernels } from '../core/kernels-node.js';
+import { buildModel } from '../nn/model.js';
+import { calibrateAndSimulate } from './calibration.js';
+import type { CalibrationJob, CalibrationTask } from './calibration-node.js';
+
+// A worker of calibrateChipsParallel: rebuild the model once, then calibrate and run the chips it
+// is given, each from the weights it was sent, until told to stop.
+const job = workerData as CalibrationJob;
+const model = buildModel(job.spec, 0);
+const reset = () =>
+  model.params.forEach((p, i) => {
+    p.value.set(job.weights[i]);
+  });
+const kernels = loadKernels({ prefer: job.kernels, threads: 1 });
+const port = parentPort;
+if (!port) throw new Error('calibration-worker.js runs as a worker thread of calibrateChipsParallel');
+port.on('message', (task: CalibrationTask) => {
+  if ('stop' in task) {
+    port.close();
+    return;
+  }
+  reset();
+  const cfg = { ...job.cfg, chip: task.chip, trainSeed: job.cfg.trainSeed + task.chip };
+  port.postMessage(calibrateAndSimulate(model, job.data, cfg, job.circuit, job.test, kernels));
+});

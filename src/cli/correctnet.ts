@@ -94,6 +94,7 @@ export interface CorrectnetOptions {
   calibrateLr: number;
   calibrateChips?: number;
   calibrateSearch?: number;
+  calibrateBases: string;
 }
 
 const METHODS = ['plain', 'noise', 'lipschitz', 'lipschitz+comp', 'noise+comp'] as const;
@@ -208,6 +209,9 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
           return n;
         });
   const calibrateChips = o.calibrateChips ?? o.chips;
+  const calibrateBases = [...new Set(o.calibrateBases.split(',').map((t) => t.trim()))];
+  if (!calibrateBases.length || calibrateBases.some((b) => b !== 'plain' && b !== 'lipschitz'))
+    throw new XbarError(`--calibrate-bases '${o.calibrateBases}' must list plain and/or lipschitz, e.g. plain,lipschitz`);
 
   // 1. The plain network: a saved model folder, or trained here from a preset / spec.
   const fromDir = existsSync(join(o.model, 'model.json'));
@@ -643,10 +647,13 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
   if (calibrate.length) {
     const calSites = calibrationPlacement?.chosen.sites ?? calibrationSites(lipschitz, ranks, o.compKernel, o.budget);
     progress.log(`per-chip calibration at sigma ${targetSigma}, modules ${JSON.stringify(calSites)}`);
-    for (const [baseName, base, baseDir] of [
-      ['plain', plain, plainDir],
-      ['lipschitz', lipschitz, lipDir],
-    ] as const)
+    const bases = (
+      [
+        ['plain', plain, plainDir],
+        ['lipschitz', lipschitz, lipDir],
+      ] as const
+    ).filter(([name]) => calibrateBases.includes(name));
+    for (const [baseName, base, baseDir] of bases)
       for (const n of calibrate) {
         const method: Method = `${baseName}+cal${n}`;
         methods.push(await calibratedColumn(base, baseDir, method, calSites, n));
@@ -947,6 +954,7 @@ export function registerCorrectnet(p: Command): void {
       .option('--calibrate-epochs <n>', 'epochs of per-chip calibration', intOption(1, 100000), 20)
       .option('--calibrate-lr <x>', 'learning rate of per-chip calibration', floatOption(0, 10, { minExclusive: true }), 0.003)
       .option('--calibrate-chips <n>', 'chips to calibrate and test (default: --chips)', intOption(1, 1_000_000))
+      .option('--calibrate-bases <list>', 'networks that get per-chip calibrated columns: plain, lipschitz', 'plain,lipschitz')
       .option(
         '--calibrate-search <n>',
         'place the calibrated modules by the placement searches (--search; the RL choice is used): each evaluation calibrates --search-chips chips on n training images; default: a module after every layer, sized by the budget',

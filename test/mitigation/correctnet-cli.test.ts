@@ -207,6 +207,14 @@ describe('xbar correctnet', () => {
     const acc300 = (r: { methods: { method: string; sweep: { accuracies: number[] }[] }[] }) =>
       r.methods.find((m) => m.method === 'lipschitz+cal300')?.sweep[0].accuracies;
     expect(acc300(res3)).toEqual(acc300(res));
+    // --calibrate-bases picks the networks that get calibrated columns.
+    const one = xbar(...args, '--calibrate', '300', '--calibrate-bases', 'lipschitz', '--calibrate-chips', '2', '--calibrate-epochs', '3');
+    expect(one.code, one.err).toBe(0);
+    const res4 = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
+    expect(res4.methods.filter((m: { method: string }) => m.method.includes('+cal')).map((m: { method: string }) => m.method)).toEqual([
+      'lipschitz+cal300',
+    ]);
+    expect(acc300(res4)).toEqual(acc300(res));
   });
 
   it('places the calibrated modules by the searches with --calibrate-search, and reports the search', () => {
@@ -256,5 +264,9 @@ describe('xbar correctnet', () => {
       expect(r.err.trim().split('\n')).toHaveLength(1);
       expect(r.err).toMatch(msg);
     }
+    const bases = xbar(...args, '--calibrate', '150', '--calibrate-bases', 'lipschitz,noise');
+    expect(bases.code).toBe(1);
+    expect(bases.err.trim().split('\n')).toHaveLength(1);
+    expect(bases.err).toMatch(/--calibrate-bases 'lipschitz,noise' must list plain and\/or lipschitz/);
   });
 });

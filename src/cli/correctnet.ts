@@ -95,6 +95,7 @@ export interface CorrectnetOptions {
   calibrateChips?: number;
   calibrateSearch?: number;
   calibrateBases: string;
+  calibrateRanks?: string;
 }
 
 const METHODS = ['plain', 'noise', 'lipschitz', 'lipschitz+comp', 'noise+comp'] as const;
@@ -182,10 +183,13 @@ function cached<T>(dir: string, name: string, key: unknown, progress: Progress, 
 export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, progress: Progress) {
   const t0 = performance.now();
   const sigmas = parseList(o.sigmas, 'sigmas', 0);
-  const ranks = parseList(o.ranks, 'ranks', 0).map((r) => {
-    if (!Number.isInteger(r)) throw new XbarError(`--ranks must be whole numbers, got ${r}`);
-    return r;
-  });
+  const wholeRanks = (list: string, flag: string) =>
+    parseList(list, flag.slice(2), 0).map((r) => {
+      if (!Number.isInteger(r)) throw new XbarError(`${flag} must be whole numbers, got ${r}`);
+      return r;
+    });
+  const ranks = wholeRanks(o.ranks, '--ranks');
+  const calibrateRanks = o.calibrateRanks === undefined ? ranks : wholeRanks(o.calibrateRanks, '--calibrate-ranks');
   const searches = o.search
     .split(',')
     .map((s) => s.trim())
@@ -601,7 +605,7 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
   const calibrated: { method: Method; base: string; images: number }[] = [];
   // The placement searches over the calibrated modules: each evaluation calibrates the search chips.
   const searchCalibrated = (images: number) => {
-    const calRanks = [...new Set([0, ...ranks])].sort((a, b) => a - b);
+    const calRanks = [...new Set([0, ...calibrateRanks])].sort((a, b) => a - b);
     const calSetup = {
       base: lipschitz,
       ranks: calRanks,
@@ -645,7 +649,7 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
   };
   const calibrationPlacement = calibrate.length && o.calibrateSearch !== undefined ? searchCalibrated(o.calibrateSearch) : null;
   if (calibrate.length) {
-    const calSites = calibrationPlacement?.chosen.sites ?? calibrationSites(lipschitz, ranks, o.compKernel, o.budget);
+    const calSites = calibrationPlacement?.chosen.sites ?? calibrationSites(lipschitz, calibrateRanks, o.compKernel, o.budget);
     progress.log(`per-chip calibration at sigma ${targetSigma}, modules ${JSON.stringify(calSites)}`);
     const bases = (
       [
@@ -954,6 +958,7 @@ export function registerCorrectnet(p: Command): void {
       .option('--calibrate-epochs <n>', 'epochs of per-chip calibration', intOption(1, 100000), 20)
       .option('--calibrate-lr <x>', 'learning rate of per-chip calibration', floatOption(0, 10, { minExclusive: true }), 0.003)
       .option('--calibrate-chips <n>', 'chips to calibrate and test (default: --chips)', intOption(1, 1_000_000))
+      .option('--calibrate-ranks <list>', 'module sizes for the per-chip calibrated modules (default: --ranks)')
       .option('--calibrate-bases <list>', 'networks that get per-chip calibrated columns: plain, lipschitz', 'plain,lipschitz')
       .option(
         '--calibrate-search <n>',

@@ -215,6 +215,25 @@ describe('xbar correctnet', () => {
       'lipschitz+cal300',
     ]);
     expect(acc300(res4)).toEqual(acc300(res));
+    // --calibrate-ranks sizes the calibrated modules apart from --ranks (whose placement is reused).
+    const sized = xbar(
+      ...args,
+      '--calibrate',
+      '300',
+      '--calibrate-bases',
+      'lipschitz',
+      '--calibrate-ranks',
+      '2',
+      '--calibrate-chips',
+      '2',
+      '--calibrate-epochs',
+      '3',
+    );
+    expect(sized.code, sized.err).toBe(0);
+    const res5 = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
+    const sites5 = res5.methods.find((m: { method: string }) => m.method === 'lipschitz+cal300').calibration.sites;
+    expect(sites5.map((s: { rank: number }) => s.rank).every((r: number) => r === 0 || r === 2)).toBe(true);
+    expect(res5.placement).toEqual(res4.placement);
   });
 
   it('places the calibrated modules by the searches with --calibrate-search, and reports the search', () => {
@@ -268,5 +287,8 @@ describe('xbar correctnet', () => {
     expect(bases.code).toBe(1);
     expect(bases.err.trim().split('\n')).toHaveLength(1);
     expect(bases.err).toMatch(/--calibrate-bases 'lipschitz,noise' must list plain and\/or lipschitz/);
+    const badRanks = xbar(...args, '--calibrate', '150', '--calibrate-ranks', '2.5');
+    expect(badRanks.code).toBe(1);
+    expect(badRanks.err).toMatch(/--calibrate-ranks must be whole numbers, got 2.5/);
   });
 });

@@ -11,6 +11,7 @@
 // clean = the simulator's rule on the clean network with the chip's modules; base = the clean
 // network without modules; none = no rails. --init starts the modules from a saved compensated
 // model (e.g. chip-independent ones). --loss kd distils the clean network's logits (T = 2).
+// --dropout on keeps the frozen network's dropout layers (vgg-small) on while calibrating.
 // --independent E: instead of calibrating per chip, train the modules once over random chips
 // (trainCompensation, E epochs on the whole training split, seed 24) and test them on every
 // chip with the simulator's rails (--rails clean): CorrectNet's chip-independent modules.
@@ -43,11 +44,13 @@ const { values: a } = parseArgs({
     init: { type: 'string' },
     independent: { type: 'string' },
     loss: { type: 'string', default: 'ce' },
+    dropout: { type: 'string', default: 'off' },
   },
 });
 if (!a.base || !a.sites) throw new Error('--base DIR and --sites layer:rank,... are required');
 if (!['chip', 'clean', 'base', 'none'].includes(a.rails)) throw new Error(`--rails must be chip, clean, base or none, got ${a.rails}`);
 if (!['ce', 'kd'].includes(a.loss)) throw new Error(`--loss must be ce or kd, got ${a.loss}`);
+if (!['on', 'off'].includes(a.dropout)) throw new Error(`--dropout must be on or off, got ${a.dropout}`);
 const sites = a.sites.split(',').map((s) => {
   const [layer, rank] = s.split(':').map(Number);
   return { layer, rank };
@@ -110,7 +113,9 @@ for (let c = 0; c < Number(a.chips); c++) {
   const bs = 64;
   const steps = Math.ceil(cal.n / bs);
   const total = steps * Number(a.epochs);
-  const ctx = { kernels, training: true, rng };
+  // As calibrateChip: only the modules get gradients, and the frozen network's dropout stays off
+  // (--dropout on: the frozen network's dropout layers drop while the modules train).
+  const ctx = { kernels, training: true, rng, trainable: new Set(params), dropout: a.dropout === 'on' };
   for (let e = 0, step = 0; e < Number(a.epochs); e++) {
     const order = rng.permutation(cal.n);
     for (let s = 0; s < steps; s++, step++) {

@@ -180,49 +180,21 @@ static bool get_geometry(napi_env env, napi_value *argv, const char *fn, int g[1
   return true;
 }
 
-/* im2col(x, batch, h, w, c, k, stride, pad, oh, ow, cols): rows (n, oy, ox) of k*k*c values
- * (ky, kx, c); cells over the padding are not written (callers reuse a zeroed buffer). */
-static napi_value im2col(napi_env env, napi_callback_info info) {
+/* The window walk of im2col over rows (n, oy, ox) of k*k*c values (ky, kx, c): each window's
+ * pixels within one kernel row are contiguous in x, so each run is one copy into cols or, for the
+ * adjoint (col2im), one add back onto x in the JS loop's order (the sums agree bit for bit). Cells
+ * over the padding are not touched (im2col callers reuse a zeroed buffer). */
+static napi_value windows(napi_env env, napi_callback_info info, const char *fn, bool adjoint) {
   napi_value argv[11];
   int g[10];
   float *x, *cols;
-  if (!get_args(env, info, "im2col", 11, argv) || !get_geometry(env, argv + 1, "im2col", g)) return NULL;
+  if (!get_args(env, info, fn, 11, argv) || !get_geometry(env, argv + 1, fn, g)) return NULL;
   const int batch = g[0], h = g[1], w = g[2], c = g[3], k = g[4], stride = g[5], pad = g[6], oh = g[7], ow = g[8];
   const int64_t rowLen = (int64_t)k * k * c;
-  if (!get_f32(env, argv[0], "im2col", "x", (int64_t)batch * h * w * c, &x) ||
-      !get_f32(env, argv[10], "im2col", "cols", (int64_t)batch * oh * ow * rowLen, &cols))
-    return NULL;
-  int64_t r = 0;
-  for (int n = 0; n < batch; n++) {
-    const float *img = x + (int64_t)n * h * w * c;
-    for (int oy = 0; oy < oh; oy++)
-      for (int ox = 0; ox < ow; ox++, r += rowLen) {
-        const int x0 = ox * stride - pad;
-        const int kx0 = x0 < 0 ? -x0 : 0;
-        const int kx1 = k < w - x0 ? k : w - x0;
-        if (kx1 <= kx0) continue;
-        const size_t len = (size_t)(kx1 - kx0) * c;
-        for (int ky = 0; ky < k; ky++) {
-          const int iy = oy * stride + ky - pad;
-          if (iy < 0 || iy >= h) continue;
-          memcpy(cols + r + ((int64_t)ky * k + kx0) * c, img + ((int64_t)iy * w + x0 + kx0) * c, len * sizeof(float));
-        }
-      }
-  }
-  return NULL;
-}
-
-/* col2im(cols, batch, h, w, c, k, stride, pad, oh, ow, x): x += the adjoint of im2col, windows
- * summed in im2col's row order (the JS loop's order, so the sums agree bit for bit). */
-static napi_value col2im(napi_env env, napi_callback_info info) {
-  napi_value argv[11];
-  int g[10];
-  float *x, *cols;
-  if (!get_args(env, info, "col2im", 11, argv) || !get_geometry(env, argv + 1, "col2im", g)) return NULL;
-  const int batch = g[0], h = g[1], w = g[2], c = g[3], k = g[4], stride = g[5], pad = g[6], oh = g[7], ow = g[8];
-  const int64_t rowLen = (int64_t)k * k * c;
-  if (!get_f32(env, argv[0], "col2im", "cols", (int64_t)batch * oh * ow * rowLen, &cols) ||
-      !get_f32(env, argv[10], "col2im", "x", (int64_t)batch * h * w * c, &x))
+  const int64_t xLen = (int64_t)batch * h * w * c, colsLen = (int64_t)batch * oh * ow * rowLen;
+  /* Arguments in each function's order: im2col(x, ..., cols), col2im(cols, ..., x). */
+  if (!get_f32(env, argv[0], fn, adjoint ? "cols" : "x", adjoint ? colsLen : xLen, adjoint ? &cols : &x) ||
+      !get_f32(env, argv[10], fn, adjoint ? "x" : "cols", adjoint ? xLen : colsLen, adjoint ? &x : &cols))
     return NULL;
   int64_t r = 0;
   for (int n = 0; n < batch; n++) {
@@ -233,18 +205,27 @@ static napi_value col2im(napi_env env, napi_callback_info info) {
         const int kx0 = x0 < 0 ? -x0 : 0;
         const int kx1 = k < w - x0 ? k : w - x0;
         if (kx1 <= kx0) continue;
-        const int64_t len = (int64_t)(kx1 - kx0) * c;
+        const size_t len = (size_t)(kx1 - kx0) * c;
         for (int ky = 0; ky < k; ky++) {
           const int iy = oy * stride + ky - pad;
           if (iy < 0 || iy >= h) continue;
-          float *dst = img + ((int64_t)iy * w + x0 + kx0) * c;
-          const float *src = cols + r + ((int64_t)ky * k + kx0) * c;
-          for (int64_t t = 0; t < len; t++) dst[t] += src[t];
+          float *px = img + ((int64_t)iy * w + x0 + kx0) * c;
+          float *pc = cols + r + ((int64_t)ky * k + kx0) * c;
+          if (adjoint)
+            for (size_t t = 0; t < len; t++) px[t] += pc[t];
+          else
+            memcpy(pc, px, len * sizeof(float));
         }
       }
   }
   return NULL;
 }
+
+/* im2col(x, batch, h, w, c, k, stride, pad, oh, ow, cols) */
+static napi_value im2col(napi_env env, napi_callback_info info) { return windows(env, info, "im2col", false); }
+
+/* col2im(cols, batch, h, w, c, k, stride, pad, oh, ow, x): x += the adjoint of im2col. */
+static napi_value col2im(napi_env env, napi_callback_info info) { return windows(env, info, "col2im", true); }
 
 /* maxPool(x, batch, h, w, c, size, stride, 0, oh, ow, y): windows without padding. */
 static napi_value max_pool(napi_env env, napi_callback_info info) {

@@ -98,6 +98,18 @@ export const jsKernels: Kernels = {
 };
 
 function im2col(x: Float32Array, g: WindowGeometry, cols: Float32Array): void {
+  windows(x, g, cols, false);
+}
+
+function col2im(cols: Float32Array, g: WindowGeometry, x: Float32Array): void {
+  windows(x, g, cols, true);
+}
+
+/**
+ * The window walk of im2col: each window's pixels within one kernel row are contiguous in x, so
+ * each run is one straight copy into cols or, for the adjoint, one add back onto x.
+ */
+function windows(x: Float32Array, g: WindowGeometry, cols: Float32Array, adjoint: boolean): void {
   const { batch, h, w, c, k, stride, pad, oh, ow } = g;
   const rowLen = k * k * c;
   let r = 0;
@@ -115,32 +127,8 @@ function im2col(x: Float32Array, g: WindowGeometry, cols: Float32Array): void {
           if (iy < 0 || iy >= h) continue;
           const src = img + (iy * w + x0 + kx0) * c;
           const dst = r + (ky * k + kx0) * c;
-          for (let t = 0; t < len; t++) cols[dst + t] = x[src + t];
-        }
-      }
-    }
-  }
-}
-
-function col2im(cols: Float32Array, g: WindowGeometry, x: Float32Array): void {
-  const { batch, h, w, c, k, stride, pad, oh, ow } = g;
-  const rowLen = k * k * c;
-  let r = 0;
-  for (let n = 0; n < batch; n++) {
-    const img = n * h * w * c;
-    for (let oy = 0; oy < oh; oy++) {
-      for (let ox = 0; ox < ow; ox++, r += rowLen) {
-        const x0 = ox * stride - pad;
-        const kx0 = Math.max(0, -x0);
-        const kx1 = Math.min(k, w - x0);
-        if (kx1 <= kx0) continue;
-        const len = (kx1 - kx0) * c;
-        for (let ky = 0; ky < k; ky++) {
-          const iy = oy * stride + ky - pad;
-          if (iy < 0 || iy >= h) continue;
-          const dst = img + (iy * w + x0 + kx0) * c;
-          const src = r + (ky * k + kx0) * c;
-          for (let t = 0; t < len; t++) x[dst + t] += cols[src + t];
+          if (adjoint) for (let t = 0; t < len; t++) x[src + t] += cols[dst + t];
+          else for (let t = 0; t < len; t++) cols[dst + t] = x[src + t];
         }
       }
     }

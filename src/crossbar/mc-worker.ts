@@ -1,4 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
+import type { PoolTask } from '../core/worker-pool-node.js';
 import { loadKernels } from '../core/kernels-node.js';
 import { buildModel } from '../nn/model.js';
 import { runMonteCarlo } from './montecarlo.js';
@@ -15,7 +16,7 @@ const kernels = loadKernels({ prefer: job.kernels, threads: 1 });
 const port = parentPort;
 if (!port) throw new Error('mc-worker.js runs as a worker thread of runMonteCarloParallel');
 const report = (m: WorkerReport) => port.postMessage(m);
-port.on('message', (task: WorkerTask) => {
+port.on('message', (task: PoolTask<WorkerTask>) => {
   if ('stop' in task) {
     port.close();
     return;

@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import { runWorkerPool } from '../core/worker-pool-node.js';
 import type { Split } from '../data/dataset.js';
 import type { Device } from '../device/config.js';
 import type { FaultSpec } from '../faults/index.js';
@@ -21,8 +21,8 @@ export interface WorkerJob {
   kernels: 'native' | 'js';
 }
 
-/** Main thread to worker: run chips [first, first + chips), or stop. */
-export type WorkerTask = { first: number; chips: number } | { stop: true };
+/** Main thread to worker: run chips [first, first + chips) (or stop: PoolTask). */
+export type WorkerTask = { first: number; chips: number };
 /** Worker to main thread: one chip's result, or the end of the current range. */
 export type WorkerReport = { chip: ChipResult } | { done: true };
 
@@ -35,8 +35,7 @@ export interface ParallelOptions {
 
 /**
  * runMonteCarlo over worker threads. The chips go out in small ranges, each to whichever worker
- * is free, so a worker slowed by the other tenants of a shared machine does not leave the rest
- * idle at the end (with one half each, the faster worker waited ~10% of the run). Every chip
+ * is free (with one half each, the faster worker waited ~10% of the run). Every chip
  * depends on (seed, chip index) alone, so the result is the serial run's, chip for chip.
  */
 export async function runMonteCarloParallel(
@@ -65,32 +64,19 @@ export async function runMonteCarloParallel(
     kernels: opts.kernels ?? 'native',
   };
   const results: ChipResult[] = [];
-  const pool: Worker[] = [];
-  let next = 0;
-  try {
-    await Promise.all(
-      Array.from({ length: workers }, () => {
-        const worker = new Worker(new URL('./mc-worker.js', import.meta.url), { workerData: job });
-        pool.push(worker);
-        const give = () => worker.postMessage((next < tasks.length ? tasks[next++] : { stop: true }) satisfies WorkerTask);
-        return new Promise<void>((resolve, reject) => {
-          worker.on('message', (m: WorkerReport) => {
-            if ('done' in m) give();
-            else {
-              results.push(m.chip);
-              opts.onChip?.(m.chip, results.length);
-            }
-          });
-          worker.on('error', reject);
-          worker.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`Monte Carlo worker exited with code ${code}`))));
-          give();
-        });
-      }),
-    );
-  } finally {
-    // After a failure, the other workers would otherwise run to the end of their ranges.
-    for (const w of pool) void w.terminate();
-  }
+  await runWorkerPool<WorkerTask, WorkerReport>(
+    new URL('./mc-worker.js', import.meta.url),
+    job,
+    workers,
+    tasks,
+    (m) => {
+      if ('chip' in m) {
+        results.push(m.chip);
+        opts.onChip?.(m.chip, results.length);
+      }
+    },
+    (m) => 'done' in m,
+  );
   results.sort((a, b) => a.chip - b.chip);
   return { chips: results, summary: summarize(results.map((r) => r.accuracy)), seconds: (performance.now() - t0) / 1000, images: test.n };
 }

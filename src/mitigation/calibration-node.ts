@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import { runWorkerPool } from '../core/worker-pool-node.js';
 import type { Circuit } from '../crossbar/circuit.js';
 import { inSharedMemory } from '../crossbar/parallel-node.js';
 import type { Split } from '../data/dataset.js';
@@ -20,8 +20,8 @@ export interface CalibrationJob {
   kernels: 'native' | 'js';
 }
 
-/** Main thread to worker: calibrate and run one chip, or stop. */
-export type CalibrationTask = { chip: number } | { stop: true };
+/** Main thread to worker: calibrate and run one chip (or stop: PoolTask). */
+export type CalibrationTask = { chip: number };
 
 /**
  * calibrateAndSimulate for several chips over worker threads, one chip at a time to whichever
@@ -50,28 +50,17 @@ export async function calibrateChipsParallel(
     kernels: opts.kernels ?? 'native',
   };
   const results: CalibratedChipResult[] = [];
-  const pool: Worker[] = [];
-  let next = 0;
-  try {
-    await Promise.all(
-      Array.from({ length: workers }, () => {
-        const worker = new Worker(new URL('./calibration-worker.js', import.meta.url), { workerData: job });
-        pool.push(worker);
-        const give = () => worker.postMessage((next < chips.length ? { chip: chips[next++] } : { stop: true }) satisfies CalibrationTask);
-        return new Promise<void>((resolve, reject) => {
-          worker.on('message', (r: CalibratedChipResult) => {
-            results.push(r);
-            opts.onChip?.(r);
-            give();
-          });
-          worker.on('error', reject);
-          worker.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`calibration worker exited with code ${code}`))));
-          give();
-        });
-      }),
-    );
-  } finally {
-    for (const w of pool) void w.terminate();
-  }
+  const tasks = chips.map((chip): CalibrationTask => ({ chip }));
+  await runWorkerPool<CalibrationTask, CalibratedChipResult>(
+    new URL('./calibration-worker.js', import.meta.url),
+    job,
+    workers,
+    tasks,
+    (r) => {
+      results.push(r);
+      opts.onChip?.(r);
+    },
+    () => true,
+  );
   return results.sort((a, b) => a.chip - b.chip);
 }

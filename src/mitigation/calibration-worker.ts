@@ -1,4 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
+import type { PoolTask } from '../core/worker-pool-node.js';
 import { loadKernels } from '../core/kernels-node.js';
 import { buildModel } from '../nn/model.js';
 import { calibrateAndSimulate } from './calibration.js';
@@ -15,7 +16,7 @@ const reset = () =>
 const kernels = loadKernels({ prefer: job.kernels, threads: 1 });
 const port = parentPort;
 if (!port) throw new Error('calibration-worker.js runs as a worker thread of calibrateChipsParallel');
-port.on('message', (task: CalibrationTask) => {
+port.on('message', (task: PoolTask<CalibrationTask>) => {
   if ('stop' in task) {
     port.close();
     return;

@@ -12,10 +12,9 @@ function geometry(batch: number, h: number, w: number, c: number, k: number, str
   return { batch, h, w, c, k, stride, pad, oh: Math.floor((h + 2 * pad - k) / stride) + 1, ow: Math.floor((w + 2 * pad - k) / stride) + 1 };
 }
 
-/** Naive im2col: every cell of every window, zero outside the image. */
-function im2colRef(x: Float32Array, g: WindowGeometry): Float32Array {
+/** Every cell of every window in im2col order: fn(cell index, image index or -1 over the padding). */
+function forEachCell(g: WindowGeometry, fn: (o: number, xi: number) => void): void {
   const { batch, h, w, c, k, stride, pad, oh, ow } = g;
-  const out = new Float32Array(batch * oh * ow * k * k * c);
   let o = 0;
   for (let n = 0; n < batch; n++)
     for (let oy = 0; oy < oh; oy++)
@@ -25,25 +24,24 @@ function im2colRef(x: Float32Array, g: WindowGeometry): Float32Array {
             for (let ch = 0; ch < c; ch++, o++) {
               const iy = oy * stride + ky - pad;
               const ix = ox * stride + kx - pad;
-              out[o] = iy >= 0 && iy < h && ix >= 0 && ix < w ? x[((n * h + iy) * w + ix) * c + ch] : 0;
+              fn(o, iy >= 0 && iy < h && ix >= 0 && ix < w ? ((n * h + iy) * w + ix) * c + ch : -1);
             }
+}
+
+/** Naive im2col: zero outside the image. */
+function im2colRef(x: Float32Array, g: WindowGeometry): Float32Array {
+  const out = new Float32Array(g.batch * g.oh * g.ow * g.k * g.k * g.c);
+  forEachCell(g, (o, xi) => {
+    out[o] = xi < 0 ? 0 : x[xi];
+  });
   return out;
 }
 
-/** Naive col2im: each cell of each window added onto its pixel, windows in im2col's row order. */
+/** Naive col2im: each cell added onto its pixel, in im2col order. */
 function col2imRef(cols: Float32Array, x: Float32Array, g: WindowGeometry): void {
-  const { batch, h, w, c, k, stride, pad, oh, ow } = g;
-  let o = 0;
-  for (let n = 0; n < batch; n++)
-    for (let oy = 0; oy < oh; oy++)
-      for (let ox = 0; ox < ow; ox++)
-        for (let ky = 0; ky < k; ky++)
-          for (let kx = 0; kx < k; kx++)
-            for (let ch = 0; ch < c; ch++, o++) {
-              const iy = oy * stride + ky - pad;
-              const ix = ox * stride + kx - pad;
-              if (iy >= 0 && iy < h && ix >= 0 && ix < w) x[((n * h + iy) * w + ix) * c + ch] += cols[o];
-            }
+  forEachCell(g, (o, xi) => {
+    if (xi >= 0) x[xi] += cols[o];
+  });
 }
 
 function maxPoolRef(x: Float32Array, g: WindowGeometry): Float32Array {

@@ -13,7 +13,13 @@ import { type Summary, summarize } from '../crossbar/stats.js';
 import { type Dataset, trainValSplit } from '../data/index.js';
 import { loadDataset } from '../data/node.js';
 import { type Device, resolveDevice } from '../device/config.js';
-import { calibrateAndSimulate, calibrationPlacementProblem, calibrationSites } from '../mitigation/calibration.js';
+import {
+  type CalibrationLoss,
+  calibrateAndSimulate,
+  calibrationLosses,
+  calibrationPlacementProblem,
+  calibrationSites,
+} from '../mitigation/calibration.js';
 import { calibrateChipsParallel } from '../mitigation/calibration-node.js';
 import {
   type CompensationSite,
@@ -96,6 +102,7 @@ export interface CorrectnetOptions {
   calibrateSearch?: number;
   calibrateBases: string;
   calibrateRanks?: string;
+  calibrateLoss: string;
 }
 
 const METHODS = ['plain', 'noise', 'lipschitz', 'lipschitz+comp', 'noise+comp'] as const;
@@ -122,8 +129,10 @@ interface MethodResult {
 }
 
 interface CalibrationCost {
-  /** Labelled images measured through each chip. */
+  /** Images measured through each chip (labelled unless loss is 'kd'). */
   images: number;
+  /** What the modules fit: the labels ('ce') or the clean network's outputs ('kd'). */
+  loss: CalibrationLoss;
   epochs: number;
   lr: number;
   sites: CompensationSite[];
@@ -213,6 +222,11 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
           return n;
         });
   const calibrateChips = o.calibrateChips ?? o.chips;
+  if (!(calibrationLosses as readonly string[]).includes(o.calibrateLoss))
+    throw new XbarError(`--calibrate-loss '${o.calibrateLoss}' must be ce (labels) or kd (distil the clean network)`);
+  const calibrateLoss = o.calibrateLoss as CalibrationLoss;
+  // Only a non-default loss goes into the cache keys, so runs made before it existed are reused.
+  const lossKey = calibrateLoss === 'ce' ? {} : { loss: calibrateLoss };
   const calibrateBases = [...new Set(o.calibrateBases.split(',').map((t) => t.trim()))];
   if (!calibrateBases.length || calibrateBases.some((b) => b !== 'plain' && b !== 'lipschitz'))
     throw new XbarError(`--calibrate-bases '${o.calibrateBases}' must list plain and/or lipschitz, e.g. plain,lipschitz`);
@@ -506,6 +520,7 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
       sites: calSites,
       n,
       ...cfg,
+      ...lossKey,
       chips: calibrateChips,
       seed: o.seed,
       sigma: targetSigma,
@@ -513,7 +528,7 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
       test: ds.test.n,
     };
     // Chip c's calibration: the same for the serial loop and the workers.
-    const chipCfg = { ...cfg, device: target, seed: o.seed, trainSeed: o.seed + 37, rails: { x: calib, n: nCalib } };
+    const chipCfg = { ...cfg, device: target, seed: o.seed, trainSeed: o.seed + 37, rails: { x: calib, n: nCalib }, loss: calibrateLoss };
     const chipName = (c: number) => `calibrate-${method}-chip${c}`;
     const chipKey = (c: number) => ({ ...key, chip: c });
     const silent = makeProgress(true);
@@ -574,7 +589,7 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
       parameters: networkCost(base).params + cost.params,
       compensation: cost,
       sweep: [{ sigma: targetSigma, summary, seconds: value.simSeconds, accuracies: value.accuracies }],
-      calibration: { images: n, ...cfg, sites: calSites, chips: calibrateChips, secondsPerChip: value.secondsPerChip },
+      calibration: { images: n, loss: calibrateLoss, ...cfg, sites: calSites, chips: calibrateChips, secondsPerChip: value.secondsPerChip },
     };
   };
 
@@ -622,8 +637,9 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
       batchSize: 64,
       lr: o.calibrateLr,
       rails: { x: calib, n: nCalib },
+      loss: calibrateLoss,
     };
-    const key = { ...placementKey, ranks: calRanks, calibrate: images, epochs: o.calibrateEpochs, lr: o.calibrateLr };
+    const key = { ...placementKey, ranks: calRanks, calibrate: images, epochs: o.calibrateEpochs, lr: o.calibrateLr, ...lossKey };
     const found = cached(o.out, 'calibration-placement', key, progress, () => {
       progress.log(`placement of calibrated modules: each evaluation calibrates ${o.searchChips} chips on ${images} images`);
       return runSearches(calibrationPlacementProblem(calSetup, kernels, logEvaluation), searches, o, progress);
@@ -816,7 +832,7 @@ export function markdownTable(r: CorrectnetResult): string {
     if (!c || !m.compensation) continue;
     const p = m.sweep[0];
     lines.push(
-      `${m.method}: ${m.method.split('+')[0]} network with modules ${r.calibrationPlacement ? 'placed by the RL search (below)' : 'after every layer (budget rule)'} (${c.sites.map((s) => `layer ${s.layer} ${s.rank ? `rank ${s.rank}` : 'affine'}`).join(', ')}; ${m.compensation.params} parameters, ${pct(m.compensation.paramsShare)} of the network), fine-tuned on each chip with ${c.images} labelled training images (${c.epochs} epochs, lr ${c.lr}) and the chip's rails measured on it: ${pct(p.summary.mean)} +- ${pct(p.summary.std)} at sigma ${p.sigma} over ${c.chips} chips = ${pct(p.summary.mean / h.plainClean)} of the plain network's clean accuracy; ${c.secondsPerChip.toFixed(1)} s of calibration per chip.`,
+      `${m.method}: ${m.method.split('+')[0]} network with modules ${r.calibrationPlacement ? 'placed by the RL search (below)' : 'after every layer (budget rule)'} (${c.sites.map((s) => `layer ${s.layer} ${s.rank ? `rank ${s.rank}` : 'affine'}`).join(', ')}; ${m.compensation.params} parameters, ${pct(m.compensation.paramsShare)} of the network), fine-tuned on each chip with ${c.images} ${c.loss === 'kd' ? 'training images distilling the clean network (no labels)' : 'labelled training images'} (${c.epochs} epochs, lr ${c.lr}) and the chip's rails measured on it: ${pct(p.summary.mean)} +- ${pct(p.summary.std)} at sigma ${p.sigma} over ${c.chips} chips = ${pct(p.summary.mean / h.plainClean)} of the plain network's clean accuracy; ${c.secondsPerChip.toFixed(1)} s of calibration per chip.`,
     );
   }
   lines.push('');
@@ -959,6 +975,7 @@ export function registerCorrectnet(p: Command): void {
       .option('--calibrate-lr <x>', 'learning rate of per-chip calibration', floatOption(0, 10, { minExclusive: true }), 0.003)
       .option('--calibrate-chips <n>', 'chips to calibrate and test (default: --chips)', intOption(1, 1_000_000))
       .option('--calibrate-ranks <list>', 'module sizes for the per-chip calibrated modules (default: --ranks)')
+      .option('--calibrate-loss <kind>', 'what per-chip calibration fits: ce (the labels) or kd (the clean network, no labels)', 'ce')
       .option('--calibrate-bases <list>', 'networks that get per-chip calibrated columns: plain, lipschitz', 'plain,lipschitz')
       .option(
         '--calibrate-search <n>',

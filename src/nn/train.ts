@@ -3,7 +3,7 @@ import type { Kernels } from '../core/kernels.js';
 import { Rng } from '../core/rng.js';
 import type { Split } from '../data/dataset.js';
 import type { Context } from './layer.js';
-import { softmaxCrossEntropy } from './loss.js';
+import { distillation, softmaxCrossEntropy } from './loss.js';
 import type { Model } from './model.js';
 import { makeOptimizer, type OptimizerConfig } from './optim.js';
 
@@ -22,6 +22,11 @@ export interface TrainConfig {
    * calibration): the network then runs as it will be deployed, and the modules fit that.
    */
   dropout?: boolean;
+  /**
+   * Distil instead of fitting the labels: the loss is `distillation` against these teacher logits
+   * ([data.n, classes], row i for image i) at this temperature.
+   */
+  distill?: { teacher: Float32Array; temperature: number };
 }
 
 export interface EpochStats {
@@ -69,6 +74,11 @@ export function train(
   const params = trainable ? model.params.filter((p) => trainable.has(p.name)) : model.params;
   if (trainable && params.length !== trainable.size)
     throw new XbarError(`trainable parameters ${cfg.trainable?.join(', ')} are not all in the model: check the names`);
+  const k = model.outputSize;
+  const distill = cfg.distill;
+  if (distill && distill.teacher.length !== data.n * k)
+    throw new XbarError(`distillation needs ${k} teacher logits for each of the ${data.n} images, got ${distill.teacher.length}`);
+  const teacherBatch = distill ? new Float32Array(cfg.batchSize * k) : null;
   const ctx: Context = {
     kernels,
     training: true,
@@ -95,12 +105,16 @@ export function train(
         const idx = order[start + i];
         xb.set(data.x.subarray(idx * inSize, (idx + 1) * inSize), i * inSize);
         yb[i] = data.y[idx];
+        if (distill && teacherBatch) teacherBatch.set(distill.teacher.subarray(idx * k, (idx + 1) * k), i * k);
       }
       lr = cfg.schedule === 'cosine' ? 0.5 * cfg.optimizer.lr * (1 + Math.cos((Math.PI * step) / totalSteps)) : cfg.optimizer.lr;
       model.zeroGrad();
       hooks.beforeForward?.(step);
       const logits = model.forward({ data: xb, shape: [b, inSize] }, ctx);
-      const r = softmaxCrossEntropy(logits, yb);
+      const r =
+        distill && teacherBatch
+          ? distillation(logits, teacherBatch.subarray(0, b * k), distill.temperature, yb)
+          : softmaxCrossEntropy(logits, yb);
       model.backward(r.grad, ctx);
       const penalty = hooks.afterBackward?.(step);
       if (penalty !== undefined) {

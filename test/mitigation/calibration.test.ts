@@ -93,6 +93,29 @@ describe('per-chip calibration', () => {
     expect(mean(perChip)).toBeGreaterThan(plainAcc + 0.1);
   });
 
+  it('distillation (loss kd) calibrates from the clean network alone: scrambled labels change nothing', () => {
+    const { digits, base } = trainedPaper();
+    const device = resolveDevice('reram-generic', { programSigma: 1 });
+    const test = head(digits.test, 600);
+    const calib = { x: digits.train.x.subarray(0, 500 * 64), n: 500 };
+    const sites = calibrationSites(base, [4, 8], 1, 0.3);
+    const data = head(digits.train, 1000);
+    const scrambled = { ...data, y: data.y.map((v) => (v + 3) % 10) };
+    const cfg = { device, seed: 5, epochs: 10, batchSize: 64, lr: 0.01, rails: calib };
+    const run = (d: typeof data, loss: 'ce' | 'kd', chip: number) => {
+      const m = withCompensation(base, sites);
+      const cal = calibrateChip(m, d, { ...cfg, chip, trainSeed: 9 + chip, loss }, jsKernels);
+      return { acc: calibratedChipAccuracy(m, test, cal, cfg, jsKernels), params: m.params.map((p) => Array.from(p.value)) };
+    };
+    const plainAcc = mean(softwareChipAccuracy(base, test, device, 2, 5, jsKernels, { calib }));
+    const kd = [0, 1].map((c) => run(data, 'kd', c));
+    expect(mean(kd.map((r) => r.acc))).toBeGreaterThan(plainAcc + 0.1);
+    // The labels are not read: the same modules, bit for bit, with wrong labels.
+    expect(run(scrambled, 'kd', 0).params).toEqual(kd[0].params);
+    // Fitting the scrambled labels instead learns the scrambling.
+    expect(run(scrambled, 'ce', 0).acc).toBeLessThan(kd[0].acc - 0.1);
+  });
+
   it('rejects a model without modules, an empty calibration set and mismatched rails', () => {
     const base = buildModel(presets['mlp-paper'].spec, 1);
     const digits = loadDataset('digits8', { limitTrain: 100, limitTest: 10 });

@@ -234,6 +234,26 @@ describe('xbar correctnet', () => {
     const sites5 = res5.methods.find((m: { method: string }) => m.method === 'lipschitz+cal300').calibration.sites;
     expect(sites5.map((s: { rank: number }) => s.rank).every((r: number) => r === 0 || r === 2)).toBe(true);
     expect(res5.placement).toEqual(res4.placement);
+    // --calibrate-loss kd distils the clean network: its own cached chips, recorded in the results.
+    const kd = xbar(
+      ...args,
+      '--calibrate',
+      '300',
+      '--calibrate-bases',
+      'lipschitz',
+      '--calibrate-loss',
+      'kd',
+      '--calibrate-chips',
+      '2',
+      '--calibrate-epochs',
+      '3',
+    );
+    expect(kd.code, kd.err).toBe(0);
+    const res6 = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
+    expect(res6.methods.find((m: { method: string }) => m.method === 'lipschitz+cal300').calibration.loss).toBe('kd');
+    expect(res4.methods.find((m: { method: string }) => m.method === 'lipschitz+cal300').calibration.loss).toBe('ce');
+    expect(acc300(res6)).not.toEqual(acc300(res4));
+    expect(readFileSync(join(out, 'table.md'), 'utf8')).toMatch(/300 training images distilling the clean network \(no labels\)/);
   });
 
   it('places the calibrated modules by the searches with --calibrate-search, and reports the search', () => {
@@ -287,6 +307,9 @@ describe('xbar correctnet', () => {
     expect(bases.code).toBe(1);
     expect(bases.err.trim().split('\n')).toHaveLength(1);
     expect(bases.err).toMatch(/--calibrate-bases 'lipschitz,noise' must list plain and\/or lipschitz/);
+    const badLoss = xbar(...args, '--calibrate', '150', '--calibrate-loss', 'mse');
+    expect(badLoss.code).toBe(1);
+    expect(badLoss.err).toMatch(/--calibrate-loss 'mse' must be ce \(labels\) or kd/);
     const badRanks = xbar(...args, '--calibrate', '150', '--calibrate-ranks', '2.5');
     expect(badRanks.code).toBe(1);
     expect(badRanks.err).toMatch(/--calibrate-ranks must be whole numbers, got 2.5/);

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { jsKernels } from '../../src/core/kernels-js.js';
 import { Rng } from '../../src/core/rng.js';
 import type { LayerSpec } from '../../src/nn/layer.js';
-import { softmaxCrossEntropy } from '../../src/nn/loss.js';
+import { distillation, softmaxCrossEntropy } from '../../src/nn/loss.js';
 import { buildModel } from '../../src/nn/model.js';
 import type { ModelSpec } from '../../src/nn/spec.js';
 
@@ -92,5 +92,29 @@ describe('conv2d', () => {
               }
           expect(y[(oy * 4 + ox) * 3 + f]).toBeCloseTo(s, 5);
         }
+  });
+});
+
+describe('distillation loss', () => {
+  it('is zero at the teacher, and its gradient matches finite differences', () => {
+    const rng = new Rng(4);
+    const [batch, k, t] = [3, 5, 2];
+    const z = new Float32Array(batch * k);
+    const teacher = new Float32Array(batch * k);
+    rng.fillNormal(z, 0, 2);
+    rng.fillNormal(teacher, 0, 2);
+    const labels = Uint8Array.from([0, 3, 4]);
+    expect(distillation({ data: teacher.slice(), shape: [batch, k] }, teacher, t, labels).loss).toBeCloseTo(0, 6);
+    const r = distillation({ data: z, shape: [batch, k] }, teacher, t, labels);
+    expect(r.loss).toBeGreaterThan(0);
+    const h = 1e-2;
+    for (let i = 0; i < z.length; i++) {
+      const at = (d: number) => {
+        const zz = Float32Array.from(z);
+        zz[i] += d;
+        return distillation({ data: zz, shape: [batch, k] }, teacher, t, labels).loss;
+      };
+      expect((at(h) - at(-h)) / (2 * h)).toBeCloseTo(r.grad.data[i], 3);
+    }
   });
 });

@@ -123,7 +123,7 @@ describe('per-chip calibration', () => {
     const cfg = { device, seed: 1, chip: 0, epochs: 1, batchSize: 16, lr: 0.01, trainSeed: 1, rails: { x: digits.train.x, n: 100 } };
     expect(() => calibrateChip(base, digits.train, cfg, jsKernels)).toThrow(/no compensation modules/);
     const m = withCompensation(base, [{ layer: 1, rank: 2 }]);
-    expect(() => calibrateChip(m, head(digits.train, 0), cfg, jsKernels)).toThrow(/at least one labelled image/);
+    expect(() => calibrateChip(m, head(digits.train, 0), cfg, jsKernels)).toThrow(/at least one image/);
     const plan = planCrossbars(m, resolveCircuit({}), digits.train.x, 100, jsKernels);
     expect(() => withChipRails(plan, [1, 2])).toThrow(/2 rails for 4 weighted layers/);
   });

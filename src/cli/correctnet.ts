@@ -388,7 +388,7 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
   const sensitivity = cached(
     o.out,
     'sensitivity',
-    { lipDir, sigma: targetSigma, n: valSet.n, chips: o.searchChips, seed: o.seed },
+    { model: modelId(lipDir), sigma: targetSigma, n: valSet.n, chips: o.searchChips, seed: o.seed },
     progress,
     () => {
       progress.log('sensitivity: one layer varied at a time');

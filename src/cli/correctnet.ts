@@ -969,7 +969,7 @@ export function registerCorrectnet(p: Command): void {
       .option('--workers <n>', 'worker threads for the chips (default: all cores; 1 = no workers)', intOption(1, 256))
       .option(
         '--calibrate <list>',
-        'per-chip calibration: labelled images per chip, e.g. 250,1000,5000; adds columns plain+cal<n> and lipschitz+cal<n> at the target sigma',
+        'per-chip calibration: training images per chip (labelled unless --calibrate-loss kd), e.g. 250,1000,5000; adds columns plain+cal<n> and lipschitz+cal<n> at the target sigma',
       )
       .option('--calibrate-epochs <n>', 'epochs of per-chip calibration', intOption(1, 100000), 20)
       .option('--calibrate-lr <x>', 'learning rate of per-chip calibration', floatOption(0, 10, { minExclusive: true }), 0.003)

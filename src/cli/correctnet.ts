@@ -546,11 +546,7 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
         workers,
         kernels: kernels.name === 'js' ? 'js' : 'native',
         onChip: (r) => {
-          writeCached(o.out, chipName(r.chip), chipKey(r.chip), {
-            accuracy: r.accuracy,
-            calSeconds: r.calSeconds,
-            simSeconds: r.simSeconds,
-          });
+          writeCached(o.out, chipName(r.chip), chipKey(r.chip), r);
           progress.update(++done, `chip ${r.chip}: ${pct(r.accuracy)}`);
         },
       });
@@ -564,11 +560,16 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
       for (let c = 0; c < calibrateChips; c++) {
         // Each chip cached on its own, so that a long calibration (minutes per chip on a large
         // network) resumes where it stopped instead of from its first chip.
-        const one = cached(o.out, chipName(c), chipKey(c), silent, () => {
-          const m = withCompensation(base, calSites, o.seed + 31);
-          const r = calibrateAndSimulate(m, data, { ...chipCfg, chip: c, trainSeed: chipCfg.trainSeed + c }, circuit, ds.test, kernels);
-          return { accuracy: r.accuracy, calSeconds: r.calSeconds, simSeconds: r.simSeconds };
-        });
+        const one = cached(o.out, chipName(c), chipKey(c), silent, () =>
+          calibrateAndSimulate(
+            withCompensation(base, calSites, o.seed + 31),
+            data,
+            { ...chipCfg, chip: c, trainSeed: chipCfg.trainSeed + c },
+            circuit,
+            ds.test,
+            kernels,
+          ),
+        );
         accuracies.push(one.accuracy);
         calSeconds += one.calSeconds;
         simSeconds += one.simSeconds;

@@ -1,7 +1,7 @@
-import { Worker } from 'node:worker_threads';
+import { parentPort, Worker } from 'node:worker_threads';
 
 /** A pool's messages: `{ stop: true }` ends a worker; anything else is a task. */
-export type PoolTask<T> = T | { stop: true };
+type PoolTask<T> = T | { stop: true };
 
 /**
  * Runs `tasks` on `workers` threads of the script at `url` (each started with workerData = job),
@@ -42,4 +42,19 @@ export async function runWorkerPool<T, M>(
   } finally {
     for (const w of pool) void w.terminate();
   }
+}
+
+/**
+ * The worker side of runWorkerPool: runs `handle` on each task with a function that posts a
+ * message back, until the pool says stop. `who` names the script in the error it throws when
+ * started outside a pool.
+ */
+export function servePool<T, M>(who: string, handle: (task: T, post: (m: M) => void) => void): void {
+  const port = parentPort;
+  if (!port) throw new Error(`${who} runs as a worker thread of runWorkerPool`);
+  const post = (m: M) => port.postMessage(m);
+  port.on('message', (task: PoolTask<T>) => {
+    if (typeof task === 'object' && task !== null && 'stop' in task) port.close();
+    else handle(task as T, post);
+  });
 }

@@ -1,5 +1,5 @@
-import { parentPort, workerData } from 'node:worker_threads';
-import type { PoolTask } from '../core/worker-pool-node.js';
+import { workerData } from 'node:worker_threads';
+import { servePool } from '../core/worker-pool-node.js';
 import { loadKernels } from '../core/kernels-node.js';
 import { buildModel } from '../nn/model.js';
 import { runMonteCarlo } from './montecarlo.js';
@@ -13,14 +13,7 @@ model.params.forEach((p, i) => {
   p.value.set(job.weights[i]);
 });
 const kernels = loadKernels({ prefer: job.kernels, threads: 1 });
-const port = parentPort;
-if (!port) throw new Error('mc-worker.js runs as a worker thread of runMonteCarloParallel');
-const report = (m: WorkerReport) => port.postMessage(m);
-port.on('message', (task: PoolTask<WorkerTask>) => {
-  if ('stop' in task) {
-    port.close();
-    return;
-  }
+servePool<WorkerTask, WorkerReport>('mc-worker.js', (task, report) => {
   runMonteCarlo(model, job.plan, job.device, job.faults, job.test, { ...job.cfg, firstChip: task.first, chips: task.chips }, kernels, {
     onChip: (chip) => report({ chip }),
   });

@@ -21,7 +21,7 @@ export interface WorkerJob {
   kernels: 'native' | 'js';
 }
 
-/** Main thread to worker: run chips [first, first + chips) (or stop: PoolTask). */
+/** Main thread to worker: run chips [first, first + chips). */
 export type WorkerTask = { first: number; chips: number };
 /** Worker to main thread: one chip's result, or the end of the current range. */
 export type WorkerReport = { chip: ChipResult } | { done: true };

@@ -20,7 +20,7 @@ export interface CalibrationJob {
   kernels: 'native' | 'js';
 }
 
-/** Main thread to worker: calibrate and run one chip (or stop: PoolTask). */
+/** Main thread to worker: calibrate and run one chip. */
 export type CalibrationTask = { chip: number };
 
 /**

@@ -1,8 +1,8 @@
-import { parentPort, workerData } from 'node:worker_threads';
-import type { PoolTask } from '../core/worker-pool-node.js';
+import { workerData } from 'node:worker_threads';
+import { servePool } from '../core/worker-pool-node.js';
 import { loadKernels } from '../core/kernels-node.js';
 import { buildModel } from '../nn/model.js';
-import { calibrateAndSimulate } from './calibration.js';
+import { type CalibratedChipResult, calibrateAndSimulate } from './calibration.js';
 import type { CalibrationJob, CalibrationTask } from './calibration-node.js';
 
 // A worker of calibrateChipsParallel: rebuild the model once, then calibrate and run the chips it
@@ -14,14 +14,8 @@ const reset = () =>
     p.value.set(job.weights[i]);
   });
 const kernels = loadKernels({ prefer: job.kernels, threads: 1 });
-const port = parentPort;
-if (!port) throw new Error('calibration-worker.js runs as a worker thread of calibrateChipsParallel');
-port.on('message', (task: PoolTask<CalibrationTask>) => {
-  if ('stop' in task) {
-    port.close();
-    return;
-  }
+servePool<CalibrationTask, CalibratedChipResult>('calibration-worker.js', (task, post) => {
   reset();
   const cfg = { ...job.cfg, chip: task.chip, trainSeed: job.cfg.trainSeed + task.chip };
-  port.postMessage(calibrateAndSimulate(model, job.data, cfg, job.circuit, job.test, kernels));
+  post(calibrateAndSimulate(model, job.data, cfg, job.circuit, job.test, kernels));
 });

@@ -1,6 +1,6 @@
 import type { Kernels, WindowGeometry } from '../core/kernels.js';
 import type { Rng } from '../core/rng.js';
-import type { Context, Layer, LayerSpec } from './layer.js';
+import { type Context, type Layer, type LayerSpec, wantsGrad } from './layer.js';
 import { fillRows, type Param, param, type Tensor, tensor } from './tensor.js';
 
 type Geometry = Omit<WindowGeometry, 'batch'>;
@@ -86,9 +86,8 @@ export class Conv2d implements Layer {
     const batch = this.batch;
     const [rowLen, f] = this.weight.shape;
     const rows = batch * this.geom.oh * this.geom.ow;
-    if (!ctx.trainable || ctx.trainable.has(this.weight))
-      ctx.kernels.sgemm(true, false, rowLen, f, rows, 1, cols, rowLen, dy.data, f, 1, this.weight.grad, f);
-    if (!ctx.trainable || ctx.trainable.has(this.bias)) {
+    if (wantsGrad(ctx, this.weight)) ctx.kernels.sgemm(true, false, rowLen, f, rows, 1, cols, rowLen, dy.data, f, 1, this.weight.grad, f);
+    if (wantsGrad(ctx, this.bias)) {
       const gb = this.bias.grad;
       for (let i = 0; i < rows; i++) for (let j = 0; j < f; j++) gb[j] += dy.data[i * f + j];
     }

@@ -1,5 +1,5 @@
 import type { Rng } from '../core/rng.js';
-import type { Context, Layer, LayerSpec } from './layer.js';
+import { type Context, type Layer, type LayerSpec, wantsGrad } from './layer.js';
 import { fillRows, type Param, param, type Tensor, tensor } from './tensor.js';
 
 /**
@@ -48,9 +48,9 @@ export class Dense implements Layer {
     if (!x) throw new Error('dense.backward before a training forward pass');
     const batch = x.shape[0];
     const [nIn, nOut] = this.weight.shape;
-    if (!ctx.trainable || ctx.trainable.has(this.weight))
+    if (wantsGrad(ctx, this.weight))
       ctx.kernels.sgemm(true, false, nIn, nOut, batch, 1, x.data, nIn, dy.data, nOut, 1, this.weight.grad, nOut);
-    if (!ctx.trainable || ctx.trainable.has(this.bias)) {
+    if (wantsGrad(ctx, this.bias)) {
       const gb = this.bias.grad;
       for (let i = 0; i < batch; i++) for (let j = 0; j < nOut; j++) gb[j] += dy.data[i * nOut + j];
     }

@@ -17,6 +17,11 @@ export interface Context {
   dropout?: boolean;
 }
 
+/** Whether backward computes `p`'s gradient: every parameter, unless ctx.trainable names some. */
+export function wantsGrad(ctx: Context, p: Param): boolean {
+  return !ctx.trainable || ctx.trainable.has(p);
+}
+
 /** JSON description of one layer: the architecture part of a saved model. */
 export type LayerSpec =
   | { type: 'dense'; units: number }

@@ -5,7 +5,7 @@ import { Activation } from './activation.js';
 import { Compensation } from './compensation.js';
 import { Conv2d } from './conv.js';
 import { Dense } from './dense.js';
-import type { Context, Layer } from './layer.js';
+import { type Context, type Layer, wantsGrad } from './layer.js';
 import { Pool2d } from './pool.js';
 import { Dropout, Flatten } from './shape.js';
 import type { ModelSpec } from './spec.js';
@@ -40,8 +40,7 @@ export class Model {
   backward(dy: Tensor, ctx: Context): void {
     // Below the first layer with a trained parameter nothing needs a gradient: that layer skips
     // computing dLoss/dInput (for a conv, the largest GEMM and col2im of the pass).
-    const trained = ctx.trainable;
-    const first = this.layers.findIndex((l) => l.params.some((p) => !trained || trained.has(p)));
+    const first = this.layers.findIndex((l) => l.params.some((p) => wantsGrad(ctx, p)));
     let g: Tensor | null = dy;
     for (let i = this.layers.length - 1; i >= first && g; i--) g = this.layers[i].backward(g, ctx, i > first);
   }

@@ -78,7 +78,8 @@ export function train(
   const distill = cfg.distill;
   if (distill && distill.teacher.length !== data.n * k)
     throw new XbarError(`distillation needs ${k} teacher logits for each of the ${data.n} images, got ${distill.teacher.length}`);
-  const teacherBatch = distill ? new Float32Array(cfg.batchSize * k) : null;
+  // The teacher's rows of the current batch, gathered like the images.
+  const teacherBatch = distill && { ...distill, rows: new Float32Array(cfg.batchSize * k) };
   const ctx: Context = {
     kernels,
     training: true,
@@ -105,16 +106,15 @@ export function train(
         const idx = order[start + i];
         xb.set(data.x.subarray(idx * inSize, (idx + 1) * inSize), i * inSize);
         yb[i] = data.y[idx];
-        if (distill && teacherBatch) teacherBatch.set(distill.teacher.subarray(idx * k, (idx + 1) * k), i * k);
+        if (teacherBatch) teacherBatch.rows.set(teacherBatch.teacher.subarray(idx * k, (idx + 1) * k), i * k);
       }
       lr = cfg.schedule === 'cosine' ? 0.5 * cfg.optimizer.lr * (1 + Math.cos((Math.PI * step) / totalSteps)) : cfg.optimizer.lr;
       model.zeroGrad();
       hooks.beforeForward?.(step);
       const logits = model.forward({ data: xb, shape: [b, inSize] }, ctx);
-      const r =
-        distill && teacherBatch
-          ? distillation(logits, teacherBatch.subarray(0, b * k), distill.temperature, yb)
-          : softmaxCrossEntropy(logits, yb);
+      const r = teacherBatch
+        ? distillation(logits, teacherBatch.rows.subarray(0, b * k), teacherBatch.temperature, yb)
+        : softmaxCrossEntropy(logits, yb);
       model.backward(r.grad, ctx);
       const penalty = hooks.afterBackward?.(step);
       if (penalty !== undefined) {

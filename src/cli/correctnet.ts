@@ -20,7 +20,7 @@ import {
   calibrationPlacementProblem,
   calibrationSites,
 } from '../mitigation/calibration.js';
-import { calibrateChipsParallel } from '../mitigation/calibration-node.js';
+import { calibrateChipsInWorkers, calibrateChipsParallel } from '../mitigation/calibration-node.js';
 import {
   type CompensationSite,
   compensationCost,
@@ -100,6 +100,9 @@ export interface CorrectnetOptions {
   calibrateLr: number;
   calibrateChips?: number;
   calibrateSearch?: number;
+  calibrateSearchEpochs?: number;
+  calibrateSearchChips?: number;
+  calibrateSearchEpisodes?: number;
   calibrateBases: string;
   calibrateRanks?: string;
   calibrateLoss: string;
@@ -177,16 +180,51 @@ function writeCached(dir: string, name: string, key: unknown, value: unknown): v
   writeFileAtomic(join(dir, 'steps', `${name}.json`), `${JSON.stringify({ key: JSON.stringify(key), value }, null, 1)}\n`);
 }
 
+function reused<T>(dir: string, name: string, key: unknown, progress: Progress): T | undefined {
+  const hit = readCached<T>(dir, name, key);
+  if (hit !== undefined) progress.log(`${name}: reusing ${join(dir, 'steps', `${name}.json`)}`);
+  return hit;
+}
+
 /** A cached step: reused when the file exists and was made with the same key. */
 function cached<T>(dir: string, name: string, key: unknown, progress: Progress, compute: () => T): T {
-  const hit = readCached<T>(dir, name, key);
-  if (hit !== undefined) {
-    progress.log(`${name}: reusing ${join(dir, 'steps', `${name}.json`)}`);
-    return hit;
-  }
+  const hit = reused<T>(dir, name, key, progress);
+  if (hit !== undefined) return hit;
   const value = compute();
   writeCached(dir, name, key, value);
   return value;
+}
+
+async function cachedAsync<T>(dir: string, name: string, key: unknown, progress: Progress, compute: () => Promise<T>): Promise<T> {
+  const hit = reused<T>(dir, name, key, progress);
+  if (hit !== undefined) return hit;
+  const value = await compute();
+  writeCached(dir, name, key, value);
+  return value;
+}
+
+/**
+ * `problem` with each evaluation's accuracy written to steps/<name>-evaluations.json (same key) as
+ * it ends, so that an interrupted search resumes: the searches are deterministic given the
+ * accuracies, so replaying the written ones (at no cost) retraces the interrupted run and the
+ * result is the uninterrupted one's; only the seconds reported count the resumed run alone.
+ */
+function journaled(problem: PlacementProblem, dir: string, name: string, key: unknown, progress: Progress): PlacementProblem {
+  const file = `${name}-evaluations`;
+  const saved = new Map(Object.entries(readCached<Record<string, number>>(dir, file, key) ?? {}));
+  if (saved.size) progress.log(`${name}: replaying ${saved.size} evaluations from ${join(dir, 'steps', `${file}.json`)}`);
+  return {
+    ...problem,
+    evaluate: async (config) => {
+      const k = config.join(',');
+      const hit = saved.get(k);
+      if (hit !== undefined) return hit;
+      const accuracy = await problem.evaluate(config);
+      saved.set(k, accuracy);
+      writeCached(dir, file, key, Object.fromEntries(saved));
+      return accuracy;
+    },
+  };
 }
 
 export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, progress: Progress) {
@@ -275,6 +313,13 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
   const { train: trainSplit, val } = trainValSplit(ds.train, 0.1, plainSeed + 2);
   if (o.calibrateSearch !== undefined && !calibrate.length)
     throw new XbarError('--calibrate-search places the modules of --calibrate: give --calibrate too');
+  for (const [flag, v] of [
+    ['--calibrate-search-epochs', o.calibrateSearchEpochs],
+    ['--calibrate-search-chips', o.calibrateSearchChips],
+    ['--calibrate-search-episodes', o.calibrateSearchEpisodes],
+  ] as const)
+    if (v !== undefined && o.calibrateSearch === undefined)
+      throw new XbarError(`${flag} sets the search of --calibrate-search: give --calibrate-search too`);
   for (const n of [...calibrate, ...(o.calibrateSearch === undefined ? [] : [o.calibrateSearch])])
     if (n > trainSplit.n)
       throw new XbarError(`--calibrate ${n} is more than the ${trainSplit.n} training images (the validation split is held out)`);
@@ -430,8 +475,13 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
   };
   const logEvaluation = (config: number[], acc: number, s: number) =>
     progress.log(`  evaluated [${config.join(' ')}]: ${pct(acc)} (${s.toFixed(1)} s)`);
-  const placement = cached(o.out, 'placement', placementKey, progress, () =>
-    runSearches(compensationPlacementProblem(setup, kernels, logEvaluation), searches, o, progress),
+  const placement = await cachedAsync(o.out, 'placement', placementKey, progress, () =>
+    runSearches(
+      journaled(compensationPlacementProblem(setup, kernels, logEvaluation), o.out, 'placement', placementKey, progress),
+      searches,
+      o,
+      progress,
+    ),
   );
   const rl = placement.results.rl as RlResult;
   const sites = configSites(setup, rl.best.config);
@@ -620,7 +670,10 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
   // the budget rule, or where the placement searches put them (--calibrate-search).
   const calibrated: { method: Method; base: string; images: number }[] = [];
   // The placement searches over the calibrated modules: each evaluation calibrates the search chips.
-  const searchCalibrated = (images: number) => {
+  const searchEpochs = o.calibrateSearchEpochs ?? o.calibrateEpochs;
+  const searchChips = o.calibrateSearchChips ?? o.searchChips;
+  const searchEpisodes = o.calibrateSearchEpisodes ?? o.episodes;
+  const searchCalibrated = async (images: number) => {
     const calRanks = [...new Set([0, ...calibrateRanks])].sort((a, b) => a - b);
     const calSetup = {
       base: lipschitz,
@@ -632,18 +685,35 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
       data: head(trainSplit, images),
       val: valSet,
       device: target,
-      chips: o.searchChips,
+      chips: searchChips,
       seed: o.seed + 41,
-      epochs: o.calibrateEpochs,
+      epochs: searchEpochs,
       batchSize: 64,
       lr: o.calibrateLr,
       rails: { x: calib, n: nCalib },
       loss: calibrateLoss,
     };
-    const key = { ...placementKey, ranks: calRanks, calibrate: images, epochs: o.calibrateEpochs, lr: o.calibrateLr, ...lossKey };
-    const found = cached(o.out, 'calibration-placement', key, progress, () => {
-      progress.log(`placement of calibrated modules: each evaluation calibrates ${o.searchChips} chips on ${images} images`);
-      return runSearches(calibrationPlacementProblem(calSetup, kernels, logEvaluation), searches, o, progress);
+    const key = {
+      ...placementKey,
+      episodes: searchEpisodes,
+      sc: searchChips,
+      ranks: calRanks,
+      calibrate: images,
+      epochs: searchEpochs,
+      lr: o.calibrateLr,
+      ...lossKey,
+    };
+    const searchWorkers = Math.min(o.workers ?? availableParallelism(), searchChips);
+    // Each evaluation's chips go to worker threads (minutes per evaluation on a large network).
+    const runChips =
+      searchWorkers > 1 ? calibrateChipsInWorkers({ workers: searchWorkers, kernels: kernels.name === 'js' ? 'js' : 'native' }) : undefined;
+    const found = await cachedAsync(o.out, 'calibration-placement', key, progress, () => {
+      progress.log(
+        `placement of calibrated modules: each evaluation calibrates ${searchChips} chips on ${images} images for ${searchEpochs} epochs${searchWorkers > 1 ? ` on ${searchWorkers} workers` : ''}`,
+      );
+      const problem = calibrationPlacementProblem(calSetup, kernels, logEvaluation, runChips);
+      const journal = journaled(problem, o.out, 'calibration-placement', key, progress);
+      return runSearches(journal, searches, { ...o, episodes: searchEpisodes }, progress);
     });
     const best = (found.results.rl as RlResult).best.config;
     const chosen = configSites(calSetup, best);
@@ -658,13 +728,14 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
         budget: o.budget,
         overheadWeight: o.overheadWeight,
         calibrationImages: images,
-        epochs: o.calibrateEpochs,
-        chips: o.searchChips,
+        epochs: searchEpochs,
+        episodes: searchEpisodes,
+        chips: searchChips,
         valImages: valSet.n,
       },
     };
   };
-  const calibrationPlacement = calibrate.length && o.calibrateSearch !== undefined ? searchCalibrated(o.calibrateSearch) : null;
+  const calibrationPlacement = calibrate.length && o.calibrateSearch !== undefined ? await searchCalibrated(o.calibrateSearch) : null;
   if (calibrate.length) {
     const calSites = calibrationPlacement?.chosen.sites ?? calibrationSites(lipschitz, calibrateRanks, o.compKernel, o.budget);
     progress.log(`per-chip calibration at sigma ${targetSigma}, modules ${JSON.stringify(calSites)}`);
@@ -765,25 +836,25 @@ interface PlacementOutput {
 }
 
 /** The placement searches asked for (RL always; greedy; exhaustive when small enough), sharing evaluations. */
-function runSearches(
+async function runSearches(
   problem: PlacementProblem,
   searches: string[],
   o: Pick<CorrectnetOptions, 'episodes' | 'seed' | 'maxExhaustive'>,
   progress: Progress,
-): PlacementOutput {
+): Promise<PlacementOutput> {
   const store = new Map();
   const results: Record<string, SearchResult | RlResult> = {};
   const nConfigs = problem.actions.length ** problem.sites.length;
   if (searches.includes('greedy')) {
     progress.log('placement: greedy sensitivity ranking');
-    results.greedy = greedyPlacement(problem, new Evaluator(problem, store));
+    results.greedy = await greedyPlacement(problem, new Evaluator(problem, store));
   }
   progress.log('placement: reinforcement learning (REINFORCE)');
-  results.rl = reinforcePlacement(problem, { episodes: o.episodes, seed: o.seed + 17 }, new Evaluator(problem, store));
+  results.rl = await reinforcePlacement(problem, { episodes: o.episodes, seed: o.seed + 17 }, new Evaluator(problem, store));
   if (searches.includes('exhaustive')) {
     if (nConfigs <= o.maxExhaustive) {
       progress.log(`placement: exhaustive search over up to ${nConfigs} configurations`);
-      results.exhaustive = exhaustiveSearch(problem, new Evaluator(problem, store));
+      results.exhaustive = await exhaustiveSearch(problem, new Evaluator(problem, store));
     } else progress.log(`placement: exhaustive search skipped (${nConfigs} configurations > --max-exhaustive ${o.maxExhaustive})`);
   }
   return { actions: problem.actions, costs: problem.sites.map((_, i) => problem.actions.map((_, a) => problem.cost(i, a))), results };
@@ -982,7 +1053,14 @@ export function registerCorrectnet(p: Command): void {
         '--calibrate-search <n>',
         'place the calibrated modules by the placement searches (--search; the RL choice is used): each evaluation calibrates --search-chips chips on n training images; default: a module after every layer, sized by the budget',
         intOption(1),
-      ),
+      )
+      .option(
+        '--calibrate-search-epochs <n>',
+        "epochs of each search chip's calibration (default: --calibrate-epochs)",
+        intOption(1, 100000),
+      )
+      .option('--calibrate-search-chips <n>', 'chips per evaluation of --calibrate-search (default: --search-chips)', intOption(1, 100000))
+      .option('--calibrate-search-episodes <n>', 'REINFORCE episodes of --calibrate-search (default: --episodes)', intOption(1, 1_000_000)),
   ).action(async (o) => {
     const quiet = Boolean(o.quiet || o.json);
     const r = await runCorrectnet(o as CorrectnetOptions, kernelsFrom(o), makeProgress(quiet));

@@ -5,7 +5,7 @@ import { inSharedMemory } from '../crossbar/parallel-node.js';
 import type { Split } from '../data/dataset.js';
 import type { Model } from '../nn/model.js';
 import type { ModelSpec } from '../nn/spec.js';
-import type { CalibratedChipResult, ChipCalibrationConfig } from './calibration.js';
+import type { CalibratedChipResult, CalibratedChipsRunner, ChipCalibrationConfig } from './calibration.js';
 
 /** What every calibration worker needs (structured-cloned once; the image sets in shared memory). */
 export interface CalibrationJob {
@@ -13,8 +13,9 @@ export interface CalibrationJob {
   /** The model's weights before calibration: each chip starts from them. */
   weights: Float32Array[];
   data: Split;
+  /** Images each chip is measured on: in the simulator with `circuit`, or in software (null). */
   test: Split;
-  circuit: Circuit;
+  circuit: Circuit | null;
   /** The calibration of chip c is cfg with chip = c and trainSeed = cfg.trainSeed + c. */
   cfg: Omit<ChipCalibrationConfig, 'chip'>;
   kernels: 'native' | 'js';
@@ -24,16 +25,17 @@ export interface CalibrationJob {
 export type CalibrationTask = { chip: number };
 
 /**
- * calibrateAndSimulate for several chips over worker threads, one chip at a time to whichever
- * worker is free (minutes per chip on vgg-small). Each chip starts from `model`'s weights and
- * depends on (seed, chip) alone, so a chip's result is the serial one's with the same
- * single-threaded kernels. onChip sees each chip as it ends (to cache it before the others end).
+ * calibrateAndSimulate (or, with circuit null, calibrateAndMeasure) for several chips over worker
+ * threads, one chip at a time to whichever worker is free (minutes per chip on vgg-small). Each
+ * chip starts from `model`'s weights and depends on (seed, chip) alone, so a chip's result is the
+ * serial one's with the same single-threaded kernels. onChip sees each chip as it ends (to cache
+ * it before the others end).
  */
 export async function calibrateChipsParallel(
   model: Model,
   data: Split,
   cfg: Omit<ChipCalibrationConfig, 'chip'>,
-  circuit: Circuit,
+  circuit: Circuit | null,
   test: Split,
   chips: number[],
   opts: { workers?: number; kernels?: 'native' | 'js'; onChip?: (r: CalibratedChipResult) => void } = {},
@@ -63,4 +65,9 @@ export async function calibrateChipsParallel(
     () => true,
   );
   return results.sort((a, b) => a.chip - b.chip);
+}
+
+/** The placement search's chips (calibrationPlacementProblem) over worker threads. */
+export function calibrateChipsInWorkers(opts: { workers?: number; kernels?: 'native' | 'js' }): CalibratedChipsRunner {
+  return (model, data, cfg, val, chips) => calibrateChipsParallel(model, data, cfg, null, val, chips, opts);
 }

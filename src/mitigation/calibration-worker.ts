@@ -2,11 +2,11 @@ import { workerData } from 'node:worker_threads';
 import { servePool } from '../core/worker-pool-node.js';
 import { loadKernels } from '../core/kernels-node.js';
 import { buildModel } from '../nn/model.js';
-import { type CalibratedChipResult, calibrateAndSimulate } from './calibration.js';
+import { type CalibratedChipResult, calibrateAndMeasure, calibrateAndSimulate } from './calibration.js';
 import type { CalibrationJob, CalibrationTask } from './calibration-node.js';
 
-// A worker of calibrateChipsParallel: rebuild the model once, then calibrate and run the chips it
-// is given, each from the weights it was sent, until told to stop.
+// A worker of calibrateChipsParallel: rebuild the model once, then calibrate and measure the chips
+// it is given, each from the weights it was sent, until told to stop.
 const job = workerData as CalibrationJob;
 const model = buildModel(job.spec, 0);
 const reset = () =>
@@ -17,5 +17,9 @@ const kernels = loadKernels({ prefer: job.kernels, threads: 1 });
 servePool<CalibrationTask, CalibratedChipResult>('calibration-worker.js', (task, post) => {
   reset();
   const cfg = { ...job.cfg, chip: task.chip, trainSeed: job.cfg.trainSeed + task.chip };
-  post(calibrateAndSimulate(model, job.data, cfg, job.circuit, job.test, kernels));
+  post(
+    job.circuit
+      ? calibrateAndSimulate(model, job.data, cfg, job.circuit, job.test, kernels)
+      : calibrateAndMeasure(model, job.data, cfg, job.test, kernels),
+  );
 });

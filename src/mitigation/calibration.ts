@@ -6,7 +6,7 @@ import { type CrossbarPlan, planCrossbars } from '../crossbar/plan.js';
 import type { Split } from '../data/dataset.js';
 import type { Device } from '../device/config.js';
 import { Compensation } from '../nn/compensation.js';
-import type { Model } from '../nn/model.js';
+import { buildModel, type Model } from '../nn/model.js';
 import { type CompensationSite, networkCost, siteCost, withCompensation, withoutCompensation } from './compensation.js';
 import { type EpochStats, evaluate, train } from '../nn/train.js';
 import {
@@ -144,6 +144,47 @@ export function calibrateAndSimulate(
 }
 
 /**
+ * Calibrates `model`'s modules for chip `cfg.chip` (calibrateChip, in place) and measures the
+ * chip in software (calibratedChipAccuracy) on `val`: the placement search's cheaper measurement.
+ */
+export function calibrateAndMeasure(
+  model: Model,
+  data: Split,
+  cfg: ChipCalibrationConfig,
+  val: Split,
+  kernels: Kernels,
+): CalibratedChipResult {
+  const cal = calibrateChip(model, data, cfg, kernels);
+  const t0 = performance.now();
+  const accuracy = calibratedChipAccuracy(model, val, cal, cfg, kernels);
+  return { chip: cfg.chip, accuracy, calSeconds: cal.seconds, simSeconds: (performance.now() - t0) / 1000 };
+}
+
+/**
+ * Runs calibrateAndMeasure for `chips`, chip c with trainSeed = cfg.trainSeed + c, each from
+ * `model`'s weights; in order of `chips`. The default is the serial loop; calibration-node.ts has
+ * one over worker threads with the same results.
+ */
+export type CalibratedChipsRunner = (
+  model: Model,
+  data: Split,
+  cfg: Omit<ChipCalibrationConfig, 'chip'>,
+  val: Split,
+  chips: number[],
+) => CalibratedChipResult[] | Promise<CalibratedChipResult[]>;
+
+export function calibrateChipsSerial(kernels: Kernels): CalibratedChipsRunner {
+  return (model, data, cfg, val, chips) =>
+    chips.map((c) => {
+      const m = buildModel(model.spec, 0);
+      m.params.forEach((p, i) => {
+        p.value.set(model.params[i].value);
+      });
+      return calibrateAndMeasure(m, data, { ...cfg, chip: c, trainSeed: cfg.trainSeed + c }, val, kernels);
+    });
+}
+
+/**
  * Accuracy of a calibrated chip in software (the chip's weights, its measured rails): equals
  * the simulator's chip with withChipRails in the default circuit (tested).
  */
@@ -233,24 +274,25 @@ export function calibrationPlacementProblem(
   s: CalibrationSearchSetup,
   kernels: Kernels,
   onEvaluate?: (config: number[], accuracy: number, seconds: number) => void,
+  runChips: CalibratedChipsRunner = calibrateChipsSerial(kernels),
 ): PlacementProblem {
+  const cfg = {
+    device: s.device,
+    seed: s.seed,
+    epochs: s.epochs,
+    batchSize: s.batchSize,
+    lr: s.lr,
+    trainSeed: s.seed + 2,
+    rails: s.rails,
+    loss: s.loss,
+  };
+  const chips = Array.from({ length: s.chips }, (_, c) => c);
   return placementProblem(
     s,
-    (sites) => {
+    async (sites) => {
       if (!sites.length) return mean(softwareChipAccuracy(s.base, s.val, s.device, s.chips, s.seed, kernels, { calib: s.rails }));
-      const accs: number[] = [];
-      for (let c = 0; c < s.chips; c++) {
-        const m = withCompensation(s.base, sites, s.seed + 1);
-        const chip = { device: s.device, seed: s.seed };
-        const cal = calibrateChip(
-          m,
-          s.data,
-          { ...chip, chip: c, epochs: s.epochs, batchSize: s.batchSize, lr: s.lr, trainSeed: s.seed + 2 + c, rails: s.rails, loss: s.loss },
-          kernels,
-        );
-        accs.push(calibratedChipAccuracy(m, s.val, cal, chip, kernels));
-      }
-      return mean(accs);
+      const results = await runChips(withCompensation(s.base, sites, s.seed + 1), s.data, cfg, s.val, chips);
+      return mean(results.map((r) => r.accuracy));
     },
     onEvaluate,
   );

@@ -271,16 +271,16 @@ export function compensationPlacementProblem(
 /** A placement problem on `s.base` whose configurations are scored by `accuracy` of their sites (timed for `onEvaluate`). */
 export function placementProblem(
   s: Pick<PlacementSetup, 'base' | 'ranks' | 'kernel' | 'sensitivity' | 'budget' | 'overheadWeight'>,
-  accuracy: (sites: CompensationSite[]) => number,
+  accuracy: (sites: CompensationSite[]) => number | Promise<number>,
   onEvaluate?: (config: number[], accuracy: number, seconds: number) => void,
 ): PlacementProblem {
   return {
     ...placementSites(s),
     budget: s.budget,
     overheadWeight: s.overheadWeight,
-    evaluate: (config) => {
+    evaluate: async (config) => {
       const t0 = performance.now();
-      const acc = accuracy(configSites(s, config));
+      const acc = await accuracy(configSites(s, config));
       onEvaluate?.(config, acc, (performance.now() - t0) / 1000);
       return acc;
     },

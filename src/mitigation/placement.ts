@@ -24,8 +24,11 @@ export interface PlacementProblem {
   /** Overhead of action a at site s, as a share of the network (e.g. parameters). */
   cost(site: number, action: number): number;
   budget: number;
-  /** Accuracy under variation of a configuration (one action per site), measured on validation data. */
-  evaluate(config: number[]): number;
+  /**
+   * Accuracy under variation of a configuration (one action per site), measured on validation
+   * data; a promise where an evaluation runs elsewhere (worker threads).
+   */
+  evaluate(config: number[]): number | Promise<number>;
   /** Reward = accuracy - overheadWeight * overhead (default 0.1: 1% overhead costs 0.1% accuracy). */
   overheadWeight?: number;
 }
@@ -68,13 +71,13 @@ export class Evaluator {
     return this.overhead(config) <= this.problem.budget + 1e-12;
   }
 
-  get(config: number[]): Evaluation {
+  async get(config: number[]): Promise<Evaluation> {
     const key = config.join(',');
     const hit = this.cache.get(key);
     if (hit) return hit;
     let e = this.store.get(key);
     if (!e) {
-      const accuracy = this.problem.evaluate(config);
+      const accuracy = await this.problem.evaluate(config);
       const overhead = this.overhead(config);
       e = { config: config.slice(), accuracy, overhead, reward: accuracy - (this.problem.overheadWeight ?? 0.1) * overhead };
       this.store.set(key, e);
@@ -90,26 +93,26 @@ export class Evaluator {
 }
 
 /** Every feasible configuration (actions^sites of them, pruned by the budget), each evaluated. */
-export function exhaustiveSearch(problem: PlacementProblem, evaluator = new Evaluator(problem)): SearchResult {
+export async function exhaustiveSearch(problem: PlacementProblem, evaluator = new Evaluator(problem)): Promise<SearchResult> {
   const t0 = performance.now();
   const n = problem.sites.length;
   const k = problem.actions.length;
   const before = evaluator.order.length;
   const config = new Array<number>(n).fill(0);
-  const rec = (s: number, used: number): void => {
+  const rec = async (s: number, used: number): Promise<void> => {
     if (s === n) {
-      evaluator.get(config);
+      await evaluator.get(config);
       return;
     }
     for (let a = 0; a < k; a++) {
       const c = a ? problem.cost(s, a) : 0;
       if (used + c > problem.budget + 1e-12) continue;
       config[s] = a;
-      rec(s + 1, used + c);
+      await rec(s + 1, used + c);
     }
     config[s] = 0;
   };
-  rec(0, 0);
+  await rec(0, 0);
   const history = evaluator.order.slice(before);
   return {
     method: 'exhaustive',
@@ -125,7 +128,7 @@ export function exhaustiveSearch(problem: PlacementProblem, evaluator = new Eval
  * the largest module that still fits the budget. One evaluation (plus the sensitivity
  * measurements the sites already carry).
  */
-export function greedyPlacement(problem: PlacementProblem, evaluator = new Evaluator(problem)): SearchResult {
+export async function greedyPlacement(problem: PlacementProblem, evaluator = new Evaluator(problem)): Promise<SearchResult> {
   const t0 = performance.now();
   const order = problem.sites.map((s, i) => ({ i, s: s.sensitivity })).sort((a, b) => b.s - a.s || a.i - b.i);
   const config = new Array<number>(problem.sites.length).fill(0);
@@ -141,7 +144,7 @@ export function greedyPlacement(problem: PlacementProblem, evaluator = new Evalu
     }
   }
   const before = evaluator.order.length;
-  const e = evaluator.get(config);
+  const e = await evaluator.get(config);
   return {
     method: 'greedy',
     best: e,
@@ -199,7 +202,11 @@ export interface RlResult extends SearchResult {
  * policy parameters, plus an entropy bonus. Evaluations are memoised, so a configuration
  * sampled again costs nothing.
  */
-export function reinforcePlacement(problem: PlacementProblem, cfg: ReinforceConfig, evaluator = new Evaluator(problem)): RlResult {
+export async function reinforcePlacement(
+  problem: PlacementProblem,
+  cfg: ReinforceConfig,
+  evaluator = new Evaluator(problem),
+): Promise<RlResult> {
   const t0 = performance.now();
   const n = problem.sites.length;
   const k = problem.actions.length;
@@ -292,7 +299,7 @@ export function reinforcePlacement(problem: PlacementProblem, cfg: ReinforceConf
         steps.push({ i, p, a });
         if (a) remaining -= problem.cost(i, a);
       }
-      samples.push({ steps, reward: evaluator.get(steps.map((s) => s.a)).reward });
+      samples.push({ steps, reward: (await evaluator.get(steps.map((s) => s.a))).reward });
     }
     const rewards = samples.map((s) => s.reward);
     const mean = rewards.reduce((a, b) => a + b, 0) / rewards.length;
@@ -319,7 +326,7 @@ export function reinforcePlacement(problem: PlacementProblem, cfg: ReinforceConf
     });
     if (gr.prob >= converge) break;
   }
-  const policy = evaluator.get(greedy().config);
+  const policy = await evaluator.get(greedy().config);
   const history = evaluator.order.slice();
   return {
     method: 'rl',

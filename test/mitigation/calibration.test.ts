@@ -130,7 +130,7 @@ describe('per-chip calibration', () => {
 });
 
 describe('calibrationPlacementProblem', () => {
-  it('scores a placement by calibrating each search chip; no modules = the chips with the simulator rails', () => {
+  it('scores a placement by calibrating each search chip; no modules = the chips with the simulator rails', async () => {
     const { digits, base } = trainedPaper();
     const device = resolveDevice('reram-generic', { programSigma: 1 });
     const val = head(digits.train, 400);
@@ -159,12 +159,12 @@ describe('calibrationPlacementProblem', () => {
     expect(problem.actions).toEqual(['none', 'affine', 'rank 4']);
     expect(problem.cost(0, 0)).toBe(0);
     expect(problem.cost(0, 2)).toBeGreaterThan(problem.cost(0, 1));
-    const none = problem.evaluate([0, 0, 0, 0]);
+    const none = await problem.evaluate([0, 0, 0, 0]);
     expect(none).toBeCloseTo(mean(softwareChipAccuracy(base, val, device, 3, 7, jsKernels, { calib: rails })), 12);
     // Calibrated modules everywhere recover much of what sigma 1 takes.
-    const everywhere = problem.evaluate([2, 2, 2, 2]);
+    const everywhere = await problem.evaluate([2, 2, 2, 2]);
     expect(everywhere).toBeGreaterThan(none + 0.1);
     // The same configuration, the same chips: the same score (common random numbers for the search).
-    expect(problem.evaluate([2, 2, 2, 2])).toBe(everywhere);
+    expect(await problem.evaluate([2, 2, 2, 2])).toBe(everywhere);
   });
 });

@@ -289,6 +289,57 @@ describe('xbar correctnet', () => {
     const alone = xbar(...args, '--calibrate-search', '100');
     expect(alone.code).toBe(1);
     expect(alone.err).toMatch(/give --calibrate too/);
+    const stray = xbar(...args, '--calibrate', '150', '--calibrate-search-epochs', '1');
+    expect(stray.code).toBe(1);
+    expect(stray.err.trim().split('\n')).toHaveLength(1);
+    expect(stray.err).toMatch(/--calibrate-search-epochs sets the search of --calibrate-search: give --calibrate-search too/);
+  });
+
+  it('runs the calibrated search with its own epochs, chips and episodes, on workers with the serial result, and resumes from its evaluations', () => {
+    // Its own search settings, so the steps before it (and the other search) are reused.
+    const search = ['--calibrate', '150', '--calibrate-chips', '1', '--calibrate-epochs', '2', '--calibrate-bases', 'lipschitz'];
+    const own = [
+      '--calibrate-search',
+      '100',
+      '--calibrate-search-epochs',
+      '1',
+      '--calibrate-search-chips',
+      '3',
+      '--calibrate-search-episodes',
+      '16',
+    ];
+    const loud = args.filter((a) => a !== '--quiet');
+    const serial = xbar(...loud, ...search, ...own);
+    expect(serial.code, serial.err).toBe(0);
+    expect(serial.err).toMatch(/each evaluation calibrates 3 chips on 100 images for 1 epochs\n/);
+    expect(serial.err).toMatch(/placement: reusing/);
+    const res = () => JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')).calibrationPlacement;
+    const first = res();
+    expect(first.problem).toMatchObject({ chips: 3, epochs: 1, episodes: 16, calibrationImages: 100 });
+    expect(first.results.rl.episodes).toBeLessThanOrEqual(16);
+    const steps = join(out, 'steps');
+    const journal = JSON.parse(readFileSync(join(steps, 'calibration-placement-evaluations.json'), 'utf8'));
+    const measured = new Set(
+      Object.values(first.results as Record<string, { history: { config: number[] }[] }>).flatMap((r) =>
+        r.history.map((e) => e.config.join(',')),
+      ),
+    );
+    expect(Object.keys(journal.value).sort()).toEqual([...measured].sort());
+    // Interrupted after its evaluations (the search's own step gone): they are replayed, same result.
+    rmSync(join(steps, 'calibration-placement.json'));
+    const resumed = xbar(...loud, ...search, ...own);
+    expect(resumed.code, resumed.err).toBe(0);
+    expect(resumed.err).toMatch(new RegExp(`replaying ${measured.size} evaluations`));
+    expect(resumed.err).not.toMatch(/evaluated \[/);
+    expect(res().results.rl.history).toEqual(first.results.rl.history);
+    expect(res().results.greedy.best).toEqual(first.results.greedy.best);
+    // From scratch on two workers: every evaluation as in the serial search.
+    rmSync(join(steps, 'calibration-placement.json'));
+    rmSync(join(steps, 'calibration-placement-evaluations.json'));
+    const par = xbar(...loud.map((a, i) => (loud[i - 1] === '--workers' ? '2' : a)), ...search, ...own);
+    expect(par.code, par.err).toBe(0);
+    expect(par.err).toMatch(/on 2 workers/);
+    expect(res().results.rl.history).toEqual(first.results.rl.history);
   });
 
   it('rejects bad --calibrate values with one line', () => {

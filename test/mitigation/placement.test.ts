@@ -49,9 +49,9 @@ function toy(): PlacementProblem & { calls: number } {
 const OPTIMUM = [1, 0, 2, 2, 0, 0];
 
 describe('compensation placement', () => {
-  it('exhaustive search enumerates every feasible configuration', () => {
+  it('exhaustive search enumerates every feasible configuration', async () => {
     const p = toy();
-    const r = exhaustiveSearch(p);
+    const r = await exhaustiveSearch(p);
     const ev = new Evaluator(p);
     let feasible = 0;
     for (let n = 0; n < 3 ** 6; n++) {
@@ -67,15 +67,15 @@ describe('compensation placement', () => {
     expect(r.best.reward).toBeCloseTo(0.5965, 12);
   });
 
-  it('REINFORCE finds the exhaustive optimum with far fewer evaluations, and its policy converges to it', () => {
+  it('REINFORCE finds the exhaustive optimum with far fewer evaluations, and its policy converges to it', async () => {
     const p = toy();
-    const exact = exhaustiveSearch(p).best;
+    const exact = (await exhaustiveSearch(p)).best;
     const q = toy();
-    const rl = reinforcePlacement(q, { episodes: 800, seed: 1 });
+    const rl = await reinforcePlacement(q, { episodes: 800, seed: 1 });
     expect(rl.best.config).toEqual(exact.config);
     expect(rl.best.reward).toBeCloseTo(exact.reward, 12);
     expect(rl.policy.config).toEqual(exact.config);
-    expect(rl.evaluations).toBeLessThan(exhaustiveSearch(toy()).evaluations / 2);
+    expect(rl.evaluations).toBeLessThan((await exhaustiveSearch(toy())).evaluations / 2);
     // A learning curve: the sampled configurations get better as the policy learns.
     expect(rl.curve.length).toBeGreaterThan(3);
     const first = rl.curve[0].meanReward;
@@ -86,28 +86,28 @@ describe('compensation placement', () => {
     expect(rl.history.every((e) => e.overhead <= q.budget + 1e-12)).toBe(true);
   });
 
-  it('is reproducible from its seed, and different seeds agree on this problem', () => {
-    const a = reinforcePlacement(toy(), { episodes: 300, seed: 4 });
-    const b = reinforcePlacement(toy(), { episodes: 300, seed: 4 });
+  it('is reproducible from its seed, and different seeds agree on this problem', async () => {
+    const a = await reinforcePlacement(toy(), { episodes: 300, seed: 4 });
+    const b = await reinforcePlacement(toy(), { episodes: 300, seed: 4 });
     expect(a.curve).toEqual(b.curve);
-    for (const seed of [2, 3, 5]) expect(reinforcePlacement(toy(), { episodes: 800, seed }).best.config).toEqual(OPTIMUM);
+    for (const seed of [2, 3, 5]) expect((await reinforcePlacement(toy(), { episodes: 800, seed })).best.config).toEqual(OPTIMUM);
   });
 
-  it('greedy sensitivity ranking fills the budget from the most sensitive site, with one evaluation', () => {
+  it('greedy sensitivity ranking fills the budget from the most sensitive site, with one evaluation', async () => {
     const p = toy();
-    const g = greedyPlacement(p);
+    const g = await greedyPlacement(p);
     expect(g.evaluations).toBe(1);
     // Sites by sensitivity: 0 (0.9), 1 (0.8), 4 (0.5), 2, 3, 5; largest module that fits each time.
     expect(g.best.config).toEqual([2, 1, 0, 0, 1, 0]);
-    expect(g.best.reward).toBeLessThan(exhaustiveSearch(toy()).best.reward);
+    expect(g.best.reward).toBeLessThan((await exhaustiveSearch(toy())).best.reward);
   });
 
-  it('searches sharing a store count their own evaluations but measure each configuration once', () => {
+  it('searches sharing a store count their own evaluations but measure each configuration once', async () => {
     const p = toy();
     const store = new Map();
-    const ex = exhaustiveSearch(p, new Evaluator(p, store));
+    const ex = await exhaustiveSearch(p, new Evaluator(p, store));
     const calls = p.calls;
-    const rl = reinforcePlacement(p, { episodes: 100, seed: 1 }, new Evaluator(p, store));
+    const rl = await reinforcePlacement(p, { episodes: 100, seed: 1 }, new Evaluator(p, store));
     expect(p.calls).toBe(calls);
     expect(rl.evaluations).toBeGreaterThan(0);
     expect(rl.evaluations).toBeLessThanOrEqual(ex.evaluations);

@@ -580,7 +580,8 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
     // Chip c's calibration: the same for the serial loop and the workers.
     const chipCfg = { ...cfg, device: target, seed: o.seed, trainSeed: o.seed + 37, rails: { x: calib, n: nCalib }, loss: calibrateLoss };
     const chipName = (c: number) => `calibrate-${method}-chip${c}`;
-    const chipKey = (c: number) => ({ ...key, chip: c });
+    // A chip's result does not depend on how many chips the column has: more chips reuse the first.
+    const chipKey = (c: number) => ({ ...key, chips: undefined, chip: c });
     const silent = makeProgress(true);
     const columnKnown = readCached(o.out, `calibrate-${method}`, key) !== undefined;
     const missing = columnKnown

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -187,6 +187,26 @@ describe('xbar correctnet', () => {
     const acc = (r: { methods: { method: string; sweep: { accuracies: number[] }[] }[] }) =>
       r.methods.find((m) => m.method === 'plain+cal150')?.sweep[0].accuracies;
     expect(acc(res2)).toEqual(acc(res));
+    // More chips reuse the first ones: a column of 3 chips calibrates only chip 2.
+    const chip0 = join(steps, 'calibrate-plain+cal150-chip0.json');
+    const written = statSync(chip0).mtimeMs;
+    const more = xbar(
+      ...args,
+      '--calibrate',
+      '150',
+      '--calibrate-bases',
+      'plain',
+      '--calibrate-chips',
+      '3',
+      '--calibrate-epochs',
+      '3',
+      '--json',
+    );
+    expect(more.code, more.err).toBe(0);
+    const resMore = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
+    expect(acc(resMore)).toHaveLength(3);
+    expect(acc(resMore)?.slice(0, 2)).toEqual(acc(res));
+    expect(statSync(chip0).mtimeMs).toBe(written);
     // Chips calibrated in worker threads are the serial chips.
     for (const f of ['calibrate-lipschitz+cal300.json', 'calibrate-lipschitz+cal300-chip0.json', 'calibrate-lipschitz+cal300-chip1.json'])
       rmSync(join(steps, f));

@@ -204,13 +204,22 @@ async function cachedAsync<T>(dir: string, name: string, key: unknown, progress:
 }
 
 /**
- * `problem` with each evaluation's accuracy written to steps/<name>-evaluations.json (same key) as
- * it ends, so that an interrupted search resumes: the searches are deterministic given the
- * accuracies, so replaying the written ones (at no cost) retraces the interrupted run and the
- * result is the uninterrupted one's; only the seconds reported count the resumed run alone.
+ * `problem` with each evaluation's accuracy written to steps/<name>-evaluations.json as it ends,
+ * so that an interrupted search resumes: the searches are deterministic given the accuracies, so
+ * replaying the written ones (at no cost) retraces the interrupted run and the result is the
+ * uninterrupted one's; only the seconds reported count the resumed run alone. The journal's key
+ * is the search's without the searches and episodes, which do not change an evaluation: a search
+ * run again with more or fewer episodes replays the same evaluations.
  */
-function journaled(problem: PlacementProblem, dir: string, name: string, key: unknown, progress: Progress): PlacementProblem {
+function journaled(
+  problem: PlacementProblem,
+  dir: string,
+  name: string,
+  searchKey: Record<string, unknown>,
+  progress: Progress,
+): PlacementProblem {
   const file = `${name}-evaluations`;
+  const key = { ...searchKey, searches: undefined, episodes: undefined };
   const saved = new Map(Object.entries(readCached<Record<string, number>>(dir, file, key) ?? {}));
   if (saved.size) progress.log(`${name}: replaying ${saved.size} evaluations from ${join(dir, 'steps', `${file}.json`)}`);
   return {

@@ -353,9 +353,16 @@ describe('xbar correctnet', () => {
     expect(resumed.err).not.toMatch(/evaluated \[/);
     expect(res().results.rl.history).toEqual(first.results.rl.history);
     expect(res().results.greedy.best).toEqual(first.results.greedy.best);
-    // From scratch on two workers: every evaluation as in the serial search.
+    // More episodes replay the evaluations made and evaluate only new configurations.
+    const longer = xbar(...loud, ...search, ...own.map((a, i) => (own[i - 1] === '--calibrate-search-episodes' ? '32' : a)));
+    expect(longer.code, longer.err).toBe(0);
+    expect(longer.err).toMatch(new RegExp(`replaying ${measured.size} evaluations`));
+    const grown = Object.keys(JSON.parse(readFileSync(join(steps, 'calibration-placement-evaluations.json'), 'utf8')).value);
+    expect(longer.err.match(/evaluated \[/g)?.length ?? 0).toBe(grown.length - measured.size);
+    expect(res().results.rl.curve[0]).toEqual(first.results.rl.curve[0]);
     rmSync(join(steps, 'calibration-placement.json'));
     rmSync(join(steps, 'calibration-placement-evaluations.json'));
+    // From scratch on two workers: every evaluation as in the serial search.
     const par = xbar(...loud.map((a, i) => (loud[i - 1] === '--workers' ? '2' : a)), ...search, ...own);
     expect(par.code, par.err).toBe(0);
     expect(par.err).toMatch(/on 2 workers/);

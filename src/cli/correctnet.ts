@@ -19,6 +19,7 @@ import {
   calibrationLosses,
   calibrationPlacementProblem,
   calibrationSites,
+  chipConfig,
 } from '../mitigation/calibration.js';
 import { calibrateChipsInWorkers, calibrateChipsParallel } from '../mitigation/calibration-node.js';
 import {
@@ -621,14 +622,7 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
         // Each chip cached on its own, so that a long calibration (minutes per chip on a large
         // network) resumes where it stopped instead of from its first chip.
         const one = cached(o.out, chipName(c), chipKey(c), silent, () =>
-          calibrateAndSimulate(
-            withCompensation(base, calSites, o.seed + 31),
-            data,
-            { ...chipCfg, chip: c, trainSeed: chipCfg.trainSeed + c },
-            circuit,
-            ds.test,
-            kernels,
-          ),
+          calibrateAndSimulate(withCompensation(base, calSites, o.seed + 31), data, chipConfig(chipCfg, c), circuit, ds.test, kernels),
         );
         accuracies.push(one.accuracy);
         calSeconds += one.calSeconds;

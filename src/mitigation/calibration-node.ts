@@ -16,7 +16,7 @@ export interface CalibrationJob {
   /** Images each chip is measured on: in the simulator with `circuit`, or in software (null). */
   test: Split;
   circuit: Circuit | null;
-  /** The calibration of chip c is cfg with chip = c and trainSeed = cfg.trainSeed + c. */
+  /** The calibration of chip c is chipConfig(cfg, c). */
   cfg: Omit<ChipCalibrationConfig, 'chip'>;
   kernels: 'native' | 'js';
 }

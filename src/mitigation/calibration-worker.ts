@@ -2,7 +2,7 @@ import { workerData } from 'node:worker_threads';
 import { servePool } from '../core/worker-pool-node.js';
 import { loadKernels } from '../core/kernels-node.js';
 import { buildModel } from '../nn/model.js';
-import { type CalibratedChipResult, calibrateAndMeasure, calibrateAndSimulate } from './calibration.js';
+import { type CalibratedChipResult, calibrateAndMeasure, calibrateAndSimulate, chipConfig } from './calibration.js';
 import type { CalibrationJob, CalibrationTask } from './calibration-node.js';
 
 // A worker of calibrateChipsParallel: rebuild the model once, then calibrate and measure the chips
@@ -16,7 +16,7 @@ const reset = () =>
 const kernels = loadKernels({ prefer: job.kernels, threads: 1 });
 servePool<CalibrationTask, CalibratedChipResult>('calibration-worker.js', (task, post) => {
   reset();
-  const cfg = { ...job.cfg, chip: task.chip, trainSeed: job.cfg.trainSeed + task.chip };
+  const cfg = chipConfig(job.cfg, task.chip);
   post(
     job.circuit
       ? calibrateAndSimulate(model, job.data, cfg, job.circuit, job.test, kernels)

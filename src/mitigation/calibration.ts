@@ -160,6 +160,11 @@ export function calibrateAndMeasure(
   return { chip: cfg.chip, accuracy, calSeconds: cal.seconds, simSeconds: (performance.now() - t0) / 1000 };
 }
 
+/** Chip c of a column or search: `cfg` with chip = c and its own shuffling, trainSeed + c. */
+export function chipConfig(cfg: Omit<ChipCalibrationConfig, 'chip'>, c: number): ChipCalibrationConfig {
+  return { ...cfg, chip: c, trainSeed: cfg.trainSeed + c };
+}
+
 /**
  * Runs calibrateAndMeasure for `chips`, chip c with trainSeed = cfg.trainSeed + c, each from
  * `model`'s weights; in order of `chips`. The default is the serial loop; calibration-node.ts has
@@ -180,7 +185,7 @@ export function calibrateChipsSerial(kernels: Kernels): CalibratedChipsRunner {
       m.params.forEach((p, i) => {
         p.value.set(model.params[i].value);
       });
-      return calibrateAndMeasure(m, data, { ...cfg, chip: c, trainSeed: cfg.trainSeed + c }, val, kernels);
+      return calibrateAndMeasure(m, data, chipConfig(cfg, c), val, kernels);
     });
 }
 

@@ -1,17 +1,14 @@
 import { workerData } from 'node:worker_threads';
 import { servePool } from '../core/worker-pool-node.js';
 import { loadKernels } from '../core/kernels-node.js';
-import { buildModel } from '../nn/model.js';
+import { buildModel, setWeights } from '../nn/model.js';
 import { runMonteCarlo } from './montecarlo.js';
 import type { WorkerJob, WorkerReport, WorkerTask } from './parallel-node.js';
 
 // A worker of a parallel Monte Carlo run (parallel-node.ts): rebuild the model once, then run the
 // ranges of chips it is given, reporting each chip, until told to stop.
 const job = workerData as WorkerJob;
-const model = buildModel(job.spec, 0);
-model.params.forEach((p, i) => {
-  p.value.set(job.weights[i]);
-});
+const model = setWeights(buildModel(job.spec, 0), job.weights);
 const kernels = loadKernels({ prefer: job.kernels, threads: 1 });
 servePool<WorkerTask, WorkerReport>('mc-worker.js', (task, report) => {
   runMonteCarlo(model, job.plan, job.device, job.faults, job.test, { ...job.cfg, firstChip: task.first, chips: task.chips }, kernels, {

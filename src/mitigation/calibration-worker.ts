@@ -1,7 +1,7 @@
 import { workerData } from 'node:worker_threads';
 import { servePool } from '../core/worker-pool-node.js';
 import { loadKernels } from '../core/kernels-node.js';
-import { buildModel } from '../nn/model.js';
+import { buildModel, setWeights } from '../nn/model.js';
 import { type CalibratedChipResult, calibrateAndMeasure, calibrateAndSimulate, chipConfig } from './calibration.js';
 import type { CalibrationJob, CalibrationTask } from './calibration-node.js';
 
@@ -9,10 +9,7 @@ import type { CalibrationJob, CalibrationTask } from './calibration-node.js';
 // it is given, each from the weights it was sent, until told to stop.
 const job = workerData as CalibrationJob;
 const model = buildModel(job.spec, 0);
-const reset = () =>
-  model.params.forEach((p, i) => {
-    p.value.set(job.weights[i]);
-  });
+const reset = () => setWeights(model, job.weights);
 const kernels = loadKernels({ prefer: job.kernels, threads: 1 });
 servePool<CalibrationTask, CalibratedChipResult>('calibration-worker.js', (task, post) => {
   reset();

@@ -6,7 +6,7 @@ import { type CrossbarPlan, planCrossbars } from '../crossbar/plan.js';
 import type { Split } from '../data/dataset.js';
 import type { Device } from '../device/config.js';
 import { Compensation } from '../nn/compensation.js';
-import { buildModel, type Model } from '../nn/model.js';
+import { buildModel, type Model, setWeights } from '../nn/model.js';
 import { type CompensationSite, networkCost, siteCost, withCompensation, withoutCompensation } from './compensation.js';
 import { type EpochStats, evaluate, train } from '../nn/train.js';
 import {
@@ -181,10 +181,10 @@ export type CalibratedChipsRunner = (
 export function calibrateChipsSerial(kernels: Kernels): CalibratedChipsRunner {
   return (model, data, cfg, val, chips) =>
     chips.map((c) => {
-      const m = buildModel(model.spec, 0);
-      m.params.forEach((p, i) => {
-        p.value.set(model.params[i].value);
-      });
+      const m = setWeights(
+        buildModel(model.spec, 0),
+        model.params.map((p) => p.value),
+      );
       return calibrateAndMeasure(m, data, chipConfig(cfg, c), val, kernels);
     });
 }

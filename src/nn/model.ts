@@ -64,6 +64,14 @@ export class Model {
   }
 }
 
+/** Copies `weights` (one array per parameter, in the model's order) into `model`; returns it. */
+export function setWeights(model: Model, weights: readonly Float32Array[]): Model {
+  model.params.forEach((p, i) => {
+    p.value.set(weights[i]);
+  });
+  return model;
+}
+
 /** Builds a model from its spec, inferring every layer's shape; weights drawn from `seed`. */
 export function buildModel(spec: ModelSpec, seed: number): Model {
   const rng = new Rng(seed);

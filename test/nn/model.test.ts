@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { XbarError } from '../../src/core/errors.js';
 import { jsKernels } from '../../src/core/kernels-js.js';
 import { Rng } from '../../src/core/rng.js';
-import { buildModel } from '../../src/nn/model.js';
+import { buildModel, setWeights } from '../../src/nn/model.js';
 import { makeOptimizer } from '../../src/nn/optim.js';
 import { getPreset, presets } from '../../src/nn/presets.js';
 import { parseModelSpec } from '../../src/nn/spec.js';
@@ -52,6 +52,17 @@ describe('model spec validation', () => {
     const c = buildModel(presets.lenet5.spec, 6);
     for (const [i, p] of a.params.entries()) expect(p.value).toEqual(b.params[i].value);
     expect(a.params[0].value).not.toEqual(c.params[0].value);
+  });
+  it('setWeights makes a copy that computes the same outputs and shares no storage', () => {
+    const a = buildModel(presets.lenet5.spec, 5);
+    const b = setWeights(
+      buildModel(presets.lenet5.spec, 6),
+      a.params.map((p) => p.value),
+    );
+    const x = Float32Array.from({ length: 2 * 28 * 28 }, (_, i) => (i % 7) / 7);
+    expect(b.predict(x, 2, jsKernels)).toEqual(a.predict(x, 2, jsKernels));
+    b.params[0].value[0] += 1;
+    expect(a.params[0].value[0]).not.toBe(b.params[0].value[0]);
   });
 });
 

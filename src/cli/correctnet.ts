@@ -90,6 +90,8 @@ export interface CorrectnetOptions {
   search: string;
   maxExhaustive: number;
   episodes: number;
+  rlBatch: number;
+  rlLr: number;
   searchTrain: number;
   searchEpochs: number;
   searchChips: number;
@@ -220,7 +222,7 @@ function journaled(
   progress: Progress,
 ): PlacementProblem {
   const file = `${name}-evaluations`;
-  const key = { ...searchKey, searches: undefined, episodes: undefined };
+  const key = { ...searchKey, searches: undefined, episodes: undefined, batch: undefined, rlLr: undefined };
   const saved = new Map(Object.entries(readCached<Record<string, number>>(dir, file, key) ?? {}));
   if (saved.size) progress.log(`${name}: replaying ${saved.size} evaluations from ${join(dir, 'steps', `${file}.json`)}`);
   return {
@@ -476,6 +478,9 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
     w: o.overheadWeight,
     searches,
     episodes: o.episodes,
+    // Left out at their defaults so that the keys of runs made before these options still match.
+    batch: o.rlBatch === 16 ? undefined : o.rlBatch,
+    rlLr: o.rlLr === 0.1 ? undefined : o.rlLr,
     st: setup.train.n,
     se: o.searchEpochs,
     sc: o.searchChips,
@@ -843,7 +848,7 @@ interface PlacementOutput {
 async function runSearches(
   problem: PlacementProblem,
   searches: string[],
-  o: Pick<CorrectnetOptions, 'episodes' | 'seed' | 'maxExhaustive'>,
+  o: Pick<CorrectnetOptions, 'episodes' | 'rlBatch' | 'rlLr' | 'seed' | 'maxExhaustive'>,
   progress: Progress,
 ): Promise<PlacementOutput> {
   const store = new Map();
@@ -854,7 +859,11 @@ async function runSearches(
     results.greedy = await greedyPlacement(problem, new Evaluator(problem, store));
   }
   progress.log('placement: reinforcement learning (REINFORCE)');
-  results.rl = await reinforcePlacement(problem, { episodes: o.episodes, seed: o.seed + 17 }, new Evaluator(problem, store));
+  results.rl = await reinforcePlacement(
+    problem,
+    { episodes: o.episodes, batch: o.rlBatch, lr: o.rlLr, seed: o.seed + 17 },
+    new Evaluator(problem, store),
+  );
   if (searches.includes('exhaustive')) {
     if (nConfigs <= o.maxExhaustive) {
       progress.log(`placement: exhaustive search over up to ${nConfigs} configurations`);
@@ -961,7 +970,7 @@ function placementLines(p: PlacementOutput, evaluation: string): string[] {
   );
   lines.push('');
   lines.push(
-    'RL training curve (every batch of 16 episodes: mean reward of the sampled configurations, best so far, distinct evaluations, probability of the greedy configuration):',
+    `RL training curve (every batch of ${rl.batch ?? 16} episodes: mean reward of the sampled configurations, best so far, distinct evaluations, probability of the greedy configuration):`,
   );
   lines.push('');
   lines.push('| episode | mean reward | best reward | evaluations | greedy probability |');
@@ -1037,6 +1046,13 @@ export function registerCorrectnet(p: Command): void {
       .option('--search <list>', 'placement searches to run: rl (required), greedy, exhaustive', 'rl,greedy,exhaustive')
       .option('--max-exhaustive <n>', 'skip the exhaustive search beyond this many configurations', intOption(1), 100)
       .option('--episodes <n>', 'REINFORCE episodes (at most)', intOption(1, 1_000_000), 200)
+      .option(
+        '--rl-batch <n>',
+        'REINFORCE episodes per policy update (fewer = more updates from costly evaluations)',
+        intOption(1, 100000),
+        16,
+      )
+      .option('--rl-lr <x>', 'learning rate of the REINFORCE policy (Adam)', floatOption(0, 100, { minExclusive: true }), 0.1)
       .option('--search-train <n>', 'training images per placement evaluation', intOption(1), 10000)
       .option('--search-epochs <n>', 'compensation training epochs per placement evaluation', intOption(1, 1000), 1)
       .option('--search-chips <n>', 'software chips per placement evaluation and per sensitivity measurement', intOption(1, 100000), 8)

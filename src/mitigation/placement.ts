@@ -185,6 +185,8 @@ export interface RlResult extends SearchResult {
   /** The trained policy's most probable configuration, and its evaluation. */
   policy: Evaluation;
   episodes: number;
+  /** Episodes per policy update (absent in results saved before it was recorded: 16). */
+  batch?: number;
 }
 
 /**
@@ -337,5 +339,6 @@ export async function reinforcePlacement(
     history,
     curve,
     episodes: ep,
+    batch,
   };
 }

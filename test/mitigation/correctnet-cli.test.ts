@@ -367,6 +367,13 @@ describe('xbar correctnet', () => {
     expect(par.code, par.err).toBe(0);
     expect(par.err).toMatch(/on 2 workers/);
     expect(res().results.rl.history).toEqual(first.results.rl.history);
+    // Another policy-update batch is another search over the same evaluations: the journal replays them.
+    const batched = xbar(...loud, ...search, ...own, '--rl-batch', '4');
+    expect(batched.code, batched.err).toBe(0);
+    expect(batched.err).toMatch(new RegExp(`calibration-placement: replaying ${measured.size} evaluations`));
+    expect(res().results.rl.batch).toBe(4);
+    expect(res().results.rl.curve.length).toBe(Math.ceil(res().results.rl.episodes / 4));
+    expect(readFileSync(join(out, 'table.md'), 'utf8')).toMatch(/every batch of 4 episodes/);
   });
 
   it('rejects bad --calibrate values with one line', () => {

@@ -1,52 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Evaluator, exhaustiveSearch, greedyPlacement, type PlacementProblem, reinforcePlacement } from '../../src/mitigation/placement.js';
-
-/**
- * A toy placement problem with a known optimum: 6 sites, actions none / small / large, costs
- * that make the budget bind, a value per (site, action) with diminishing returns, and an
- * interaction (a module right after another one helps less). The most sensitive sites are not
- * where the best modules go, so the greedy ranking is not optimal. Feasible configurations: 278; optimum [1, 0, 2, 2, 0, 0].
- */
-function toy(): PlacementProblem & { calls: number } {
-  const sens = [0.9, 0.8, 0.3, 0.2, 0.5, 0.1];
-  const value = [
-    [0, 0.02, 0.025],
-    [0, 0.018, 0.022],
-    [0, 0.03, 0.05],
-    [0, 0.01, 0.045],
-    [0, 0.015, 0.02],
-    [0, 0.005, 0.006],
-  ];
-  const cost = [
-    [0, 0.01, 0.03],
-    [0, 0.01, 0.03],
-    [0, 0.008, 0.02],
-    [0, 0.005, 0.02],
-    [0, 0.01, 0.03],
-    [0, 0.002, 0.004],
-  ];
-  const p = {
-    calls: 0,
-    sites: sens.map((s, i) => ({ layer: i, position: i / 5, size: 100 * (6 - i), sensitivity: s })),
-    actions: ['none', 'small', 'large'],
-    cost: (s: number, a: number) => cost[s][a],
-    budget: 0.05,
-    overheadWeight: 0.1,
-    evaluate(config: number[]) {
-      p.calls++;
-      let acc = 0.5;
-      config.forEach((a, s) => {
-        let v = value[s][a];
-        if (a && s > 0 && config[s - 1]) v *= 0.7;
-        acc += v;
-      });
-      return acc;
-    },
-  };
-  return p;
-}
-
-const OPTIMUM = [1, 0, 2, 2, 0, 0];
+import { Evaluator, exhaustiveSearch, greedyPlacement, reinforcePlacement } from '../../src/mitigation/placement.js';
+import { TOY_OPTIMUM as OPTIMUM, toyPlacementProblem as toy } from '../../src/mitigation/placement-toy.js';
 
 describe('compensation placement', () => {
   it('exhaustive search enumerates every feasible configuration', async () => {
@@ -84,6 +38,14 @@ describe('compensation placement', () => {
     expect(rl.curve[rl.curve.length - 1].greedyProbability).toBeGreaterThan(0.5);
     // Every sampled configuration respected the budget.
     expect(rl.history.every((e) => e.overhead <= q.budget + 1e-12)).toBe(true);
+  });
+
+  it('updates its policy every batch of episodes, and records the batch', async () => {
+    for (const batch of [16, 5, 1]) {
+      const r = await reinforcePlacement(toy(), { episodes: 40, batch, seed: 3, converge: 1.1 });
+      expect(r.batch).toBe(batch);
+      expect(r.curve.map((c) => c.episode)).toEqual(Array.from({ length: Math.ceil(40 / batch) }, (_, i) => Math.min(40, (i + 1) * batch)));
+    }
   });
 
   it('is reproducible from its seed, and different seeds agree on this problem', async () => {

@@ -47,6 +47,7 @@ import {
   exhaustiveSearch,
   greedyPlacement,
   type PlacementProblem,
+  REINFORCE_DEFAULTS,
   type RlResult,
   reinforcePlacement,
   type SearchResult,
@@ -479,8 +480,8 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
     searches,
     episodes: o.episodes,
     // Left out at their defaults so that the keys of runs made before these options still match.
-    batch: o.rlBatch === 16 ? undefined : o.rlBatch,
-    rlLr: o.rlLr === 0.1 ? undefined : o.rlLr,
+    batch: o.rlBatch === REINFORCE_DEFAULTS.batch ? undefined : o.rlBatch,
+    rlLr: o.rlLr === REINFORCE_DEFAULTS.lr ? undefined : o.rlLr,
     st: setup.train.n,
     se: o.searchEpochs,
     sc: o.searchChips,
@@ -970,7 +971,7 @@ function placementLines(p: PlacementOutput, evaluation: string): string[] {
   );
   lines.push('');
   lines.push(
-    `RL training curve (every batch of ${rl.batch ?? 16} episodes: mean reward of the sampled configurations, best so far, distinct evaluations, probability of the greedy configuration):`,
+    `RL training curve (every batch of ${rl.batch ?? REINFORCE_DEFAULTS.batch} episodes: mean reward of the sampled configurations, best so far, distinct evaluations, probability of the greedy configuration):`,
   );
   lines.push('');
   lines.push('| episode | mean reward | best reward | evaluations | greedy probability |');
@@ -1050,9 +1051,14 @@ export function registerCorrectnet(p: Command): void {
         '--rl-batch <n>',
         'REINFORCE episodes per policy update (fewer = more updates from costly evaluations)',
         intOption(1, 100000),
-        16,
+        REINFORCE_DEFAULTS.batch,
       )
-      .option('--rl-lr <x>', 'learning rate of the REINFORCE policy (Adam)', floatOption(0, 100, { minExclusive: true }), 0.1)
+      .option(
+        '--rl-lr <x>',
+        'learning rate of the REINFORCE policy (Adam)',
+        floatOption(0, 100, { minExclusive: true }),
+        REINFORCE_DEFAULTS.lr,
+      )
       .option('--search-train <n>', 'training images per placement evaluation', intOption(1), 10000)
       .option('--search-epochs <n>', 'compensation training epochs per placement evaluation', intOption(1, 1000), 1)
       .option('--search-chips <n>', 'software chips per placement evaluation and per sensitivity measurement', intOption(1, 100000), 8)

@@ -154,6 +154,9 @@ export async function greedyPlacement(problem: PlacementProblem, evaluator = new
   };
 }
 
+/** The agent's settings when a ReinforceConfig leaves them out. */
+export const REINFORCE_DEFAULTS = { episodes: 400, batch: 16, lr: 0.1, entropy: 0.02, converge: 0.99 } as const;
+
 export interface ReinforceConfig {
   /** Episodes (one configuration sampled each); default 400. */
   episodes?: number;
@@ -213,11 +216,11 @@ export async function reinforcePlacement(
   const n = problem.sites.length;
   const k = problem.actions.length;
   if (n === 0 || k < 2) throw new XbarError('placement needs at least one site and one module size');
-  const episodes = cfg.episodes ?? 400;
-  const batch = Math.max(1, cfg.batch ?? 16);
-  const lr = cfg.lr ?? 0.1;
-  const entW = cfg.entropy ?? 0.02;
-  const converge = cfg.converge ?? 0.99;
+  const episodes = cfg.episodes ?? REINFORCE_DEFAULTS.episodes;
+  const batch = Math.max(1, cfg.batch ?? REINFORCE_DEFAULTS.batch);
+  const lr = cfg.lr ?? REINFORCE_DEFAULTS.lr;
+  const entW = cfg.entropy ?? REINFORCE_DEFAULTS.entropy;
+  const converge = cfg.converge ?? REINFORCE_DEFAULTS.converge;
   const rng = new Rng(cfg.seed);
   const nf = 5;
   const maxSize = Math.max(...problem.sites.map((s) => s.size), 1);

@@ -107,6 +107,7 @@ export interface CorrectnetOptions {
   calibrateSearchEpochs?: number;
   calibrateSearchChips?: number;
   calibrateSearchEpisodes?: number;
+  calibrateSearchRemeasure?: number;
   calibrateBases: string;
   calibrateRanks?: string;
   calibrateLoss: string;
@@ -330,6 +331,7 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
     ['--calibrate-search-epochs', o.calibrateSearchEpochs],
     ['--calibrate-search-chips', o.calibrateSearchChips],
     ['--calibrate-search-episodes', o.calibrateSearchEpisodes],
+    ['--calibrate-search-remeasure', o.calibrateSearchRemeasure],
   ] as const)
     if (v !== undefined && o.calibrateSearch === undefined)
       throw new XbarError(`${flag} sets the search of --calibrate-search: give --calibrate-search too`);
@@ -683,6 +685,49 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
   const searchEpochs = o.calibrateSearchEpochs ?? o.calibrateEpochs;
   const searchChips = o.calibrateSearchChips ?? o.searchChips;
   const searchEpisodes = o.calibrateSearchEpisodes ?? o.episodes;
+  // The search's proxy (few images, few epochs) can rank configurations unlike the final
+  // calibration: the RL search's best few are measured again with the final calibration's images
+  // and epochs, on the first search chips and the validation images (never the test set).
+  const remeasure = async (
+    found: PlacementOutput,
+    calSetup: Parameters<typeof calibrationPlacementProblem>[0],
+    searchKey: Record<string, unknown>,
+    count: number,
+  ) => {
+    const rl = found.results.rl as RlResult;
+    const candidates = [...new Map(rl.history.map((e) => [e.config.join(','), e])).values()]
+      .sort((a, b) => b.reward - a.reward)
+      .slice(0, count);
+    const images = Math.max(...calibrate);
+    const chips = Math.min(2, calSetup.chips);
+    const setup = { ...calSetup, data: head(trainSplit, images), epochs: o.calibrateEpochs, chips };
+    const key = { ...searchKey, calibrate: images, epochs: o.calibrateEpochs, sc: chips, remeasure: true };
+    const workers = Math.min(o.workers ?? availableParallelism(), chips);
+    const runChips = workers > 1 ? calibrateChipsInWorkers({ workers, kernels: kernels.name === 'js' ? 'js' : 'native' }) : undefined;
+    progress.log(
+      `re-measuring the RL search's best ${candidates.length} configurations: ${chips} chips calibrated on ${images} images for ${o.calibrateEpochs} epochs each`,
+    );
+    const problem = journaled(
+      calibrationPlacementProblem(setup, kernels, logEvaluation, runChips),
+      o.out,
+      'calibration-remeasure',
+      key,
+      progress,
+    );
+    const measured = [];
+    for (const c of candidates) {
+      const accuracy = await problem.evaluate(c.config);
+      measured.push({
+        config: c.config,
+        searchAccuracy: c.accuracy,
+        accuracy,
+        overhead: c.overhead,
+        reward: accuracy - o.overheadWeight * c.overhead,
+      });
+    }
+    const chosen = measured.reduce((a, b) => (b.reward > a.reward ? b : a)).config;
+    return { chips, images, epochs: o.calibrateEpochs, candidates: measured, chosen };
+  };
   const searchCalibrated = async (images: number) => {
     const calRanks = [...new Set([0, ...calibrateRanks])].sort((a, b) => a - b);
     const calSetup = {
@@ -725,13 +770,15 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
       const journal = journaled(problem, o.out, 'calibration-placement', key, progress);
       return runSearches(journal, searches, { ...o, episodes: searchEpisodes }, progress);
     });
-    const best = (found.results.rl as RlResult).best.config;
+    const remeasured = o.calibrateSearchRemeasure ? await remeasure(found, calSetup, key, o.calibrateSearchRemeasure) : undefined;
+    const best = remeasured?.chosen ?? (found.results.rl as RlResult).best.config;
     const chosen = configSites(calSetup, best);
     if (!chosen.length)
       throw new XbarError('the placement search put no calibrated module anywhere: raise --budget or lower --overhead-weight');
     return {
       ...found,
       chosen: { config: best, sites: chosen },
+      remeasured,
       problem: {
         ranks: calRanks,
         kernel: o.compKernel,
@@ -918,7 +965,7 @@ export function markdownTable(r: CorrectnetResult): string {
     if (!c || !m.compensation) continue;
     const p = m.sweep[0];
     lines.push(
-      `${m.method}: ${m.method.split('+')[0]} network with modules ${r.calibrationPlacement ? 'placed by the RL search (below)' : 'after every layer (budget rule)'} (${c.sites.map((s) => `layer ${s.layer} ${s.rank ? `rank ${s.rank}` : 'affine'}`).join(', ')}; ${m.compensation.params} parameters, ${pct(m.compensation.paramsShare)} of the network), fine-tuned on each chip with ${c.images} ${c.loss === 'kd' ? 'training images distilling the clean network (no labels)' : 'labelled training images'} (${c.epochs} epochs, lr ${c.lr}) and the chip's rails measured on it: ${pct(p.summary.mean)} +- ${pct(p.summary.std)} at sigma ${p.sigma} over ${c.chips} chips = ${pct(p.summary.mean / h.plainClean)} of the plain network's clean accuracy; ${c.secondsPerChip.toFixed(1)} s of calibration per chip.`,
+      `${m.method}: ${m.method.split('+')[0]} network with modules ${r.calibrationPlacement ? `placed by the RL search (below)${r.calibrationPlacement.remeasured ? ', its best re-measured' : ''}` : 'after every layer (budget rule)'} (${c.sites.map((s) => `layer ${s.layer} ${s.rank ? `rank ${s.rank}` : 'affine'}`).join(', ')}; ${m.compensation.params} parameters, ${pct(m.compensation.paramsShare)} of the network), fine-tuned on each chip with ${c.images} ${c.loss === 'kd' ? 'training images distilling the clean network (no labels)' : 'labelled training images'} (${c.epochs} epochs, lr ${c.lr}) and the chip's rails measured on it: ${pct(p.summary.mean)} +- ${pct(p.summary.std)} at sigma ${p.sigma} over ${c.chips} chips = ${pct(p.summary.mean / h.plainClean)} of the plain network's clean accuracy; ${c.secondsPerChip.toFixed(1)} s of calibration per chip.`,
     );
   }
   lines.push('');
@@ -946,6 +993,20 @@ export function markdownTable(r: CorrectnetResult): string {
     );
     lines.push('');
     lines.push(...placementLines(cp, `calibrates and measures ${cp.problem.chips} chips`));
+    const rm = cp.remeasured;
+    if (rm) {
+      lines.push('');
+      lines.push(
+        `The RL search's best ${rm.candidates.length} configurations measured again (${rm.chips} search chips calibrated on ${rm.images} images for ${rm.epochs} epochs, validation images); the calibrated columns use the best:`,
+      );
+      lines.push('');
+      lines.push('| configuration | search accuracy | re-measured accuracy | overhead (params) | reward |');
+      lines.push('|---|---|---|---|---|');
+      for (const c of rm.candidates)
+        lines.push(
+          `| ${c.config.map((a) => cp.actions[a]).join(', ')}${c.config.join() === rm.chosen.join() ? ' (chosen)' : ''} | ${pct(c.searchAccuracy)} | ${pct(c.accuracy)} | ${pct(c.overhead)} | ${c.reward.toFixed(4)} |`,
+        );
+    }
   }
   return `${lines.join('\n')}\n`;
 }
@@ -1086,6 +1147,11 @@ export function registerCorrectnet(p: Command): void {
         intOption(1, 100000),
       )
       .option('--calibrate-search-chips <n>', 'chips per evaluation of --calibrate-search (default: --search-chips)', intOption(1, 100000))
+      .option(
+        '--calibrate-search-remeasure <k>',
+        "measure the RL search's best k configurations again with the final calibration (2 search chips) and keep the best",
+        intOption(1, 1000),
+      )
       .option('--calibrate-search-episodes <n>', 'REINFORCE episodes of --calibrate-search (default: --episodes)', intOption(1, 1_000_000)),
   ).action(async (o) => {
     const quiet = Boolean(o.quiet || o.json);

@@ -374,6 +374,26 @@ describe('xbar correctnet', () => {
     expect(res().results.rl.batch).toBe(4);
     expect(res().results.rl.curve.length).toBe(Math.ceil(res().results.rl.episodes / 4));
     expect(readFileSync(join(out, 'table.md'), 'utf8')).toMatch(/every batch of 4 episodes/);
+    // The search's best configurations measured again with the final calibration; the best is used.
+    const again = xbar(...loud, ...search, ...own, '--calibrate-search-remeasure', '2');
+    expect(again.code, again.err).toBe(0);
+    expect(again.err).toMatch(/re-measuring the RL search's best 2 configurations: 2 chips calibrated on 150 images for 2 epochs each/);
+    const rm = res().remeasured;
+    expect(rm).toMatchObject({ chips: 2, images: 150, epochs: 2 });
+    expect(rm.candidates).toHaveLength(2);
+    const byReward = [...res().results.rl.history].sort((a: { reward: number }, b: { reward: number }) => b.reward - a.reward);
+    expect(rm.candidates.map((c: { config: number[] }) => c.config)).toEqual(
+      byReward.slice(0, 2).map((e: { config: number[] }) => e.config),
+    );
+    const top = rm.candidates.reduce((a: { reward: number }, b: { reward: number }) => (b.reward > a.reward ? b : a));
+    expect(rm.chosen).toEqual(top.config);
+    expect(res().chosen.config).toEqual(top.config);
+    for (const c of rm.candidates) expect(c.reward).toBeCloseTo(c.accuracy - 0.1 * c.overhead, 12);
+    expect(readFileSync(join(out, 'table.md'), 'utf8')).toMatch(/best 2 configurations measured again[\s\S]*\(chosen\)/);
+    const replay = xbar(...loud, ...search, ...own, '--calibrate-search-remeasure', '2');
+    expect(replay.code, replay.err).toBe(0);
+    expect(replay.err).toMatch(/calibration-remeasure: replaying 2 evaluations/);
+    expect(replay.err).not.toMatch(/evaluated \[/);
   });
 
   it('rejects bad --calibrate values with one line', () => {

@@ -685,6 +685,12 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
   const searchEpochs = o.calibrateSearchEpochs ?? o.calibrateEpochs;
   const searchChips = o.calibrateSearchChips ?? o.searchChips;
   const searchEpisodes = o.calibrateSearchEpisodes ?? o.episodes;
+  // Each placement evaluation's chips go to worker threads (minutes per evaluation on a large network).
+  const evaluationWorkers = (chips: number) => {
+    const workers = Math.min(o.workers ?? availableParallelism(), chips);
+    const runChips = workers > 1 ? calibrateChipsInWorkers({ workers, kernels: kernels.name === 'js' ? 'js' : 'native' }) : undefined;
+    return { workers, runChips };
+  };
   // The search's proxy (few images, few epochs) can rank configurations unlike the final
   // calibration: the RL search's best few are measured again with the final calibration's images
   // and epochs, on the first search chips and the validation images (never the test set).
@@ -702,8 +708,7 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
     const chips = Math.min(2, calSetup.chips);
     const setup = { ...calSetup, data: head(trainSplit, images), epochs: o.calibrateEpochs, chips };
     const key = { ...searchKey, calibrate: images, epochs: o.calibrateEpochs, sc: chips, remeasure: true };
-    const workers = Math.min(o.workers ?? availableParallelism(), chips);
-    const runChips = workers > 1 ? calibrateChipsInWorkers({ workers, kernels: kernels.name === 'js' ? 'js' : 'native' }) : undefined;
+    const { runChips } = evaluationWorkers(chips);
     progress.log(
       `re-measuring the RL search's best ${candidates.length} configurations: ${chips} chips calibrated on ${images} images for ${o.calibrateEpochs} epochs each`,
     );
@@ -758,10 +763,7 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
       lr: o.calibrateLr,
       ...lossKey,
     };
-    const searchWorkers = Math.min(o.workers ?? availableParallelism(), searchChips);
-    // Each evaluation's chips go to worker threads (minutes per evaluation on a large network).
-    const runChips =
-      searchWorkers > 1 ? calibrateChipsInWorkers({ workers: searchWorkers, kernels: kernels.name === 'js' ? 'js' : 'native' }) : undefined;
+    const { workers: searchWorkers, runChips } = evaluationWorkers(searchChips);
     const found = await cachedAsync(o.out, 'calibration-placement', key, progress, () => {
       progress.log(
         `placement of calibrated modules: each evaluation calibrates ${searchChips} chips on ${images} images for ${searchEpochs} epochs${searchWorkers > 1 ? ` on ${searchWorkers} workers` : ''}`,

@@ -701,9 +701,8 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
     count: number,
   ) => {
     const rl = found.results.rl as RlResult;
-    const candidates = [...new Map(rl.history.map((e) => [e.config.join(','), e])).values()]
-      .sort((a, b) => b.reward - a.reward)
-      .slice(0, count);
+    // The history holds each configuration once (the evaluator's order of first evaluation).
+    const candidates = [...rl.history].sort((a, b) => b.reward - a.reward).slice(0, count);
     const images = Math.max(...calibrate);
     const chips = Math.min(2, calSetup.chips);
     const setup = { ...calSetup, data: head(trainSplit, images), epochs: o.calibrateEpochs, chips };

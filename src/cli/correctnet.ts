@@ -685,6 +685,7 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
   const searchEpochs = o.calibrateSearchEpochs ?? o.calibrateEpochs;
   const searchChips = o.calibrateSearchChips ?? o.searchChips;
   const searchEpisodes = o.calibrateSearchEpisodes ?? o.episodes;
+  const searchSeed = o.seed + 41;
   // Each placement evaluation's chips go to worker threads (minutes per evaluation on a large network).
   const evaluationWorkers = (chips: number) => {
     const workers = Math.min(o.workers ?? availableParallelism(), chips);
@@ -745,7 +746,7 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
       val: valSet,
       device: target,
       chips: searchChips,
-      seed: o.seed + 41,
+      seed: searchSeed,
       epochs: searchEpochs,
       batchSize: 64,
       lr: o.calibrateLr,
@@ -854,6 +855,7 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
       compensationInit: o.seed + 19,
       compensationTraining: o.seed + 23,
       compensationSelectionChips: o.seed + 29,
+      calibrationSearchChips: searchSeed,
     },
     dataset: ds.name,
     testImages: ds.test.n,

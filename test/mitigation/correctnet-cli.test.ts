@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 /** End-to-end through the built `xbar` command (npm test builds dist/ first). */
 const bin = resolve(import.meta.dirname, '../../dist/cli/main.js');
+const proxyScript = resolve(import.meta.dirname, '../../scripts/calibration-proxy.mjs');
 const xbar = (...args: string[]) => {
   const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' } });
   return { code: r.status, out: r.stdout, err: r.stderr };
@@ -394,6 +395,24 @@ describe('xbar correctnet', () => {
     expect(replay.code, replay.err).toBe(0);
     expect(replay.err).toMatch(/calibration-remeasure: replaying 2 evaluations/);
     expect(replay.err).not.toMatch(/evaluated \[/);
+    // scripts/calibration-proxy.mjs with the search's own settings measures what the search did.
+    const seeds = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')).seeds;
+    expect(seeds.calibrationSearchChips).toBe(seeds.chips + 41);
+    const [config, accuracy] = Object.entries(
+      JSON.parse(readFileSync(join(steps, 'calibration-placement-evaluations.json'), 'utf8')).value as Record<string, number>,
+    ).find(([c]) => c.split(',').some((a) => a !== '0')) as [string, number];
+    const proxy = spawnSync(
+      process.execPath,
+      [proxyScript, '--run', out, '--images', '100', '--epochs', '1', '--chips', '3', '--workers', '1', config],
+      { encoding: 'utf8' },
+    );
+    expect(proxy.status, proxy.stderr).toBe(0);
+    expect(proxy.stdout).toMatch(
+      new RegExp(`^100 images x 1 epochs, 3 chips, \\[${config}\\]: ${(accuracy * 100).toFixed(2)}% \\(\\d+ s\\)\n$`),
+    );
+    const bad = spawnSync(process.execPath, [proxyScript, '--run', out, '1,2'], { encoding: 'utf8' });
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/^calibration-proxy: configuration '1,2' must list 4 actions from 0 to \d\n$/);
   });
 
   it('rejects bad --calibrate values with one line', () => {

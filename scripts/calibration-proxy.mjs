@@ -1,0 +1,110 @@
+#!/usr/bin/env node
+// How faithful is the calibrated placement search's proxy? Evaluates given module configurations
+// exactly as one evaluation of `xbar correctnet --calibrate-search` does (same Lipschitz network,
+// search chips, validation images, loss, learning rate, rails), but with the images, epochs and
+// chips given here, so cheap proxies can be ranked against the final calibration's setting.
+// Behind docs/correctnet.md's "Why the proxy misranks". Needs `npm run build` and a finished
+// `xbar correctnet --calibrate ... --calibrate-search ...` run folder (its results.json).
+//
+//   node scripts/calibration-proxy.mjs --run runs/correctnet-vgg-rl-remeasure --images 1000 \
+//        --epochs 15 --chips 4 4,4,4,4,2,4 1,3,1,3,4,1
+//
+// A configuration is one action per site, as in the run's table: 0 = no module, then the run's
+// calibrated module sizes in order (0 = affine, then the --calibrate-ranks). One line per
+// configuration: mean validation accuracy over the chips and seconds.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+
+const fail = (msg) => {
+  console.error(`calibration-proxy: ${msg}`);
+  process.exit(1);
+};
+let parsed;
+try {
+  parsed = parseArgs({
+    allowPositionals: true,
+    options: {
+      run: { type: 'string' },
+      images: { type: 'string', default: '1000' },
+      epochs: { type: 'string', default: '5' },
+      chips: { type: 'string', default: '4' },
+      workers: { type: 'string', default: '2' },
+    },
+  });
+} catch (e) {
+  fail(e.message);
+}
+const { values: a, positionals } = parsed;
+if (!a.run) fail('--run <folder of an xbar correctnet run with --calibrate-search> is required');
+const whole = (name) => {
+  const n = Number(a[name]);
+  if (!Number.isInteger(n) || n < 1) fail(`--${name} must be a whole number >= 1, got '${a[name]}'`);
+  return n;
+};
+const [images, epochs, chips, workers] = ['images', 'epochs', 'chips', 'workers'].map(whole);
+const resultsPath = join(a.run, 'results.json');
+if (!existsSync(resultsPath)) fail(`${resultsPath} is missing: give the folder of a finished xbar correctnet run`);
+if (!existsSync(new URL('../dist/mitigation/calibration.js', import.meta.url))) fail('run `npm run build` first');
+const r = JSON.parse(readFileSync(resultsPath, 'utf8'));
+const o = r.options;
+if (!r.calibrationPlacement) fail(`${a.run} was run without --calibrate-search: there is no calibrated search to compare with`);
+const ranks = r.calibrationPlacement.problem.ranks;
+const configs = positionals.map((p) => {
+  const c = p.split(',').map(Number);
+  if (c.length !== r.sensitivity.length || c.some((v) => !Number.isInteger(v) || v < 0 || v > ranks.length))
+    fail(`configuration '${p}' must list ${r.sensitivity.length} actions from 0 to ${ranks.length}`);
+  return c;
+});
+if (!configs.length) fail('give at least one configuration, e.g. 4,4,4,4,2,4');
+
+const { loadKernels } = await import('../dist/core/kernels-node.js');
+const { resolveCircuit } = await import('../dist/crossbar/circuit.js');
+const { trainValSplit } = await import('../dist/data/index.js');
+const { loadDataset } = await import('../dist/data/node.js');
+const { calibrationPlacementProblem } = await import('../dist/mitigation/calibration.js');
+const { calibrateChipsInWorkers } = await import('../dist/mitigation/calibration-node.js');
+const { head } = await import('../dist/mitigation/correctnet.js');
+const { loadModel } = await import('../dist/nn/io-node.js');
+
+const kernels = loadKernels({});
+const ds = loadDataset(r.dataset, { dataDir: o.dataDir, limitTrain: o.limitTrain, limitTest: o.limitTest });
+// The validation split the plain network was trained without (as xbar correctnet takes it).
+const { train, val } = trainValSplit(ds.train, 0.1, r.seeds.plain + 2);
+if (images > train.n) fail(`--images ${images} is more than the ${train.n} training images`);
+const base = loadModel(join(a.run, 'lipschitz')).model;
+const nCalib = Math.min(ds.train.n, resolveCircuit({}).calibrationImages);
+const problem = calibrationPlacementProblem(
+  {
+    base,
+    ranks,
+    kernel: o.compKernel,
+    budget: o.budget,
+    overheadWeight: o.overheadWeight,
+    sensitivity: r.sensitivity,
+    data: head(train, images),
+    val: head(val, o.valImages),
+    // The search's chips have the target sigma's variation and no read noise.
+    device: { ...r.device, readNoise: 0 },
+    chips,
+    // Runs made before results.json recorded this seed used the option's seed + 41.
+    seed: r.seeds.calibrationSearchChips ?? o.seed + 41,
+    epochs,
+    batchSize: 64,
+    lr: o.calibrateLr,
+    rails: { x: ds.train.x.subarray(0, nCalib * base.inputSize), n: nCalib },
+    loss: o.calibrateLoss,
+  },
+  kernels,
+  undefined,
+  workers > 1
+    ? calibrateChipsInWorkers({ workers: Math.min(workers, chips), kernels: kernels.name === 'js' ? 'js' : 'native' })
+    : undefined,
+);
+for (const c of configs) {
+  const t = performance.now();
+  const accuracy = await problem.evaluate(c);
+  const s = ((performance.now() - t) / 1000).toFixed(0);
+  console.log(`${images} images x ${epochs} epochs, ${chips} chips, [${c.join(',')}]: ${(accuracy * 100).toFixed(2)}% (${s} s)`);
+}
+process.exit(0);

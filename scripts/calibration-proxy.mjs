@@ -20,6 +20,9 @@ const fail = (msg) => {
   console.error(`calibration-proxy: ${msg}`);
   process.exit(1);
 };
+// A missing data set or model, a worker failing: one line, not a stack trace.
+process.on('uncaughtException', (e) => fail(e.message));
+process.on('unhandledRejection', (e) => fail(e instanceof Error ? e.message : String(e)));
 let parsed;
 try {
   parsed = parseArgs({
@@ -46,8 +49,14 @@ const [images, epochs, chips, workers] = ['images', 'epochs', 'chips', 'workers'
 const resultsPath = join(a.run, 'results.json');
 if (!existsSync(resultsPath)) fail(`${resultsPath} is missing: give the folder of a finished xbar correctnet run`);
 if (!existsSync(new URL('../dist/mitigation/calibration.js', import.meta.url))) fail('run `npm run build` first');
-const r = JSON.parse(readFileSync(resultsPath, 'utf8'));
+let r;
+try {
+  r = JSON.parse(readFileSync(resultsPath, 'utf8'));
+} catch (e) {
+  fail(`${resultsPath} is not a results file (${e.message}): give the folder of a finished xbar correctnet run`);
+}
 const o = r.options;
+if (r.format !== 'xbar-correctnet' || !o || !r.seeds) fail(`${resultsPath} is not an xbar correctnet results file`);
 if (!r.calibrationPlacement) fail(`${a.run} was run without --calibrate-search: there is no calibrated search to compare with`);
 const ranks = r.calibrationPlacement.problem.ranks;
 const configs = positionals.map((p) => {

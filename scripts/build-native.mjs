@@ -7,14 +7,12 @@ import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const addon = join(root, 'build', 'Release', 'xbar_blas.node');
-const FIX =
-  'apt-get install libopenblas-dev (as root), then: node scripts/build-native.mjs (or npm rebuild xbar)';
+const FIX = 'apt-get install libopenblas-dev (as root), then: node scripts/build-native.mjs (or npm rebuild xbar)';
 
 function warn(what, detail) {
   const tail = detail ? `\n${detail.trim().split('\n').slice(-12).join('\n')}` : '';
   console.warn(
-    `xbar: WARNING: ${what}; xbar will use its portable TypeScript kernels (~40x slower GEMM).${tail}\n` +
-      `xbar: to fix: ${FIX}`,
+    `xbar: WARNING: ${what}; xbar will use its portable TypeScript kernels (~40x slower GEMM).${tail}\n` + `xbar: to fix: ${FIX}`,
   );
   process.exit(0);
 }
@@ -59,8 +57,7 @@ function installBlas() {
 // npm puts node-gyp on PATH for lifecycle scripts; run by hand, use the copy bundled with npm.
 function nodeGyp() {
   if (onPath('node-gyp')) return ['node-gyp', []];
-  const npmCli =
-    process.env.npm_execpath ?? join(dirname(process.execPath), '../lib/node_modules/npm/bin/npm-cli.js');
+  const npmCli = process.env.npm_execpath ?? join(dirname(process.execPath), '../lib/node_modules/npm/bin/npm-cli.js');
   const bundled = join(dirname(npmCli), '../node_modules/node-gyp/bin/node-gyp.js');
   if (existsSync(bundled)) return [process.execPath, [bundled]];
   return ['npx', ['--yes', 'node-gyp']];

@@ -123,7 +123,9 @@ for (let c = 0; c < Number(a.chips); c++) {
       const xb = new Float32Array(b * inSize);
       const g = new Float32Array(b * K);
       const idx = Array.from({ length: b }, (_, i) => order[s * bs + i]);
-      idx.forEach((j, i) => xb.set(cal.x.subarray(j * inSize, (j + 1) * inSize), i * inSize));
+      idx.forEach((j, i) => {
+        xb.set(cal.x.subarray(j * inSize, (j + 1) * inSize), i * inSize);
+      });
       m.zeroGrad();
       const z = m.forward({ data: xb, shape: [b, inSize] }, ctx);
       idx.forEach((j, i) => {

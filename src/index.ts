@@ -1,11 +1,43 @@
 /** xbar's library API for Node: everything in the portable entry, plus files and native kernels. */
 export * from './browser.js';
+export { type CorrectnetOptions, markdownTable as correctnetTable, runCorrectnet } from './cli/correctnet.js';
+export { makeProgress, type Progress } from './cli/progress.js';
 export { writeFileAtomic } from './core/fs-node.js';
 export { loadKernels } from './core/kernels-node.js';
 export * from './data/node.js';
-export { loadModel, saveModel } from './nn/io-node.js';
 export { loadFaultSpec } from './faults/node.js';
-export * from './spice/index.js';
+export {
+  type ChipCalibration,
+  type ChipCalibrationConfig,
+  calibrateChip,
+  calibratedChipAccuracy,
+  calibrationSites,
+  withChipRails,
+} from './mitigation/calibration.js';
+export {
+  type CompensationSite,
+  type CompensationTrainConfig,
+  type Cost,
+  compensatedSpec,
+  compensationCost,
+  networkCost as baseNetworkCost,
+  siteCost,
+  sitesOf,
+  trainCompensation,
+  withCompensation,
+  withoutCompensation,
+} from './mitigation/compensation.js';
+export {
+  type Calibration,
+  compensationPlacementProblem,
+  configSites,
+  errorAmplification,
+  type LayerAmplification,
+  type LayerSensitivity,
+  layerSensitivity,
+  type PlacementSetup,
+  softwareChipAccuracy,
+} from './mitigation/correctnet.js';
 export {
   type Corrector,
   type CorrectorShape,
@@ -32,20 +64,6 @@ export {
 } from './mitigation/lipschitz.js';
 export { composeStepHooks, perturbLayer, Rails, WeightNoise, type WeightNoiseConfig } from './mitigation/noise.js';
 export {
-  type CompensationSite,
-  type CompensationTrainConfig,
-  type Cost,
-  compensatedSpec,
-  compensationCost,
-  networkCost as baseNetworkCost,
-  siteCost,
-  sitesOf,
-  trainCompensation,
-  withCompensation,
-  withoutCompensation,
-} from './mitigation/compensation.js';
-export { Compensation } from './nn/compensation.js';
-export {
   type CurvePoint,
   type Evaluation,
   Evaluator,
@@ -58,24 +76,6 @@ export {
   reinforcePlacement,
   type SearchResult,
 } from './mitigation/placement.js';
-export {
-  type Calibration,
-  compensationPlacementProblem,
-  configSites,
-  errorAmplification,
-  type LayerAmplification,
-  type LayerSensitivity,
-  layerSensitivity,
-  type PlacementSetup,
-  softwareChipAccuracy,
-} from './mitigation/correctnet.js';
-export {
-  type ChipCalibration,
-  type ChipCalibrationConfig,
-  calibrateChip,
-  calibratedChipAccuracy,
-  calibrationSites,
-  withChipRails,
-} from './mitigation/calibration.js';
-export { type CorrectnetOptions, markdownTable as correctnetTable, runCorrectnet } from './cli/correctnet.js';
-export { makeProgress, type Progress } from './cli/progress.js';
+export { Compensation } from './nn/compensation.js';
+export { loadModel, saveModel } from './nn/io-node.js';
+export * from './spice/index.js';

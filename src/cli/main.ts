@@ -4,20 +4,20 @@ import { Command, CommanderError, Option } from 'commander';
 import { XbarError } from '../core/errors.js';
 import { loadKernels } from '../core/kernels-node.js';
 import { datasetNames } from '../data/node.js';
+import { devicePresetNames } from '../device/config.js';
 import { presets } from '../nn/presets.js';
 import { VERSION } from '../version.js';
-import { devicePresetNames } from '../device/config.js';
+import { common, kernelsFrom, pct } from './common.js';
+import { registerCorrect } from './correct.js';
+import { registerCorrectnet } from './correctnet.js';
 import { runEval } from './eval.js';
 import { drawFaults } from './maps.js';
-import { runSimulate } from './simulate.js';
 import { choiceOption, floatOption, intOption } from './options.js';
 import { makeProgress } from './progress.js';
-import { common, kernelsFrom, pct } from './common.js';
-import { registerCorrectnet } from './correctnet.js';
-import { runTrain } from './train.js';
 import { registerReport } from './report.js';
+import { runSimulate } from './simulate.js';
 import { registerSpice } from './spice.js';
-import { registerCorrect } from './correct.js';
+import { runTrain } from './train.js';
 
 function program(): Command {
   const p = new Command('xbar')

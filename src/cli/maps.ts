@@ -1,7 +1,7 @@
 import { join } from 'node:path';
-import { Rng } from '../core/rng.js';
-import { writeFileAtomic } from '../core/fs-node.js';
 import { XbarError } from '../core/errors.js';
+import { writeFileAtomic } from '../core/fs-node.js';
+import { Rng } from '../core/rng.js';
 import { programChip } from '../crossbar/chip.js';
 import type { CrossbarPlan } from '../crossbar/plan.js';
 import type { Device } from '../device/config.js';

@@ -4,19 +4,19 @@ import { join } from 'node:path';
 import { XbarError } from '../core/errors.js';
 import { writeFileAtomic } from '../core/fs-node.js';
 import type { Kernels } from '../core/kernels.js';
-import { resolveCircuit, type CircuitInput, idealCircuit } from '../crossbar/circuit.js';
+import { type CircuitInput, idealCircuit, resolveCircuit } from '../crossbar/circuit.js';
 import { type ChipResult, type MonteCarloResult, runMonteCarlo } from '../crossbar/montecarlo.js';
 import { runMonteCarloParallel } from '../crossbar/parallel-node.js';
 import { planCrossbars } from '../crossbar/plan.js';
-import { type Device, type DeviceInput, resolveDevice } from '../device/config.js';
 import { loadDataset } from '../data/node.js';
+import { type Device, type DeviceInput, resolveDevice } from '../device/config.js';
 import { type FaultSpec, formatFaultSpec, parseFaultSpec } from '../faults/index.js';
 import { loadFaultSpec } from '../faults/node.js';
 import { loadModel } from '../nn/io-node.js';
 import { VERSION } from '../version.js';
 import { writeChipMaps } from './maps.js';
-import { checkCompatible } from './train.js';
 import type { Progress } from './progress.js';
+import { checkCompatible } from './train.js';
 
 export interface SimulateOptions {
   model: string;

@@ -1,18 +1,18 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { XbarError } from '../core/errors.js';
 import type { Kernels } from '../core/kernels.js';
+import { resolveCircuit } from '../crossbar/circuit.js';
 import { type Dataset, trainValSplit } from '../data/index.js';
 import { loadDataset } from '../data/node.js';
+import { type Device, resolveDevice } from '../device/config.js';
+import { type LipschitzConfig, type LipschitzKind, LipschitzRegularizer } from '../mitigation/lipschitz.js';
+import { composeStepHooks, Rails, WeightNoise } from '../mitigation/noise.js';
 import { loadModel, saveModel } from '../nn/io-node.js';
 import { buildModel, type Model } from '../nn/model.js';
 import type { OptimizerName } from '../nn/optim.js';
 import { getPreset, type Preset, presets } from '../nn/presets.js';
 import { type ModelSpec, parseModelSpec } from '../nn/spec.js';
 import { type EpochStats, evaluate, type TrainConfig, type TrainHooks, train } from '../nn/train.js';
-import { type Device, resolveDevice } from '../device/config.js';
-import { type LipschitzConfig, type LipschitzKind, LipschitzRegularizer } from '../mitigation/lipschitz.js';
-import { resolveCircuit } from '../crossbar/circuit.js';
-import { composeStepHooks, Rails, WeightNoise } from '../mitigation/noise.js';
 import { VERSION } from '../version.js';
 import type { Progress } from './progress.js';
 

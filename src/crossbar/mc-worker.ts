@@ -1,6 +1,6 @@
 import { workerData } from 'node:worker_threads';
-import { servePool } from '../core/worker-pool-node.js';
 import { loadKernels } from '../core/kernels-node.js';
+import { servePool } from '../core/worker-pool-node.js';
 import { buildModel, setWeights } from '../nn/model.js';
 import { runMonteCarlo } from './montecarlo.js';
 import type { WorkerJob, WorkerReport, WorkerTask } from './parallel-node.js';

@@ -5,7 +5,7 @@ import { Activation, apply } from '../nn/activation.js';
 import { Conv2d } from '../nn/conv.js';
 import type { Context } from '../nn/layer.js';
 import type { Model } from '../nn/model.js';
-import { type Tensor, fillRows } from '../nn/tensor.js';
+import { fillRows, type Tensor } from '../nn/tensor.js';
 import type { LayerChip } from './chip.js';
 import type { CrossbarPlan, LayerPlan } from './plan.js';
 

@@ -1,4 +1,4 @@
 export * from './pattern.js';
-export * from './schema.js';
 export * from './render.js';
+export * from './schema.js';
 export * from './spec.js';

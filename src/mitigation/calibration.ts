@@ -7,8 +7,8 @@ import type { Split } from '../data/dataset.js';
 import type { Device } from '../device/config.js';
 import { Compensation } from '../nn/compensation.js';
 import { buildModel, type Model, setWeights } from '../nn/model.js';
-import { type CompensationSite, networkCost, siteCost, withCompensation, withoutCompensation } from './compensation.js';
 import { type EpochStats, evaluate, train } from '../nn/train.js';
+import { type CompensationSite, networkCost, siteCost, withCompensation, withoutCompensation } from './compensation.js';
 import {
   type Calibration,
   type LayerSensitivity,
@@ -17,8 +17,8 @@ import {
   softwareChipAccuracy,
   weightedOutputShapes,
 } from './correctnet.js';
-import type { PlacementProblem } from './placement.js';
 import { Rails, WeightNoise } from './noise.js';
+import type { PlacementProblem } from './placement.js';
 
 /**
  * Per-chip calibration of the digital compensation modules: after a chip is programmed, its

@@ -1,12 +1,12 @@
 import { XbarError } from '../core/errors.js';
-import { Rng } from '../core/rng.js';
-import type { Device } from '../device/config.js';
-import { Conv2d } from '../nn/conv.js';
-import { Dense } from '../nn/dense.js';
 import type { Kernels } from '../core/kernels.js';
+import { Rng } from '../core/rng.js';
 import { resolveCircuit } from '../crossbar/circuit.js';
 import { planCrossbars } from '../crossbar/plan.js';
+import type { Device } from '../device/config.js';
 import { Activation } from '../nn/activation.js';
+import { Conv2d } from '../nn/conv.js';
+import { Dense } from '../nn/dense.js';
 import type { Context, Layer, LayerSpec } from '../nn/layer.js';
 import { Model } from '../nn/model.js';
 import { type Tensor, tensor } from '../nn/tensor.js';

@@ -1,10 +1,10 @@
-import { chipRanges } from '../../src/crossbar/parallel-node.js';
 import { describe, expect, it } from 'vitest';
 import { loadKernels } from '../../src/core/kernels-node.js';
 import { Rng } from '../../src/core/rng.js';
 import { programChip } from '../../src/crossbar/chip.js';
 import { type CircuitInput, idealCircuit, resolveCircuit } from '../../src/crossbar/circuit.js';
 import { defaultBatch, runMonteCarlo } from '../../src/crossbar/montecarlo.js';
+import { chipRanges } from '../../src/crossbar/parallel-node.js';
 import { planCrossbars } from '../../src/crossbar/plan.js';
 import { simulateBatch } from '../../src/crossbar/simulate.js';
 import { summarize } from '../../src/crossbar/stats.js';

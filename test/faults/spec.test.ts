@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Rng } from '../../src/core/rng.js';
 import { XbarError } from '../../src/core/errors.js';
+import { Rng } from '../../src/core/rng.js';
 import {
   faultMapFromJSON,
   faultMapsToSVG,

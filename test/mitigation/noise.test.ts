@@ -3,15 +3,15 @@ import { jsKernels } from '../../src/core/kernels-js.js';
 import { Rng } from '../../src/core/rng.js';
 import { programChip } from '../../src/crossbar/chip.js';
 import { resolveCircuit } from '../../src/crossbar/circuit.js';
-import { planCrossbars } from '../../src/crossbar/plan.js';
-import { resolveDevice } from '../../src/device/config.js';
 import { runMonteCarlo } from '../../src/crossbar/montecarlo.js';
+import { planCrossbars } from '../../src/crossbar/plan.js';
+import { loadDataset } from '../../src/data/node.js';
+import { resolveDevice } from '../../src/device/config.js';
 import { softwareChipAccuracy } from '../../src/mitigation/correctnet.js';
 import { perturbLayer, Rails, WeightNoise, weightedLayers } from '../../src/mitigation/noise.js';
 import { buildModel } from '../../src/nn/model.js';
 import { presets } from '../../src/nn/presets.js';
 import { train } from '../../src/nn/train.js';
-import { loadDataset } from '../../src/data/node.js';
 
 const model = buildModel(presets['mlp-paper'].spec, 4);
 const calib = new Rng(2).fillNormal(new Float32Array(50 * 64), 0.5, 0.2);

@@ -6,14 +6,14 @@ import { XbarError } from '../../src/core/errors.js';
 import type { Kernels } from '../../src/core/kernels.js';
 import { jsKernels } from '../../src/core/kernels-js.js';
 import { loadKernels } from '../../src/core/kernels-node.js';
+import { Rng } from '../../src/core/rng.js';
 import { take, trainValSplit } from '../../src/data/index.js';
 import { loadDataset } from '../../src/data/node.js';
 import { loadModel, saveModel } from '../../src/nn/io-node.js';
-import { Rng } from '../../src/core/rng.js';
 import { softmaxCrossEntropy } from '../../src/nn/loss.js';
 import { buildModel } from '../../src/nn/model.js';
-import type { Param } from '../../src/nn/tensor.js';
 import { presets } from '../../src/nn/presets.js';
+import type { Param } from '../../src/nn/tensor.js';
 import { evaluate, train } from '../../src/nn/train.js';
 
 const kernels = loadKernels();

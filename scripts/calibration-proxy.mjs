@@ -48,7 +48,7 @@ const whole = (name) => {
 const [images, epochs, chips, workers] = ['images', 'epochs', 'chips', 'workers'].map(whole);
 const resultsPath = join(a.run, 'results.json');
 if (!existsSync(resultsPath)) fail(`${resultsPath} is missing: give the folder of a finished xbar correctnet run`);
-if (!existsSync(new URL('../dist/mitigation/calibration.js', import.meta.url))) fail('run `npm run build` first');
+if (!existsSync(new URL('../dist/cli/correctnet.js', import.meta.url))) fail('run `npm run build` first');
 let r;
 try {
   r = JSON.parse(readFileSync(resultsPath, 'utf8'));
@@ -68,48 +68,28 @@ const configs = positionals.map((p) => {
 if (!configs.length) fail('give at least one configuration, e.g. 4,4,4,4,2,4');
 
 const { loadKernels } = await import('../dist/core/kernels-node.js');
-const { resolveCircuit } = await import('../dist/crossbar/circuit.js');
-const { trainValSplit } = await import('../dist/data/index.js');
+const { calibrationSearchSetup, correctnetImages, evaluationWorkers } = await import('../dist/cli/correctnet.js');
 const { loadDataset } = await import('../dist/data/node.js');
 const { calibrationPlacementProblem } = await import('../dist/mitigation/calibration.js');
-const { calibrateChipsInWorkers } = await import('../dist/mitigation/calibration-node.js');
-const { head } = await import('../dist/mitigation/correctnet.js');
 const { loadModel } = await import('../dist/nn/io-node.js');
 
 const kernels = loadKernels({});
 const ds = loadDataset(r.dataset, { dataDir: o.dataDir, limitTrain: o.limitTrain, limitTest: o.limitTest });
-// The validation split the plain network was trained without (as xbar correctnet takes it).
-const { train, val } = trainValSplit(ds.train, 0.1, r.seeds.plain + 2);
-if (images > train.n) fail(`--images ${images} is more than the ${train.n} training images`);
-const base = loadModel(join(a.run, 'lipschitz')).model;
-const nCalib = Math.min(ds.train.n, resolveCircuit({}).calibrationImages);
-const problem = calibrationPlacementProblem(
-  {
-    base,
-    ranks,
-    kernel: o.compKernel,
-    budget: o.budget,
-    overheadWeight: o.overheadWeight,
-    sensitivity: r.sensitivity,
-    data: head(train, images),
-    val: head(val, o.valImages),
-    // The search's chips have the target sigma's variation and no read noise.
-    device: { ...r.device, readNoise: 0 },
-    chips,
-    // Runs made before results.json recorded this seed used the option's seed + 41.
-    seed: r.seeds.calibrationSearchChips ?? o.seed + 41,
-    epochs,
-    batchSize: 64,
-    lr: o.calibrateLr,
-    rails: { x: ds.train.x.subarray(0, nCalib * base.inputSize), n: nCalib },
-    loss: o.calibrateLoss,
-  },
-  kernels,
-  undefined,
-  workers > 1
-    ? calibrateChipsInWorkers({ workers: Math.min(workers, chips), kernels: kernels.name === 'js' ? 'js' : 'native' })
-    : undefined,
-);
+// The run's own images and search setup (the same builders xbar correctnet uses), with this
+// script's images, epochs and chips.
+const { trainSplit, valSet, rails } = correctnetImages(ds, r.seeds.plain, o.valImages);
+if (images > trainSplit.n) fail(`--images ${images} is more than the ${trainSplit.n} training images`);
+const run = {
+  base: loadModel(join(a.run, 'lipschitz')).model,
+  ranks,
+  sensitivity: r.sensitivity,
+  device: r.device,
+  trainSplit,
+  valSet,
+  rails,
+};
+const setup = calibrationSearchSetup(o, run, { images, epochs, chips });
+const problem = calibrationPlacementProblem(setup, kernels, undefined, evaluationWorkers(workers, chips, kernels).runChips);
 for (const c of configs) {
   const t = performance.now();
   const accuracy = await problem.evaluate(c);

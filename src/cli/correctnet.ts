@@ -10,11 +10,12 @@ import { runMonteCarlo } from '../crossbar/montecarlo.js';
 import { runMonteCarloParallel } from '../crossbar/parallel-node.js';
 import { planCrossbars } from '../crossbar/plan.js';
 import { type Summary, summarize } from '../crossbar/stats.js';
-import { type Dataset, trainValSplit } from '../data/index.js';
+import { type Dataset, type Split, trainValSplit } from '../data/index.js';
 import { loadDataset } from '../data/node.js';
 import { type Device, resolveDevice } from '../device/config.js';
 import {
   type CalibrationLoss,
+  type CalibrationSearchSetup,
   calibrateAndSimulate,
   calibrationLosses,
   calibrationPlacementProblem,
@@ -31,11 +32,13 @@ import {
   withCompensation,
 } from '../mitigation/compensation.js';
 import {
+  type Calibration,
   compensationPlacementProblem,
   configSites,
   errorAmplification,
   head,
   type LayerAmplification,
+  type LayerSensitivity,
   layerSensitivity,
   mean,
   type PlacementSetup,
@@ -241,6 +244,65 @@ function journaled(
   };
 }
 
+/**
+ * The images a correctnet run holds out and calibrates with: the validation split the plain network
+ * was trained without (same seed as xbar train), its first `valImages` (search rewards), and the
+ * first training images, which set the simulator's rails. Shared with scripts/calibration-proxy.mjs
+ * so a re-evaluation of a finished run sees the same images.
+ */
+export function correctnetImages(ds: Dataset, plainSeed: number, valImages: number) {
+  const { train, val } = trainValSplit(ds.train, 0.1, plainSeed + 2);
+  const n = Math.min(ds.train.n, resolveCircuit({}).calibrationImages);
+  const rails: Calibration = { x: ds.train.x.subarray(0, n * (ds.train.x.length / ds.train.n)), n };
+  return { trainSplit: train, val, valSet: head(val, valImages), rails };
+}
+
+/**
+ * One evaluation of the calibrated placement search: the modules calibrated on the first `images`
+ * training images of each search chip (the target sigma's variation, no read noise) for `epochs`,
+ * rewarded on the validation images. Shared with scripts/calibration-proxy.mjs, which re-evaluates a
+ * finished run's search with other images, epochs or chips.
+ */
+export function calibrationSearchSetup(
+  o: Pick<CorrectnetOptions, 'seed' | 'compKernel' | 'budget' | 'overheadWeight' | 'calibrateLr' | 'calibrateLoss'>,
+  run: {
+    base: Model;
+    ranks: number[];
+    sensitivity: LayerSensitivity[];
+    device: Device;
+    trainSplit: Split;
+    valSet: Split;
+    rails: Calibration;
+  },
+  search: { images: number; epochs: number; chips: number },
+): CalibrationSearchSetup {
+  return {
+    base: run.base,
+    ranks: run.ranks,
+    kernel: o.compKernel,
+    budget: o.budget,
+    overheadWeight: o.overheadWeight,
+    sensitivity: run.sensitivity,
+    data: head(run.trainSplit, search.images),
+    val: run.valSet,
+    device: { ...run.device, readNoise: 0 },
+    chips: search.chips,
+    seed: o.seed + 41,
+    epochs: search.epochs,
+    batchSize: 64,
+    lr: o.calibrateLr,
+    rails: run.rails,
+    loss: o.calibrateLoss as CalibrationLoss,
+  };
+}
+
+/** Each placement evaluation's chips go to worker threads (minutes per evaluation on a large network). */
+export function evaluationWorkers(workers: number | undefined, chips: number, kernels: Kernels) {
+  const n = Math.min(workers ?? availableParallelism(), chips);
+  const runChips = n > 1 ? calibrateChipsInWorkers({ workers: n, kernels: kernels.name === 'js' ? 'js' : 'native' }) : undefined;
+  return { workers: n, runChips };
+}
+
 export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, progress: Progress) {
   const t0 = performance.now();
   const sigmas = parseList(o.sigmas, 'sigmas', 0);
@@ -324,7 +386,7 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
     return runTrain({ ...trainOpts, ...extra, out: dir }, kernels, progress).model;
   };
   // The validation split the plain model was trained without (same seed as xbar train).
-  const { train: trainSplit, val } = trainValSplit(ds.train, 0.1, plainSeed + 2);
+  const { trainSplit, val, valSet, rails } = correctnetImages(ds, plainSeed, o.valImages);
   if (o.calibrateSearch !== undefined && !calibrate.length)
     throw new XbarError('--calibrate-search places the modules of --calibrate: give --calibrate too');
   for (const [flag, v] of [
@@ -339,10 +401,7 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
     if (n > trainSplit.n)
       throw new XbarError(`--calibrate ${n} is more than the ${trainSplit.n} training images (the validation split is held out)`);
   const plain = fromDir ? loadModel(plainDir).model : loadOrTrain(plainDir, 'plain', { epochs: o.plainEpochs });
-  const valSet = head(val, o.valImages);
   const circuit = resolveCircuit({});
-  const nCalib = Math.min(ds.train.n, circuit.calibrationImages);
-  const calib = ds.train.x.subarray(0, nCalib * plain.inputSize);
 
   const sweep = async (model: Model, label: string, dir: string): Promise<SweepPoint[]> => {
     const key = {
@@ -362,7 +421,7 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
         return c.value;
       }
     }
-    const plan = planCrossbars(model, circuit, calib, nCalib, kernels);
+    const plan = planCrossbars(model, circuit, rails.x, rails.n, kernels);
     const points: SweepPoint[] = [];
     for (const sigma of sigmas) {
       const device = deviceAt(sigma);
@@ -452,7 +511,7 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
     progress,
     () => {
       progress.log('sensitivity: one layer varied at a time');
-      return layerSensitivity(lipschitz, valSet, target, o.searchChips, o.seed + 11, kernels, { x: calib, n: nCalib });
+      return layerSensitivity(lipschitz, valSet, target, o.searchChips, o.seed + 11, kernels, rails);
     },
   );
   const setup: PlacementSetup = {
@@ -470,7 +529,7 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
     chips: o.searchChips,
     seed: o.seed + 13,
     sensitivity,
-    calib: { x: calib, n: nCalib },
+    calib: rails,
   };
   const placementKey = {
     model: modelId(lipDir),
@@ -528,8 +587,7 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
     // validation images over the placement's software chips at the target sigma (with rails:
     // the simulator's chips), so that compensation never ends worse than none on validation.
     const comp = m.params.filter((p) => p.name.startsWith('comp'));
-    const valAcc = () =>
-      mean(softwareChipAccuracy(m, valSet, target, o.searchChips, o.seed + 29, kernels, { calib: { x: calib, n: nCalib } }));
+    const valAcc = () => mean(softwareChipAccuracy(m, valSet, target, o.searchChips, o.seed + 29, kernels, { calib: rails }));
     let best = { epoch: 0, accuracy: valAcc(), weights: comp.map((p) => Float32Array.from(p.value)) };
     const perEpoch = [best.accuracy];
     const cfg = { epochs: o.compEpochs, batchSize: 128, lr: o.compLr, device: target, seed: o.seed + 23 };
@@ -596,7 +654,7 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
       test: ds.test.n,
     };
     // Chip c's calibration: the same for the serial loop and the workers.
-    const chipCfg = { ...cfg, device: target, seed: o.seed, trainSeed: o.seed + 37, rails: { x: calib, n: nCalib }, loss: calibrateLoss };
+    const chipCfg = { ...cfg, device: target, seed: o.seed, trainSeed: o.seed + 37, rails: rails, loss: calibrateLoss };
     const chipName = (c: number) => `calibrate-${method}-chip${c}`;
     // A chip's result does not depend on how many chips the column has: more chips reuse the first.
     const chipKey = (c: number) => ({ ...key, chips: undefined, chip: c });
@@ -685,13 +743,6 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
   const searchEpochs = o.calibrateSearchEpochs ?? o.calibrateEpochs;
   const searchChips = o.calibrateSearchChips ?? o.searchChips;
   const searchEpisodes = o.calibrateSearchEpisodes ?? o.episodes;
-  const searchSeed = o.seed + 41;
-  // Each placement evaluation's chips go to worker threads (minutes per evaluation on a large network).
-  const evaluationWorkers = (chips: number) => {
-    const workers = Math.min(o.workers ?? availableParallelism(), chips);
-    const runChips = workers > 1 ? calibrateChipsInWorkers({ workers, kernels: kernels.name === 'js' ? 'js' : 'native' }) : undefined;
-    return { workers, runChips };
-  };
   // The search's proxy (few images, few epochs) can rank configurations unlike the final
   // calibration: the RL search's best few are measured again with the final calibration's images
   // and epochs, on the first search chips and the validation images (never the test set).
@@ -708,7 +759,7 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
     const chips = Math.min(2, calSetup.chips);
     const setup = { ...calSetup, data: head(trainSplit, images), epochs: o.calibrateEpochs, chips };
     const key = { ...searchKey, calibrate: images, epochs: o.calibrateEpochs, sc: chips, remeasure: true };
-    const { runChips } = evaluationWorkers(chips);
+    const { runChips } = evaluationWorkers(o.workers, chips, kernels);
     progress.log(
       `re-measuring the RL search's best ${candidates.length} configurations: ${chips} chips calibrated on ${images} images for ${o.calibrateEpochs} epochs each`,
     );
@@ -735,24 +786,11 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
   };
   const searchCalibrated = async (images: number) => {
     const calRanks = [...new Set([0, ...calibrateRanks])].sort((a, b) => a - b);
-    const calSetup = {
-      base: lipschitz,
-      ranks: calRanks,
-      kernel: o.compKernel,
-      budget: o.budget,
-      overheadWeight: o.overheadWeight,
-      sensitivity,
-      data: head(trainSplit, images),
-      val: valSet,
-      device: target,
-      chips: searchChips,
-      seed: searchSeed,
-      epochs: searchEpochs,
-      batchSize: 64,
-      lr: o.calibrateLr,
-      rails: { x: calib, n: nCalib },
-      loss: calibrateLoss,
-    };
+    const calSetup = calibrationSearchSetup(
+      o,
+      { base: lipschitz, ranks: calRanks, sensitivity, device: target, trainSplit, valSet, rails },
+      { images, epochs: searchEpochs, chips: searchChips },
+    );
     const key = {
       ...placementKey,
       episodes: searchEpisodes,
@@ -763,7 +801,7 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
       lr: o.calibrateLr,
       ...lossKey,
     };
-    const { workers: searchWorkers, runChips } = evaluationWorkers(searchChips);
+    const { workers: searchWorkers, runChips } = evaluationWorkers(o.workers, searchChips, kernels);
     const found = await cachedAsync(o.out, 'calibration-placement', key, progress, () => {
       progress.log(
         `placement of calibrated modules: each evaluation calibrates ${searchChips} chips on ${images} images for ${searchEpochs} epochs${searchWorkers > 1 ? ` on ${searchWorkers} workers` : ''}`,
@@ -855,7 +893,7 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
       compensationInit: o.seed + 19,
       compensationTraining: o.seed + 23,
       compensationSelectionChips: o.seed + 29,
-      calibrationSearchChips: searchSeed,
+      calibrationSearchChips: o.seed + 41,
     },
     dataset: ds.name,
     testImages: ds.test.n,

@@ -654,7 +654,7 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
       test: ds.test.n,
     };
     // Chip c's calibration: the same for the serial loop and the workers.
-    const chipCfg = { ...cfg, device: target, seed: o.seed, trainSeed: o.seed + 37, rails: rails, loss: calibrateLoss };
+    const chipCfg = { ...cfg, device: target, seed: o.seed, trainSeed: o.seed + 37, rails, loss: calibrateLoss };
     const chipName = (c: number) => `calibrate-${method}-chip${c}`;
     // A chip's result does not depend on how many chips the column has: more chips reuse the first.
     const chipKey = (c: number) => ({ ...key, chips: undefined, chip: c });

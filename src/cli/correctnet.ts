@@ -12,7 +12,7 @@ import { planCrossbars } from '../crossbar/plan.js';
 import { type Summary, summarize } from '../crossbar/stats.js';
 import { type Dataset, type Split, trainValSplit } from '../data/index.js';
 import { loadDataset } from '../data/node.js';
-import { type Device, resolveDevice } from '../device/config.js';
+import { type Device, programVaries, resolveDevice } from '../device/config.js';
 import {
   type CalibrationLoss,
   type CalibrationSearchSetup,
@@ -429,7 +429,7 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
       const workers = Math.min(o.workers ?? availableParallelism(), o.chips);
       const onChip = (_r: unknown, done: number) => progress.update(done);
       // Without variation or read noise every chip is the same chip: simulate one, count it n times.
-      const same = device.programSigma === 0 && device.readNoise === 0;
+      const same = !programVaries(device) && device.readNoise === 0;
       const cfg = { chips: same ? 1 : o.chips, seed: o.seed };
       const one =
         workers > 1 && !same

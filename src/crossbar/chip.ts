@@ -1,7 +1,8 @@
 import type { Kernels } from '../core/kernels.js';
 import { jsKernels } from '../core/kernels-js.js';
 import { Rng } from '../core/rng.js';
-import type { Device } from '../device/config.js';
+import { type Device, programVaries } from '../device/config.js';
+import { programNoisePairs } from '../device/program.js';
 import { type FaultMap, generateFaultMap, STUCK_OFF, STUCK_ON } from '../faults/pattern.js';
 import type { FaultSpec } from '../faults/spec.js';
 import type { CrossbarPlan, LayerPlan, Tile } from './plan.js';
@@ -53,7 +54,8 @@ export function chipBase(plan: CrossbarPlan, device: Device): ChipBase {
 
 /**
  * Programs one chip: ideal targets, then log-normal programming variation per cell, then the
- * stuck cells of each tile's fault map. Every draw comes from Rng.derive(seed, chip index, layer, stream),
+ * device's conductance-dependent programming noise (when it has one), then the stuck cells of
+ * each tile's fault map. Every draw comes from Rng.derive(seed, chip index, layer, stream),
  * so a chip is the same whatever else runs, and on whichever kernels (they draw the same numbers).
  * Pass `base` (chipBase) when programming many chips.
  */
@@ -74,6 +76,8 @@ export function programChip(
       patternsFor(faults, lp.weighted),
       Rng.derive(seed, index, lp.weighted, 1),
       Rng.derive(seed, index, lp.weighted, 2),
+      // Its own stream, drawn only by devices that have the model: older chips stay bit-identical.
+      device.programNoise ? Rng.derive(seed, index, lp.weighted, 3) : null,
       plan.circuit.wireResistance,
       kernels,
     ),
@@ -90,6 +94,7 @@ function programLayer(
   patterns: ReturnType<typeof patternsFor>,
   varRng: Rng,
   faultRng: Rng,
+  noiseRng: Rng | null,
   rWire: number,
   kernels: Pick<Kernels, 'lognormalPairs'>,
 ): LayerChip {
@@ -106,8 +111,9 @@ function programLayer(
     gPos = base.gPos.slice();
     gNeg = base.gNeg.slice();
   }
+  if (noiseRng) programNoisePairs(d, base.gPos, base.gNeg, gPos, gNeg, noiseRng);
   // With resistive wires every cell affects every output: no sparse shortcut.
-  const ideal = d.programSigma === 0 && rWire === 0 ? base.ideal : null;
+  const ideal = !programVaries(d) && rWire === 0 ? base.ideal : null;
   const faults = lp.tiles.map((t) => (patterns.length ? generateFaultMap(t.r1 - t.r0, 2 * (t.c1 - t.c0), patterns, faultRng) : null));
   // Weights with a stuck cell (either of the pair), marked rather than kept in a Set: ~20% of a
   // large layer's weights at the usual random rates.

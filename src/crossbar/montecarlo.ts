@@ -1,7 +1,7 @@
 import type { Kernels } from '../core/kernels.js';
 import { Rng } from '../core/rng.js';
 import type { Split } from '../data/dataset.js';
-import type { Device } from '../device/config.js';
+import { type Device, programVaries } from '../device/config.js';
 import type { FaultSpec } from '../faults/index.js';
 import { Conv2d } from '../nn/conv.js';
 import type { Model } from '../nn/model.js';
@@ -64,10 +64,10 @@ export function runMonteCarlo(
   const inSize = model.inputSize;
   const nOut = model.outputSize;
 
-  const varies = plan.layers.map((lp) => dev.programSigma > 0 || dev.readNoise > 0 || patternsFor(faults, lp.weighted).length > 0);
+  const varies = plan.layers.map((lp) => programVaries(dev) || dev.readNoise > 0 || patternsFor(faults, lp.weighted).length > 0);
   const firstVarying = varies.indexOf(true);
   const startLayer = firstVarying < 0 ? model.layers.length : plan.layers[firstVarying].layerIndex;
-  const sparseStart = firstVarying >= 0 && dev.programSigma === 0 && plan.circuit.adcBits === 0 && plan.circuit.wireResistance === 0;
+  const sparseStart = firstVarying >= 0 && !programVaries(dev) && plan.circuit.adcBits === 0 && plan.circuit.wireResistance === 0;
   const base = chipBase(plan, dev);
   const idealW = sparseStart ? base.layers[firstVarying].ideal : null;
   const batchSize = cfg.batchSize ?? defaultBatch(model, plan);

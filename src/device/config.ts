@@ -1,6 +1,22 @@
 import { z } from 'zod';
 import { XbarError } from '../core/errors.js';
 import { formatIssues } from '../nn/spec.js';
+import { curveMin, curveSchema } from './curve.js';
+
+/**
+ * Programming noise whose spread depends on the target conductance, as measured on real arrays
+ * (write-verify leaves a spread that is largest mid-range): each cell's programmed conductance is
+ * G' = max(0, G exp(sigma_ln(G) z1) + sigma_G(G) z2), z1, z2 ~ N(0, 1), drawn once per chip, with
+ * both curves evaluated at the target G (curve.ts). Either part may be absent.
+ */
+export const programNoiseSchema = z
+  .strictObject({
+    /** Additive Gaussian spread in conductance, siemens, against the target. */
+    gaussian: curveSchema.optional(),
+    /** Log-normal spread (sigma of ln G), against the target. */
+    lognormal: curveSchema.optional(),
+  })
+  .refine((p) => p.gaussian || p.lognormal, 'programNoise needs gaussian, lognormal or both');
 
 /**
  * A ReRAM device model, in siemens. Kept apart from the circuit and the layer mapping, as aihwkit
@@ -16,6 +32,8 @@ export const deviceSchema = z
     levels: z.number().int().min(0).default(0),
     /** Programming variation: G' = G * exp(theta), theta ~ N(0, sigma^2), once per chip. */
     programSigma: z.number().min(0).default(0),
+    /** Conductance-dependent programming noise (after programSigma's log-normal, when both are set). */
+    programNoise: programNoiseSchema.optional(),
     /** Read noise: each read sees G * (1 + eta), eta ~ N(0, readNoise^2), new every inference. */
     readNoise: z.number().min(0).default(0),
     /** Conductance of a stuck-on cell: uniform in [lo, hi] per cell (lo = hi for a fixed value). */
@@ -30,13 +48,32 @@ export const deviceSchema = z
       const r = d[k];
       if (r && r[1] < r[0]) ctx.addIssue({ code: 'custom', path: [k], message: `${k} range [${r}] is reversed` });
     }
+    for (const k of ['gaussian', 'lognormal'] as const) {
+      const c = d.programNoise?.[k];
+      const low = c && d.gMax > d.gMin ? curveMin(c, d.gMin, d.gMax) : null;
+      if (low && low.v < 0)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['programNoise', k],
+          message: `spread is negative (${low.v.toPrecision(3)}) at G = ${low.g.toPrecision(3)} S: a spread must be >= 0 over gMin..gMax`,
+        });
+    }
   });
 
 export type DeviceInput = z.input<typeof deviceSchema>;
-export type Device = Required<Omit<z.output<typeof deviceSchema>, 'stuckOn' | 'stuckOff'>> & {
-  stuckOn: [number, number];
-  stuckOff: [number, number];
-};
+type DeviceOutput = z.output<typeof deviceSchema>;
+/** Optional parts of a device: absent means the model is off, and old chips stay bit-identical. */
+type OptionalParts = 'programNoise';
+export type Device = Required<Omit<DeviceOutput, 'stuckOn' | 'stuckOff' | OptionalParts>> &
+  Pick<DeviceOutput, OptionalParts> & {
+    stuckOn: [number, number];
+    stuckOff: [number, number];
+  };
+
+/** Whether programming draws anything (otherwise every chip's healthy cells sit at their targets). */
+export function programVaries(d: Device): boolean {
+  return d.programSigma > 0 || d.programNoise !== undefined;
+}
 
 const uS = 1e-6;
 
@@ -58,6 +95,26 @@ export const devicePresets: Record<string, DeviceInput & { description: string }
     levels: 64,
     stuckOn: [300 * uS, 1200 * uS],
     stuckOff: [0.01 * uS, 1 * uS],
+  },
+  'pcm-joshi2020': {
+    name: 'pcm-joshi2020',
+    description:
+      'PCM (doped GST, IBM 1-million-device chip), 0-25 uS: Gaussian programming noise sigma_G = 0.26348 + 1.9650 u - 1.1731 u^2 uS, ' +
+      'u = G/25 uS, fitted on measured devices in Nandakumar et al., ICECS 2019, the PCM model of Joshi et al., Nat. Commun. 11, 2473 (2020) ' +
+      "(constants as in aihwkit's PCMLikeNoiseModel); gMin 0.1 uS stands for the RESET state (the fit starts at 0, xbar needs G > 0)",
+    gMin: 0.1 * uS,
+    gMax: 25 * uS,
+    programNoise: { gaussian: { poly: [0.26348 * uS, 1.965 * uS, -1.1731 * uS] } },
+  },
+  'reram-wan2022': {
+    name: 'reram-wan2022',
+    description:
+      'ReRAM of NeuRRAM (Wan et al., Nature 608, 504 (2022)), 0-40 uS: Gaussian spread of the conductance 1 s after write-verify, ' +
+      'sigma_G = 0.348 + 16.030 u - 43.853 u^2 + 45.393 u^3 - 16.815 u^4 uS, u = G/40 uS, a fit to Extended Data Fig. 3d ' +
+      "(aihwkit's ReRamWan2022NoiseModel); gMin 1 uS is xbar's HRS floor, not from the paper",
+    gMin: 1 * uS,
+    gMax: 40 * uS,
+    programNoise: { gaussian: { poly: [0.348 * uS, 16.03 * uS, -43.853 * uS, 45.393 * uS, -16.815 * uS] } },
   },
 };
 

@@ -5,7 +5,7 @@ import { type Chip, idealLayerWeights, programChip } from '../crossbar/chip.js';
 import type { CrossbarPlan } from '../crossbar/plan.js';
 import { layerInput, productOnChip, type SharedInput, type SimOptions, sharedInput, simulateBatch } from '../crossbar/simulate.js';
 import type { Split } from '../data/dataset.js';
-import type { Device } from '../device/config.js';
+import { type Device, programVaries } from '../device/config.js';
 import { Activation } from '../nn/activation.js';
 import { Conv2d } from '../nn/conv.js';
 import type { Model } from '../nn/model.js';
@@ -71,7 +71,7 @@ export function makeEnv(model: Model, plan: CrossbarPlan, device: Device, kernel
     });
   }
   groups.push({ name: 'output', weighted: nWeighted - 1, size: model.outputSize, until: null, volts: plan.voltsPerUnit });
-  const sharable = device.programSigma === 0 && plan.circuit.adcBits === 0 && plan.circuit.wireResistance === 0;
+  const sharable = !programVaries(device) && plan.circuit.adcBits === 0 && plan.circuit.wireResistance === 0;
   return {
     model,
     plan,
@@ -161,7 +161,7 @@ export function makeProbes(env: CorrectorEnv, train: Split, seed: number, cfg: P
   const inSize = env.model.inputSize;
   const x = new Float32Array(n * inSize);
   for (let k = 0; k < n; k++) x.set(train.x.subarray(order[k] * inSize, (order[k] + 1) * inSize), k * inSize);
-  const idealDevice = { ...env.device, programSigma: 0, readNoise: 0 };
+  const idealDevice = { ...env.device, programSigma: 0, programNoise: undefined, readNoise: 0 };
   const idealEnv = { ...env, device: idealDevice };
   const ideal = n ? chipFeatures(idealEnv, programChip(env.plan, idealDevice, [], seed, 0), x, n, null) : new Float32Array(0);
   return { cfg, n, x, ideal };

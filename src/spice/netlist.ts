@@ -247,8 +247,11 @@ function tileCells(
     for (let j = t.c0; j < t.c1; j++) {
       const cell = row * lp.nOut + j;
       const p = 2 * (j - t.c0);
-      line(`R_${name}_${row}_${j}P ${wl(i, p)} ${bl(i, p)} ${num(1 / lc.gPos[cell])}`);
-      line(`R_${name}_${row}_${j}N ${wl(i, p + 1)} ${bl(i, p + 1)} ${num(1 / lc.gNeg[cell])}`);
+      // A cell whose programming noise reached 0 S is open: no resistor (1/0 is not a netlist value).
+      const cellLine = (id: string, a: string, b: string, g: number) =>
+        line(g > 0 ? `R_${name}_${row}_${j}${id} ${a} ${b} ${num(1 / g)}` : `* R_${name}_${row}_${j}${id} open (0 S)`);
+      cellLine('P', wl(i, p), bl(i, p), lc.gPos[cell]);
+      cellLine('N', wl(i, p + 1), bl(i, p + 1), lc.gNeg[cell]);
       counts.cells += 2;
     }
   }

@@ -78,6 +78,15 @@ describe('xbar simulate', () => {
     expect(chips(two)).toEqual(chips(one));
   });
 
+  it('a measured-device preset (conductance-dependent noise) runs the same chips on workers as on one thread', () => {
+    const args = ['simulate', '-m', model, '--device', 'pcm-joshi2020', '--chips', '4', '--seed', '2', '--limit-test', '300'];
+    const one = JSON.parse(xbar(...args, '--workers', '1', '--json').out);
+    const two = JSON.parse(xbar(...args, '--workers', '2', '--json').out);
+    expect(two[0].summary).toEqual(one[0].summary);
+    // The PCM spread is ~1 uS on a 25 uS swing: chips differ from each other.
+    expect(one[0].summary.std).toBeGreaterThan(0);
+  });
+
   it('sweeps a setting into one table', () => {
     const out = join(work, 'sweep');
     const r = xbar('simulate', '-m', model, '--chips', '4', '--limit-test', '300', '--sweep', 'sigma=0,0.3,1', '--out', out, '--quiet');

@@ -152,6 +152,8 @@ const DEVICE_FIELDS: [string, string, (v: unknown) => string][] = [
   ['gMax', 'Gmax', (v) => (isNum(v) ? `${fmt(v * 1e6)} uS` : '')],
   ['levels', 'levels', (v) => (v === 0 ? 'continuous' : fmt(v))],
   ['programSigma', 'programming sigma', fmt],
+  // Conductance-dependent spreads (docs/devices.md): name the parts; the curves are in results.json.
+  ['programNoise', 'programming noise vs G', (v) => (v && typeof v === 'object' ? Object.keys(v).join(' + ') : '')],
   ['readNoise', 'read noise', fmt],
 ];
 const CIRCUIT_FIELDS: [string, string, (v: unknown) => string][] = [

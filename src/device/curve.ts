@@ -1,0 +1,77 @@
+import { z } from 'zod';
+
+/**
+ * A device quantity that depends on the cell's conductance G: a spread, a drift exponent's mean,
+ * a noise coefficient. Measured arrays publish these either as a fitted polynomial (aihwkit's PCM
+ * and ReRAM models, from Nandakumar et al. and Wan et al.) or as points read off a figure, so a
+ * curve is one of:
+ *
+ * - `poly`: sum_i c_i u^i with u = G / gMax (`of: 'g'`, the fits' convention) or u = ln(G / gMax)
+ *   (`of: 'ln g'`, PCM's drift exponent), optionally clamped to [lo, hi];
+ * - `table`: [G in siemens, value] points, G ascending, linear in between and held flat beyond
+ *   the first and last point (a table says nothing outside its range, so it does not extrapolate).
+ */
+export const curveSchema = z.union([
+  z.strictObject({
+    poly: z.array(z.number()).min(1),
+    of: z.enum(['g', 'ln g']).default('g'),
+    clamp: z.tuple([z.number(), z.number()]).optional(),
+  }),
+  z.strictObject({
+    table: z
+      .array(z.tuple([z.number().positive(), z.number()]))
+      .min(1)
+      .refine((t) => t.every((p, i) => i === 0 || p[0] > t[i - 1][0]), 'table conductances must be strictly ascending'),
+    clamp: z.tuple([z.number(), z.number()]).optional(),
+  }),
+]);
+
+export type CurveInput = z.input<typeof curveSchema>;
+export type Curve = z.output<typeof curveSchema>;
+
+/** The curve's value at conductance g (siemens) on a device of maximum conductance gMax. */
+export function curveAt(c: Curve, g: number, gMax: number): number {
+  let v: number;
+  if ('poly' in c) {
+    const u = c.of === 'ln g' ? Math.log(Math.max(g, 1e-30) / gMax) : g / gMax;
+    // Horner, highest power first.
+    v = 0;
+    for (let i = c.poly.length - 1; i >= 0; i--) v = v * u + c.poly[i];
+  } else {
+    const t = c.table;
+    if (g <= t[0][0]) v = t[0][1];
+    else if (g >= t[t.length - 1][0]) v = t[t.length - 1][1];
+    else {
+      let k = 1;
+      while (t[k][0] < g) k++;
+      const [g0, v0] = t[k - 1];
+      const [g1, v1] = t[k];
+      v = v0 + ((v1 - v0) * (g - g0)) / (g1 - g0);
+    }
+  }
+  if (c.clamp) v = Math.min(c.clamp[1], Math.max(c.clamp[0], v));
+  return v;
+}
+
+/**
+ * The curve's smallest value over [gMin, gMax] (sampled at 257 points, and at every table point
+ * inside): for validation, e.g. that a spread never goes negative over the programmable range.
+ */
+export function curveMin(c: Curve, gMin: number, gMax: number): { g: number; v: number } {
+  const gs: number[] = [];
+  for (let i = 0; i <= 256; i++) gs.push(gMin + ((gMax - gMin) * i) / 256);
+  if ('table' in c) for (const [g] of c.table) if (g > gMin && g < gMax) gs.push(g);
+  let best = { g: gMin, v: Number.POSITIVE_INFINITY };
+  for (const g of gs) {
+    const v = curveAt(c, g, gMax);
+    if (v < best.v) best = { g, v };
+  }
+  return best;
+}
+
+/** The curve's value at each of n conductances, as a table for a plot or a per-cell pass. */
+export function curveValues(c: Curve, g: ArrayLike<number>, gMax: number): Float64Array {
+  const out = new Float64Array(g.length);
+  for (let i = 0; i < g.length; i++) out[i] = curveAt(c, g[i], gMax);
+  return out;
+}

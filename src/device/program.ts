@@ -1,0 +1,33 @@
+import type { Rng } from '../core/rng.js';
+import type { Device } from './config.js';
+import { curveAt } from './curve.js';
+
+/**
+ * Conductance-dependent programming noise (Device.programNoise) on a layer's differential pairs,
+ * in place: g = max(0, g exp(sigma_ln(T) z1) + sigma_G(T) z2) with both spreads read off the
+ * target T. Cells are visited pair by pair (G+ then G-), drawing z1 then z2 for each part the
+ * device has, so the draws of a chip depend on its stream alone.
+ */
+export function programNoisePairs(
+  d: Device,
+  tPos: Float64Array,
+  tNeg: Float64Array,
+  gPos: Float64Array,
+  gNeg: Float64Array,
+  rng: Rng,
+): void {
+  const p = d.programNoise;
+  if (!p) return;
+  const { gaussian, lognormal } = p;
+  const one = (t: number, g: number): number => {
+    let v = g;
+    if (lognormal) v *= Math.exp(curveAt(lognormal, t, d.gMax) * rng.normal());
+    if (gaussian) v += curveAt(gaussian, t, d.gMax) * rng.normal();
+    // A conductance cannot go negative: a cell programmed below zero reads as open.
+    return v > 0 ? v : 0;
+  };
+  for (let i = 0; i < tPos.length; i++) {
+    gPos[i] = one(tPos[i], gPos[i]);
+    gNeg[i] = one(tNeg[i], gNeg[i]);
+  }
+}

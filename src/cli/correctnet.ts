@@ -12,7 +12,8 @@ import { planCrossbars } from '../crossbar/plan.js';
 import { type Summary, summarize } from '../crossbar/stats.js';
 import { type Dataset, type Split, trainValSplit } from '../data/index.js';
 import { loadDataset } from '../data/node.js';
-import { type Device, programVaries, resolveDevice } from '../device/config.js';
+import { type Device, resolveDevice } from '../device/config.js';
+import { programVaries } from '../device/program.js';
 import {
   type CalibrationLoss,
   type CalibrationSearchSetup,

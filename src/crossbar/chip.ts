@@ -1,8 +1,8 @@
 import type { Kernels } from '../core/kernels.js';
 import { jsKernels } from '../core/kernels-js.js';
 import { Rng } from '../core/rng.js';
-import { type Device, programVaries } from '../device/config.js';
-import { programNoisePairs } from '../device/program.js';
+import type { Device } from '../device/config.js';
+import { programNoisePairs, programVaries } from '../device/program.js';
 import { type FaultMap, generateFaultMap, STUCK_OFF, STUCK_ON } from '../faults/pattern.js';
 import type { FaultSpec } from '../faults/spec.js';
 import type { CrossbarPlan, LayerPlan, Tile } from './plan.js';

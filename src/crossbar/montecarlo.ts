@@ -1,7 +1,8 @@
 import type { Kernels } from '../core/kernels.js';
 import { Rng } from '../core/rng.js';
 import type { Split } from '../data/dataset.js';
-import { type Device, programVaries } from '../device/config.js';
+import type { Device } from '../device/config.js';
+import { programVaries } from '../device/program.js';
 import type { FaultSpec } from '../faults/index.js';
 import { Conv2d } from '../nn/conv.js';
 import type { Model } from '../nn/model.js';

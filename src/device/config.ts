@@ -1,7 +1,23 @@
 import { z } from 'zod';
 import { XbarError } from '../core/errors.js';
 import { formatIssues } from '../nn/spec.js';
-import { curveMin, curveSchema } from './curve.js';
+import { curveMin } from './curve.js';
+
+/** A quantity against the conductance (curve.ts): a polynomial or a table. */
+export const curveSchema = z.union([
+  z.strictObject({
+    poly: z.array(z.number()).min(1),
+    of: z.enum(['g', 'ln g']).default('g'),
+    clamp: z.tuple([z.number(), z.number()]).optional(),
+  }),
+  z.strictObject({
+    table: z
+      .array(z.tuple([z.number().positive(), z.number()]))
+      .min(1)
+      .refine((t) => t.every((p, i) => i === 0 || p[0] > t[i - 1][0]), 'table conductances must be strictly ascending'),
+    clamp: z.tuple([z.number(), z.number()]).optional(),
+  }),
+]);
 
 /**
  * Programming noise whose spread depends on the target conductance, as measured on real arrays
@@ -69,11 +85,6 @@ export type Device = Required<Omit<DeviceOutput, 'stuckOn' | 'stuckOff' | Option
     stuckOn: [number, number];
     stuckOff: [number, number];
   };
-
-/** Whether programming draws anything (otherwise every chip's healthy cells sit at their targets). */
-export function programVaries(d: Device): boolean {
-  return d.programSigma > 0 || d.programNoise !== undefined;
-}
 
 const uS = 1e-6;
 

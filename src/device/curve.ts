@@ -1,5 +1,3 @@
-import { z } from 'zod';
-
 /**
  * A device quantity that depends on the cell's conductance G: a spread, a drift exponent's mean,
  * a noise coefficient. Measured arrays publish these either as a fitted polynomial (aihwkit's PCM
@@ -10,24 +8,12 @@ import { z } from 'zod';
  *   (`of: 'ln g'`, PCM's drift exponent), optionally clamped to [lo, hi];
  * - `table`: [G in siemens, value] points, G ascending, linear in between and held flat beyond
  *   the first and last point (a table says nothing outside its range, so it does not extrapolate).
+ *
+ * Its zod schema lives in config.ts: this module stays free of zod, for the Monte Carlo workers.
  */
-export const curveSchema = z.union([
-  z.strictObject({
-    poly: z.array(z.number()).min(1),
-    of: z.enum(['g', 'ln g']).default('g'),
-    clamp: z.tuple([z.number(), z.number()]).optional(),
-  }),
-  z.strictObject({
-    table: z
-      .array(z.tuple([z.number().positive(), z.number()]))
-      .min(1)
-      .refine((t) => t.every((p, i) => i === 0 || p[0] > t[i - 1][0]), 'table conductances must be strictly ascending'),
-    clamp: z.tuple([z.number(), z.number()]).optional(),
-  }),
-]);
-
-export type CurveInput = z.input<typeof curveSchema>;
-export type Curve = z.output<typeof curveSchema>;
+export type Curve =
+  | { poly: number[]; of: 'g' | 'ln g'; clamp?: [number, number] }
+  | { table: [number, number][]; clamp?: [number, number] };
 
 /** The curve's value at conductance g (siemens) on a device of maximum conductance gMax. */
 export function curveAt(c: Curve, g: number, gMax: number): number {

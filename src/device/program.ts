@@ -2,6 +2,13 @@ import type { Rng } from '../core/rng.js';
 import type { Device } from './config.js';
 import { curveAt } from './curve.js';
 
+// Free of zod (config.ts's schemas): the Monte Carlo workers import this module.
+
+/** Whether programming draws anything (otherwise every chip's healthy cells sit at their targets). */
+export function programVaries(d: Device): boolean {
+  return d.programSigma > 0 || d.programNoise !== undefined;
+}
+
 /**
  * Conductance-dependent programming noise (Device.programNoise) on a layer's differential pairs,
  * in place: g = max(0, g exp(sigma_ln(T) z1) + sigma_G(T) z2) with both spreads read off the

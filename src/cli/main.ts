@@ -153,7 +153,17 @@ function program(): Command {
       .option('--limit-test <n>', 'use only the first n test images', intOption(1))
       .option(
         '--sweep <key=values>',
-        'sweep one setting: sigma, read-noise, levels, adc-bits, dac-bits, array-size, wire-resistance, fault-rate, density, faults (;-separated), layers (;-separated)',
+        'sweep one setting: sigma, read-noise, levels, adc-bits, dac-bits, array-size, wire-resistance, fault-rate, density, time, drift-compensation, faults (;-separated), layers (;-separated)',
+      )
+      .option(
+        '--time <times>',
+        'read the chips at these times after programming (drift, relaxation, 1/f noise of the device), e.g. 1s,1h,1d,1mo,1y; several times age the same chips',
+      )
+      .addOption(
+        new Option(
+          '--drift-compensation <kind>',
+          'with --time: rescale outputs by a calibration read, per layer (global) or per column',
+        ).argParser(choiceOption(['none', 'global', 'column'] as const)),
       )
       .option('--workers <n>', 'worker threads for the chips (default: all cores; 1 = no workers)', intOption(1, 256))
       .option('-o, --out <dir>', 'write results.json, chips.csv, summary.csv and the defect maps (maps/) here')
@@ -170,7 +180,7 @@ function program(): Command {
       );
       return;
     }
-    const kw = Math.max(12, ...r.rows.map((row) => row.value.length));
+    const kw = Math.max(12, r.rows[0].key.length, ...r.rows.map((row) => row.value.length));
     const head = r.rows[0].key ? `${r.rows[0].key.padEnd(kw)} ` : '';
     console.log(`${head}chips  mean acc   std     min      max      95% CI of mean     seconds`);
     for (const row of r.rows) {

@@ -4,8 +4,9 @@ import { join } from 'node:path';
 import { XbarError } from '../core/errors.js';
 import { writeFileAtomic } from '../core/fs-node.js';
 import type { Kernels } from '../core/kernels.js';
+import type { Compensation, ReadAt } from '../crossbar/age.js';
 import { type CircuitInput, idealCircuit, resolveCircuit } from '../crossbar/circuit.js';
-import { type ChipResult, type MonteCarloResult, runMonteCarlo } from '../crossbar/montecarlo.js';
+import { type ChipResult, type MonteCarloResult, resultsPerRead, runMonteCarlo } from '../crossbar/montecarlo.js';
 import { runMonteCarloParallel } from '../crossbar/parallel-node.js';
 import { planCrossbars } from '../crossbar/plan.js';
 import { loadDataset } from '../data/node.js';
@@ -43,6 +44,39 @@ export interface SimulateOptions {
   maps?: number;
   /** Worker threads for the chips (default: all cores; 1 runs in this thread). */
   workers?: number;
+  /** Read the chips at these times after programming, e.g. '1s,1h,1d,1y' (parseTimes); several times are a sweep. */
+  time?: string;
+  /** Drift compensation at read time (with --time): none, global (per layer) or column. */
+  driftCompensation?: Compensation;
+}
+
+const TIME_UNITS: Record<string, number> = {
+  s: 1,
+  sec: 1,
+  min: 60,
+  h: 3600,
+  d: 86400,
+  w: 7 * 86400,
+  mo: 30 * 86400,
+  month: 30 * 86400,
+  y: 365 * 86400,
+  year: 365 * 86400,
+};
+
+/** '1s,1h,1d,1mo,1y' -> seconds (a month is 30 days, a year 365); a bare number is seconds. */
+export function parseTimes(text: string): { label: string; t: number }[] {
+  const items = text
+    .split(',')
+    .map((v) => v.trim())
+    .filter(Boolean);
+  if (!items.length) throw new XbarError('--time has no values: give times after programming such as 1s,1h,1d,1mo,1y');
+  return items.map((label) => {
+    const m = /^(\d+(?:\.\d+)?(?:e[+-]?\d+)?)\s*([a-z]*)$/i.exec(label);
+    const unit = m ? TIME_UNITS[m[2].toLowerCase() || 's'] : undefined;
+    if (!m || unit === undefined)
+      throw new XbarError(`--time '${label}' is not a time: use a number with s, min, h, d, w, mo or y (e.g. 1s,1h,1d,1mo,1y)`);
+    return { label, t: Number(m[1]) * unit };
+  });
 }
 
 /** A preset name or a JSON device file, with command-line overrides. */
@@ -99,6 +133,8 @@ export function parseSweep(text: string): { key: string; values: string[] } {
     'layers',
     'fault-rate',
     'density',
+    'time',
+    'drift-compensation',
   ];
   if (eq < 1) throw new XbarError(`--sweep '${text}' must look like key=v1,v2,... with key one of ${keys.join(', ')}`);
   const key = text.slice(0, eq);
@@ -150,6 +186,12 @@ export function applySweep(o: SimulateOptions, key: string, value: string): Simu
     case 'density':
       if (!o.faults) throw new XbarError('--sweep density=... needs --faults with the patterns to scale');
       return { ...o, faults: withDensity(o.faults, num()) };
+    case 'time':
+      return { ...o, time: value };
+    case 'drift-compensation':
+      if (!['none', 'global', 'column'].includes(value))
+        throw new XbarError(`--sweep drift-compensation: '${value}' is not one of none, global, column`);
+      return { ...o, driftCompensation: value as Compensation };
   }
   throw new XbarError(`--sweep key '${key}' is unknown`);
 }
@@ -181,7 +223,16 @@ export async function runSimulate(o: SimulateOptions, kernels: Kernels, progress
   const { model, file } = loadModel(o.model);
   const datasetName = o.dataset ?? (typeof file.meta.dataset === 'string' ? file.meta.dataset : undefined);
   if (!datasetName) throw new XbarError(`${o.model} does not record its dataset: pass --dataset`);
-  const sweep = o.sweep ? parseSweep(o.sweep) : { key: '', values: [''] };
+  let sweep = o.sweep ? parseSweep(o.sweep) : { key: '', values: [''] };
+  // A time sweep reads the same programmed chips at every time (aging them), not one run per time.
+  if (sweep.key === 'time') {
+    if (o.time) throw new XbarError('--sweep time=... and --time both give read times: use one of them');
+    o = { ...o, time: sweep.values.join(',') };
+    sweep = { key: '', values: [''] };
+  }
+  const times = o.time ? parseTimes(o.time) : null;
+  if (o.driftCompensation && o.driftCompensation !== 'none' && !times && sweep.key !== 'drift-compensation')
+    throw new XbarError('--drift-compensation needs --time: compensation rescales the drift seen at a read time');
   // Validate every point before the long work starts.
   const points = sweep.values.map((v) => {
     const po = sweep.key ? applySweep(o, sweep.key, v) : o;
@@ -198,6 +249,7 @@ export async function runSimulate(o: SimulateOptions, kernels: Kernels, progress
   const nCalib = Math.min(ds.train.n, points[0].circuit.calibrationImages);
   const calib = ds.train.x.subarray(0, nCalib * model.inputSize);
   const rows: SweepRow[] = [];
+  const configs: PointConfig[] = [];
   for (const p of points) {
     const nWeighted = model.layers.filter((l) => l.spec.type === 'dense' || l.spec.type === 'conv2d').length;
     for (const f of p.faults)
@@ -208,7 +260,8 @@ export async function runSimulate(o: SimulateOptions, kernels: Kernels, progress
     const plan = planCrossbars(model, p.circuit, calib, nCalib, kernels);
     progress.start(o.chips, sweep.key ? `${sweep.key}=${p.value}` : 'chips');
     const onChip = (r: ChipResult, done: number) => progress.update(done, `chip ${r.chip}: ${(100 * r.accuracy).toFixed(2)}%`);
-    const cfg = { chips: o.chips, seed: o.seed };
+    const reads: ReadAt[] | undefined = times?.map(({ t }) => ({ t, compensation: p.o.driftCompensation ?? 'none' }));
+    const cfg = { chips: o.chips, seed: o.seed, reads };
     const workers = Math.min(o.workers ?? availableParallelism(), o.chips);
     const result =
       workers > 1
@@ -219,7 +272,19 @@ export async function runSimulate(o: SimulateOptions, kernels: Kernels, progress
           })
         : runMonteCarlo(model, plan, p.device, p.faults, ds.test, cfg, kernels, { onChip });
     progress.stop();
-    rows.push({ key: sweep.key, value: p.value, result });
+    // Several times with another sweep: one row per (value, time), keyed 'key+time' with values 'v@t'.
+    if (times && times.length > 1)
+      resultsPerRead(result, times.length).forEach((r, i) => {
+        const label = times[i].label;
+        rows.push(
+          sweep.key ? { key: `${sweep.key}+time`, value: `${p.value}@${label}`, result: r } : { key: 'time', value: label, result: r },
+        );
+        configs.push(configOf(p, reads?.[i]));
+      });
+    else {
+      rows.push({ key: sweep.key, value: p.value, result });
+      configs.push(configOf(p, reads?.[0]));
+    }
     const nMaps = Math.min(o.chips, o.maps ?? 1);
     if (o.out && p.faults.length && nMaps > 0)
       writeChipMaps(
@@ -230,19 +295,31 @@ export async function runSimulate(o: SimulateOptions, kernels: Kernels, progress
         o.seed,
         nMaps,
       );
-    if (sweep.key)
+    if (times && times.length > 1)
+      for (const r of rows.slice(-times.length))
+        progress.log(
+          `${r.key}=${r.value}: accuracy ${(100 * r.result.summary.mean).toFixed(2)}% +- ${(100 * r.result.summary.std).toFixed(2)} over ${o.chips} chips`,
+        );
+    else if (sweep.key)
       progress.log(
         `${sweep.key}=${p.value}: accuracy ${(100 * result.summary.mean).toFixed(2)}% +- ${(100 * result.summary.std).toFixed(2)} over ${o.chips} chips`,
       );
   }
   const run: SimulateRun = { rows, model: o.model, dataset: ds.name, device: points[0].device, circuit: points[0].circuit };
-  if (o.out)
-    writeResults(
-      o,
-      run,
-      points.map((p) => ({ device: p.device, circuit: p.circuit, faults: p.faults ? formatFaultSpec(p.faults) : '' })),
-    );
+  if (o.out) writeResults(o, run, configs);
   return run;
+}
+
+interface PointConfig {
+  device: Device;
+  circuit: unknown;
+  faults: string;
+  /** The read time (seconds after programming) and drift compensation, with --time. */
+  read?: ReadAt;
+}
+
+function configOf(p: { device: Device; circuit: unknown; faults: FaultSpec }, read: ReadAt | undefined): PointConfig {
+  return { device: p.device, circuit: p.circuit, faults: p.faults ? formatFaultSpec(p.faults) : '', ...(read ? { read } : {}) };
 }
 
 function csvRow(cells: (string | number)[]): string {
@@ -250,7 +327,7 @@ function csvRow(cells: (string | number)[]): string {
 }
 
 /** results.json (everything, with the configuration and seeds), chips.csv and summary.csv. */
-function writeResults(o: SimulateOptions, run: SimulateRun, configs: { device: Device; circuit: unknown; faults: string }[]): void {
+function writeResults(o: SimulateOptions, run: SimulateRun, configs: PointConfig[]): void {
   const json = {
     format: 'xbar-simulate',
     version: 1,

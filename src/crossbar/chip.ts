@@ -1,6 +1,7 @@
 import type { Kernels } from '../core/kernels.js';
 import { jsKernels } from '../core/kernels-js.js';
 import { Rng } from '../core/rng.js';
+import type { CellAging } from '../device/aging.js';
 import type { Device } from '../device/config.js';
 import { programNoisePairs, programVaries } from '../device/program.js';
 import { type FaultMap, generateFaultMap, STUCK_OFF, STUCK_ON } from '../faults/pattern.js';
@@ -21,6 +22,10 @@ export interface LayerChip {
   sparse: { index: Int32Array; delta: Float32Array } | null;
   /** (G+^2 + G-^2) in weight units^2, for read noise; filled on first use. */
   noiseVar?: Float32Array;
+  /** The cells' drift exponents and relaxation directions (device/aging.ts), drawn on the first read at a time. */
+  aging?: CellAging;
+  /** Drift compensation's digital gain per output column, already in wEff (age.ts); read noise scales with it. */
+  colGain?: Float64Array;
 }
 
 export interface Chip {
@@ -196,7 +201,7 @@ function applyFaults(
 }
 
 /** What each tile computes with IR drop: (T+ - T-) * scale, T from the wire solver (wires.ts). */
-function wiredWeights(lp: LayerPlan, gPos: Float64Array, gNeg: Float64Array, rWire: number, span: number): Float32Array {
+export function wiredWeights(lp: LayerPlan, gPos: Float64Array, gNeg: Float64Array, rWire: number, span: number): Float32Array {
   const w = new Float32Array(gPos.length);
   for (const t of lp.tiles) {
     const rows = t.r1 - t.r0;
@@ -217,7 +222,7 @@ function wiredWeights(lp: LayerPlan, gPos: Float64Array, gNeg: Float64Array, rWi
 }
 
 /** (G+ - G-) * colScale / span, in float64 before rounding so that an ideal chip reproduces the weights exactly. */
-function toWeights(gPos: Float64Array, gNeg: Float64Array, lp: LayerPlan, span: number): Float32Array {
+export function toWeights(gPos: Float64Array, gNeg: Float64Array, lp: LayerPlan, span: number): Float32Array {
   const w = new Float32Array(gPos.length);
   const nOut = lp.nOut;
   for (let i = 0, j = 0; i < w.length; i++, j = j + 1 === nOut ? 0 : j + 1) w[i] = ((gPos[i] - gNeg[i]) * lp.colScale[j]) / span;

@@ -1,11 +1,13 @@
 import type { Kernels } from '../core/kernels.js';
 import { Rng } from '../core/rng.js';
 import type { Split } from '../data/dataset.js';
+import { timeWords } from '../device/aging.js';
 import type { Device } from '../device/config.js';
-import { programVaries } from '../device/program.js';
+import { deviceAges, programVaries } from '../device/program.js';
 import type { FaultSpec } from '../faults/index.js';
 import { Conv2d } from '../nn/conv.js';
 import type { Model } from '../nn/model.js';
+import { ageChip, type ReadAt } from './age.js';
 import { type Chip, chipBase, patternsFor, programChip } from './chip.js';
 import type { CrossbarPlan } from './plan.js';
 import { layerInput, productOnChip, type SharedInput, scratchBuffer, sharedInput, simulateBatch } from './simulate.js';
@@ -20,6 +22,12 @@ export interface MonteCarloConfig {
   chipsPerChunk?: number;
   /** First chip index (to split a run or to reproduce one chip). */
   firstChip?: number;
+  /**
+   * Read every chip at these times after programming (age.ts), each programmed chip aged to each
+   * time rather than reprogrammed; ChipResult.reads then holds one accuracy per time. Without it,
+   * chips are read as programmed (no aging at all).
+   */
+  reads?: ReadAt[];
 }
 
 export interface ChipResult {
@@ -28,6 +36,8 @@ export interface ChipResult {
   correct: number;
   /** Faulty weights (either cell of the pair stuck) per weighted layer. */
   faultyWeights: number[];
+  /** With MonteCarloConfig.reads: the chip at each read time (accuracy and correct above are the first). */
+  reads?: { accuracy: number; correct: number }[];
 }
 
 export interface MonteCarloResult {
@@ -60,15 +70,18 @@ export function runMonteCarlo(
   hooks: MonteCarloHooks = {},
 ): MonteCarloResult {
   const t0 = performance.now();
-  const chunk = Math.max(1, cfg.chipsPerChunk ?? DEFAULT_CHUNK);
+  const reads = cfg.reads?.length ? cfg.reads : null;
+  const ages = reads !== null && deviceAges(dev);
+  // Every read time holds its own aged copy of the chunk's chips: keep the copies held at once near one chunk.
+  const chunk = Math.max(1, Math.floor((cfg.chipsPerChunk ?? DEFAULT_CHUNK) / (ages && reads ? reads.length : 1)));
   const first = cfg.firstChip ?? 0;
   const inSize = model.inputSize;
   const nOut = model.outputSize;
 
-  const varies = plan.layers.map((lp) => programVaries(dev) || dev.readNoise > 0 || patternsFor(faults, lp.weighted).length > 0);
+  const varies = plan.layers.map((lp) => programVaries(dev) || ages || dev.readNoise > 0 || patternsFor(faults, lp.weighted).length > 0);
   const firstVarying = varies.indexOf(true);
   const startLayer = firstVarying < 0 ? model.layers.length : plan.layers[firstVarying].layerIndex;
-  const sparseStart = firstVarying >= 0 && !programVaries(dev) && plan.circuit.adcBits === 0 && plan.circuit.wireResistance === 0;
+  const sparseStart = firstVarying >= 0 && !programVaries(dev) && !ages && plan.circuit.adcBits === 0 && plan.circuit.wireResistance === 0;
   const base = chipBase(plan, dev);
   const idealW = sparseStart ? base.layers[firstVarying].ideal : null;
   const batchSize = cfg.batchSize ?? defaultBatch(model, plan);
@@ -81,7 +94,9 @@ export function runMonteCarlo(
     const chips: Chip[] = [];
     for (let c = c0; c < Math.min(first + cfg.chips, c0 + chunk); c++)
       chips.push(programChip(plan, dev, faults, cfg.seed, c, { base, kernels }));
-    const correct = new Array<number>(chips.length).fill(0);
+    // The chips as read at each time (the programmed chips themselves without reads or aging).
+    const views: Chip[][] = reads ? reads.map((r) => chips.map((c) => ageChip(plan, dev, base, cfg.seed, c, r))) : [chips];
+    const correct = views.map(() => new Array<number>(chips.length).fill(0));
     for (let s = 0, b = 0; s < test.n; s += batchSize, b++) {
       const n = Math.min(batchSize, test.n - s);
       const x = test.x.subarray(s * inSize, (s + n) * inSize);
@@ -101,43 +116,48 @@ export function runMonteCarlo(
         );
       }
       const lpFirst = plan.layers[firstVarying];
-      chips.forEach((chip, k) => {
-        const rng = dev.readNoise > 0 ? Rng.derive(cfg.seed, chip.index, 1_000_003, b) : null;
-        const out = shared
-          ? simulateBatch(model, plan, chip.layers, dev, x, n, {
-              kernels,
-              rng,
-              scratch,
-              from: {
-                layer: startLayer,
-                h,
-                product: productOnChip(
-                  shared,
-                  lpFirst,
-                  chip.layers[firstVarying],
-                  plan,
-                  kernels,
-                  scratchBuffer(scratch, firstVarying, shared.R * lpFirst.nOut),
-                ),
-              },
-            }).data
-          : h.data;
-        classify(out, n, nOut, argmax);
-        for (let i = 0; i < n; i++) if (argmax[i] === test.y[s + i]) correct[k]++;
-        if (hooks.onOutputs) {
-          const v = new Float32Array(out.length);
-          for (let i = 0; i < v.length; i++) v[i] = out[i] * plan.voltsPerUnit;
-          hooks.onOutputs(chip.index, s, v, n);
-        }
+      views.forEach((view, v) => {
+        view.forEach((chip, k) => {
+          // Read noise of a read time is keyed by the time, so a chip at 1 h is the same in any sweep.
+          const rng = dev.readNoise > 0 ? Rng.derive(cfg.seed, chip.index, 1_000_003, b, ...(reads ? timeWords(reads[v].t) : [])) : null;
+          const out = shared
+            ? simulateBatch(model, plan, chip.layers, dev, x, n, {
+                kernels,
+                rng,
+                scratch,
+                from: {
+                  layer: startLayer,
+                  h,
+                  product: productOnChip(
+                    shared,
+                    lpFirst,
+                    chip.layers[firstVarying],
+                    plan,
+                    kernels,
+                    scratchBuffer(scratch, firstVarying, shared.R * lpFirst.nOut),
+                  ),
+                },
+              }).data
+            : h.data;
+          classify(out, n, nOut, argmax);
+          for (let i = 0; i < n; i++) if (argmax[i] === test.y[s + i]) correct[v][k]++;
+          if (hooks.onOutputs && v === 0) {
+            const volts = new Float32Array(out.length);
+            for (let i = 0; i < volts.length; i++) volts[i] = out[i] * plan.voltsPerUnit;
+            hooks.onOutputs(chip.index, s, volts, n);
+          }
+        });
       });
     }
+    const acc = (c: number) => (test.n ? c / test.n : 0);
     chips.forEach((chip, k) => {
       const r: ChipResult = {
         chip: chip.index,
-        accuracy: test.n ? correct[k] / test.n : 0,
-        correct: correct[k],
+        accuracy: acc(correct[0][k]),
+        correct: correct[0][k],
         faultyWeights: chip.layers.map((l) => l.faultyCells),
       };
+      if (reads) r.reads = correct.map((c) => ({ accuracy: acc(c[k]), correct: c[k] }));
       results.push(r);
       hooks.onChip?.(r, results.length);
     });
@@ -146,6 +166,14 @@ export function runMonteCarlo(
 }
 
 const DEFAULT_CHUNK = 16;
+
+/** One MonteCarloResult per read time of a run with MonteCarloConfig.reads (seconds: the whole run's). */
+export function resultsPerRead(r: MonteCarloResult, nReads: number): MonteCarloResult[] {
+  return Array.from({ length: nReads }, (_, i) => {
+    const chips = r.chips.map((c) => ({ ...c, ...(c.reads?.[i] ?? { accuracy: c.accuracy, correct: c.correct }), reads: undefined }));
+    return { ...r, chips, summary: summarize(chips.map((c) => c.accuracy)) };
+  });
+}
 
 /**
  * Images per batch: 1000; for small networks up to 10000 (in thousands) while the largest layer

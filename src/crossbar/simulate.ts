@@ -177,7 +177,7 @@ function addReadNoise(
     const span = dev.gMax - dev.gMin;
     lc.noiseVar = new Float32Array(lc.gPos.length);
     for (let i = 0; i < lc.gPos.length; i++) {
-      const s = lp.colScale[i % nOut] / span;
+      const s = (lp.colScale[i % nOut] / span) * (lc.colGain?.[i % nOut] ?? 1);
       lc.noiseVar[i] = (lc.gPos[i] * s) ** 2 + (lc.gNeg[i] * s) ** 2;
     }
   }

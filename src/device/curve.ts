@@ -6,6 +6,7 @@
  *
  * - `poly`: sum_i c_i u^i with u = G / gMax (`of: 'g'`, the fits' convention) or u = ln(G / gMax)
  *   (`of: 'ln g'`, PCM's drift exponent), optionally clamped to [lo, hi];
+ * - `power`: a u^b with u = G / gMax (PCM's 1/f noise coefficient), optionally clamped;
  * - `table`: [G in siemens, value] points, G ascending, linear in between and held flat beyond
  *   the first and last point (a table says nothing outside its range, so it does not extrapolate).
  *
@@ -13,6 +14,7 @@
  */
 export type Curve =
   | { poly: number[]; of: 'g' | 'ln g'; clamp?: [number, number] }
+  | { power: [number, number]; clamp?: [number, number] }
   | { table: [number, number][]; clamp?: [number, number] };
 
 /** The curve's value at conductance g (siemens) on a device of maximum conductance gMax. */
@@ -23,6 +25,9 @@ export function curveAt(c: Curve, g: number, gMax: number): number {
     // Horner, highest power first.
     v = 0;
     for (let i = c.poly.length - 1; i >= 0; i--) v = v * u + c.poly[i];
+  } else if ('power' in c) {
+    // At G = 0 a negative power is infinite: the clamp (which such a curve needs) bounds it.
+    v = c.power[0] * (g / gMax) ** c.power[1];
   } else {
     const t = c.table;
     if (g <= t[0][0]) v = t[0][1];

@@ -4,6 +4,11 @@ import { curveAt } from './curve.js';
 
 // Free of zod (config.ts's schemas): the Monte Carlo workers import this module.
 
+/** Whether a chip changes after programming (`--time` then ages it). */
+export function deviceAges(d: Device): boolean {
+  return d.drift !== undefined || d.relaxation !== undefined || d.noise1f !== undefined;
+}
+
 /** Whether programming draws anything (otherwise every chip's healthy cells sit at their targets). */
 export function programVaries(d: Device): boolean {
   return d.programSigma > 0 || d.programNoise !== undefined;

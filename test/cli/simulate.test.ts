@@ -87,6 +87,31 @@ describe('xbar simulate', () => {
     expect(one[0].summary.std).toBeGreaterThan(0);
   });
 
+  it('--time reads the same programmed chips at every time: a sweep row is the single-time run', () => {
+    const base = ['simulate', '-m', model, '--device', 'pcm-joshi2020', '--chips', '3', '--seed', '6', '--limit-test', '300'];
+    const out = join(work, 'time');
+    const r = xbar(...base, '--time', '1s,1d,1y', '--drift-compensation', 'global', '--workers', '2', '--out', out, '--quiet');
+    expect(r.code, r.err).toBe(0);
+    const rows = readFileSync(join(out, 'summary.csv'), 'utf8').trim().split('\n').slice(1);
+    expect(rows.map((l) => l.split(',').slice(0, 3).join(','))).toEqual(['time,1s,3', 'time,1d,3', 'time,1y,3']);
+    const res = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
+    expect(res.points.map((p: { read: { t: number } }) => p.read.t)).toEqual([1, 86400, 365 * 86400]);
+    const alone = JSON.parse(xbar(...base, '--time', '1y', '--drift-compensation', 'global', '--workers', '1', '--json').out);
+    expect(alone[0].summary).toEqual(res.points[2].summary);
+    // --sweep time= is the same sweep
+    const swept = JSON.parse(xbar(...base, '--sweep', 'time=1s,1d,1y', '--drift-compensation', 'global', '--json').out);
+    expect(swept.map((p: { summary: unknown }) => p.summary)).toEqual(res.points.map((p: { summary: unknown }) => p.summary));
+    // with another sweep: a row per (value, time)
+    const both = JSON.parse(xbar(...base, '--time', '1s,1y', '--sweep', 'drift-compensation=none,global', '--json').out);
+    expect(both.map((p: { key: string; value: string }) => `${p.key}:${p.value}`)).toEqual([
+      'drift-compensation+time:none@1s',
+      'drift-compensation+time:none@1y',
+      'drift-compensation+time:global@1s',
+      'drift-compensation+time:global@1y',
+    ]);
+    expect(both[3].summary).toEqual(res.points[2].summary);
+  });
+
   it('sweeps a setting into one table', () => {
     const out = join(work, 'sweep');
     const r = xbar('simulate', '-m', model, '--chips', '4', '--limit-test', '300', '--sweep', 'sigma=0,0.3,1', '--out', out, '--quiet');
@@ -146,6 +171,9 @@ describe('xbar simulate', () => {
     ['unknown device', ['--device', 'memristor9000'], /unknown device preset 'memristor9000'/],
     ['bad sweep key', ['--sweep', 'temperature=1,2'], /--sweep key 'temperature' is unknown/],
     ['impossible sigma', ['--sigma', '-1'], /--sigma/],
+    ['bad time', ['--time', '1h,3 fortnights'], /--time '3 fortnights' is not a time: use a number with s, min, h, d, w, mo or y/],
+    ['compensation without time', ['--drift-compensation', 'global'], /--drift-compensation needs --time/],
+    ['two time lists', ['--time', '1s,1h', '--sweep', 'time=1d,1y'], /--sweep time=... and --time both give read times/],
   ];
   for (const [what, extra, msg] of bad)
     it(`bad input: ${what}`, () => {

@@ -79,12 +79,12 @@ export function sweepPlot(
   title: string,
   xTitle: string,
   points: SeriesPoint[],
-  opts: { reference?: number; yTitle?: string } = {},
+  opts: { reference?: number; yTitle?: string; logX?: boolean } = {},
 ): TopLevelSpec {
   const rows = bandRows(points);
   const chips = chipRows(points);
   const multi = new Set(points.map((p) => p.series ?? '')).size > 1;
-  const x = { field: 'x', type: 'quantitative', title: xTitle, scale: { zero: false, nice: false } };
+  const x = { field: 'x', type: 'quantitative', title: xTitle, scale: opts.logX ? { type: 'log' } : { zero: false, nice: false } };
   const y = { field: 'mean', type: 'quantitative', ...accAxis(opts.yTitle) };
   const tooltip = [
     { field: 'x', title: xTitle },

@@ -327,6 +327,31 @@ describe('xbar-spice-compare', () => {
 describe('result files as the writers wrote them on 2026-11-23 (small runs; test/report/fixtures/*-real.json)', () => {
   const real = (name: string) => input(JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', `${name}.json`), 'utf8')));
 
+  it('xbar simulate --time with a drift-compensation sweep: accuracy vs time per compensation, and the device spread', async () => {
+    // npx xbar simulate -m runs/mlp-paper --device reram-wan2022 --chips 3 --seed 2 --limit-test 300 \
+    //   --time 1s,1d,1y --sweep drift-compensation=none,global --out runs/time   (on 2026-12-05)
+    const d = extractSimulate(real('simulate-time-real'));
+    expect(d.sweepKey).toBe('drift-compensation+time');
+    expect(d.points.map((p) => p.read?.t)).toEqual([1, 86400, 365 * 86400, 1, 86400, 365 * 86400]);
+    expect(d.points[4].read?.compensation).toBe('global');
+    const s = simulateKind.section(d, ctx);
+    expect(s.plots.map((p) => p.id)).toEqual(['accuracy-vs-time', 'device-spread']);
+    const time = s.plots[0].spec as {
+      layer: { data?: { values: { series: string }[] } }[];
+      data?: { values: { x: number; series: string }[] };
+    };
+    const rows = JSON.stringify(time);
+    expect(rows).toContain('drift-compensation=global');
+    expect(rows).toContain('"type":"log"');
+    // The spread plot: the 1 s fit of Wan et al. (Extended Data Fig. 3d, aihwkit's polynomial) at the middle of the range.
+    const spread = (s.plots[1].spec as { data: { values: { x: number; y: number; series: string }[] } }).data.values;
+    expect(new Set(spread.map((v) => v.series))).toEqual(new Set(['programmed', '1 s (source)', '1 d (source)', '2 d (source)']));
+    const mid = spread.find((v) => v.series === 'programmed' && Math.abs(v.x - 20.5) < 1e-9);
+    const u = 20.5 / 40;
+    expect(mid?.y).toBeCloseTo(0.348 + 16.03 * u - 43.853 * u ** 2 + 45.393 * u ** 3 - 16.815 * u ** 4, 9);
+    await expectPlotsRender(s);
+  });
+
   it('xbar correct train: held-out before/after, per defect type, per chip', async () => {
     const d = extractCorrector(real('corrector-train-real'));
     expect(d.overall?.before.mean).toBeCloseTo(0.5813, 4);

@@ -1,6 +1,7 @@
 import { categoryPlot, histogramPlot, type SeriesPoint, scatterPlot, sweepPlot } from '../plots.js';
 import type { BuildContext, Plot, ReportKind, ResultInput, Section, Table } from '../types.js';
 import { Fields, fmt, isNum, isObj, type Json, pct, pp, type Stat, slug } from '../util.js';
+import { deviceSpreadPlot } from './device.js';
 import { extractFaultMap, faultMapPlot, type LayerMap } from './fault-map.js';
 
 /** `xbar-simulate`: results.json of `xbar simulate --out`, one point per sweep value (one point without a sweep). */
@@ -23,6 +24,8 @@ export interface SimPoint {
   faultyPerChip: number[];
   device: Json;
   circuit: Json;
+  /** With --time: seconds after programming, and the drift compensation, of this point's read. */
+  read?: { t: number; compensation: string };
 }
 
 export interface SimMap {
@@ -91,6 +94,9 @@ export function extractSimulate(input: ResultInput): SimData {
       faultyPerChip: faulty.map((x) => x.reduce((a, b) => a + b, 0)),
       device: isObj(p.device) ? p.device : {},
       circuit: isObj(p.circuit) ? p.circuit : {},
+      ...(isObj(p.read) && isNum(p.read.t)
+        ? { read: { t: p.read.t, compensation: typeof p.read.compensation === 'string' ? p.read.compensation : 'none' } }
+        : {}),
     };
   });
   const sweepKey = points[0].key;
@@ -235,7 +241,22 @@ function summaryTable(d: SimData): Table {
 export function simulatePlots(d: SimData, maxMaps: number): Plot[] {
   const plots: Plot[] = [];
   const series: SeriesPoint[] = d.points.map((p) => ({ x: d.numeric ? Number(p.value) : p.value, stat: p.stat }));
-  if (!d.sweepKey) {
+  const timed = d.points.every((p) => p.read) && (d.sweepKey === 'time' || d.sweepKey.endsWith('+time'));
+  if (timed) {
+    // Read times on a log axis; with another sweep (drift compensation...), one line per value.
+    const other = d.sweepKey.endsWith('+time') ? d.sweepKey.slice(0, -'+time'.length) : '';
+    const pts: SeriesPoint[] = d.points.map((p) => ({
+      x: p.read?.t ?? Number.NaN,
+      stat: p.stat,
+      series: other ? `${other}=${p.value.split('@')[0]}` : `drift compensation ${p.read?.compensation}`,
+    }));
+    plots.push({
+      id: 'accuracy-vs-time',
+      title: 'Accuracy vs time after programming',
+      caption: `Mean accuracy over ${d.chips} chips at each read time (seconds after programming, log scale), mean +- one standard deviation (band); the same programmed chips aged to every time.`,
+      spec: sweepPlot(`Accuracy vs time after programming (${d.chips} chips)`, 'time after programming (s)', pts, { logX: true }),
+    });
+  } else if (!d.sweepKey) {
     const p = d.points[0];
     plots.push({
       id: 'accuracy-histogram',
@@ -275,6 +296,8 @@ export function simulatePlots(d: SimData, maxMaps: number): Plot[] {
       spec: scatterPlot('Chip accuracy vs stuck weights', 'weights with a stuck cell (all layers)', 'accuracy', pts, { yPercent: true }),
     });
   }
+  const spread = deviceSpreadPlot(d.points[0].device);
+  if (spread) plots.push(spread);
   d.maps.slice(0, maxMaps).forEach((m, i) => {
     plots.push(faultMapPlot(m.map, `map-${i + 1}${m.point ? `-${slug(m.point)}` : ''}`, { point: m.point, showFaults: false }));
   });

@@ -80,8 +80,8 @@ describe.skipIf(!haveChromium && !mustRun)('xbar report in headless Chromium', (
     expect(r.err).toMatch(/^skipped: .*future\.json: format 'xbar-from-the-future' is not one this xbar/);
     expect(r.err).not.toMatch(/warning/);
     summary = JSON.parse(r.out);
-    // folder order: correctnet, corrector study, corrector train, spice
-    expect(summary.results.map((s) => s.plots)).toEqual([1, expect.any(Number), 7, 4, 3, 3]);
+    // folder order: correctnet, corrector study, corrector train, simulate --time (accuracy vs time, device spread), spice
+    expect(summary.results.map((s) => s.plots)).toEqual([1, expect.any(Number), 7, 4, 3, 2, 3]);
     // the layers run has its category plot, the stuck-weights scatter and defect maps of every point
     expect(summary.results[1].plots).toBeGreaterThanOrEqual(5);
   });
@@ -135,6 +135,7 @@ describe.skipIf(!haveChromium && !mustRun)('xbar report in headless Chromium', (
         'xbar-correctnet',
         'xbar-corrector',
         'xbar-corrector',
+        'xbar-simulate',
         'xbar-spice-compare',
       ]);
       expect(await page.locator('#skipped').textContent()).toContain('xbar-from-the-future');

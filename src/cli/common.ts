@@ -2,6 +2,10 @@ import { type Command, Option } from 'commander';
 import { loadKernels } from '../core/kernels-node.js';
 import { choiceOption, intOption } from './options.js';
 
+/** --data-dir's help, the same for every command. */
+export const DATA_DIR_HELP =
+  'read the data from this folder instead: the four IDX files (raw or .gz), or NumPy x_train.npy, y_train.npy, x_test.npy, y_test.npy (or one .npz)';
+
 export const pct = (x: number): string => `${(100 * x).toFixed(2)}%`;
 
 export function kernelsFrom(opts: { kernels?: 'native' | 'js'; threads?: number }) {

@@ -38,7 +38,8 @@ import { loadModel } from '../nn/io-node.js';
 import type { Model } from '../nn/model.js';
 import { evaluate } from '../nn/train.js';
 import { VERSION } from '../version.js';
-import { common, kernelsFrom, pct } from './common.js';
+import { common, DATA_DIR_HELP, kernelsFrom, pct } from './common.js';
+import { openModel } from './onnx.js';
 import { choiceOption, floatOption, intOption } from './options.js';
 import { makeProgress, type Progress } from './progress.js';
 import { circuitFrom, deviceFrom, type SimulateOptions } from './simulate.js';
@@ -125,7 +126,7 @@ const chipOptions = (c: Command): Command =>
     .option('--hidden-voltages <layers>', 'also feed the neuron voltages of these hidden weighted layers, e.g. 2 or 1,2')
     .option('-s, --seed <n>', 'random seed; chip i of seed s is always the same chip', intOption(0, 2 ** 31 - 1), 1)
     .option('-d, --dataset <name>', 'dataset (default: the one the model was trained on)')
-    .option('--data-dir <dir>', 'read the four IDX files from this folder instead')
+    .option('--data-dir <dir>', DATA_DIR_HELP)
     .option('--limit-test <n>', 'evaluate held-out chips on the first n test images', intOption(1));
 
 const trainingOptions = (c: Command): Command =>
@@ -210,7 +211,7 @@ function setup(
   pop: Population,
   kernels: Kernels,
 ): Setup {
-  const { model, file } = loadModel(o.model);
+  const { model, file } = openModel(o.model, o);
   const name = o.dataset ?? (typeof file.meta.dataset === 'string' ? file.meta.dataset : undefined);
   if (!name) throw new XbarError(`${o.model} does not record its dataset: pass --dataset`);
   // Cheap checks first, before the data is loaded and the arrays are planned.
@@ -574,7 +575,7 @@ export function registerCorrect(p: Command): void {
       .option('--layers <sets>', 'override the defect layer sets')
       .addOption(new Option('--geometry <kind>', 'random or fixed').argParser(choiceOption(['random', 'fixed'] as const)))
       .option('-d, --dataset <name>', 'dataset (default: the one the corrector was trained on)')
-      .option('--data-dir <dir>', 'read the four IDX files from this folder instead')
+      .option('--data-dir <dir>', DATA_DIR_HELP)
       .option('--limit-test <n>', 'use only the first n test images', intOption(1))
       .option('-o, --out <dir>', 'write results.json here'),
   ).action((o) => {

@@ -61,7 +61,7 @@ import type { Model } from '../nn/model.js';
 import { presets } from '../nn/presets.js';
 import { evaluate } from '../nn/train.js';
 import { VERSION } from '../version.js';
-import { common, kernelsFrom, pct } from './common.js';
+import { common, DATA_DIR_HELP, kernelsFrom, pct } from './common.js';
 import { choiceOption, floatOption, intOption } from './options.js';
 import { makeProgress, type Progress } from './progress.js';
 import { resolveModel, runTrain } from './train.js';
@@ -1099,7 +1099,7 @@ export function registerCorrectnet(p: Command): void {
       )
       .requiredOption('-o, --out <dir>', 'folder for the models, step caches, results.json, table.md and rl-curve.csv (rerunning resumes)')
       .option('-d, --dataset <name>', "dataset (default: the preset's or the model's)")
-      .option('--data-dir <dir>', 'read the four IDX files (raw or .gz) from this folder instead')
+      .option('--data-dir <dir>', DATA_DIR_HELP)
       .option('--limit-train <n>', 'use only the first n training images', intOption(1))
       .option('--limit-test <n>', 'use only the first n test images', intOption(1))
       .option('--sigmas <list>', 'programming variation (log-normal sigma) of the sweep', '0,0.2,0.4,0.6,0.8,1,1.2')

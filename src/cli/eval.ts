@@ -1,9 +1,9 @@
 import { XbarError } from '../core/errors.js';
 import type { Kernels } from '../core/kernels.js';
 import { loadDataset } from '../data/node.js';
-import { loadModel } from '../nn/io-node.js';
 import { argmaxRows } from '../nn/loss.js';
 import { evaluate } from '../nn/train.js';
+import { openModel } from './onnx.js';
 import { checkCompatible } from './train.js';
 
 export interface EvalOptions {
@@ -25,7 +25,7 @@ export interface EvalResult {
 }
 
 export function runEval(opts: EvalOptions, kernels: Kernels): EvalResult {
-  const { model, file } = loadModel(opts.model);
+  const { model, file } = openModel(opts.model, opts);
   const datasetName = opts.dataset ?? (typeof file.meta.dataset === 'string' ? file.meta.dataset : undefined);
   if (!datasetName) throw new XbarError(`${opts.model} does not record its dataset: pass --dataset`);
   const ds = loadDataset(datasetName, { dataDir: opts.dataDir, limitTest: opts.limitTest, limitTrain: 1 });

@@ -7,11 +7,12 @@ import { datasetNames } from '../data/node.js';
 import { devicePresetNames } from '../device/config.js';
 import { presets } from '../nn/presets.js';
 import { VERSION } from '../version.js';
-import { common, kernelsFrom, pct } from './common.js';
+import { common, DATA_DIR_HELP, kernelsFrom, pct } from './common.js';
 import { registerCorrect } from './correct.js';
 import { registerCorrectnet } from './correctnet.js';
 import { runEval } from './eval.js';
 import { drawFaults } from './maps.js';
+import { registerOnnx } from './onnx.js';
 import { choiceOption, floatOption, intOption } from './options.js';
 import { makeProgress } from './progress.js';
 import { registerReport } from './report.js';
@@ -32,7 +33,7 @@ function program(): Command {
       .description('train a network on a dataset and save it')
       .requiredOption('-m, --model <preset|file>', `a preset (${Object.keys(presets).join(', ')}) or a JSON model spec`)
       .option('-d, --dataset <name>', `dataset (${datasetNames.join(', ')}); default: the preset's`)
-      .option('--data-dir <dir>', 'read the four IDX files (raw or .gz) from this folder instead')
+      .option('--data-dir <dir>', DATA_DIR_HELP)
       .option('-e, --epochs <n>', "epochs (default: the preset's)", intOption(1, 100000))
       .option('-b, --batch-size <n>', 'mini-batch size', intOption(1, 1 << 20))
       .option('--lr <x>', 'learning rate', floatOption(0, 10, { minExclusive: true }))
@@ -105,9 +106,9 @@ function program(): Command {
     p
       .command('eval')
       .description('evaluate a saved model on a test set')
-      .requiredOption('-m, --model <dir>', 'folder of a saved model')
+      .requiredOption('-m, --model <dir|file.onnx>', 'folder of a saved model, or a .onnx file (imported in memory)')
       .option('-d, --dataset <name>', 'dataset (default: the one it was trained on)')
-      .option('--data-dir <dir>', 'read the four IDX files (raw or .gz) from this folder instead')
+      .option('--data-dir <dir>', DATA_DIR_HELP)
       .option('--limit-test <n>', 'use only the first n test images', intOption(1)),
   ).action((o) => {
     const r = runEval(o, kernelsFrom(o));
@@ -122,7 +123,7 @@ function program(): Command {
     p
       .command('simulate')
       .description('evaluate a saved model on many simulated ReRAM crossbar chips (Monte Carlo)')
-      .requiredOption('-m, --model <dir>', 'folder of a saved model')
+      .requiredOption('-m, --model <dir|file.onnx>', 'folder of a saved model, or a .onnx file (imported in memory)')
       .option('--device <preset|file>', `device preset (${devicePresetNames.join(', ')}) or a JSON device file`, 'reram-generic')
       .option('--sigma <x>', 'programming variation: log-normal sigma (overrides the device)', floatOption(0, 10))
       .option('--read-noise <x>', 'relative read noise per inference (overrides the device)', floatOption(0, 10))
@@ -149,7 +150,7 @@ function program(): Command {
       .option('--no-saturate', 'neurons do not saturate at the rail')
       .option('--ideal', 'ideal periphery: no DAC/ADC, no saturation, ideal wires')
       .option('-d, --dataset <name>', 'dataset (default: the one the model was trained on)')
-      .option('--data-dir <dir>', 'read the four IDX files (raw or .gz) from this folder instead')
+      .option('--data-dir <dir>', DATA_DIR_HELP)
       .option('--limit-test <n>', 'use only the first n test images', intOption(1))
       .option(
         '--sweep <key=values>',
@@ -242,6 +243,7 @@ function program(): Command {
   });
 
   // Commands that live in their own modules: register<Name>(p) each.
+  registerOnnx(p);
   registerCorrectnet(p);
   registerCorrect(p);
   registerReport(p);

@@ -13,9 +13,9 @@ import { loadDataset } from '../data/node.js';
 import { type Device, type DeviceInput, resolveDevice } from '../device/config.js';
 import { type FaultSpec, formatFaultSpec, parseFaultSpec } from '../faults/index.js';
 import { loadFaultSpec } from '../faults/node.js';
-import { loadModel } from '../nn/io-node.js';
 import { VERSION } from '../version.js';
 import { writeChipMaps } from './maps.js';
+import { openModel } from './onnx.js';
 import type { Progress } from './progress.js';
 import { checkCompatible } from './train.js';
 
@@ -220,7 +220,7 @@ export interface SimulateRun {
 }
 
 export async function runSimulate(o: SimulateOptions, kernels: Kernels, progress: Progress): Promise<SimulateRun> {
-  const { model, file } = loadModel(o.model);
+  const { model, file } = openModel(o.model, o);
   const datasetName = o.dataset ?? (typeof file.meta.dataset === 'string' ? file.meta.dataset : undefined);
   if (!datasetName) throw new XbarError(`${o.model} does not record its dataset: pass --dataset`);
   let sweep = o.sweep ? parseSweep(o.sweep) : { key: '', values: [''] };

@@ -9,12 +9,12 @@ import { planCrossbars } from '../crossbar/plan.js';
 import { loadDataset } from '../data/node.js';
 import { formatFaultSpec } from '../faults/index.js';
 import { loadFaultSpec } from '../faults/node.js';
-import { loadModel } from '../nn/io-node.js';
 import { type ChipComparison, type CompareResult, compareWithSpice } from '../spice/compare.js';
 import { type EngineChoice, selectEngine } from '../spice/engine.js';
 import { buildNetlist, checkSpiceSupport, netlistText } from '../spice/netlist.js';
 import { VERSION } from '../version.js';
-import { common, kernelsFrom, pct } from './common.js';
+import { common, DATA_DIR_HELP, kernelsFrom, pct } from './common.js';
+import { openModel } from './onnx.js';
 import { choiceOption, floatOption, intOption } from './options.js';
 import { makeProgress } from './progress.js';
 import { circuitFrom, deviceFrom, type SimulateOptions } from './simulate.js';
@@ -59,12 +59,12 @@ function chipOptions(c: Command): Command {
     .option('--no-saturate', 'neurons do not saturate at the rail')
     .option('--opamp-gain <x>', "TIA op-amp open-loop gain, or 'ideal' (nullor)", gainOption, 1e6)
     .option('-d, --dataset <name>', 'dataset (default: the one the model was trained on)')
-    .option('--data-dir <dir>', 'read the four IDX files (raw or .gz) from this folder instead');
+    .option('--data-dir <dir>', DATA_DIR_HELP);
 }
 
 /** Model, dataset (first `images` test images), device, circuit, faults and plan: the same as `xbar simulate` builds. */
 function prepare(o: SpiceCliOptions, kernels: Kernels) {
-  const { model, file } = loadModel(o.model);
+  const { model, file } = openModel(o.model, o);
   const datasetName = o.dataset ?? (typeof file.meta.dataset === 'string' ? file.meta.dataset : undefined);
   if (!datasetName) throw new XbarError(`${o.model} does not record its dataset: pass --dataset`);
   const so: SimulateOptions = { ...o, chips: 1 };

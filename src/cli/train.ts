@@ -7,13 +7,14 @@ import { loadDataset } from '../data/node.js';
 import { type Device, resolveDevice } from '../device/config.js';
 import { type LipschitzConfig, type LipschitzKind, LipschitzRegularizer } from '../mitigation/lipschitz.js';
 import { composeStepHooks, Rails, WeightNoise } from '../mitigation/noise.js';
-import { loadModel, saveModel } from '../nn/io-node.js';
+import { saveModel } from '../nn/io-node.js';
 import { buildModel, type Model } from '../nn/model.js';
 import type { OptimizerName } from '../nn/optim.js';
 import { getPreset, type Preset, presets } from '../nn/presets.js';
 import { type ModelSpec, parseModelSpec } from '../nn/spec.js';
 import { type EpochStats, evaluate, type TrainConfig, type TrainHooks, train } from '../nn/train.js';
 import { VERSION } from '../version.js';
+import { openModel } from './onnx.js';
 import type { Progress } from './progress.js';
 
 export interface TrainOptions {
@@ -170,7 +171,7 @@ export function runTrain(opts: TrainOptions, kernels: Kernels, progress: Progres
 
 /** Copies a saved model's weights into `model`; the architectures must match parameter for parameter. */
 export function copyWeightsFrom(model: Model, dir: string): void {
-  const { model: src } = loadModel(dir);
+  const { model: src } = openModel(dir);
   const byName = new Map(src.params.map((p) => [p.name, p]));
   for (const p of model.params) {
     const q = byName.get(p.name);

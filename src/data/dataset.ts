@@ -3,7 +3,10 @@ import { fail } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
 import type { IdxArray } from './idx.js';
 
-/** n samples: x is n x C x H x W, row-major, pixels in [0, 1]; y holds the class indices. */
+/**
+ * n samples: x is n x H x W x C (NHWC, as the models read it; the same bytes as n x C x H x W for
+ * the one-channel sets), row-major, pixels in [0, 1]; y holds the class indices.
+ */
 export interface Split {
   x: Float32Array;
   y: Uint8Array;

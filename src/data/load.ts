@@ -1,11 +1,12 @@
 /** Loading the named datasets from disk (Node only). Nothing is cached: each call reads the files. */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fail } from '../core/errors.js';
 import { type Dataset, downsampleDigits8, fromIdx, type Split } from './dataset.js';
 import type { IdxArray } from './idx.js';
 import { readIdxFile } from './idx-node.js';
+import { NUMPY_EXPECTED, NUMPY_FILES, numpyDataset, unpackNpz } from './numpy.js';
 
 export const datasetNames = ['mnist', 'fashion-mnist', 'digits8'] as const;
 export type DatasetName = (typeof datasetNames)[number];
@@ -24,6 +25,8 @@ const FASHION_NAMES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'S
 const FILES = ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'];
 
 export function loadDataset(name: string, opts: LoadOptions = {}): Dataset {
+  const numpy = opts.dataDir === undefined ? null : numpyFiles(opts.dataDir);
+  if (numpy) return numpyDataset(name, numpy.files, numpy.source, opts);
   if (!(datasetNames as readonly string[]).includes(name)) {
     fail(`unknown dataset '${name}': valid names are ${datasetNames.join(', ')}`);
   }
@@ -70,6 +73,37 @@ export function loadDataset(name: string, opts: LoadOptions = {}): Dataset {
     inputShape = [1, 8, 8];
   }
   return { name, inputShape, numClasses: classNames.length, classNames: [...classNames], train, test };
+}
+
+/**
+ * A folder of NumPy data: x_train.npy, y_train.npy, x_test.npy, y_test.npy, or one .npz holding
+ * them; null when it holds neither (then it is read as IDX files).
+ */
+function numpyFiles(dir: string): { files: Record<(typeof NUMPY_FILES)[number], Uint8Array>; source: string } | null {
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) return null;
+  const names = readdirSync(dir);
+  const npz = names.filter((f) => f.endsWith('.npz'));
+  const npy = NUMPY_FILES.filter((f) => names.includes(f));
+  if (npz.length === 0 && npy.length === 0) return null;
+  if (npy.length > 0) {
+    const missing = NUMPY_FILES.filter((f) => !names.includes(f));
+    if (missing.length) fail(`${dir}: has ${npy.join(', ')} but not ${missing.join(', ')}: expected ${NUMPY_EXPECTED}`);
+    const read = (f: string) => new Uint8Array(readFileSync(join(dir, f)));
+    const [a, b, c, d] = NUMPY_FILES.map(read);
+    return { files: { 'x_train.npy': a, 'y_train.npy': b, 'x_test.npy': c, 'y_test.npy': d }, source: dir };
+  }
+  if (npz.length > 1) fail(`${dir}: holds ${npz.length} .npz files (${npz.join(', ')}): keep one; expected ${NUMPY_EXPECTED}`);
+  const path = join(dir, npz[0]);
+  const files = unpackNpz(new Uint8Array(readFileSync(path)), path);
+  return {
+    files: {
+      'x_train.npy': files['x_train.npy'],
+      'y_train.npy': files['y_train.npy'],
+      'x_test.npy': files['x_test.npy'],
+      'y_test.npy': files['y_test.npy'],
+    },
+    source: path,
+  };
 }
 
 /** Trim to the first n samples before scaling, so a small limit is cheap; fromIdx still checks the counts. */

@@ -5,7 +5,8 @@
 #   spice  ngspice                the reference SPICE simulator the behavioural model is checked against
 #   bench  python3-torch, python3-numpy, libopenblas0-pthread   the peers the benchmarks compare against
 #   browser chromium, fonts-dejavu-core   headless browser: PNG export of report plots and the report's browser test
-# Usage: bash scripts/install-system-deps.sh [core] [data] [spice] [bench] [browser] (no argument: core data spice)
+#   onnx   python3-onnx           the ONNX project's checker, run on xbar's exported files (test/onnx/export.test.ts)
+# Usage: bash scripts/install-system-deps.sh [core] [data] [spice] [bench] [browser] [onnx] (no argument: core data spice)
 set -euo pipefail
 groups=("$@")
 [ ${#groups[@]} -eq 0 ] && groups=(core data spice)
@@ -17,7 +18,8 @@ for g in "${groups[@]}"; do
     spice) pkgs+=(ngspice) ;;
     bench) pkgs+=(python3-torch python3-numpy libopenblas0-pthread) ;;
     browser) pkgs+=(chromium fonts-dejavu-core) ;;
-    *) echo "install-system-deps: unknown group '$g' (use core, data, spice, bench, browser)" >&2; exit 2 ;;
+    onnx) pkgs+=(python3-onnx) ;;
+    *) echo "install-system-deps: unknown group '$g' (use core, data, spice, bench, browser, onnx)" >&2; exit 2 ;;
   esac
 done
 missing=()

@@ -45,10 +45,15 @@ export function lowerSequential(g: NetGraph, source: string): Lowered {
       cur = comp.output;
       continue;
     }
-    if (n.inputs.length !== 1 || n.inputs[0] !== cur || readers.length !== 1)
+    if (n.inputs.length !== 1 || n.inputs[0] !== cur || readers.length !== 1) {
+      const why =
+        readers.length > 1
+          ? `'${cur}' feeds ${readers.length} nodes (${readers.map((r) => `'${r.name}'`).join(', ')})`
+          : `node '${n.name}' (${n.op}) ${n.inputs.length > 1 ? 'joins branches' : 'is not in a chain'}`;
       throw new XbarError(
-        `${source}: node '${n.name}' (${n.op}) ${n.op === 'add' || n.op === 'concat' || readers.length > 1 ? 'joins branches' : 'is not in a chain'}: this network needs xbar's graph model format, which this xbar does not have yet; sequential networks import`,
+        `${source}: ${why}: a branching network needs xbar's graph model format, which this xbar does not have yet; chains of layers import`,
       );
+    }
     const where = `${source}: node '${n.name}'`;
     switch (n.op) {
       case 'conv': {

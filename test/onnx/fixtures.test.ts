@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadKernels } from '../../src/core/kernels-node.js';
-import { parseNpy } from '../../src/data/npy.js';
 import { loadDataset } from '../../src/data/node.js';
+import { parseNpy } from '../../src/data/npy.js';
 import { argmaxRows } from '../../src/nn/loss.js';
 import { readOnnxFile } from '../../src/onnx/node.js';
 

@@ -1,0 +1,105 @@
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { OnnxBuilder } from '../onnx/build.js';
+
+/** End to end: xbar import / export and a .onnx --model, as a user runs them (npm test builds dist/ first). */
+const bin = resolve(import.meta.dirname, '../../dist/cli/main.js');
+const xbar = (...args: string[]) => {
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' } });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+};
+const fixtures = resolve(import.meta.dirname, '../fixtures/onnx');
+const work = mkdtempSync(join(tmpdir(), 'xbar-cli-onnx-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+const sha = (p: string) => createHash('sha256').update(readFileSync(p)).digest('hex');
+
+describe('xbar import / export', () => {
+  const lenet = join(fixtures, 'lenet-op17.onnx');
+  const dir = join(work, 'lenet');
+
+  it('imports a PyTorch LeNet into a model folder that records where it came from; eval runs on it and on the .onnx itself', () => {
+    const r = xbar('import', lenet, '--out', dir, '--dataset', 'mnist', '--json');
+    expect(r.code, r.err).toBe(0);
+    expect(readdirSync(dir).sort()).toEqual(['model.json', 'weights.bin']);
+    const meta = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')).meta;
+    expect(meta.dataset).toBe('mnist');
+    expect(meta.onnx).toMatchObject({ sha256: sha(lenet), producer: 'pytorch', opset: 17 });
+    expect(meta.onnx.transformations.join('\n')).toMatch(/folded BatchNormalization/);
+    const fromDir = JSON.parse(xbar('eval', '--model', dir, '--limit-test', '500', '--json').out);
+    const direct = xbar('eval', '--model', lenet, '--dataset', 'mnist', '--limit-test', '500', '--json');
+    expect(direct.code, direct.err).toBe(0);
+    expect(JSON.parse(direct.out).accuracy).toBe(fromDir.accuracy);
+    expect(fromDir.accuracy).toBeGreaterThan(0.95);
+  });
+
+  it('simulate on an ideal device and circuit gives exactly the software accuracy', () => {
+    const ev = JSON.parse(xbar('eval', '--model', dir, '--limit-test', '300', '--json').out);
+    const sim = xbar(
+      'simulate',
+      '--model',
+      dir,
+      '--limit-test',
+      '300',
+      '--ideal',
+      '--sigma',
+      '0',
+      '--read-noise',
+      '0',
+      '--chips',
+      '1',
+      '--workers',
+      '1',
+      '--json',
+    );
+    expect(sim.code, sim.err).toBe(0);
+    expect(JSON.parse(sim.out)[0].summary.mean).toBe(ev.accuracy);
+  });
+
+  it('export then import gives the same weights, bit for bit', () => {
+    const onnx = join(work, 'lenet-again.onnx');
+    const e = xbar('export', '--model', dir, '--out', onnx);
+    expect(e.code, e.err).toBe(0);
+    expect(e.out).toMatch(/exported .* to .*lenet-again\.onnx/);
+    const back = join(work, 'lenet-again');
+    expect(xbar('import', onnx, '--out', back, '--dataset', 'mnist').code).toBe(0);
+    expect(sha(join(back, 'weights.bin'))).toBe(sha(join(dir, 'weights.bin')));
+  });
+
+  it('bad input: one line each, exit 1, no output folder left behind', () => {
+    const cases: [string, Uint8Array | null, string[], RegExp][] = [];
+    const unsupported = new OnnxBuilder(['N', 1, 28, 28]);
+    cases.push([
+      'unsupported.onnx',
+      unsupported.bytes(unsupported.node('Erf', ['x'])),
+      [],
+      /unsupported ONNX operator 'Erf' \(node 'erf0'\): xbar imports Conv, Gemm/,
+    ]);
+    const good = readFileSync(lenet);
+    cases.push(['truncated.onnx', good.subarray(0, 5000), [], /truncated\.onnx is not a readable ONNX model/]);
+    cases.push(['text.onnx', new TextEncoder().encode('hello, not a model\n'), [], /not (a readable )?(an )?ONNX model/]);
+    const dynamic = new OnnxBuilder(['N', 1, 'H', 'W']);
+    cases.push([
+      'dynamic.onnx',
+      dynamic.bytes(dynamic.node('Flatten', ['x'])),
+      [],
+      /dynamic dimensions \[N, 1, H, W\]: pass --dataset or --data-dir/,
+    ]);
+    cases.push(['lenet.onnx', null, ['--dataset', 'digits8'], /is \[batch, 1, 28, 28\] but the dataset's images are \[1,8,8\]/]);
+    cases.push(['missing.onnx', null, [], /ONNX file .*missing\.onnx not found/]);
+    for (const [name, bytes, extra, want] of cases) {
+      const file = bytes ? join(work, name) : name === 'lenet.onnx' ? lenet : join(work, name);
+      if (bytes) writeFileSync(file, bytes);
+      const out = join(work, `out-${name}`);
+      const r = xbar('import', file, '--out', out, ...extra);
+      expect(r.code, name).toBe(1);
+      expect(r.err.trim().split('\n'), name).toHaveLength(1);
+      expect(r.err, name).toMatch(want);
+      expect(existsSync(out), name).toBe(false);
+    }
+    expect(readdirSync(work).filter((f) => f.includes('.tmp-'))).toEqual([]);
+  });
+});

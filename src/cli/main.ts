@@ -31,7 +31,10 @@ function program(): Command {
     p
       .command('train')
       .description('train a network on a dataset and save it')
-      .requiredOption('-m, --model <preset|file>', `a preset (${Object.keys(presets).join(', ')}) or a JSON model spec`)
+      .requiredOption(
+        '-m, --model <preset|file>',
+        `a preset (${Object.keys(presets).join(', ')}), a JSON model spec, or a saved model folder / .onnx file (its architecture; --init for its weights)`,
+      )
       .option('-d, --dataset <name>', `dataset (${datasetNames.join(', ')}); default: the preset's`)
       .option('--data-dir <dir>', DATA_DIR_HELP)
       .option('-e, --epochs <n>', "epochs (default: the preset's)", intOption(1, 100000))

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { XbarError } from '../core/errors.js';
 import type { Kernels } from '../core/kernels.js';
 import { resolveCircuit } from '../crossbar/circuit.js';
@@ -13,6 +14,7 @@ import type { OptimizerName } from '../nn/optim.js';
 import { getPreset, type Preset, presets } from '../nn/presets.js';
 import { type ModelSpec, parseModelSpec } from '../nn/spec.js';
 import { type EpochStats, evaluate, type TrainConfig, type TrainHooks, train } from '../nn/train.js';
+import { isOnnxPath } from '../onnx/node.js';
 import { VERSION } from '../version.js';
 import { openModel } from './onnx.js';
 import type { Progress } from './progress.js';
@@ -65,9 +67,10 @@ export interface TrainResult {
   config: TrainConfig;
 }
 
-/** A preset name, or a JSON file holding a ModelSpec. */
+/** A preset name, a JSON file holding a ModelSpec, or a saved model folder / .onnx file (its architecture). */
 export function resolveModel(arg: string): { spec: ModelSpec; preset?: Preset } {
   if (presets[arg]) return { spec: presets[arg].spec, preset: presets[arg] };
+  if (isOnnxPath(arg) || existsSync(join(arg, 'model.json'))) return { spec: openModel(arg).model.spec };
   if (arg.endsWith('.json') || existsSync(arg)) {
     if (!existsSync(arg)) throw new XbarError(`model spec file ${arg} not found`);
     let json: unknown;

@@ -69,6 +69,37 @@ describe('xbar import / export', () => {
     expect(sha(join(back, 'weights.bin'))).toBe(sha(join(dir, 'weights.bin')));
   });
 
+  it('an imported model fine-tunes with noise injection (--model DIR --init DIR) and exports back to ONNX', () => {
+    const tuned = join(work, 'lenet-noise');
+    const t = xbar(
+      'train',
+      '--model',
+      dir,
+      '--init',
+      dir,
+      '--dataset',
+      'mnist',
+      '--epochs',
+      '1',
+      '--limit-train',
+      '600',
+      '--limit-test',
+      '200',
+      '--noise-sigma',
+      '0.1',
+      '--out',
+      tuned,
+      '--quiet',
+    );
+    expect(t.code, t.err).toBe(0);
+    expect(sha(join(tuned, 'weights.bin'))).not.toBe(sha(join(dir, 'weights.bin')));
+    const onnx = join(work, 'lenet-noise.onnx');
+    expect(xbar('export', '--model', tuned, '--out', onnx).code).toBe(0);
+    const back = join(work, 'lenet-noise-back');
+    expect(xbar('import', onnx, '--out', back, '--dataset', 'mnist').code).toBe(0);
+    expect(sha(join(back, 'weights.bin'))).toBe(sha(join(tuned, 'weights.bin')));
+  });
+
   it('bad input: one line each, exit 1, no output folder left behind', () => {
     const cases: [string, Uint8Array | null, string[], RegExp][] = [];
     const unsupported = new OnnxBuilder(['N', 1, 28, 28]);

@@ -140,6 +140,14 @@ function program(): Command {
       .option('--array-size <n>', 'crossbar array rows and columns (a weight uses 2 columns)', intOption(2, 1 << 16))
       .option('--dac-bits <n>', 'input DAC bits (0 = analog inputs)', intOption(0, 24))
       .option('--adc-bits <n>', 'ADC bits at tile outputs (0 = none)', intOption(0, 24))
+      .option('--adc-offset <lsb>', 'static offset of each ADC, std in LSB, drawn once per chip (needs --adc-bits)', floatOption(0, 1e6))
+      .option(
+        '--adc-gain-error <x>',
+        'static gain error of each ADC, relative std, drawn once per chip (needs --adc-bits)',
+        floatOption(0, 10),
+      )
+      .option('--adc-noise <lsb>', 'noise of every ADC conversion, std in LSB (needs --adc-bits)', floatOption(0, 1e6))
+      .option('--dac-inl <lsb>', 'input DAC integral non-linearity, bow-shaped, LSB at mid-code (needs --dac-bits)', floatOption(0, 1e6))
       .option(
         '--wire-resistance <ohm>',
         'wire resistance per cell-to-cell segment (IR drop; solved once per chip and array)',
@@ -157,7 +165,7 @@ function program(): Command {
       .option('--limit-test <n>', 'use only the first n test images', intOption(1))
       .option(
         '--sweep <key=values>',
-        'sweep one setting: sigma, read-noise, levels, adc-bits, dac-bits, array-size, wire-resistance, fault-rate, density, time, drift-compensation, faults (;-separated), layers (;-separated)',
+        'sweep one setting: sigma, read-noise, levels, adc-bits, dac-bits, adc-offset, adc-gain-error, adc-noise, dac-inl, array-size, wire-resistance, fault-rate, density, time, drift-compensation, faults (;-separated), layers (;-separated)',
       )
       .option(
         '--time <times>',

@@ -31,6 +31,10 @@ export interface SimulateOptions {
   arraySize?: number;
   dacBits?: number;
   adcBits?: number;
+  adcOffset?: number;
+  adcGainError?: number;
+  adcNoise?: number;
+  dacInl?: number;
   wireResistance?: number;
   scaling?: 'layer' | 'column';
   saturate?: boolean;
@@ -106,6 +110,10 @@ export function circuitFrom(o: SimulateOptions): CircuitInput {
   }
   if (o.dacBits !== undefined) c.dacBits = o.dacBits;
   if (o.adcBits !== undefined) c.adcBits = o.adcBits;
+  if (o.adcOffset !== undefined) c.adcOffset = o.adcOffset;
+  if (o.adcGainError !== undefined) c.adcGainError = o.adcGainError;
+  if (o.adcNoise !== undefined) c.adcNoise = o.adcNoise;
+  if (o.dacInl !== undefined) c.dacInl = o.dacInl;
   if (o.wireResistance !== undefined) c.wireResistance = o.wireResistance;
   if (o.scaling !== undefined) c.scaling = o.scaling;
   if (o.saturate === false) c.saturate = false;
@@ -127,6 +135,10 @@ export function parseSweep(text: string): { key: string; values: string[] } {
     'levels',
     'adc-bits',
     'dac-bits',
+    'adc-offset',
+    'adc-gain-error',
+    'adc-noise',
+    'dac-inl',
     'array-size',
     'wire-resistance',
     'faults',
@@ -167,6 +179,14 @@ export function applySweep(o: SimulateOptions, key: string, value: string): Simu
       return { ...o, adcBits: num() };
     case 'dac-bits':
       return { ...o, dacBits: num() };
+    case 'adc-offset':
+      return { ...o, adcOffset: num() };
+    case 'adc-gain-error':
+      return { ...o, adcGainError: num() };
+    case 'adc-noise':
+      return { ...o, adcNoise: num() };
+    case 'dac-inl':
+      return { ...o, dacInl: num() };
     case 'array-size':
       return { ...o, arraySize: num() };
     case 'wire-resistance':

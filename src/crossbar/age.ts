@@ -64,6 +64,7 @@ function ageLayer(
     faultyCells: lc.faultyCells,
     sparse: null,
     colGain: gain ?? undefined,
+    ...(lc.adc ? { adc: lc.adc } : {}),
   };
 }
 

@@ -6,6 +6,7 @@ import type { Device } from '../device/config.js';
 import { programNoisePairs, programVaries } from '../device/program.js';
 import { type FaultMap, generateFaultMap, STUCK_OFF, STUCK_ON } from '../faults/pattern.js';
 import type { FaultSpec } from '../faults/spec.js';
+import { type AdcErrors, drawAdcErrors } from './converters.js';
 import type { CrossbarPlan, LayerPlan, Tile } from './plan.js';
 import { wireTransfer } from './wires.js';
 
@@ -26,6 +27,8 @@ export interface LayerChip {
   aging?: CellAging;
   /** Drift compensation's digital gain per output column, already in wEff (age.ts); read noise scales with it. */
   colGain?: Float64Array;
+  /** This chip's static ADC offsets and gain errors (converters.ts), when the circuit has them. */
+  adc?: AdcErrors;
 }
 
 export interface Chip {
@@ -73,8 +76,8 @@ export function programChip(
   { base = chipBase(plan, device), kernels = jsKernels }: { base?: ChipBase; kernels?: Pick<Kernels, 'lognormalPairs'> } = {},
 ): Chip {
   // Separate streams for variation and defects: a chip keeps its defect map whatever the sigma.
-  const layers = plan.layers.map((lp, k) =>
-    programLayer(
+  const layers = plan.layers.map((lp, k) => {
+    const layer = programLayer(
       lp,
       base.layers[k],
       device,
@@ -85,8 +88,12 @@ export function programChip(
       device.programNoise ? Rng.derive(seed, index, lp.weighted, 3) : null,
       plan.circuit.wireResistance,
       kernels,
-    ),
-  );
+    );
+    // Its own stream (6), drawn only when the circuit has static ADC errors.
+    const adc = drawAdcErrors(lp, plan.circuit, seed, index);
+    if (adc) layer.adc = adc;
+    return layer;
+  });
   return { index, layers };
 }
 

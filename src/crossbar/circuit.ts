@@ -7,30 +7,46 @@ import { formatIssues } from '../nn/spec.js';
  * saturation, wires. Separate from the device (what a cell is) and from the mapping (which weight
  * goes where).
  */
-export const circuitSchema = z.strictObject({
-  /** Physical array size in cells. A weight column takes two physical columns (G+ and G-). */
-  arrayRows: z.number().int().min(2).default(128),
-  arrayCols: z.number().int().min(2).default(128),
-  /**
-   * Weight scaling: 'layer' maps the layer's largest |weight| to the full conductance swing;
-   * 'column' does so per output column (a TIA gain per column), so that small-weight columns use
-   * the whole swing too.
-   */
-  scaling: z.enum(['layer', 'column']).default('layer'),
-  /** Full-scale read voltage on a word line, volts. */
-  vRead: z.number().positive().default(0.2),
-  /** Input DAC resolution in bits; 0 = ideal analog inputs. */
-  dacBits: z.number().int().min(0).max(24).default(0),
-  /** ADC resolution at each tile's outputs, in bits; 0 = no ADC (fully analog, as in the papers). */
-  adcBits: z.number().int().min(0).max(24).default(0),
-  /** Neurons saturate at their rail: outputs clip at railHeadroom x the largest calibrated activation. */
-  saturate: z.boolean().default(true),
-  railHeadroom: z.number().min(1).default(1.5),
-  /** Wire resistance per cell-to-cell segment, ohms; 0 = ideal wires. */
-  wireResistance: z.number().min(0).default(0),
-  /** Training images used to calibrate voltage ranges (DAC, TIA gain, ADC full scale, rails). */
-  calibrationImages: z.number().int().min(1).default(1000),
-});
+export const circuitSchema = z
+  .strictObject({
+    /** Physical array size in cells. A weight column takes two physical columns (G+ and G-). */
+    arrayRows: z.number().int().min(2).default(128),
+    arrayCols: z.number().int().min(2).default(128),
+    /**
+     * Weight scaling: 'layer' maps the layer's largest |weight| to the full conductance swing;
+     * 'column' does so per output column (a TIA gain per column), so that small-weight columns use
+     * the whole swing too.
+     */
+    scaling: z.enum(['layer', 'column']).default('layer'),
+    /** Full-scale read voltage on a word line, volts. */
+    vRead: z.number().positive().default(0.2),
+    /** Input DAC resolution in bits; 0 = ideal analog inputs. */
+    dacBits: z.number().int().min(0).max(24).default(0),
+    /** ADC resolution at each tile's outputs, in bits; 0 = no ADC (fully analog, as in the papers). */
+    adcBits: z.number().int().min(0).max(24).default(0),
+    /** Static offset of each ADC, std in LSB, drawn once per chip (converters.ts). */
+    adcOffset: z.number().min(0).default(0),
+    /** Static gain error of each ADC, relative std, drawn once per chip. */
+    adcGainError: z.number().min(0).default(0),
+    /** Noise of every conversion, std in LSB. */
+    adcNoise: z.number().min(0).default(0),
+    /** Input DAC integral non-linearity: bow-shaped, this many LSB at mid-code. */
+    dacInl: z.number().min(0).default(0),
+    /** Neurons saturate at their rail: outputs clip at railHeadroom x the largest calibrated activation. */
+    saturate: z.boolean().default(true),
+    railHeadroom: z.number().min(1).default(1.5),
+    /** Wire resistance per cell-to-cell segment, ohms; 0 = ideal wires. */
+    wireResistance: z.number().min(0).default(0),
+    /** Training images used to calibrate voltage ranges (DAC, TIA gain, ADC full scale, rails). */
+    calibrationImages: z.number().int().min(1).default(1000),
+  })
+  .superRefine((c, ctx) => {
+    for (const k of ['adcOffset', 'adcGainError', 'adcNoise'] as const)
+      if (c[k] > 0 && c.adcBits === 0)
+        ctx.addIssue({ code: 'custom', path: [k], message: `${k} is an ADC error: it needs adcBits > 0 (--adc-bits)` });
+    if (c.dacInl > 0 && c.dacBits === 0)
+      ctx.addIssue({ code: 'custom', path: ['dacInl'], message: 'dacInl is a DAC error: it needs dacBits > 0 (--dac-bits)' });
+  });
 
 export type CircuitInput = z.input<typeof circuitSchema>;
 export type Circuit = z.output<typeof circuitSchema>;

@@ -9,6 +9,7 @@ import { Conv2d } from '../nn/conv.js';
 import type { Model } from '../nn/model.js';
 import { ageChip, type ReadAt } from './age.js';
 import { type Chip, chipBase, patternsFor, programChip } from './chip.js';
+import { adcHasStaticErrors } from './converters.js';
 import type { CrossbarPlan } from './plan.js';
 import { layerInput, productOnChip, type SharedInput, scratchBuffer, sharedInput, simulateBatch } from './simulate.js';
 import { type Summary, summarize } from './stats.js';
@@ -78,7 +79,10 @@ export function runMonteCarlo(
   const inSize = model.inputSize;
   const nOut = model.outputSize;
 
-  const varies = plan.layers.map((lp) => programVaries(dev) || ages || dev.readNoise > 0 || patternsFor(faults, lp.weighted).length > 0);
+  // Per-conversion ADC noise needs a stream per (chip, batch), as read noise does.
+  const noisy = dev.readNoise > 0 || (plan.circuit.adcBits > 0 && plan.circuit.adcNoise > 0);
+  const adcVaries = adcHasStaticErrors(plan.circuit);
+  const varies = plan.layers.map((lp) => programVaries(dev) || ages || noisy || adcVaries || patternsFor(faults, lp.weighted).length > 0);
   const firstVarying = varies.indexOf(true);
   const startLayer = firstVarying < 0 ? model.layers.length : plan.layers[firstVarying].layerIndex;
   const sparseStart = firstVarying >= 0 && !programVaries(dev) && !ages && plan.circuit.adcBits === 0 && plan.circuit.wireResistance === 0;
@@ -119,7 +123,7 @@ export function runMonteCarlo(
       views.forEach((view, v) => {
         view.forEach((chip, k) => {
           // Read noise of a read time is keyed by the time, so a chip at 1 h is the same in any sweep.
-          const rng = dev.readNoise > 0 ? Rng.derive(cfg.seed, chip.index, 1_000_003, b, ...(reads ? timeWords(reads[v].t) : [])) : null;
+          const rng = noisy ? Rng.derive(cfg.seed, chip.index, 1_000_003, b, ...(reads ? timeWords(reads[v].t) : [])) : null;
           const out = shared
             ? simulateBatch(model, plan, chip.layers, dev, x, n, {
                 kernels,
@@ -135,6 +139,7 @@ export function runMonteCarlo(
                     plan,
                     kernels,
                     scratchBuffer(scratch, firstVarying, shared.R * lpFirst.nOut),
+                    rng,
                   ),
                 },
               }).data

@@ -7,6 +7,7 @@ import type { Context } from '../nn/layer.js';
 import type { Model } from '../nn/model.js';
 import { fillRows, type Tensor } from '../nn/tensor.js';
 import type { LayerChip } from './chip.js';
+import { type AdcErrors, adcConvert, dacInl } from './converters.js';
 import type { CrossbarPlan, LayerPlan } from './plan.js';
 
 /**
@@ -30,14 +31,14 @@ export function crossbarLayer(
   const noisy = dev.readNoise > 0 && rng;
   // With the product given, the input is only needed for read noise.
   const xin = pre && !noisy ? x : layerInput(x, lp, plan);
-  const y = pre ?? productOnChip({ xin, R }, lp, lc, plan, kernels, out);
+  const y = pre ?? productOnChip({ xin, R }, lp, lc, plan, kernels, out, rng);
   if (noisy) addReadNoise(y, xin, R, lp, lc, dev, kernels, rng);
   return y;
 }
 
 /** The layer's input as the word lines see it: through the DAC when it has one. */
 export function layerInput(x: Float32Array, lp: LayerPlan, plan: CrossbarPlan): Float32Array {
-  return plan.circuit.dacBits > 0 ? dac(x, lp.xMax, plan.circuit.dacBits, lp.signedInput) : x;
+  return plan.circuit.dacBits > 0 ? dac(x, lp.xMax, plan.circuit.dacBits, lp.signedInput, plan.circuit.dacInl) : x;
 }
 
 /** What the chips of a Monte Carlo chunk share at their first varying layer, for one image batch. */
@@ -75,7 +76,8 @@ export function sharedInput(
  * read noise: what the Monte Carlo computes for the first layer that differs between chips. A
  * chip with the stuck-cell shortcut adds its few cells' change to the fault-free product. The
  * result goes into `out` (R * nOut floats, any content) when given, so that a Monte Carlo reuses
- * one buffer per layer instead of allocating and zeroing megabytes per chip.
+ * one buffer per layer instead of allocating and zeroing megabytes per chip. `rng` draws the ADC's
+ * per-conversion noise (circuit.adcNoise), when there is one.
  */
 export function productOnChip(
   s: SharedInput,
@@ -84,11 +86,13 @@ export function productOnChip(
   plan: CrossbarPlan,
   kernels: Kernels,
   out?: Float32Array,
+  rng: Rng | null = null,
 ): Float32Array {
   const { nIn, nOut } = lp;
   const { xin, R } = s;
   if (s.clean && lc.sparse) return withStuckCells(s.clean, xin, R, nIn, nOut, lc.sparse);
-  if (plan.circuit.adcBits > 0 && lp.rowTiles.length > 0) return tiledWithAdc(xin, R, lp, lc.wEff, plan.circuit.adcBits, kernels);
+  if (plan.circuit.adcBits > 0 && lp.rowTiles.length > 0)
+    return tiledWithAdc(xin, R, lp, lc.wEff, plan.circuit.adcBits, kernels, lc.adc, plan.circuit.adcNoise, rng);
   const y = out ?? new Float32Array(R * nOut);
   if (y.length !== R * nOut) throw new RangeError(`productOnChip: out has ${y.length} floats, not ${R * nOut}`);
   fillRows(y, lc.wEff.subarray(nIn * nOut), R);
@@ -126,20 +130,37 @@ export function cleanProduct(xin: Float32Array, R: number, lp: LayerPlan, idealW
   return y;
 }
 
-/** Input DAC: clip to the calibrated range and round to 2^bits levels (signed inputs: symmetric). */
-function dac(x: Float32Array, xMax: number, bits: number, signed: boolean): Float32Array {
+/**
+ * Input DAC: clip to the calibrated range and round to 2^bits levels (signed inputs: symmetric),
+ * plus its integral non-linearity (`inl` LSB at mid-code, converters.ts) when it has one.
+ */
+function dac(x: Float32Array, xMax: number, bits: number, signed: boolean, inl: number): Float32Array {
   const q = signed ? 2 ** (bits - 1) - 1 : 2 ** bits - 1;
   const lo = signed ? -1 : 0;
   const out = new Float32Array(x.length);
   for (let i = 0; i < x.length; i++) {
     const v = Math.min(1, Math.max(lo, x[i] / xMax));
-    out[i] = (Math.round(v * q) / q) * xMax;
+    const k = Math.round(v * q);
+    out[i] = inl > 0 ? (k / q + dacInl(signed ? k + q : k, signed ? 2 * q : q, inl, 1 / q)) * xMax : (k / q) * xMax;
   }
   return out;
 }
 
-/** Each row tile's partial sums pass a signed ADC of the calibrated full scale before they are added. */
-function tiledWithAdc(x: Float32Array, R: number, lp: LayerPlan, w: Float32Array, bits: number, kernels: Kernels): Float32Array {
+/**
+ * Each row tile's partial sums pass a signed ADC of the calibrated full scale before they are added;
+ * with converter errors (converters.ts), through adcConvert.
+ */
+function tiledWithAdc(
+  x: Float32Array,
+  R: number,
+  lp: LayerPlan,
+  w: Float32Array,
+  bits: number,
+  kernels: Kernels,
+  errors?: AdcErrors,
+  noiseLsb = 0,
+  rng: Rng | null = null,
+): Float32Array {
   const { nIn, nOut } = lp;
   const y = new Float32Array(R * nOut);
   const part = new Float32Array(R * nOut);
@@ -151,7 +172,10 @@ function tiledWithAdc(x: Float32Array, R: number, lp: LayerPlan, w: Float32Array
     if (r1 > nIn) fillRows(part, w.subarray(nIn * nOut), R);
     if (inRows > 0) kernels.sgemm(false, false, R, nOut, inRows, 1, x.subarray(r0), nIn, w.subarray(r0 * nOut), nOut, 1, part, nOut);
     const fs = lp.adcFullScale[t];
-    for (let i = 0; i < part.length; i++) y[i] += (Math.round(Math.min(1, Math.max(-1, part[i] / fs)) * q) / q) * fs;
+    if (errors || (noiseLsb > 0 && rng))
+      for (let i = 0, j = 0; i < part.length; i++, j = j + 1 === nOut ? 0 : j + 1)
+        y[i] += adcConvert(part[i] / fs, q, errors, t * nOut + j, noiseLsb, rng) * fs;
+    else for (let i = 0; i < part.length; i++) y[i] += (Math.round(Math.min(1, Math.max(-1, part[i] / fs)) * q) / q) * fs;
   });
   return y;
 }

@@ -361,7 +361,7 @@ export interface PreparedChip {
 export function prepareChip(env: CorrectorEnv, pop: Population, probes: Probes, seed: number, index: number): PreparedChip {
   const defect = drawDefect(pop, env.nWeighted, seed, index);
   const chip = programChip(env.plan, env.device, defect.spec, seed, index, { kernels: env.kernels });
-  const noise = env.device.readNoise > 0 ? Rng.derive(seed, index, STREAM_PROBES) : null;
+  const noise = env.device.readNoise > 0 || env.plan.circuit.adcNoise > 0 ? Rng.derive(seed, index, STREAM_PROBES) : null;
   const probeFeats = probes.n ? chipFeatures(env, chip, probes.x, probes.n, noise) : new Float32Array(0);
   const transforms = chipTransforms(env.layout, probes, probeFeats);
   const memo = new Map<number, ChipTransforms>([[probes.cfg.calibImages, transforms]]);
@@ -421,7 +421,7 @@ export function generateVoltageSet(
         xb.set(split.x.subarray(i * inSize, (i + 1) * inSize), k * inSize);
         y[c * per + s + k] = split.y[i];
       }
-      const noise = env.device.readNoise > 0 ? Rng.derive(o.seed, index, STREAM_NOISE, b) : null;
+      const noise = env.device.readNoise > 0 || env.plan.circuit.adcNoise > 0 ? Rng.derive(o.seed, index, STREAM_NOISE, b) : null;
       const f = chipFeatures(env, chip, xb, m, noise);
       x.set(f, (c * per + s) * F);
       const ans = chipAnswers(env.layout, f, m);
@@ -489,7 +489,7 @@ export function evaluateChips(
       const yb = test.y.subarray(s, s + m);
       const prefix = prepared.length > 1 ? sharedPrefix(env, xb, m) : undefined;
       prepared.forEach((p, k) => {
-        const noise = env.device.readNoise > 0 ? Rng.derive(o.seed, p.chip.index, STREAM_NOISE, b) : null;
+        const noise = env.device.readNoise > 0 || env.plan.circuit.adcNoise > 0 ? Rng.derive(o.seed, p.chip.index, STREAM_NOISE, b) : null;
         const f = chipFeatures(env, p.chip, xb, m, noise, prefix);
         base[k] += count(chipAnswers(env.layout, f, m), yb);
         predictors.forEach((pred, q) => {

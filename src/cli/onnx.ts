@@ -47,7 +47,14 @@ export function runImport(file: string, o: ImportCliOptions) {
       `${file} has ${model.outputSize} outputs but dataset '${ds.name}' has ${ds.numClasses} classes: pick the matching --dataset`,
     );
   saveModelFolder(o.out, model, importMeta(provenance, ds));
-  return { out: o.out, spec: model.spec, parameters: model.parameterCount, onnx: provenance, dataset: ds?.name ?? null };
+  return {
+    out: o.out,
+    spec: model.spec,
+    layers: model.layers.length,
+    parameters: model.parameterCount,
+    onnx: provenance,
+    dataset: ds?.name ?? null,
+  };
 }
 
 function parseNormalize(v: string): { mean: number; std: number } {
@@ -80,7 +87,7 @@ export function registerOnnx(p: Command): void {
     if (o.json) console.log(JSON.stringify(r, null, 2));
     else
       console.log(
-        `imported ${file} (${r.onnx.producer} ${r.onnx.producerVersion}, opset ${r.onnx.opset}): ${r.spec.layers.length} layers, ${r.parameters} parameters, saved to ${r.out}` +
+        `imported ${file} (${r.onnx.producer} ${r.onnx.producerVersion}, opset ${r.onnx.opset}): ${r.layers} layers, ${r.parameters} parameters, saved to ${r.out}` +
           (r.onnx.transformations.length ? `\n${r.onnx.transformations.map((t) => `  ${t}`).join('\n')}` : ''),
       );
   });

@@ -251,7 +251,7 @@ export function liftOnnx(model: ModelProto, opts: LiftOptions): NetGraph {
         const shape = shapeOf(ins[0], name);
         push(
           n,
-          hi === Number.POSITIVE_INFINITY ? { op: 'activation', fn: 'relu' } : { op: 'activation', fn: 'crelu', cap: hi },
+          hi === Number.POSITIVE_INFINITY ? { op: 'activation', fn: 'relu' } : { op: 'activation', fn: 'crelu', cap: shortest(hi) },
           [ins[0]],
           shape,
         );
@@ -463,6 +463,20 @@ function foldBatchNorm(
     for (let r = 0; r < rows; r++) for (let j = 0; j < f; j++) t.weight[r * f + j] = Math.fround(t.weight[r * f + j] * k[j]);
   }
   for (let j = 0; j < f; j++) t.bias[j] = Math.fround((t.bias[j] - mean[j]) * k[j] + beta[j]);
+}
+
+/**
+ * The shortest decimal that is the same float32: ONNX stores Clip's bounds (and attributes such
+ * as alpha) as float32, xbar's specs hold them as decimals (a cap of 1.3, not 1.29999995).
+ */
+export function shortest(f: number): number {
+  if (!Number.isFinite(f)) return f;
+  const target = Math.fround(f);
+  for (let digits = 1; digits <= 9; digits++) {
+    const v = Number(target.toPrecision(digits));
+    if (Math.fround(v) === target) return v;
+  }
+  return target;
 }
 
 function transpose(a: Float32Array, rows: number, cols: number): Float32Array {

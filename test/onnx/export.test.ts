@@ -60,7 +60,7 @@ describe('xbar export then import', () => {
         { type: 'flatten' },
         { type: 'dense', units: 6 },
         { type: 'compensation', rank: 2 },
-        { type: 'activation', fn: 'crelu', cap: 1.5 },
+        { type: 'activation', fn: 'crelu', cap: 1.3 },
         { type: 'dense', units: 3 },
       ],
     };
@@ -77,7 +77,7 @@ describe('xbar export then import', () => {
       { type: 'activation', fn: 'relu' },
       { type: 'activation', fn: 'sigmoid' },
       { type: 'activation', fn: 'tanh' },
-      { type: 'activation', fn: 'crelu', cap: 0.75 },
+      { type: 'activation', fn: 'crelu', cap: 1.3 },
       { type: 'dropout', rate: 0.2 },
     );
     const arb = fc.record({

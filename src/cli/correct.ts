@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Command, Option } from 'commander';
 import { XbarError } from '../core/errors.js';
@@ -37,6 +37,7 @@ import { Dense } from '../nn/dense.js';
 import { loadModel } from '../nn/io-node.js';
 import type { Model } from '../nn/model.js';
 import { evaluate } from '../nn/train.js';
+import { inRunFolderSync, type RunFolder } from '../study/run-folder.js';
 import { VERSION } from '../version.js';
 import { common, DATA_DIR_HELP, kernelsFrom, pct } from './common.js';
 import { openModel } from './onnx.js';
@@ -189,11 +190,6 @@ function readPopulationFile(path: string | undefined): PopulationInput {
   }
 }
 
-function checkOut(out: string | undefined): void {
-  if (out && existsSync(out) && !statSync(out).isDirectory())
-    throw new XbarError(`--out ${out} is a file, not a folder: choose another path`);
-}
-
 interface Setup {
   model: Model;
   modelSha: string;
@@ -335,9 +331,16 @@ function heldOutRun(
   return rows;
 }
 
+/** Trains a corrector into the run folder --out (checked before any work, replaced whole at the end). */
 export function runCorrectTrain(o: CorrectTrainOptions, kernels: Kernels, progress: Progress) {
   if (!o.out) throw new XbarError('--out is required: the folder to save the corrector in');
-  checkOut(o.out);
+  const inputs = [o.model, o.population, o.dataDir];
+  return inRunFolderSync({ out: o.out, command: 'correct train', key: o, inputs }, (run) =>
+    correctTrainInto(o, (run as RunFolder).dir, kernels, progress),
+  );
+}
+
+function correctTrainInto(o: CorrectTrainOptions, dir: string, kernels: Kernels, progress: Progress) {
   const hidden = parseWidths(o.hidden, '--hidden');
   checkProbeCounts([o.norm], o);
   const pop = populationFromFlags(readPopulationFile(o.population), o);
@@ -389,7 +392,7 @@ export function runCorrectTrain(o: CorrectTrainOptions, kernels: Kernels, progre
     trainingChips: set.chips.map((c) => ({ chip: c.chip, type: c.type, kind: c.kind, faults: c.faults, uncorrected: c.uncorrected })),
     command: { ...o },
   };
-  saveCorrector(o.out, t.corrector, meta);
+  saveCorrector(dir, t.corrector, meta);
   let heldOut: HeldOutChip[] = [];
   if (o.evalChips > 0) heldOut = heldOutRun(s, pop, probes, t.corrector, o.seed, o.trainChips, o.evalChips, kernels, progress);
   const summary = heldOut.length ? summarizeHeldOut(heldOut) : null;
@@ -409,12 +412,17 @@ export function runCorrectTrain(o: CorrectTrainOptions, kernels: Kernels, progre
     trainSeconds,
     heldOut: summary && { firstChip: o.trainChips, ...summary, chips: heldOut },
   };
-  writeFileAtomic(join(o.out, 'results.json'), `${JSON.stringify(result, null, 2)}\n`);
+  writeFileAtomic(join(dir, 'results.json'), `${JSON.stringify(result, null, 2)}\n`);
   return { result, summary, software: s.software, pop, cost, name: correctorName(t.corrector), valAccuracy: result.finalValAccuracy };
 }
 
+/** Measures a corrector on held-out chips; with --out, the results are a run folder. */
 export function runCorrectEval(o: CorrectEvalOptions, kernels: Kernels, progress: Progress) {
-  checkOut(o.out);
+  const inputs = [o.corrector, o.model, o.dataDir];
+  return inRunFolderSync({ out: o.out, command: 'correct eval', key: o, inputs }, (run) => correctEvalInto(o, run?.dir, kernels, progress));
+}
+
+function correctEvalInto(o: CorrectEvalOptions, dir: string | undefined, kernels: Kernels, progress: Progress) {
   const { corrector, file } = loadCorrector(o.corrector);
   const meta = file.meta as Record<string, unknown> & {
     model: string;
@@ -473,12 +481,19 @@ export function runCorrectEval(o: CorrectEvalOptions, kernels: Kernels, progress
     ...summary,
     chips: rows,
   };
-  if (o.out) writeFileAtomic(join(o.out, 'results.json'), `${JSON.stringify(result, null, 2)}\n`);
+  if (dir) writeFileAtomic(join(dir, 'results.json'), `${JSON.stringify(result, null, 2)}\n`);
   return { result, summary, software: s.software, pop, name: correctorName(corrector) };
 }
 
+/** The corrector study; with --out, its results are a run folder. */
 export function runCorrectStudy(o: CorrectStudyOptions, kernels: Kernels, progress: Progress) {
-  checkOut(o.out);
+  const inputs = [o.model, o.population, o.dataDir];
+  return inRunFolderSync({ out: o.out, command: 'correct study', key: o, inputs }, (run) =>
+    correctStudyInto(o, run?.dir, kernels, progress),
+  );
+}
+
+function correctStudyInto(o: CorrectStudyOptions, dir: string | undefined, kernels: Kernels, progress: Progress) {
   const pop = populationFromFlags(readPopulationFile(o.population), o);
   const cfg: StudyConfig = {
     seed: o.seed,
@@ -513,9 +528,9 @@ export function runCorrectStudy(o: CorrectStudyOptions, kernels: Kernels, progre
     config: cfg,
     ...r,
   };
-  if (o.out) {
-    writeFileAtomic(join(o.out, 'results.json'), `${JSON.stringify(result, null, 2)}\n`);
-    writeFileAtomic(join(o.out, 'report.md'), `${markdown}\n`);
+  if (dir) {
+    writeFileAtomic(join(dir, 'results.json'), `${JSON.stringify(result, null, 2)}\n`);
+    writeFileAtomic(join(dir, 'report.md'), `${markdown}\n`);
   }
   return { result, markdown };
 }

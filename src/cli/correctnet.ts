@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
@@ -64,7 +65,7 @@ import { VERSION } from '../version.js';
 import { common, DATA_DIR_HELP, kernelsFrom, pct } from './common.js';
 import { choiceOption, floatOption, intOption } from './options.js';
 import { makeProgress, type Progress } from './progress.js';
-import { resolveModel, runTrain } from './train.js';
+import { resolveModel, trainInto } from './train.js';
 
 export interface CorrectnetOptions {
   model: string;
@@ -171,6 +172,24 @@ function modelId(dir: string): string {
   } catch {
     return dir;
   }
+}
+
+/** The identity of a dataset for cache keys: the checksum of its images and labels. */
+function datasetId(ds: Dataset): string {
+  const h = createHash('sha256');
+  for (const a of [ds.train.x, ds.train.y, ds.test.x, ds.test.y]) h.update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+  return h.digest('hex');
+}
+
+/**
+ * The network a previous run trained into `dir`, if steps/model-<label>.json records the same key
+ * and `dir` still holds the network it recorded (its weights' checksum); otherwise undefined.
+ */
+function keptModel(out: string, dir: string, label: string, key: unknown, progress: Progress): Model | undefined {
+  const recorded = readCached<string>(out, `model-${label}`, key);
+  if (recorded === undefined || !existsSync(join(dir, 'model.json')) || modelId(dir) !== recorded) return undefined;
+  progress.log(`${label}: reusing ${dir}`);
+  return loadModel(dir).model;
 }
 
 /** A cached step's value, if its file exists and was made with the same key. */
@@ -378,13 +397,27 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
     seed: plainSeed,
     valFraction: 0.1,
   };
+  // What every step's result depends on besides its own options: the images (their checksum) and
+  // the device. Folded into every cache key so that a re-run with other data or device recomputes.
+  const context = { data: datasetId(ds), device: deviceAt(0) };
+  /**
+   * A network trained into `dir` (plain, noise-injection, Lipschitz), reused only when
+   * steps/model-<label>.json says it was trained with the same key (the options, the data and the
+   * checksum of the network it starts from) and `dir` still holds the network it recorded.
+   */
   const loadOrTrain = (dir: string, label: string, extra: Record<string, unknown>): Model => {
-    if (existsSync(join(dir, 'model.json'))) {
-      progress.log(`${label}: reusing ${dir}`);
-      return loadModel(dir).model;
-    }
+    const key = {
+      ...context,
+      spec: resolveModel(trainOpts.model).spec,
+      train: { ...trainOpts, ...extra, init: undefined },
+      init: typeof extra.init === 'string' ? modelId(extra.init) : null,
+    };
+    const model = keptModel(o.out, dir, label, key, progress);
+    if (model) return model;
     progress.log(`${label}: training into ${dir}`);
-    return runTrain({ ...trainOpts, ...extra, out: dir }, kernels, progress).model;
+    const trained = trainInto({ ...trainOpts, ...extra }, dir, kernels, progress).model;
+    writeCached(o.out, `model-${label}`, key, modelId(dir));
+    return trained;
   };
   // The validation split the plain model was trained without (same seed as xbar train).
   const { trainSplit, val, valSet, rails } = correctnetImages(ds, plainSeed, o.valImages);
@@ -406,6 +439,7 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
 
   const sweep = async (model: Model, label: string, dir: string): Promise<SweepPoint[]> => {
     const key = {
+      ...context,
       model: modelId(dir),
       sigmas,
       chips: o.chips,
@@ -488,7 +522,7 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
   const amplification = cached(
     o.out,
     'amplification',
-    { models: [plainDir, lipDir, noiseDir].map(modelId), sigma: targetSigma, n: ampImages.n, seed: o.seed },
+    { ...context, models: [plainDir, lipDir, noiseDir].map(modelId), sigma: targetSigma, n: ampImages.n, seed: o.seed },
     progress,
     () => {
       const out: Record<string, { spectralNorms: number[]; layers: LayerAmplification[] }> = {};
@@ -508,7 +542,7 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
   const sensitivity = cached(
     o.out,
     'sensitivity',
-    { model: modelId(lipDir), sigma: targetSigma, n: valSet.n, chips: o.searchChips, seed: o.seed },
+    { ...context, model: modelId(lipDir), sigma: targetSigma, n: valSet.n, chips: o.searchChips, seed: o.seed },
     progress,
     () => {
       progress.log('sensitivity: one layer varied at a time');
@@ -533,6 +567,7 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
     calib: rails,
   };
   const placementKey = {
+    ...context,
     model: modelId(lipDir),
     sigma: targetSigma,
     ranks,
@@ -569,15 +604,29 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
 
   // 6. Compensation modules at the chosen sites, trained under variation on the full training set.
   const compensate = (base: Model, baseDir: string, dir: string, label: string): Model => {
-    if (existsSync(join(dir, 'model.json'))) {
-      const { model: m, file } = loadModel(dir);
-      const meta = file.meta.compensation as { selection?: unknown } | undefined;
-      const norm = (xs: CompensationSite[]) => JSON.stringify(xs.map((x) => ({ layer: x.layer, rank: x.rank, kernel: x.kernel ?? 1 })));
-      if (norm(sitesOf(m)) === norm(sites) && (meta?.selection || !sites.length)) {
-        progress.log(`${label}: reusing ${dir}`);
-        return m;
-      }
-    }
+    const cfg = { epochs: o.compEpochs, batchSize: 128, lr: o.compLr, device: target, seed: o.seed + 23 };
+    const key = {
+      ...context,
+      base: modelId(baseDir),
+      sites,
+      training: cfg,
+      init: o.seed + 19,
+      selection: { images: valSet.n, chips: o.searchChips, seed: o.seed + 29 },
+      train: trainSplit.n,
+    };
+    const kept = keptModel(o.out, dir, label, key, progress);
+    if (kept) return kept;
+    const m = trainCompensated(base, baseDir, dir, label, cfg);
+    writeCached(o.out, `model-${label}`, key, modelId(dir));
+    return m;
+  };
+  const trainCompensated = (
+    base: Model,
+    baseDir: string,
+    dir: string,
+    label: string,
+    cfg: { epochs: number; batchSize: number; lr: number; device: Device; seed: number },
+  ): Model => {
     progress.log(`${label}: training compensation at ${JSON.stringify(sites)}`);
     const m = withCompensation(base, sites, o.seed + 19);
     if (!sites.length) {
@@ -591,7 +640,6 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
     const valAcc = () => mean(softwareChipAccuracy(m, valSet, target, o.searchChips, o.seed + 29, kernels, { calib: rails }));
     let best = { epoch: 0, accuracy: valAcc(), weights: comp.map((p) => Float32Array.from(p.value)) };
     const perEpoch = [best.accuracy];
-    const cfg = { epochs: o.compEpochs, batchSize: 128, lr: o.compLr, device: target, seed: o.seed + 23 };
     const history = trainCompensation(m, trainSplit, null, cfg, kernels, {
       onEpochStart: (e, steps) => progress.start(steps, `${label} epoch ${e}/${o.compEpochs}`),
       onBatch: (d, _t, loss) => progress.update(d, `loss ${loss.toFixed(3)}`),
@@ -643,6 +691,7 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
     const data = head(trainSplit, n);
     const cfg = { epochs: o.calibrateEpochs, batchSize: 64, lr: o.calibrateLr };
     const key = {
+      ...context,
       model: modelId(baseDir),
       sites: calSites,
       n,

@@ -1,18 +1,19 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
 import { XbarError } from '../core/errors.js';
-import { writeFileAtomic } from '../core/fs-node.js';
 import type { Kernels } from '../core/kernels.js';
 import type { Compensation, ReadAt } from '../crossbar/age.js';
 import { type CircuitInput, idealCircuit, resolveCircuit } from '../crossbar/circuit.js';
 import { type ChipResult, type MonteCarloResult, resultsPerRead, runMonteCarlo } from '../crossbar/montecarlo.js';
 import { runMonteCarloParallel } from '../crossbar/parallel-node.js';
 import { planCrossbars } from '../crossbar/plan.js';
+import type { Dataset } from '../data/index.js';
 import { loadDataset } from '../data/node.js';
 import { type Device, type DeviceInput, resolveDevice } from '../device/config.js';
 import { type FaultSpec, formatFaultSpec, parseFaultSpec } from '../faults/index.js';
 import { loadFaultSpec } from '../faults/node.js';
+import type { Model } from '../nn/model.js';
+import { inRunFolder, type RunFolder } from '../study/run-folder.js';
 import { VERSION } from '../version.js';
 import { writeChipMaps } from './maps.js';
 import { openModel } from './onnx.js';
@@ -266,6 +267,23 @@ export async function runSimulate(o: SimulateOptions, kernels: Kernels, progress
   });
   const ds = loadDataset(datasetName, { dataDir: o.dataDir, limitTest: o.limitTest });
   checkCompatible(model.spec, ds, `model ${o.model}`);
+  // Every file goes to a staging folder that replaces --out whole at the end (src/study/run-folder.ts).
+  const runOptions = { out: o.out, command: 'simulate', key: o, inputs: [o.model, o.dataDir, o.device] };
+  return inRunFolder(runOptions, (run) => simulatePoints(o, run, model, points, sweep.key, times, ds, kernels, progress));
+}
+
+async function simulatePoints(
+  o: SimulateOptions,
+  run: RunFolder | null,
+  model: Model,
+  points: { value: string; o: SimulateOptions; device: Device; circuit: ReturnType<typeof resolveCircuit>; faults: FaultSpec }[],
+  sweepKey: string,
+  times: ReturnType<typeof parseTimes> | null,
+  ds: Dataset,
+  kernels: Kernels,
+  progress: Progress,
+): Promise<SimulateRun> {
+  const sweep = { key: sweepKey };
   const nCalib = Math.min(ds.train.n, points[0].circuit.calibrationImages);
   const calib = ds.train.x.subarray(0, nCalib * model.inputSize);
   const rows: SweepRow[] = [];
@@ -306,9 +324,9 @@ export async function runSimulate(o: SimulateOptions, kernels: Kernels, progress
       configs.push(configOf(p, reads?.[0]));
     }
     const nMaps = Math.min(o.chips, o.maps ?? 1);
-    if (o.out && p.faults.length && nMaps > 0)
+    if (run && p.faults.length && nMaps > 0)
       writeChipMaps(
-        join(o.out, 'maps', sweep.key ? `${sweep.key}=${p.value}`.replace(/[^\w.=-]+/g, '_') : ''),
+        run.path('maps', sweep.key ? `${sweep.key}=${p.value}`.replace(/[^\w.=-]+/g, '_') : ''),
         plan,
         p.device,
         p.faults,
@@ -325,9 +343,9 @@ export async function runSimulate(o: SimulateOptions, kernels: Kernels, progress
         `${sweep.key}=${p.value}: accuracy ${(100 * result.summary.mean).toFixed(2)}% +- ${(100 * result.summary.std).toFixed(2)} over ${o.chips} chips`,
       );
   }
-  const run: SimulateRun = { rows, model: o.model, dataset: ds.name, device: points[0].device, circuit: points[0].circuit };
-  if (o.out) writeResults(o, run, configs);
-  return run;
+  const result: SimulateRun = { rows, model: o.model, dataset: ds.name, device: points[0].device, circuit: points[0].circuit };
+  if (run) writeResults(o, run, result, configs);
+  return result;
 }
 
 interface PointConfig {
@@ -347,7 +365,7 @@ function csvRow(cells: (string | number)[]): string {
 }
 
 /** results.json (everything, with the configuration and seeds), chips.csv and summary.csv. */
-function writeResults(o: SimulateOptions, run: SimulateRun, configs: PointConfig[]): void {
+function writeResults(o: SimulateOptions, folder: RunFolder, run: SimulateRun, configs: PointConfig[]): void {
   const json = {
     format: 'xbar-simulate',
     version: 1,
@@ -378,7 +396,7 @@ function writeResults(o: SimulateOptions, run: SimulateRun, configs: PointConfig
       csvRow([r.key, r.value, s.n, s.mean, s.std, s.min, s.max, s.ci95[0], s.ci95[1], s.p025, s.p975, r.result.seconds.toFixed(3)]),
     );
   }
-  writeFileAtomic(join(o.out as string, 'results.json'), `${JSON.stringify(json, null, 2)}\n`);
-  writeFileAtomic(join(o.out as string, 'chips.csv'), `${chips.join('\n')}\n`);
-  writeFileAtomic(join(o.out as string, 'summary.csv'), `${summary.join('\n')}\n`);
+  folder.write('results.json', `${JSON.stringify(json, null, 2)}\n`);
+  folder.write('chips.csv', `${chips.join('\n')}\n`);
+  folder.write('summary.csv', `${summary.join('\n')}\n`);
 }

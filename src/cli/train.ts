@@ -15,6 +15,7 @@ import { getPreset, type Preset, presets } from '../nn/presets.js';
 import { type ModelSpec, parseModelSpec } from '../nn/spec.js';
 import { type EpochStats, evaluate, type TrainConfig, type TrainHooks, train } from '../nn/train.js';
 import { isOnnxPath } from '../onnx/node.js';
+import { inRunFolderSync } from '../study/run-folder.js';
 import { VERSION } from '../version.js';
 import { openModel } from './onnx.js';
 import type { Progress } from './progress.js';
@@ -94,7 +95,17 @@ export function checkCompatible(spec: ModelSpec, ds: Dataset, what: string): voi
     );
 }
 
+/**
+ * Trains and, with --out, saves the model as a run folder: --out is checked before the first epoch,
+ * and the model replaces the folder whole at the end (src/study/run-folder.ts).
+ */
 export function runTrain(opts: TrainOptions, kernels: Kernels, progress: Progress): TrainResult {
+  const inputs = [opts.init, opts.dataDir, opts.model];
+  return inRunFolderSync({ out: opts.out, command: 'train', key: opts, inputs }, (run) => trainInto(opts, run?.dir, kernels, progress));
+}
+
+/** Trains, and saves the model into `dir` (written file by file: the caller's run folder keeps it whole). */
+export function trainInto(opts: TrainOptions, dir: string | undefined, kernels: Kernels, progress: Progress): TrainResult {
   const { spec, preset } = resolveModel(opts.model);
   const datasetName = opts.dataset ?? preset?.dataset;
   if (!datasetName) throw new XbarError(`--dataset is required with a model spec file (no preset default)`);
@@ -144,8 +155,8 @@ export function runTrain(opts: TrainOptions, kernels: Kernels, progress: Progres
   const seconds = (performance.now() - t0) / 1000;
   const test = evaluate(model, ds.test, kernels);
   const result: TrainResult = { model, dataset: ds, history, testAccuracy: test.accuracy, testLoss: test.loss, seconds, config };
-  if (opts.out) {
-    saveModel(opts.out, model, {
+  if (dir) {
+    saveModel(dir, model, {
       xbarVersion: VERSION,
       createdAt: new Date().toISOString(),
       model: opts.model,

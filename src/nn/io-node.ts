@@ -3,6 +3,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { XbarError } from '../core/errors.js';
 import { writeFileAtomic } from '../core/fs-node.js';
+import { verifyRunFolder } from '../core/run-manifest.js';
 import type { Model } from './model.js';
 import { decodeModel, encodeWeights, MODEL_FORMAT, MODEL_FORMAT_VERSION, type ModelFile } from './serialize.js';
 
@@ -31,6 +32,8 @@ export function loadModel(dir: string): { model: Model; file: ModelFile } {
   const headerPath = join(dir, 'model.json');
   if (!existsSync(headerPath))
     throw new XbarError(`no saved model at ${dir}: expected ${headerPath} (train one with 'xbar train --out ${dir}')`);
+  // A model in a run folder (xbar train's, or a network of a correctnet run) must be the run's own.
+  verifyRunFolder(dir, 1);
   let header: unknown;
   try {
     header = JSON.parse(readFileSync(headerPath, 'utf8'));

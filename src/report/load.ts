@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { XbarError } from '../core/errors.js';
+import { MANIFEST_FORMAT, verifyRunFolder } from '../core/run-manifest.js';
 import { FAULT_MAP_FORMAT } from '../faults/render.js';
 import { VERSION } from '../version.js';
 import { kindOf, knownFormats } from './kinds/index.js';
@@ -26,7 +27,13 @@ export function resultFiles(path: string): string[] {
     .filter((f) => {
       try {
         const j = JSON.parse(readFileSync(f, 'utf8'));
-        return isObj(j) && typeof j.format === 'string' && j.format.startsWith('xbar-') && j.format !== FAULT_MAP_FORMAT;
+        return (
+          isObj(j) &&
+          typeof j.format === 'string' &&
+          j.format.startsWith('xbar-') &&
+          j.format !== FAULT_MAP_FORMAT &&
+          j.format !== MANIFEST_FORMAT
+        );
       } catch {
         return false;
       }
@@ -59,6 +66,8 @@ export function readJson(file: string): unknown {
  * results of newer commands.
  */
 export function loadResult(file: string, maxMaps: number): Loaded {
+  // A result in a run folder is read only with the files of its own run beside it (maps, CSVs).
+  verifyRunFolder(file, 0);
   const json = readJson(file);
   if (!isObj(json) || typeof json.format !== 'string')
     throw new XbarError(`${file}: not an xbar result file (no "format" field): pass ${WRITERS}`);

@@ -35,7 +35,7 @@ describe('xbar train / eval', () => {
     const summary = JSON.parse(r.out);
     expect(summary.dataset).toBe('digits8');
     expect(summary.testAccuracy).toBeGreaterThan(0.6);
-    expect(readdirSync(out).sort()).toEqual(['model.json', 'weights.bin']);
+    expect(readdirSync(out).sort()).toEqual(['manifest.json', 'model.json', 'weights.bin']);
 
     const again = JSON.parse(xbar(...args).out);
     expect(again.testAccuracy).toBe(summary.testAccuracy);

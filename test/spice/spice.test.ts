@@ -21,8 +21,9 @@ import { compareWithSpice } from '../../src/spice/compare.js';
 import { selectEngine } from '../../src/spice/engine.js';
 import { buildNetlist, netlistText } from '../../src/spice/netlist.js';
 import { runNetlist } from '../../src/spice/run.js';
+import { describeWith, itWith, missing } from '../optional.js';
 
-// The SPICE tests need native ngspice (CI installs it: scripts/install-system-deps.sh spice).
+// The SPICE tests need native ngspice (npm ci installs it as root; elsewhere test/optional.ts skips them).
 const kernels = loadKernels();
 const digits = loadDataset('digits8', { limitTrain: 2000, limitTest: 40 });
 const model = buildModel(presets['mlp-paper'].spec, 1);
@@ -31,11 +32,11 @@ const plan = (c: CircuitInput = {}, m: Model = model): CrossbarPlan =>
   planCrossbars(m, resolveCircuit(c), digits.train.x.subarray(0, 500 * 64), 500, kernels);
 const device = resolveDevice('reram-generic'); // sigma 0.1: every chip is different
 const faults = parseFaultSpec('random:sa0=0.02,sa1=0.04+ring:radius=0.3,kind=stuck-off@layers=0');
-const engine = await selectEngine('native');
+const engine = missing('ngspice') ? (null as never) : await selectEngine('native');
 const work = mkdtempSync(join(tmpdir(), 'xbar-spice-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-describe('behavioural model vs ngspice', () => {
+describeWith(['ngspice'], 'behavioural model vs ngspice', () => {
   it('ideal parts: outputs agree within 0.1% and every prediction matches, on defective chips', async () => {
     for (let c = 0; c < 3; c++) expect(programChip(plan(), device, faults, 7, c).layers[0].faultyCells).toBeGreaterThan(20);
     for (const opampGain of [Number.POSITIVE_INFINITY, 1e6]) {
@@ -150,7 +151,7 @@ describe('engines', () => {
     await expect(selectEngine('wasm', none)).rejects.toThrow(/npm i eecircuit-engine/);
   });
 
-  it('the WebAssembly adapter reads eecircuit-engine results (stand-in module backed by ngspice)', async () => {
+  itWith(['ngspice'], 'the WebAssembly adapter reads eecircuit-engine results (stand-in module backed by ngspice)', async () => {
     class Simulation {
       private deck = '';
       async start() {}
@@ -179,7 +180,7 @@ describe('xbar spice (CLI)', () => {
   const dir = join(work, 'paper');
   saveModel(dir, model, { dataset: 'digits8' });
 
-  it('export writes a netlist ngspice runs; compare reports agreement and timing', () => {
+  itWith(['ngspice'], 'export writes a netlist ngspice runs; compare reports agreement and timing', () => {
     const cir = join(work, 'chip.cir');
     const e = xbar(['spice', 'export', '-m', dir, '--images', '4', '--faults', 'random:sa1=0.05', '-o', cir]);
     expect(e.code, e.err).toBe(0);

@@ -1,5 +1,4 @@
 #!/usr/bin/env node
-import { join } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { XbarError } from '../core/errors.js';
 import { loadKernels } from '../core/kernels-node.js';
@@ -10,6 +9,7 @@ import { VERSION } from '../version.js';
 import { common, DATA_DIR_HELP, kernelsFrom, pct } from './common.js';
 import { registerCorrect } from './correct.js';
 import { registerCorrectnet } from './correctnet.js';
+import { registerDemo } from './demo.js';
 import { registerDoctor } from './doctor.js';
 import { runEval } from './eval.js';
 import { drawFaults } from './maps.js';
@@ -205,55 +205,6 @@ function program(): Command {
     if (o.out) console.log(`results written to ${o.out}`);
   });
 
-  common(
-    p
-      .command('demo')
-      .description(
-        'the main job end to end on real data: train the paper network (mlp-paper on digits8), evaluate it, then run it on 100 simulated ReRAM chips with variation and with stuck-at faults',
-      )
-      .option('-o, --out <dir>', 'where to save the model and the simulation results', 'runs/demo')
-      .option('-c, --chips <n>', 'simulated chips per scenario', intOption(1, 1_000_000), 100)
-      .option('-s, --seed <n>', 'random seed', intOption(0, 2 ** 31 - 1), 1),
-  ).action(async (o) => {
-    const kernels = kernelsFrom(o);
-    const quiet = Boolean(o.quiet || o.json);
-    const modelDir = join(o.out, 'mlp-paper');
-    const t = runTrain({ model: 'mlp-paper', seed: o.seed, valFraction: 0.1, out: modelDir }, kernels, makeProgress(quiet));
-    const e = runEval({ model: modelDir }, kernels);
-    const scenarios = [];
-    for (const sc of [
-      { name: 'reram-generic, sigma 0.1', faults: undefined, out: 'sim-variation' },
-      { name: 'reram-generic, sigma 0.1, random stuck-at SA0 1.75% SA1 9.04%', faults: 'random:sa0=0.0175,sa1=0.0904', out: 'sim-faults' },
-    ]) {
-      const r = await runSimulate(
-        { model: modelDir, device: 'reram-generic', faults: sc.faults, chips: o.chips, seed: o.seed, out: join(o.out, sc.out) },
-        kernels,
-        makeProgress(quiet),
-      );
-      scenarios.push({ scenario: sc.name, summary: r.rows[0].result.summary, seconds: r.rows[0].result.seconds, out: join(o.out, sc.out) });
-    }
-    const summary = {
-      model: 'mlp-paper',
-      dataset: e.dataset,
-      parameters: e.parameters,
-      testAccuracy: e.accuracy,
-      trainSeconds: t.seconds,
-      out: o.out,
-      chips: scenarios,
-    };
-    if (o.json) console.log(JSON.stringify(summary, null, 2));
-    else {
-      console.log(
-        `trained mlp-paper (64-8-8-8-10, ${e.parameters} parameters) on digits8 in ${t.seconds.toFixed(1)} s, saved to ${modelDir}`,
-      );
-      console.log(`software test accuracy ${pct(e.accuracy)} on ${e.samples} images`);
-      for (const sc of scenarios)
-        console.log(
-          `${o.chips} chips, ${sc.scenario}: accuracy ${pct(sc.summary.mean)} +- ${pct(sc.summary.std)} (95% CI of mean [${pct(sc.summary.ci95[0])}, ${pct(sc.summary.ci95[1])}]), ${sc.seconds.toFixed(1)} s, results in ${sc.out}`,
-        );
-    }
-  });
-
   // Commands that live in their own modules: register<Name>(p) each.
   registerOnnx(p);
   registerCorrectnet(p);
@@ -261,6 +212,7 @@ function program(): Command {
   registerReport(p);
   registerSpice(p);
   registerDoctor(p);
+  registerDemo(p);
 
   p.command('faults')
     .description('draw the defect map of one array from a fault spec, to see a pattern (SVG picture or JSON)')

@@ -1,10 +1,12 @@
 import { XbarError } from '../core/errors.js';
 import type { Kernels } from '../core/kernels.js';
+import { programChip } from '../crossbar/chip.js';
 import type { Circuit } from '../crossbar/circuit.js';
 import { runMonteCarlo } from '../crossbar/montecarlo.js';
 import { type CrossbarPlan, planCrossbars } from '../crossbar/plan.js';
 import type { Split } from '../data/dataset.js';
 import type { Device } from '../device/config.js';
+import type { FaultSpec } from '../faults/spec.js';
 import { Compensation } from '../nn/compensation.js';
 import { buildModel, type Model, setWeights } from '../nn/model.js';
 import { type EpochStats, evaluate, train } from '../nn/train.js';
@@ -17,7 +19,8 @@ import {
   softwareChipAccuracy,
   weightedOutputShapes,
 } from './correctnet.js';
-import { Rails, WeightNoise } from './noise.js';
+import { drawDefect, type Population } from './corrector-population.js';
+import { Rails, WeightNoise, weightedLayers } from './noise.js';
 import type { PlacementProblem } from './placement.js';
 
 /**
@@ -52,6 +55,20 @@ export interface ChipCalibrationConfig {
    * the same images (distillation at temperature DISTILL_TEMPERATURE; the labels are not used).
    */
   loss?: CalibrationLoss;
+  /**
+   * Stuck cells on the chip: a fixed spec for every chip, or chip c's defect drawn from a
+   * population (drawDefect(population, ., seed, c), as the corrector's chips). The chip is then
+   * programmed as the simulator programs it (programChip on `circuit`'s arrays) and its effective
+   * weights, variation and stuck cells together, are what the modules are fitted through. Without
+   * it, variation only (WeightNoise: the same draws as programChip without faults).
+   */
+  faults?: ChipFaults;
+}
+
+export interface ChipFaults {
+  circuit: Circuit;
+  spec?: FaultSpec;
+  population?: Population;
 }
 
 export type CalibrationLoss = 'ce' | 'kd';
@@ -83,9 +100,9 @@ export function calibrateChip(model: Model, data: Split, cfg: ChipCalibrationCon
   if (!(data.n > 0)) throw new XbarError('per-chip calibration needs at least one image');
   // The teacher is the clean network without modules, run before the chip's weights go in.
   const teacher = cfg.loss === 'kd' ? withoutCompensation(model).predict(data.x, data.n, kernels) : null;
-  const noise = new WeightNoise(model, { device: cfg.device, scaling: cfg.scaling, seed: cfg.seed, readNoise: 0 });
+  const chip = onChip(model, cfg, kernels);
   const rails = new Rails(model);
-  noise.apply(cfg.chip);
+  chip.apply();
   try {
     const history = train(
       model,
@@ -106,8 +123,58 @@ export function calibrateChip(model: Model, data: Split, cfg: ChipCalibrationCon
     rails.calibrate(cfg.rails.x, cfg.rails.n, kernels);
     return { chip: cfg.chip, rails: rails.rails, history, seconds: (performance.now() - t0) / 1000 };
   } finally {
-    noise.restore();
+    chip.restore();
   }
+}
+
+/** Chip `cfg.chip`'s stuck cells (none without cfg.faults). */
+export function chipFaultSpec(cfg: Pick<ChipCalibrationConfig, 'faults' | 'seed' | 'chip'>, nWeighted: number): FaultSpec {
+  const f = cfg.faults;
+  if (!f) return [];
+  if (f.spec) return f.spec;
+  if (f.population) return drawDefect(f.population, nWeighted, cfg.seed, cfg.chip).spec;
+  throw new XbarError('chip faults need a spec or a population');
+}
+
+/**
+ * Puts chip `cfg.chip`'s effective weights into `model`'s weighted layers (apply) and the clean
+ * ones back (restore). Variation only: WeightNoise. With stuck cells: the chip as programChip
+ * programs it, read back as weights (LayerChip.wEff, [W; bias]).
+ */
+function onChip(
+  model: Model,
+  cfg: Pick<ChipCalibrationConfig, 'device' | 'seed' | 'scaling' | 'chip' | 'faults'> & { rails?: Calibration },
+  kernels: Kernels,
+): { apply(): void; restore(): void } {
+  if (!cfg.faults) {
+    const noise = new WeightNoise(model, { device: cfg.device, scaling: cfg.scaling, seed: cfg.seed, readNoise: 0 });
+    return { apply: () => noise.apply(cfg.chip), restore: () => noise.restore() };
+  }
+  const faults = cfg.faults;
+  const calib = cfg.rails;
+  // The plan's voltage ranges do not change the weights a chip computes, but planCrossbars needs images.
+  if (!calib) throw new XbarError('a chip with stuck cells needs calibration images (rails) to plan its arrays');
+  const layers = weightedLayers(model);
+  const saved = layers.map((l) => ({ weight: Float32Array.from(l.weight.value), bias: Float32Array.from(l.bias.value) }));
+  return {
+    apply() {
+      const circuit = { ...faults.circuit, scaling: cfg.scaling ?? faults.circuit.scaling };
+      const plan = planCrossbars(model, circuit, calib.x, calib.n, kernels);
+      const chip = programChip(plan, cfg.device, chipFaultSpec(cfg, layers.length), cfg.seed, cfg.chip);
+      layers.forEach((l, k) => {
+        const w = chip.layers[k].wEff;
+        const nW = l.weight.value.length;
+        l.weight.value.set(w.subarray(0, nW));
+        l.bias.value.set(w.subarray(nW, nW + l.bias.value.length));
+      });
+    },
+    restore() {
+      layers.forEach((l, k) => {
+        l.weight.value.set(saved[k].weight);
+        l.bias.value.set(saved[k].bias);
+      });
+    },
+  };
 }
 
 /** `plan` (planCrossbars of the calibrated model) with the chip's measured rails. */
@@ -139,7 +206,8 @@ export function calibrateAndSimulate(
 ): CalibratedChipResult {
   const cal = calibrateChip(model, data, cfg, kernels);
   const plan = withChipRails(planCrossbars(model, circuit, cfg.rails.x, cfg.rails.n, kernels), cal.rails);
-  const r = runMonteCarlo(model, plan, cfg.device, [], test, { chips: 1, seed: cfg.seed, firstChip: cfg.chip }, kernels);
+  const faults = chipFaultSpec(cfg, plan.layers.length);
+  const r = runMonteCarlo(model, plan, cfg.device, faults, test, { chips: 1, seed: cfg.seed, firstChip: cfg.chip }, kernels);
   return { chip: cfg.chip, accuracy: r.chips[0].accuracy, calSeconds: cal.seconds, simSeconds: r.seconds };
 }
 
@@ -197,17 +265,17 @@ export function calibratedChipAccuracy(
   model: Model,
   data: Split,
   cal: ChipCalibration,
-  cfg: Pick<ChipCalibrationConfig, 'device' | 'seed' | 'scaling'>,
+  cfg: Pick<ChipCalibrationConfig, 'device' | 'seed' | 'scaling' | 'faults'> & { rails?: Calibration },
   kernels: Kernels,
 ): number {
-  const noise = new WeightNoise(model, { device: cfg.device, scaling: cfg.scaling, seed: cfg.seed, readNoise: 0 });
+  const chip = onChip(model, { ...cfg, chip: cal.chip }, kernels);
   const rails = new Rails(model);
   rails.setRails(cal.rails);
-  noise.apply(cal.chip);
+  chip.apply();
   try {
     return evaluate(rails.model, data, kernels).accuracy;
   } finally {
-    noise.restore();
+    chip.restore();
   }
 }
 

@@ -194,20 +194,6 @@ describe('xbar simulate', () => {
   });
 });
 
-describe('xbar demo (the README main job)', () => {
-  it('trains, evaluates and simulates chips end to end', () => {
-    const out = join(work, 'demo');
-    const r = xbar('demo', '--out', out, '--chips', '3', '--json');
-    expect(r.code, r.err).toBe(0);
-    const s = JSON.parse(r.out);
-    expect(s.testAccuracy).toBeGreaterThan(0.88);
-    expect(s.chips).toHaveLength(2);
-    expect(s.chips[0].summary.n).toBe(3);
-    expect(s.chips[1].summary.mean).toBeLessThan(s.chips[0].summary.mean);
-    expect(existsSync(join(out, 'sim-faults', 'maps', 'chip-0-layer-0.svg'))).toBe(true);
-  });
-});
-
 describe('xbar faults', () => {
   it('draws a pattern as SVG or JSON and reports the counts', () => {
     const svg = join(work, 'ring.svg');

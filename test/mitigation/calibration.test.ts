@@ -6,14 +6,17 @@ import { planCrossbars } from '../../src/crossbar/plan.js';
 import { loadDataset } from '../../src/data/node.js';
 import { resolveDevice } from '../../src/device/config.js';
 import {
+  calibrateAndSimulate,
   calibrateChip,
   calibratedChipAccuracy,
   calibrationPlacementProblem,
   calibrationSites,
+  chipFaultSpec,
   withChipRails,
 } from '../../src/mitigation/calibration.js';
 import { compensationCost, trainCompensation, withCompensation } from '../../src/mitigation/compensation.js';
 import { head, mean, softwareChipAccuracy } from '../../src/mitigation/correctnet.js';
+import { resolvePopulation } from '../../src/mitigation/corrector-population.js';
 import { buildModel } from '../../src/nn/model.js';
 import { presets } from '../../src/nn/presets.js';
 import { train } from '../../src/nn/train.js';
@@ -51,6 +54,57 @@ describe('calibrationSites', () => {
 });
 
 describe('per-chip calibration', () => {
+  it('on chips with stuck cells: without faults it is the variation-only path bit for bit; with them the simulator agrees and accuracy recovers', () => {
+    const { digits, base } = trainedPaper();
+    const device = resolveDevice('reram-generic', { programSigma: 0.1 });
+    const test = head(digits.test, 400);
+    const calib = { x: digits.train.x.subarray(0, 500 * 64), n: 500 };
+    const circuit = resolveCircuit({});
+    const sites = calibrationSites(base, [4], 1, 0.2);
+    const data = head(digits.train, 1000);
+    const cfg = { device, seed: 3, epochs: 6, batchSize: 64, lr: 0.01, rails: calib };
+    const calibrated = (chip: number, faults?: Parameters<typeof calibrateChip>[2]['faults']) => {
+      const m = withCompensation(base, sites);
+      const cal = calibrateChip(m, data, { ...cfg, chip, trainSeed: 9 + chip, faults }, jsKernels);
+      return { m, cal, params: m.params.map((p) => Array.from(p.value)) };
+    };
+    // No stuck cells: the programmed chip is the WeightNoise chip, so the modules come out the same.
+    const plain = calibrated(0);
+    const programmed = calibrated(0, { circuit, spec: [] });
+    expect(programmed.params).toEqual(plain.params);
+    expect(programmed.cal.rails).toEqual(plain.cal.rails);
+    // Chips drawn from a defect population (stuck-on rows and columns on the output layer).
+    const population = resolvePopulation({
+      patterns: ['rows', 'columns'],
+      kinds: { 'stuck-on': 1, 'stuck-off': 0, 'stuck-at': 0 },
+      density: { 'stuck-on': [0.3, 0.3] },
+    });
+    const faults = { circuit, population };
+    const before: number[] = [];
+    const after: number[] = [];
+    for (let c = 0; c < 3; c++) {
+      const { m, cal } = calibrated(c, faults);
+      const sw = calibratedChipAccuracy(m, test, cal, { ...cfg, faults }, jsKernels);
+      // The simulator's chip c with its own defect, modules and rails agrees with the software reading.
+      const sim = calibrateAndSimulate(
+        withCompensation(base, sites),
+        data,
+        { ...cfg, chip: c, trainSeed: 9 + c, faults },
+        circuit,
+        test,
+        jsKernels,
+      );
+      expect(sim.accuracy).toBeCloseTo(sw, 6);
+      after.push(sim.accuracy);
+      const plan = planCrossbars(base, circuit, calib.x, calib.n, jsKernels);
+      const spec = chipFaultSpec({ faults, seed: cfg.seed, chip: c }, plan.layers.length);
+      expect(spec[0].patterns).toHaveLength(1);
+      const damaged = runMonteCarlo(base, plan, device, spec, test, { chips: 1, seed: cfg.seed, firstChip: c }, jsKernels);
+      before.push(damaged.chips[0].accuracy);
+    }
+    expect(mean(after)).toBeGreaterThan(mean(before) + 0.1);
+  });
+
   it('beats chip-independent modules on the same chips, and the simulator agrees chip for chip', () => {
     const { digits, base } = trainedPaper();
     const device = resolveDevice('reram-generic', { programSigma: 1 });

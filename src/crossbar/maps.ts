@@ -1,0 +1,54 @@
+import {
+  FAULT_MAP_FORMAT,
+  FAULT_MAP_VERSION,
+  type FaultSpec,
+  faultMapsToSVG,
+  faultMapToJSON,
+  formatFaultSpec,
+  type MapPlacement,
+} from '../faults/index.js';
+import type { Chip } from './chip.js';
+import type { CrossbarPlan } from './plan.js';
+
+/** Cells between arrays in a chip's picture. */
+const GAP = 3;
+
+/** One weighted layer's defect map on one chip: the `xbar-fault-map` JSON the report reads, and an SVG picture. */
+export interface ChipLayerMap {
+  chip: number;
+  layer: number;
+  json: Record<string, unknown>;
+  svg: string;
+}
+
+/**
+ * The defect maps of one programmed chip, one per weighted layer with a stuck cell: every tile's
+ * map, and a picture of the tiles as they sit on the chip.
+ */
+export function chipMaps(plan: CrossbarPlan, chip: Chip, faults: FaultSpec, seed: number): ChipLayerMap[] {
+  const out: ChipLayerMap[] = [];
+  chip.layers.forEach((lc, l) => {
+    if (lc.faults.every((m) => m === null)) return;
+    const lp = plan.layers[l];
+    const items: MapPlacement[] = [];
+    const tiles = lp.tiles.map((t, k) => {
+      const map = lc.faults[k];
+      const row = lp.rowTiles.findIndex((rt) => rt.includes(t));
+      const col = lp.rowTiles[row].indexOf(t);
+      if (map) items.push({ map, x: 2 * t.c0 + GAP * col, y: t.r0 + GAP * row });
+      return { r0: t.r0, r1: t.r1, c0: t.c0, c1: t.c1, map: map ? faultMapToJSON(map) : null };
+    });
+    const json = {
+      format: FAULT_MAP_FORMAT,
+      version: FAULT_MAP_VERSION,
+      seed,
+      chip: chip.index,
+      layer: l,
+      faults: formatFaultSpec(faults),
+      tiles,
+    };
+    const title = `chip ${chip.index}, layer ${l} (${lp.nIn + 1}x${lp.nOut} weights on ${lp.tiles.length} array(s)): ${lc.faultyCells} faulty weights`;
+    out.push({ chip: chip.index, layer: l, json, svg: faultMapsToSVG(items, { title }) });
+  });
+  return out;
+}

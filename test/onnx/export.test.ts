@@ -12,6 +12,7 @@ import type { ModelSpec } from '../../src/nn/spec.js';
 import { exportOnnx } from '../../src/onnx/export.js';
 import { importOnnx } from '../../src/onnx/import.js';
 import { readOnnxFile } from '../../src/onnx/node.js';
+import { describeWith } from '../optional.js';
 
 const kernels = loadKernels({});
 /** A sequential spec's layers (what these networks import as). */
@@ -120,15 +121,7 @@ describe('xbar export then import', () => {
   });
 });
 
-const haveOnnx = spawnSync('/usr/bin/python3', ['-c', 'import onnx'], { encoding: 'utf8' }).status === 0;
-// CI installs python3-onnx as root: there the test must run, never skip.
-const mustRun = Boolean(process.env.CI) && process.getuid?.() === 0;
-if (!haveOnnx && !mustRun)
-  console.warn(
-    'skipping the onnx.checker test: no python3-onnx for /usr/bin/python3 (install it: bash scripts/install-system-deps.sh onnx)',
-  );
-
-describe.skipIf(!haveOnnx && !mustRun)("exported files pass the ONNX project's own checker", () => {
+describeWith(['onnx'], "exported files pass the ONNX project's own checker", () => {
   it('onnx.checker.check_model(full_check=True) accepts the exports of the fixtures and of a model with compensation', () => {
     const paths: string[] = [];
     for (const name of ['mlp-op13', 'lenet-op17']) {

@@ -24,7 +24,8 @@ export function makeProgress(quiet: boolean, stream: NodeJS.WriteStream = proces
         {
           format: `${label} [{bar}] {percentage}% {value}/{total} eta {eta_formatted} {info}`,
           stream,
-          hideCursor: true,
+          // Not hidden: a kill during a synchronous loop (training) would leave the terminal without a cursor.
+          hideCursor: false,
           clearOnComplete: true,
         },
         cliProgress.Presets.shades_classic,

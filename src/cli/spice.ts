@@ -1,7 +1,7 @@
-import { join } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { XbarError } from '../core/errors.js';
 import { writeFileAtomic } from '../core/fs-node.js';
+import { onInterrupt } from '../core/interrupt.js';
 import type { Kernels } from '../core/kernels.js';
 import { programChip } from '../crossbar/chip.js';
 import { resolveCircuit } from '../crossbar/circuit.js';
@@ -12,6 +12,7 @@ import { loadFaultSpec } from '../faults/node.js';
 import { type ChipComparison, type CompareResult, compareWithSpice } from '../spice/compare.js';
 import { type EngineChoice, selectEngine } from '../spice/engine.js';
 import { buildNetlist, checkSpiceSupport, netlistText } from '../spice/netlist.js';
+import { inRunFolder } from '../study/run-folder.js';
 import { VERSION } from '../version.js';
 import { common, DATA_DIR_HELP, kernelsFrom, pct } from './common.js';
 import { openModel } from './onnx.js';
@@ -155,61 +156,72 @@ export function registerSpice(p: Command): void {
       const kernels = kernelsFrom(o);
       const { model, plan, device, faults, test, dataset } = prepare(o, kernels);
       const engine = await selectEngine(o.engine as EngineChoice);
-      const progress = makeProgress(Boolean(o.quiet || o.json));
-      progress.start(o.chips, 'chips');
-      let result: CompareResult;
+      // compare.json and the netlists are a run folder: whole or absent (src/study/run-folder.ts).
+      const runOptions = { out: o.out, command: 'spice compare', key: o, inputs: [o.model, o.dataDir] };
+      // Signals handled for the whole comparison: its own work between SPICE runs is short, so the
+      // handlers defer nothing noticeably, and an interruption always stops ngspice and tidies up.
+      const handled = onInterrupt(() => {});
       try {
-        result = await compareWithSpice(
-          model,
-          plan,
-          device,
-          faults,
-          test,
-          {
-            chips: o.chips,
+        await inRunFolder(runOptions, async (run) => {
+          const progress = makeProgress(Boolean(o.quiet || o.json));
+          progress.start(o.chips, 'chips');
+          let result: CompareResult;
+          try {
+            result = await compareWithSpice(
+              model,
+              plan,
+              device,
+              faults,
+              test,
+              {
+                chips: o.chips,
+                seed: o.seed,
+                opampGain: o.opampGain,
+                modelPlan: o.modelIdealWires ? { ...plan, circuit: { ...plan.circuit, wireResistance: 0 } } : undefined,
+              },
+              engine,
+              kernels,
+              {
+                onChip: (r, done) => progress.update(done, `chip ${r.chip}: max rel ${sci(r.maxRelError)}`),
+                onNetlist: (c, net) => {
+                  run?.write(`netlists/chip-${c}.cir`, netlistText(net));
+                },
+              },
+            );
+          } finally {
+            progress.stop();
+          }
+          const config = {
+            model: o.model,
+            dataset,
+            images: test.n,
             seed: o.seed,
-            opampGain: o.opampGain,
-            modelPlan: o.modelIdealWires ? { ...plan, circuit: { ...plan.circuit, wireResistance: 0 } } : undefined,
-          },
-          engine,
-          kernels,
-          {
-            onChip: (r, done) => progress.update(done, `chip ${r.chip}: max rel ${sci(r.maxRelError)}`),
-            onNetlist: (c, net) => {
-              if (o.out) writeFileAtomic(join(o.out, 'netlists', `chip-${c}.cir`), netlistText(net));
-            },
-          },
-        );
+            device,
+            circuit: plan.circuit,
+            faults: faults.length ? formatFaultSpec(faults) : '',
+            opampGain: Number.isFinite(o.opampGain) ? o.opampGain : 'ideal',
+            behaviouralWires: o.modelIdealWires ? 'ideal' : 'same as SPICE',
+          };
+          const json = {
+            format: 'xbar-spice-compare',
+            version: 1,
+            xbarVersion: VERSION,
+            createdAt: new Date().toISOString(),
+            ...config,
+            ...result,
+          };
+          run?.write('compare.json', `${JSON.stringify(json, null, 2)}\n`);
+          if (o.json) console.log(JSON.stringify(json, null, 2));
+          else
+            printCompare(
+              result,
+              `${o.model} on ${dataset}: ${o.chips} chip(s) x ${test.n} images, ${device.name}${faults.length ? `, faults ${formatFaultSpec(faults)}` : ''}, ` +
+                `wire ${plan.circuit.wireResistance} ohm${o.modelIdealWires ? ' (behavioural: ideal wires)' : ''}, op-amp gain ${config.opampGain}; netlist ${result.netlist.cells} cells, ` +
+                `${result.netlist.wires} wire segments, ${result.netlist.opamps} TIAs`,
+            );
+        });
       } finally {
-        progress.stop();
+        handled();
       }
-      const config = {
-        model: o.model,
-        dataset,
-        images: test.n,
-        seed: o.seed,
-        device,
-        circuit: plan.circuit,
-        faults: faults.length ? formatFaultSpec(faults) : '',
-        opampGain: Number.isFinite(o.opampGain) ? o.opampGain : 'ideal',
-        behaviouralWires: o.modelIdealWires ? 'ideal' : 'same as SPICE',
-      };
-      const json = {
-        format: 'xbar-spice-compare',
-        version: 1,
-        xbarVersion: VERSION,
-        createdAt: new Date().toISOString(),
-        ...config,
-        ...result,
-      };
-      if (o.out) writeFileAtomic(join(o.out, 'compare.json'), `${JSON.stringify(json, null, 2)}\n`);
-      if (o.json) console.log(JSON.stringify(json, null, 2));
-      else
-        printCompare(
-          result,
-          `${o.model} on ${dataset}: ${o.chips} chip(s) x ${test.n} images, ${device.name}${faults.length ? `, faults ${formatFaultSpec(faults)}` : ''}, ` +
-            `wire ${plan.circuit.wireResistance} ohm${o.modelIdealWires ? ' (behavioural: ideal wires)' : ''}, op-amp gain ${config.opampGain}; netlist ${result.netlist.cells} cells, ` +
-            `${result.netlist.wires} wire segments, ${result.netlist.opamps} TIAs`,
-        );
     });
 }

@@ -1,8 +1,9 @@
-import { execFile, spawnSync } from 'node:child_process';
+import { type ChildProcess, execFile, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { XbarError } from '../core/errors.js';
+import { onInterrupt } from '../core/interrupt.js';
 
 /** What one SPICE run returns: the saved vectors by lower-case name ('v(out0)'), and the simulator's messages. */
 export interface SpiceRun {
@@ -73,18 +74,25 @@ class NativeEngine implements SpiceEngine {
 
   async run(deck: string): Promise<SpiceRun> {
     const dir = mkdtempSync(join(tmpdir(), 'xbar-spice-'));
+    let child: ChildProcess | undefined;
+    // Ctrl-C or SIGTERM while ngspice runs: stop it and remove its folder (tens of MB) before exiting.
+    const stop = onInterrupt(() => {
+      child?.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    });
     try {
       const cir = join(dir, 'deck.cir');
       const raw = join(dir, 'out.raw');
       writeFileSync(cir, deck);
       const log = await new Promise<string>((resolve) => {
-        execFile(this.bin, ['-b', '-r', raw, cir], { cwd: dir, maxBuffer: 256 << 20 }, (_err, stdout, stderr) =>
+        child = execFile(this.bin, ['-b', '-r', raw, cir], { cwd: dir, maxBuffer: 256 << 20 }, (_err, stdout, stderr) =>
           resolve(`${stdout}\n${stderr}`),
         );
       });
       if (!existsSync(raw)) throw new XbarError(`ngspice wrote no results: ${errorLines(log) || 'no message'}`);
       return { ...parseRaw(readFileSync(raw)), log };
     } finally {
+      stop();
       rmSync(dir, { recursive: true, force: true });
     }
   }

@@ -18,6 +18,7 @@ import {
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { XbarError } from '../core/errors.js';
 import { writeFileAtomic } from '../core/fs-node.js';
+import { onInterrupt } from '../core/interrupt.js';
 import { fileSha256, listFiles, MANIFEST, MANIFEST_FORMAT, type Manifest } from '../core/run-manifest.js';
 import { VERSION } from '../version.js';
 
@@ -38,6 +39,8 @@ import { VERSION } from '../version.js';
  */
 
 const STEPS = 'steps';
+/** writeFileAtomic's temporary sibling: `<name>.tmp-<pid>-<hex>`. */
+const TEMPORARY = /\.tmp-\d+-[0-9a-f]+$/;
 
 export interface RunFolderOptions {
   /** The folder the run ends in (--out). */
@@ -48,6 +51,11 @@ export interface RunFolderOptions {
   key: unknown;
   /** Paths the run reads: --out must not be one of them or hold one, since the run replaces it. */
   inputs?: (string | undefined)[];
+  /**
+   * The run caches its steps, so an interrupted run of the same key goes on from its staging
+   * folder; otherwise every run starts from an empty one.
+   */
+  resumable?: boolean;
 }
 
 export const keyOf = (key: unknown): string =>
@@ -225,7 +233,8 @@ export class RunFolder {
         } catch {
           stagedKey = undefined;
         }
-        if (stagedKey === this.key) resumed = true;
+        if (stagedKey === this.key && o.resumable) resumed = true;
+        else if (!o.resumable) rmSync(this.dir, { recursive: true, force: true });
         else {
           // Another run's unfinished work: its content-keyed steps may still serve this run.
           rmSync(this.cache, { recursive: true, force: true });
@@ -324,6 +333,8 @@ export class RunFolder {
   commit(): Manifest {
     if (this.done) throw new Error('run folder already closed');
     rmSync(this.path('.run.json'), { force: true });
+    // Half-written temporary files of a killed earlier attempt (writeFileAtomic's) are no part of the run.
+    for (const f of listFiles(this.dir)) if (TEMPORARY.test(f)) rmSync(this.path(f));
     const files: Record<string, string> = {};
     for (const f of listFiles(this.dir)) if (f !== MANIFEST) files[f] = fileSha256(join(this.dir, f));
     const manifest: Manifest = {
@@ -349,9 +360,10 @@ export class RunFolder {
    * Ends a run that failed or was stopped: --out keeps the old run. The staging folder is kept
    * when `keep` (a resumable run: the next run with the same key goes on from it), else removed.
    */
-  abandon(keep = false): void {
+  abandon(keep = Boolean(this.o.resumable)): void {
     if (this.done) return;
-    if (!keep) rmSync(this.dir, { recursive: true, force: true });
+    // Nothing but the run's own record is no work worth resuming.
+    if (!keep || listFiles(this.dir).every((f) => f === '.run.json')) rmSync(this.dir, { recursive: true, force: true });
     this.release();
   }
 
@@ -369,26 +381,27 @@ export class RunFolder {
  * which the next run into the same --out resumes or replaces, and a lock the next run takes over).
  */
 export async function inRunFolder<T>(
-  o: Omit<RunFolderOptions, 'out'> & { out?: string; resumable?: boolean },
+  o: Omit<RunFolderOptions, 'out'> & { out?: string },
   work: (run: RunFolder | null) => Promise<T> | T,
 ): Promise<T> {
   if (!o.out) return work(null);
   const run = new RunFolder({ ...o, out: o.out });
+  // Passive: removes the staging folder if a wait that handles signals (ngspice) is interrupted.
+  const forget = onInterrupt(() => run.abandon(), { passive: true });
   try {
     const value = await work(run);
     run.commit();
     return value;
   } catch (e) {
-    run.abandon(o.resumable);
+    run.abandon();
     throw e;
+  } finally {
+    forget();
   }
 }
 
 /** The same, for synchronous work. */
-export function inRunFolderSync<T>(
-  o: Omit<RunFolderOptions, 'out'> & { out?: string; resumable?: boolean },
-  work: (run: RunFolder | null) => T,
-): T {
+export function inRunFolderSync<T>(o: Omit<RunFolderOptions, 'out'> & { out?: string }, work: (run: RunFolder | null) => T): T {
   if (!o.out) return work(null);
   const run = new RunFolder({ ...o, out: o.out });
   try {
@@ -396,7 +409,7 @@ export function inRunFolderSync<T>(
     run.commit();
     return value;
   } catch (e) {
-    run.abandon(o.resumable);
+    run.abandon();
     throw e;
   }
 }

@@ -1,5 +1,5 @@
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -196,6 +196,52 @@ describe('xbar spice (CLI)', () => {
     expect(r.summary.spiceSecondsPerImage).toBeGreaterThan(0);
     expect(existsSync(join(out, 'netlists', 'chip-1.cir'))).toBe(true);
     expect(JSON.parse(readFileSync(join(out, 'compare.json'), 'utf8')).chips).toHaveLength(2);
+  });
+
+  it('SIGTERM or Ctrl-C during compare stops ngspice, removes its temporary folder and the staging folder, and exits 143 or 130', async () => {
+    for (const [signal, code] of [
+      ['SIGTERM', 143],
+      ['SIGINT', 130],
+    ] as const) {
+      // Its own temporary folder, so that other SPICE runs on the machine do not count.
+      const tmp = mkdtempSync(join(work, 'tmp-'));
+      const out = join(work, `interrupted-${signal}`);
+      const child = spawn(
+        process.execPath,
+        [bin, 'spice', 'compare', '-m', dir, '--chips', '50', '--images', '2000', '--quiet', '-o', out],
+        { env: { ...process.env, TMPDIR: tmp }, stdio: 'ignore' },
+      );
+      const exited = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+      // Wait until ngspice runs under it (start-up takes seconds on a loaded machine).
+      let spicePid = 0;
+      for (let i = 0; i < 1200 && !(spicePid && readdirSync(tmp).length); i++) {
+        spicePid = 0;
+        await new Promise((r) => setTimeout(r, 100));
+        for (const p of readdirSync('/proc').filter((f) => /^\d+$/.test(f))) {
+          try {
+            const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+            if (/\(ngspice\)/.test(stat) && Number(stat.split(') ')[1].split(' ')[1]) === child.pid) spicePid = Number(p);
+          } catch {
+            // gone meanwhile
+          }
+        }
+      }
+      expect(spicePid).toBeGreaterThan(0);
+      expect(readdirSync(tmp).some((f) => f.startsWith('xbar-spice-'))).toBe(true);
+      child.kill(signal);
+      expect(await exited).toBe(code);
+      const alive = (() => {
+        try {
+          return readFileSync(`/proc/${spicePid}/stat`, 'utf8').split(') ')[1].split(' ')[0] !== 'Z';
+        } catch {
+          return false;
+        }
+      })();
+      expect(alive).toBe(false);
+      expect(readdirSync(tmp)).toEqual([]);
+      expect(existsSync(out)).toBe(false);
+      expect(readdirSync(work).filter((f) => f.startsWith(`.interrupted-${signal}`))).toEqual([]);
+    }
   });
 
   it('a missing ngspice is one line naming the install', () => {

@@ -78,15 +78,15 @@ describe('run folder', () => {
 
   it('resumes an interrupted run of the same key; another key starts empty but may reuse its steps', () => {
     const out = fresh();
-    const a = new RunFolder({ out, command: 't', key: 'A' });
+    const a = new RunFolder({ out, command: 't', key: 'A', resumable: true });
     a.store('step', { x: 1 }, 42);
     a.write('partial.txt', 'half');
     a.abandon(true); // as if killed: the staging folder stays
-    const again = new RunFolder({ out, command: 't', key: 'A' });
+    const again = new RunFolder({ out, command: 't', key: 'A', resumable: true });
     expect(again.resumed).toBe(true);
     expect(existsSync(again.path('partial.txt'))).toBe(true);
     again.abandon(true);
-    const other = new RunFolder({ out, command: 't', key: 'B' });
+    const other = new RunFolder({ out, command: 't', key: 'B', resumable: true });
     expect(other.resumed).toBe(false);
     expect(existsSync(other.path('partial.txt'))).toBe(false);
     expect(other.lookup('step', { x: 1 })).toBe(42);
@@ -97,6 +97,21 @@ describe('run folder', () => {
     const next = new RunFolder({ out, command: 't', key: 'C' });
     expect(next.lookup('step', { x: 1 })).toBe(42);
     next.abandon();
+  });
+
+  it('a run that caches nothing starts empty even with the same key, and leaves no half-written temporary file', () => {
+    const out = fresh();
+    const killed = new RunFolder({ out, command: 't', key: 'A' });
+    killed.write('partial.txt', 'half');
+    writeFileSync(killed.path('results.json.tmp-123-abcd'), 'half-written');
+    // As if killed: nothing ran abandon.
+    const again = new RunFolder({ out, command: 't', key: 'A' });
+    expect(again.resumed).toBe(false);
+    expect(existsSync(again.path('partial.txt'))).toBe(false);
+    again.write('done.txt', 'whole');
+    writeFileSync(again.path('x.json.tmp-99-ff'), 'half');
+    again.commit();
+    expect(listFiles(out)).toEqual(['done.txt', 'manifest.json']);
   });
 
   it('reuses a step folder only with the same key and the same files', () => {

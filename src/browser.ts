@@ -6,6 +6,31 @@ export { XbarError } from './core/errors.js';
 export type { Kernels } from './core/kernels.js';
 export { jsKernels } from './core/kernels-js.js';
 export { Rng } from './core/rng.js';
+export { costText, eng } from './cost/format.js';
+export {
+  AREA_PARTS,
+  adcEnergy,
+  blockCost,
+  type CostLayer,
+  costNetwork,
+  type DigitalBlock,
+  dacEnergy,
+  ENERGY_PARTS,
+  type LayerCost,
+  layerCost,
+  type NetworkCost,
+} from './cost/model.js';
+export {
+  type ConductanceSource,
+  compensationBlocks,
+  correctorBlock,
+  costLayers,
+  costOfModel,
+  measureActivity,
+  type Overhead,
+  overhead,
+} from './cost/network.js';
+export { defaultTech, resolveTech, type Tech, type TechInput, techSchema } from './cost/tech.js';
 export { type Chip, idealLayerWeights, type LayerChip, programChip } from './crossbar/chip.js';
 export { type Circuit, type CircuitInput, circuitSchema, idealCircuit, resolveCircuit } from './crossbar/circuit.js';
 export {

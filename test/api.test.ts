@@ -35,7 +35,7 @@ describe('library API (README example)', () => {
   });
 
   it('the browser entry has the simulator and no Node-only exports', () => {
-    for (const name of ['runMonteCarlo', 'planCrossbars', 'parseFaultSpec', 'faultMapsToSVG', 'jsKernels', 'buildModel'])
+    for (const name of ['runMonteCarlo', 'planCrossbars', 'parseFaultSpec', 'faultMapsToSVG', 'jsKernels', 'buildModel', 'costOfModel'])
       expect(name in browser).toBe(true);
     for (const name of ['loadKernels', 'loadDataset', 'saveModel', 'loadFaultSpec']) expect(name in browser).toBe(false);
   });

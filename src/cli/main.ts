@@ -9,6 +9,7 @@ import { VERSION } from '../version.js';
 import { common, DATA_DIR_HELP, kernelsFrom, pct } from './common.js';
 import { registerCorrect } from './correct.js';
 import { registerCorrectnet } from './correctnet.js';
+import { registerCost } from './cost.js';
 import { registerDemo } from './demo.js';
 import { registerDoctor } from './doctor.js';
 import { runEval } from './eval.js';
@@ -213,6 +214,7 @@ function program(): Command {
   registerSpice(p);
   registerDoctor(p);
   registerDemo(p);
+  registerCost(p);
 
   p.command('faults')
     .description('draw the defect map of one array from a fault spec, to see a pattern (SVG picture or JSON)')

@@ -10,7 +10,8 @@ import { isNum, isObj } from './util.js';
 
 /** Reading result files from disk: every problem is one line naming the file and what to do. */
 
-const WRITERS = 'results.json of `xbar simulate --out`, or the result of `xbar correct`, `xbar correctnet` or `xbar spice compare`';
+const WRITERS =
+  'results.json of `xbar simulate --out`, or the result of `xbar correct`, `xbar correctnet`, `xbar spice compare` or `xbar cost --out`';
 
 export type Loaded = { kind: AnyKind; input: ResultInput; notes: string[] } | { skipped: string; file: string };
 

@@ -509,3 +509,39 @@ export function heatMapPlot(title: string | string[], tiles: HeatTile[], cells: 
     ],
   });
 }
+
+/** Stacked bars: one bar per group (stage), one coloured segment per part (energy or area breakdowns). */
+export function stackedBars(
+  title: string,
+  xTitle: string,
+  yTitle: string,
+  segments: { group: string; part: string; value: number }[],
+  opts: { partOrder?: string[]; format?: string } = {},
+): TopLevelSpec {
+  const groups = [...new Set(segments.map((s) => s.group))];
+  const parts = opts.partOrder ?? [...new Set(segments.map((s) => s.part))];
+  const order = Object.fromEntries(parts.map((p, i) => [p, i]));
+  return top(title, {
+    width: Math.max(WIDTH, groups.length * 48),
+    height: HEIGHT,
+    data: { values: segments.map((s) => ({ ...s, order: order[s.part] ?? parts.length })) },
+    mark: { type: 'bar' },
+    encoding: {
+      x: {
+        field: 'group',
+        type: 'nominal',
+        title: xTitle,
+        sort: groups,
+        axis: { labelAngle: groups.some((g) => g.length > 8) ? -30 : 0, labelLimit: 200 },
+      },
+      y: { field: 'value', type: 'quantitative', title: yTitle, stack: 'zero' },
+      color: { field: 'part', type: 'nominal', title: null, sort: parts, scale: { domain: parts, range: PALETTE.slice(0, parts.length) } },
+      order: { field: 'order', type: 'quantitative' },
+      tooltip: [
+        { field: 'group', title: xTitle },
+        { field: 'part', title: 'part' },
+        { field: 'value', title: yTitle, format: opts.format ?? '.4g' },
+      ],
+    },
+  });
+}

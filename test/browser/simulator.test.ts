@@ -35,7 +35,11 @@ const STUDY = `
   const mc = x.runMonteCarlo(model, plan, device, faults, test, { chips: 4, seed: 5 }, k);
   const ideal = x.runMonteCarlo(model, plan, x.resolveDevice('ideal'), [], test, { chips: 1, seed: 5 }, k);
   const predicted = x.argmaxRows(model.predict(test.x, test.n, k), 10);
+  const activity = x.measureActivity(model, plan, train.x.subarray(0, 500 * 64), 500, k);
+  const cost = x.costOfModel({ model, plan, device, activity }, x.defaultTech());
   return {
+    energy: cost.energyTotal,
+    latency: cost.latency,
     correct: mc.chips.map((c) => c.correct),
     faulty: mc.chips.map((c) => c.faultyWeights),
     idealCorrect: ideal.chips[0].correct,
@@ -44,13 +48,15 @@ const STUDY = `
 `;
 
 interface Study {
+  energy: number;
+  latency: number;
   correct: number[];
   faulty: number[][];
   idealCorrect: number;
   softwareCorrect: number;
 }
 
-const TYPES: Record<string, string> = { '.js': 'text/javascript', '.html': 'text/html' };
+const TYPES: Record<string, string> = { '.js': 'text/javascript', '.html': 'text/html', '.json': 'application/json' };
 const PAGE = `<!doctype html><meta charset="utf-8"><title>xbar in the browser</title>
 <script type="importmap">{ "imports": { "zod": "/node_modules/zod/index.js" } }</script>
 <script type="module">
@@ -98,6 +104,7 @@ describeWith(['chromium'], 'the library in headless Chromium', () => {
     const inNode = (await new Function('x', 'bytes', `return (async () => { ${STUDY} })();`)(x, bytes)) as Study;
     expect(inNode.idealCorrect).toBe(inNode.softwareCorrect);
     expect(Math.min(...inNode.correct)).toBeGreaterThan(0.3 * 600);
+    expect(inNode.energy).toBeGreaterThan(0);
 
     const { chromium } = await import('playwright-core');
     const profile = mkdtempSync(join(tmpdir(), 'xbar-chromium-lib-'));

@@ -1,6 +1,7 @@
 import type { AnyKind } from '../types.js';
 import { correctnetKind } from './correctnet.js';
 import { correctorKind } from './corrector.js';
+import { costKind } from './cost.js';
 import { demoKind } from './demo.js';
 import { faultMapKind } from './fault-map.js';
 import { simulateKind } from './simulate.js';
@@ -11,7 +12,7 @@ import { spiceCompareKind } from './spice-compare.js';
  * module with `extract` (file -> data, pure) and `section` (data -> facts, tables, plots), and
  * add it here.
  */
-const kinds: AnyKind[] = [simulateKind, correctorKind, correctnetKind, spiceCompareKind, faultMapKind, demoKind];
+const kinds: AnyKind[] = [simulateKind, correctorKind, correctnetKind, spiceCompareKind, faultMapKind, demoKind, costKind];
 
 export function kindOf(format: string): AnyKind | undefined {
   return kinds.find((k) => k.format === format);

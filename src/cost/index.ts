@@ -1,0 +1,3 @@
+export * from './model.js';
+export * from './network.js';
+export * from './tech.js';

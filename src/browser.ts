@@ -30,6 +30,15 @@ export {
   type Overhead,
   overhead,
 } from './cost/network.js';
+export {
+  type CostSummary,
+  compensationRecoveryCost,
+  correctorRecoveryCost,
+  type RecoveryContext,
+  type RecoveryCost,
+  recoveryContext,
+  recoveryCost,
+} from './cost/recovery.js';
 export { defaultTech, resolveTech, type Tech, type TechInput, techSchema } from './cost/tech.js';
 export { type Chip, idealLayerWeights, type LayerChip, programChip } from './crossbar/chip.js';
 export { type Circuit, type CircuitInput, circuitSchema, idealCircuit, resolveCircuit } from './crossbar/circuit.js';

@@ -11,6 +11,7 @@ import { resolveDevice } from '../../src/device/config.js';
 import { parseFaultSpec } from '../../src/faults/index.js';
 import { withCompensation } from '../../src/mitigation/compensation.js';
 import { buildModel, setWeights } from '../../src/nn/model.js';
+import type { ModelSpec } from '../../src/nn/spec.js';
 
 /**
  * The tiny network of docs/cost.md ("a network by hand"): one dense layer 2 -> 1 with weights
@@ -21,7 +22,7 @@ import { buildModel, setWeights } from '../../src/nn/model.js';
  */
 const tech = defaultTech();
 const device = resolveDevice('ideal');
-const tinySpec = { inputShape: [1, 1, 2], layers: [{ type: 'flatten' as const }, { type: 'dense' as const, units: 1 }] };
+const tinySpec: ModelSpec = { inputShape: [1, 1, 2], layers: [{ type: 'flatten' as const }, { type: 'dense' as const, units: 1 }] };
 const tiny = setWeights(buildModel(tinySpec, 1), [new Float32Array([0.5, -1]), new Float32Array([0.25])]);
 // Two calibration inputs: x0 takes 1 and 0.5, x1 takes 0.5 and 0; the largest |x| is 1.
 const calib = new Float32Array([1, 0.5, 0.5, 0]);
@@ -114,7 +115,7 @@ describe('cost model behaviour', () => {
   });
 
   it('costs a compensation module after a hidden layer with its conversions in an analog circuit', () => {
-    const spec = {
+    const spec: ModelSpec = {
       inputShape: [1, 1, 2],
       layers: [{ type: 'flatten' as const }, { type: 'dense' as const, units: 3 }, { type: 'dense' as const, units: 1 }],
     };

@@ -4,12 +4,22 @@ import { type Command, Option } from 'commander';
 import { XbarError } from '../core/errors.js';
 import { writeFileAtomic } from '../core/fs-node.js';
 import type { Kernels } from '../core/kernels.js';
+import { hardwareText } from '../cost/format.js';
+import { correctorRecoveryCost, recoveryContext } from '../cost/recovery.js';
+import { defaultTech } from '../cost/tech.js';
 import { resolveCircuit } from '../crossbar/circuit.js';
 import { planCrossbars } from '../crossbar/plan.js';
 import { type Summary, summarize } from '../crossbar/stats.js';
 import { loadDataset } from '../data/node.js';
 import { devicePresetNames } from '../device/config.js';
-import { type CorrectorTraining, correctChip, correctorName, networkCost, trainCorrector } from '../mitigation/corrector.js';
+import {
+  type Corrector,
+  type CorrectorTraining,
+  correctChip,
+  correctorName,
+  networkCost,
+  trainCorrector,
+} from '../mitigation/corrector.js';
 import {
   CHIP_NORMS,
   type ChipNorm,
@@ -405,6 +415,7 @@ function correctTrainInto(o: CorrectTrainOptions, dir: string, kernels: Kernels,
     population: pop,
     corrector: { name: correctorName(t.corrector), hidden, norm: o.norm, calibImages: t.corrector.calibImages, ...cost },
     mainNetwork: main,
+    hardwareCost: correctorCost(s, t.corrector, kernels),
     trainChips: t.trainChips,
     valChips: t.valChips,
     samples: t.samples,
@@ -478,6 +489,7 @@ function correctEvalInto(o: CorrectEvalOptions, dir: string | undefined, kernels
     seed,
     firstChip,
     population: pop,
+    hardwareCost: correctorCost(s, corrector, kernels),
     ...summary,
     chips: rows,
   };
@@ -567,7 +579,7 @@ export function registerCorrect(p: Command): void {
     }
     console.log(
       `trained corrector ${r.name} (${r.cost.parameters} parameters, ${r.cost.macs} multiply-adds = ${r.cost.relParameters.toFixed(2)}x / ${r.cost.relMacs.toFixed(2)}x the main network) ` +
-        `on ${r.result.trainChips} chips, ${r.result.samples} samples` +
+        `on ${r.result.trainChips} chips, ${r.result.samples} samples${hardwareText(r.result.hardwareCost)}` +
         (r.valAccuracy !== null ? `; validation chips ${pct(r.valAccuracy)}` : '') +
         `; saved to ${o.out}`,
     );
@@ -633,4 +645,17 @@ export function registerCorrect(p: Command): void {
     console.log(r.markdown);
     if (o.out) console.log(`results written to ${o.out}`);
   });
+}
+
+/** Energy, latency and area the corrector adds per inference on the chip (docs/cost.md), default technology. */
+function correctorCost(s: Setup, c: Corrector, kernels: Kernels) {
+  const groups = c.layout.groups;
+  const outputs = groups[groups.length - 1]?.size ?? c.classes;
+  return correctorRecoveryCost(
+    s.model,
+    c.model,
+    c.layout.size,
+    outputs,
+    recoveryContext(s.circuit, s.device, s.dataset.train, kernels, defaultTech()),
+  );
 }

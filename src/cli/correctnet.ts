@@ -6,6 +6,8 @@ import { type Command, Option } from 'commander';
 import { XbarError } from '../core/errors.js';
 import { writeFileAtomic } from '../core/fs-node.js';
 import type { Kernels } from '../core/kernels.js';
+import { hardwareText } from '../cost/format.js';
+import { compensationRecoveryCost, type RecoveryCost, recoveryContext, siteOverhead } from '../cost/recovery.js';
 import { resolveCircuit } from '../crossbar/circuit.js';
 import { runMonteCarlo } from '../crossbar/montecarlo.js';
 import { runMonteCarloParallel } from '../crossbar/parallel-node.js';
@@ -63,6 +65,7 @@ import { presets } from '../nn/presets.js';
 import { evaluate } from '../nn/train.js';
 import { VERSION } from '../version.js';
 import { common, DATA_DIR_HELP, kernelsFrom, pct } from './common.js';
+import { loadTech } from './cost.js';
 import { choiceOption, floatOption, intOption } from './options.js';
 import { makeProgress, type Progress } from './progress.js';
 import { resolveModel, trainInto } from './train.js';
@@ -103,6 +106,9 @@ export interface CorrectnetOptions {
   searchChips: number;
   valImages: number;
   overheadWeight: number;
+  /** What the placement budget and reward's overhead measure: parameters (default), or energy or latency per inference. */
+  overheadMeasure?: 'params' | 'energy' | 'latency';
+  tech?: string;
   workers?: number;
   calibrate?: string;
   calibrateEpochs: number;
@@ -136,6 +142,8 @@ interface MethodResult {
   cleanAccuracy: number;
   parameters: number;
   compensation: ReturnType<typeof compensationCost> | null;
+  /** Energy, latency and area the modules add per inference (src/cost), or null without modules. */
+  hardwareCost?: RecoveryCost | null;
   sweep: SweepPoint[];
   /** Per-chip calibration (the +cal columns): its cost per chip. */
   calibration?: CalibrationCost;
@@ -293,10 +301,12 @@ export function calibrationSearchSetup(
     trainSplit: Split;
     valSet: Split;
     rails: Calibration;
+    overhead?: CalibrationSearchSetup['overhead'];
   },
   search: { images: number; epochs: number; chips: number },
 ): CalibrationSearchSetup {
   return {
+    overhead: run.overhead,
     base: run.base,
     ranks: run.ranks,
     kernel: o.compKernel,
@@ -501,6 +511,8 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
   }
   progress.log(`target sigma ${targetSigma} (${targetRule})`);
   const target = deviceAt(targetSigma, 0);
+  // What the modules cost on the chip (energy, latency, area per inference; docs/cost.md).
+  const costCtx = recoveryContext(circuit, target, rails, kernels, loadTech(o.tech));
   const noiseSigma = o.noiseSigma ?? targetSigma;
 
   // 3. Noise-injection and Lipschitz fine-tuning from the plain network.
@@ -549,6 +561,8 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
       return layerSensitivity(lipschitz, valSet, target, o.searchChips, o.seed + 11, kernels, rails);
     },
   );
+  // The modules' overhead in energy or latency per inference instead of parameters (--overhead-measure).
+  const overhead = o.overheadMeasure && o.overheadMeasure !== 'params' ? siteOverhead(lipschitz, o.overheadMeasure, costCtx) : undefined;
   const setup: PlacementSetup = {
     base: lipschitz,
     train: head(trainSplit, o.searchTrain),
@@ -565,6 +579,7 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
     seed: o.seed + 13,
     sensitivity,
     calib: rails,
+    overhead,
   };
   const placementKey = {
     ...context,
@@ -574,6 +589,7 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
     kernel: o.compKernel,
     budget: o.budget,
     w: o.overheadWeight,
+    om: overhead ? o.overheadMeasure : undefined,
     searches,
     episodes: o.episodes,
     // Left out at their defaults so that the keys of runs made before these options still match.
@@ -759,6 +775,7 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
       cleanAccuracy: Number.NaN,
       parameters: networkCost(base).params + cost.params,
       compensation: cost,
+      hardwareCost: compensationRecoveryCost(withCompensation(base, calSites), costCtx),
       sweep: [{ sigma: targetSigma, summary, seconds: value.simSeconds, accuracies: value.accuracies }],
       calibration: { images: n, loss: calibrateLoss, ...cfg, sites: calSites, chips: calibrateChips, secondsPerChip: value.secondsPerChip },
     };
@@ -782,6 +799,7 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
       cleanAccuracy: evaluate(m, ds.test, kernels).accuracy,
       parameters: networkCost(m).params + (hasComp ? compensationCost(m).params : 0),
       compensation: hasComp ? compensationCost(m) : null,
+      hardwareCost: hasComp ? compensationRecoveryCost(m, costCtx) : null,
       sweep: points,
     });
   }
@@ -838,7 +856,7 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
     const calRanks = [...new Set([0, ...calibrateRanks])].sort((a, b) => a - b);
     const calSetup = calibrationSearchSetup(
       o,
-      { base: lipschitz, ranks: calRanks, sensitivity, device: target, trainSplit, valSet, rails },
+      { base: lipschitz, ranks: calRanks, sensitivity, device: target, trainSplit, valSet, rails, overhead },
       { images, epochs: searchEpochs, chips: searchChips },
     );
     const key = {
@@ -1043,7 +1061,7 @@ export function markdownTable(r: CorrectnetResult): string {
   const comp = r.methods.find((m) => m.method === 'lipschitz+comp')?.compensation;
   if (comp)
     lines.push(
-      `Compensation overhead: ${comp.params} parameters (${pct(comp.paramsShare)} of the network), ${comp.macs} multiply-adds per image (${pct(comp.macsShare)}).`,
+      `Compensation overhead: ${comp.params} parameters (${pct(comp.paramsShare)} of the network), ${comp.macs} multiply-adds per image (${pct(comp.macsShare)})${hardwareText(r.methods.find((m) => m.method === 'lipschitz+comp')?.hardwareCost)}.`,
     );
   const h = r.headline;
   if (r.methods.some((m) => m.calibration))
@@ -1216,6 +1234,15 @@ export function registerCorrectnet(p: Command): void {
       .option('--search-chips <n>', 'software chips per placement evaluation and per sensitivity measurement', intOption(1, 100000), 8)
       .option('--val-images <n>', 'validation images for placement rewards and sensitivity', intOption(1), 2000)
       .option('--overhead-weight <x>', 'reward = accuracy - weight x overhead share', floatOption(0, 1e6), 0.1)
+      .addOption(
+        new Option(
+          '--overhead-measure <kind>',
+          "what a module's overhead (budget and reward) measures: its parameters, or the energy or latency per inference it adds on the chip (docs/cost.md)",
+        )
+          .argParser(choiceOption(['params', 'energy', 'latency'] as const))
+          .default('params'),
+      )
+      .option('--tech <file>', 'technology file for the energy, latency and area figures (default src/cost/tech/default.json)')
       .option('--workers <n>', 'worker threads for the chips (default: all cores; 1 = no workers)', intOption(1, 256))
       .option(
         '--calibrate <list>',

@@ -2,6 +2,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { XbarError } from '../core/errors.js';
 import { loadKernels } from '../core/kernels-node.js';
+import { eng } from '../cost/format.js';
 import { datasetNames } from '../data/node.js';
 import { devicePresetNames } from '../device/config.js';
 import { presets } from '../nn/presets.js';
@@ -180,6 +181,10 @@ function program(): Command {
         ).argParser(choiceOption(['none', 'global', 'column'] as const)),
       )
       .option('--workers <n>', 'worker threads for the chips (default: all cores; 1 = no workers)', intOption(1, 256))
+      .option(
+        '--tech <file>',
+        'technology file for the energy per inference of each point (docs/cost.md; default src/cost/tech/default.json)',
+      )
       .option('-o, --out <dir>', 'write results.json, chips.csv, summary.csv and the defect maps (maps/) here')
       .option('--maps <n>', 'defect maps (JSON + SVG) of the first n chips to write with --out (default 1)', intOption(0, 10_000)),
   ).action(async (o) => {
@@ -187,7 +192,13 @@ function program(): Command {
     if (o.json) {
       console.log(
         JSON.stringify(
-          r.rows.map((row) => ({ key: row.key, value: row.value, summary: row.result.summary, seconds: row.result.seconds })),
+          r.rows.map((row) => ({
+            key: row.key,
+            value: row.value,
+            summary: row.result.summary,
+            cost: row.cost,
+            seconds: row.result.seconds,
+          })),
           null,
           2,
         ),
@@ -196,11 +207,11 @@ function program(): Command {
     }
     const kw = Math.max(12, r.rows[0].key.length, ...r.rows.map((row) => row.value.length));
     const head = r.rows[0].key ? `${r.rows[0].key.padEnd(kw)} ` : '';
-    console.log(`${head}chips  mean acc   std     min      max      95% CI of mean     seconds`);
+    console.log(`${head}chips  mean acc   std     min      max      95% CI of mean     energy/inference  seconds`);
     for (const row of r.rows) {
       const s = row.result.summary;
       console.log(
-        `${row.key ? `${row.value.padEnd(kw)} ` : ''}${String(s.n).padStart(5)}  ${pct(s.mean).padStart(7)}  ${pct(s.std).padStart(6)}  ${pct(s.min).padStart(7)}  ${pct(s.max).padStart(7)}  [${pct(s.ci95[0])}, ${pct(s.ci95[1])}]  ${row.result.seconds.toFixed(1)}`,
+        `${row.key ? `${row.value.padEnd(kw)} ` : ''}${String(s.n).padStart(5)}  ${pct(s.mean).padStart(7)}  ${pct(s.std).padStart(6)}  ${pct(s.min).padStart(7)}  ${pct(s.max).padStart(7)}  [${pct(s.ci95[0])}, ${pct(s.ci95[1])}]  ${eng(row.cost.energy, 'J').padStart(16)}  ${row.result.seconds.toFixed(1)}`,
       );
     }
     if (o.out) console.log(`results written to ${o.out}`);

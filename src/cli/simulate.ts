@@ -2,6 +2,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { XbarError } from '../core/errors.js';
 import type { Kernels } from '../core/kernels.js';
+import { costOfModel, measureActivity } from '../cost/network.js';
+import { type CostSummary, summary as costSummary } from '../cost/recovery.js';
 import type { Compensation, ReadAt } from '../crossbar/age.js';
 import { type CircuitInput, idealCircuit, resolveCircuit } from '../crossbar/circuit.js';
 import { type ChipResult, type MonteCarloResult, resultsPerRead, runMonteCarlo } from '../crossbar/montecarlo.js';
@@ -15,6 +17,7 @@ import { loadFaultSpec } from '../faults/node.js';
 import type { Model } from '../nn/model.js';
 import { inRunFolder, type RunFolder } from '../study/run-folder.js';
 import { VERSION } from '../version.js';
+import { loadTech } from './cost.js';
 import { writeChipMaps } from './maps.js';
 import { openModel } from './onnx.js';
 import type { Progress } from './progress.js';
@@ -53,6 +56,8 @@ export interface SimulateOptions {
   time?: string;
   /** Drift compensation at read time (with --time): none, global (per layer) or column. */
   driftCompensation?: Compensation;
+  /** Technology file for the energy, latency and area of each point (default src/cost/tech/default.json). */
+  tech?: string;
 }
 
 const TIME_UNITS: Record<string, number> = {
@@ -125,6 +130,8 @@ export interface SweepRow {
   key: string;
   value: string;
   result: MonteCarloResult;
+  /** Energy, latency and area per inference of this point's mapping (docs/cost.md), nominal conductances. */
+  cost: CostSummary;
 }
 
 /** `key=v1,v2,...`; fault specs contain commas, so `faults=` and `layers=` take `;` between values. */
@@ -254,6 +261,7 @@ export async function runSimulate(o: SimulateOptions, kernels: Kernels, progress
   const times = o.time ? parseTimes(o.time) : null;
   if (o.driftCompensation && o.driftCompensation !== 'none' && !times && sweep.key !== 'drift-compensation')
     throw new XbarError('--drift-compensation needs --time: compensation rescales the drift seen at a read time');
+  const tech = loadTech(o.tech);
   // Validate every point before the long work starts.
   const points = sweep.values.map((v) => {
     const po = sweep.key ? applySweep(o, sweep.key, v) : o;
@@ -296,6 +304,9 @@ async function simulatePoints(
           if (l < 0 || l >= nWeighted)
             throw new XbarError(`--faults names layer ${l}, but the model has weighted layers 0..${nWeighted - 1}`);
     const plan = planCrossbars(model, p.circuit, calib, nCalib, kernels);
+    const cost = costSummary(
+      costOfModel({ model, plan, device: p.device, activity: measureActivity(model, plan, calib, nCalib, kernels) }, tech),
+    );
     progress.start(o.chips, sweep.key ? `${sweep.key}=${p.value}` : 'chips');
     const onChip = (r: ChipResult, done: number) => progress.update(done, `chip ${r.chip}: ${(100 * r.accuracy).toFixed(2)}%`);
     const reads: ReadAt[] | undefined = times?.map(({ t }) => ({ t, compensation: p.o.driftCompensation ?? 'none' }));
@@ -315,12 +326,14 @@ async function simulatePoints(
       resultsPerRead(result, times.length).forEach((r, i) => {
         const label = times[i].label;
         rows.push(
-          sweep.key ? { key: `${sweep.key}+time`, value: `${p.value}@${label}`, result: r } : { key: 'time', value: label, result: r },
+          sweep.key
+            ? { key: `${sweep.key}+time`, value: `${p.value}@${label}`, result: r, cost }
+            : { key: 'time', value: label, result: r, cost },
         );
         configs.push(configOf(p, reads?.[i]));
       });
     else {
-      rows.push({ key: sweep.key, value: p.value, result });
+      rows.push({ key: sweep.key, value: p.value, result, cost });
       configs.push(configOf(p, reads?.[0]));
     }
     const nMaps = Math.min(o.chips, o.maps ?? 1);
@@ -381,6 +394,7 @@ function writeResults(o: SimulateOptions, folder: RunFolder, run: SimulateRun, c
       summary: r.result.summary,
       seconds: r.result.seconds,
       images: r.result.images,
+      cost: r.cost,
       chips: r.result.chips,
     })),
   };

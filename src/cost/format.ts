@@ -1,4 +1,5 @@
 import { AREA_PARTS, ENERGY_PARTS, type NetworkCost } from './model.js';
+import type { RecoveryCost } from './recovery.js';
 
 /** Text forms of a cost: engineering units and the per-layer table `xbar cost` prints. */
 
@@ -65,4 +66,11 @@ export function costText(c: NetworkCost): string {
     `area ${mm2(c.areaTotal)} (${areaParts})`,
     `${(2 * (c.macs + c.digitalMacs)).toLocaleString('en')} operations per inference: ${c.topsPerWatt.toPrecision(3)} TOPS/W`,
   ].join('\n');
+}
+
+/** '; on the chip +x J (+y%) and +z s (+w%) per inference' for a recovery method's cost, '' without one. */
+export function hardwareText(c: RecoveryCost | null | undefined): string {
+  if (!c) return '';
+  const share = (x: number) => `${x >= 0 ? '+' : ''}${(100 * x).toFixed(1)}%`;
+  return `; on the chip ${eng(c.overhead.energy, 'J')} (${share(c.overhead.energyShare)}) energy and ${eng(c.overhead.latency, 's')} (${share(c.overhead.latencyShare)}) latency added per inference`;
 }

@@ -2,8 +2,9 @@ import type { Kernels } from '../core/kernels.js';
 import type { Circuit } from '../crossbar/circuit.js';
 import { planCrossbars } from '../crossbar/plan.js';
 import type { Device } from '../device/config.js';
+import { type CompensationSite, withCompensation } from '../mitigation/compensation.js';
 import type { Model } from '../nn/model.js';
-import { costNetwork, type DigitalBlock, type LayerCost, type NetworkCost } from './model.js';
+import { blockCost, costNetwork, type DigitalBlock, type LayerCost, type NetworkCost } from './model.js';
 import { compensationBlocks, conductances, correctorBlock, costLayers, measureActivity, type Overhead, overhead } from './network.js';
 import type { Tech } from './tech.js';
 
@@ -91,4 +92,20 @@ export function recoveryContext(
 ): RecoveryContext {
   const n = Math.min(train.n, circuit.calibrationImages);
   return { circuit, device, calib: train.x.subarray(0, n * (train.x.length / Math.max(1, train.n))), n, kernels, tech };
+}
+
+/**
+ * A compensation module's overhead as a share of the network's energy or latency per inference:
+ * what CorrectNet's placement search weighs instead of parameters (--overhead-measure). The
+ * network's cost is taken once; each site's module is costed as a digital block.
+ */
+export function siteOverhead(base: Model, measure: 'energy' | 'latency', ctx: RecoveryContext): (site: CompensationSite) => number {
+  const plan = planCrossbars(base, ctx.circuit, ctx.calib, ctx.n, ctx.kernels);
+  const activity = measureActivity(base, plan, ctx.calib, ctx.n, ctx.kernels);
+  const net = costNetwork(costLayers(base, plan, conductances(plan, ctx.device, { kind: 'nominal' }), activity), [], ctx.circuit, ctx.tech);
+  const whole = measure === 'energy' ? net.energyTotal : net.latency;
+  return (site) => {
+    const blocks = compensationBlocks(withCompensation(base, [site]), ctx.circuit).map((b) => blockCost(b, ctx.tech));
+    return blocks.reduce((a, b) => a + (measure === 'energy' ? b.energyTotal : b.latency), 0) / whole;
+  };
 }

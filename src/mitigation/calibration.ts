@@ -319,6 +319,8 @@ export interface CalibrationSearchSetup {
   kernel: number;
   budget: number;
   overheadWeight: number;
+  /** A module's overhead as a share of the network when not its parameters (see PlacementSetup.overhead). */
+  overhead?: (site: CompensationSite) => number;
   /** Per-layer sensitivity (a state feature of each site). */
   sensitivity: LayerSensitivity[];
   /** Labelled images each search chip is calibrated on (fewer than the final calibration's keep a search short). */

@@ -223,8 +223,13 @@ export interface PlacementSetup {
   ranks: number[];
   /** Spatial kernel of the modules after convolutional layers (1 = per pixel). */
   kernel: number;
-  /** Overhead budget as a share of the network's parameters. */
+  /** Overhead budget as a share of the network's parameters (or of what `overhead` measures). */
   budget: number;
+  /**
+   * A module's overhead as a share of the network, when not its parameters: e.g. the energy or
+   * latency per inference it adds (src/cost/recovery.ts siteOverhead). Absent = parameters.
+   */
+  overhead?: (site: CompensationSite) => number;
   overheadWeight: number;
   epochs: number;
   batchSize: number;
@@ -270,7 +275,7 @@ export function compensationPlacementProblem(
 
 /** A placement problem on `s.base` whose configurations are scored by `accuracy` of their sites (timed for `onEvaluate`). */
 export function placementProblem(
-  s: Pick<PlacementSetup, 'base' | 'ranks' | 'kernel' | 'sensitivity' | 'budget' | 'overheadWeight'>,
+  s: Pick<PlacementSetup, 'base' | 'ranks' | 'kernel' | 'sensitivity' | 'budget' | 'overheadWeight' | 'overhead'>,
   accuracy: (sites: CompensationSite[]) => number | Promise<number>,
   onEvaluate?: (config: number[], accuracy: number, seconds: number) => void,
 ): PlacementProblem {
@@ -290,10 +295,11 @@ export function placementProblem(
 /**
  * The sites, actions and costs of a placement problem on `base`: a site after every weighted
  * layer (state: position, size of its output, sensitivity), action 0 = no module, action a =
- * a module of rank ranks[a - 1], cost = its parameters as a share of the network's.
+ * a module of rank ranks[a - 1], cost = its parameters as a share of the network's (or what
+ * `s.overhead` measures).
  */
 export function placementSites(
-  s: Pick<PlacementSetup, 'base' | 'ranks' | 'kernel' | 'sensitivity'>,
+  s: Pick<PlacementSetup, 'base' | 'ranks' | 'kernel' | 'sensitivity' | 'overhead'>,
 ): Pick<PlacementProblem, 'sites' | 'actions' | 'cost'> {
   const nSites = s.sensitivity.length;
   const baseParams = networkCost(s.base).params;
@@ -304,7 +310,8 @@ export function placementSites(
         s,
         Array.from({ length: nSites }, (_, j) => (j === i ? a : 0)),
       )[0];
-      return site ? siteCost(s.base, site).params / baseParams : 0;
+      if (!site) return 0;
+      return s.overhead ? s.overhead(site) : siteCost(s.base, site).params / baseParams;
     }),
   );
   return {

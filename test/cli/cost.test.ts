@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { costKind, extractCost } from '../../src/report/kinds/cost.js';
+import { extractSimulate, simulatePlots } from '../../src/report/kinds/simulate.js';
 import { renderSVG } from '../../src/report/render.js';
 
 /** End-to-end: `xbar cost` on every preset, its result file in the report, and its errors. */
@@ -90,5 +91,40 @@ describe('xbar cost', () => {
       expect(r.err.trim().split('\n')).toHaveLength(1);
     }
     expect(existsSync(out)).toBe(false);
+  });
+
+  it('simulate --sweep adc-bits records the energy of each point, and the report plots accuracy against it', async () => {
+    const model = join(work, 'paper');
+    const t = xbar('train', '-m', 'mlp-paper', '--epochs', '1', '--limit-train', '2000', '--limit-test', '200', '--out', model, '--quiet');
+    expect(t.code, t.err).toBe(0);
+    const out = join(work, 'sweep');
+    const r = xbar(
+      'simulate',
+      '-m',
+      model,
+      '--sweep',
+      'adc-bits=2,4,8',
+      '--chips',
+      '2',
+      '--limit-test',
+      '200',
+      '--workers',
+      '1',
+      '--out',
+      out,
+    );
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/energy\/inference/);
+    const json = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
+    const energy = json.points.map((p: { cost: { energy: number } }) => p.cost.energy);
+    // More ADC bits, more energy per conversion (Walden: 2x per bit).
+    expect(energy[0]).toBeLessThan(energy[1]);
+    expect(energy[1]).toBeLessThan(energy[2]);
+    const d = extractSimulate({ file: 'r.json', json, maps: [] });
+    const plot = simulatePlots(d, 0).find((p) => p.id === 'accuracy-vs-energy');
+    if (!plot) throw new Error('no accuracy-vs-energy plot');
+    const svg = await renderSVG(plot.spec, 'e');
+    expect(svg.warnings).toEqual([]);
+    expect(svg.svg).not.toContain('NaN');
   });
 });

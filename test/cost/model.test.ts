@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { jsKernels } from '../../src/core/kernels-js.js';
 import { adcEnergy } from '../../src/cost/model.js';
 import { costOfModel, measureActivity, overhead } from '../../src/cost/network.js';
+import { compensationRecoveryCost, siteOverhead } from '../../src/cost/recovery.js';
 import { defaultTech, resolveTech } from '../../src/cost/tech.js';
 import { programChip } from '../../src/crossbar/chip.js';
 import { type CircuitInput, resolveCircuit } from '../../src/crossbar/circuit.js';
@@ -10,6 +11,7 @@ import { planCrossbars } from '../../src/crossbar/plan.js';
 import { resolveDevice } from '../../src/device/config.js';
 import { parseFaultSpec } from '../../src/faults/index.js';
 import { withCompensation } from '../../src/mitigation/compensation.js';
+import { placementSites } from '../../src/mitigation/correctnet.js';
 import { buildModel, setWeights } from '../../src/nn/model.js';
 import type { ModelSpec } from '../../src/nn/spec.js';
 
@@ -155,5 +157,38 @@ describe('technology file', () => {
 
   it('every default constant has a source', () => {
     for (const [k, s] of Object.entries(tech.sources)) expect(s.length, k).toBeGreaterThan(10);
+  });
+});
+
+describe('recovery costs and the placement overhead', () => {
+  const spec: ModelSpec = {
+    inputShape: [1, 1, 2],
+    layers: [{ type: 'flatten' }, { type: 'dense', units: 3 }, { type: 'activation', fn: 'relu' }, { type: 'dense', units: 2 }],
+  };
+  const base = buildModel(spec, 4);
+  const ctx = { circuit: resolveCircuit({ arrayRows: 4, arrayCols: 8 }), device, calib, n: 2, kernels: jsKernels, tech };
+
+  it('a method costs its blocks: with = base + blocks, on the same arrays', () => {
+    const comp = withCompensation(base, [{ layer: 0, rank: 1 }], 1);
+    const r = compensationRecoveryCost(comp, ctx);
+    expect(r.blocks).toHaveLength(1);
+    expect(r.overhead.energy).toBeCloseTo(r.blocks[0].energyTotal, 18);
+    expect(r.withMethod.energy).toBeCloseTo(r.base.energy + r.blocks[0].energyTotal, 18);
+    expect(r.overhead.latency).toBeCloseTo(r.blocks[0].latency, 18);
+  });
+
+  it("siteOverhead is a module's energy (or latency) over the network's, and the placement uses it instead of parameters", () => {
+    const energy = siteOverhead(base, 'energy', ctx);
+    const site = { layer: 0, rank: 1 };
+    const r = compensationRecoveryCost(withCompensation(base, [site], 1), ctx);
+    expect(energy(site)).toBeCloseTo(r.overhead.energyShare, 12);
+    const latency = siteOverhead(base, 'latency', ctx);
+    expect(latency(site)).toBeCloseTo(r.overhead.latencyShare, 12);
+    const sensitivity = [0, 1].map((layer) => ({ layer, accuracy: 0.5, drop: 0.1 }));
+    const byParams = placementSites({ base, ranks: [1], kernel: 1, sensitivity });
+    const byEnergy = placementSites({ base, ranks: [1], kernel: 1, sensitivity, overhead: energy });
+    expect(byEnergy.cost(0, 1)).toBeCloseTo(energy(site), 12);
+    expect(byEnergy.cost(0, 1)).not.toBeCloseTo(byParams.cost(0, 1), 3);
+    expect(byEnergy.cost(1, 0)).toBe(0);
   });
 });

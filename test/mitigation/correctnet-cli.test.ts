@@ -128,6 +128,11 @@ describe('xbar correctnet', () => {
     for (const m of res.methods) {
       expect(m.sweep.map((p: { sigma: number }) => p.sigma)).toEqual([0, 0.3, 0.6]);
       expect(m.sweep[1].summary.n).toBe(4);
+      // What the modules add on the chip (docs/cost.md): nothing without modules.
+      if (m.method.endsWith('+comp')) {
+        expect(m.hardwareCost.overhead.energy).toBeGreaterThan(0);
+        expect(m.hardwareCost.withMethod.energy).toBeCloseTo(m.hardwareCost.base.energy + m.hardwareCost.overhead.energy, 15);
+      } else expect(m.hardwareCost).toBeNull();
     }
     expect(Object.keys(res.placement.results).sort()).toEqual(['exhaustive', 'greedy', 'rl']);
     // 3 actions at 4 sites, all within a 50% budget: the exhaustive search sees all 81.
@@ -164,6 +169,7 @@ describe('xbar correctnet', () => {
       expect(m.calibration.secondsPerChip).toBeGreaterThan(0);
       expect(m.compensation.paramsShare).toBeLessThanOrEqual(0.5);
       expect(m.calibration.sites).toHaveLength(4);
+      expect(m.hardwareCost.blocks).toHaveLength(4);
     }
     expect(res.headline.calibrated.map((c: { images: number }) => c.images)).toEqual([150, 300, 150, 300]);
     // The existing columns are unchanged and still there.

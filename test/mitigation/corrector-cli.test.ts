@@ -43,6 +43,9 @@ describe('xbar correct', () => {
     expect(j.corrector).toMatchObject({ name: 'mlp-16/calib-20', parameters: 10 * 16 + 16 + 16 * 10 + 10 });
     expect(j.heldOut).toMatchObject({ firstChip: 20, heldOutChips: 4 });
     expect(j.heldOut.chips).toBeUndefined();
+    // The corrector's price on the chip: its 320 MACs, each with a weight fetched from SRAM (docs/cost.md).
+    expect(j.hardwareCost.blocks[0].macs).toBe(10 * 16 + 16 * 10);
+    expect(j.hardwareCost.overhead.energy).toBeCloseTo(320 * (0.23e-12 + 8 * 0.15625e-12), 18);
     for (const f of ['corrector.json', 'model.json', 'weights.bin', 'results.json']) expect(existsSync(join(corrector, f))).toBe(true);
 
     const evalOut = join(work, 'eval');
@@ -51,6 +54,7 @@ describe('xbar correct', () => {
     const ej = JSON.parse(e.out);
     expect(ej).toMatchObject({ format: 'xbar-corrector', kind: 'eval', firstChip: 20, seed: 1, heldOutChips: 3 });
     expect(ej.corrected.n).toBe(3);
+    expect(ej.hardwareCost.overhead.energy).toBe(j.hardwareCost.overhead.energy);
     // the same held-out chips, with the same answers, as the first ones train tested
     const trained = JSON.parse(readFileSync(join(corrector, 'results.json'), 'utf8')).heldOut.chips;
     const evaluated = JSON.parse(readFileSync(join(evalOut, 'results.json'), 'utf8')).chips;

@@ -165,7 +165,7 @@ describeWith(['chromium'], 'xbar report in headless Chromium', () => {
     let r = xbar('report', missing, '--out', join(work, 'x.html'));
     expect(r.code).toBe(1);
     expect(r.err).toBe(
-      `xbar: error: ${missing}: no such file or folder: pass results.json of \`xbar simulate --out\`, or the result of \`xbar correct\`, \`xbar correctnet\` or \`xbar spice compare\`\n`,
+      `xbar: error: ${missing}: no such file or folder: pass results.json of \`xbar simulate --out\`, or the result of \`xbar correct\`, \`xbar correctnet\`, \`xbar spice compare\` or \`xbar cost --out\`\n`,
     );
     const damaged = join(work, 'damaged.json');
     writeFileSync(damaged, readFileSync(join(sweep, 'results.json'), 'utf8').slice(0, 200));

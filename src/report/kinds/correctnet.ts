@@ -15,6 +15,7 @@ import {
   scalarFacts,
   slug,
 } from '../util.js';
+import { hardwareFact } from './cost.js';
 
 /**
  * `xbar-correctnet`: Lipschitz-regularised training, noise injection and RL-placed compensation
@@ -130,6 +131,9 @@ function columnRows(o: Json, model: string): SweepRow[] {
 export function extractCorrectnet(input: ResultInput): CorrectnetData {
   const j = input.json;
   const facts = scalarFacts(j).filter(([k]) => k !== 'format' && k !== 'version');
+  if (Array.isArray(j.methods))
+    for (const m of j.methods)
+      if (isObj(m) && typeof m.method === 'string') facts.push(...hardwareFact(m.hardwareCost, `${m.method} modules on the chip`));
   const options = pick(j, 'options', 'command', 'config');
   const optModel = isObj(options) && typeof options.model === 'string' ? options.model : '';
   const topModel = typeof j.model === 'string' ? j.model : optModel;

@@ -16,6 +16,7 @@ import {
   scalarFacts,
   slug,
 } from '../util.js';
+import { hardwareFact } from './cost.js';
 
 /**
  * `xbar-corrector`: the learned output corrector (`xbar correct train|eval`). Read tolerantly,
@@ -155,6 +156,7 @@ export function extractCorrector(input: ResultInput): CorrectorData {
   const j = input.json;
   // Settings and seeds; the before/after figures go to the tables instead.
   const facts = scalarFacts(j).filter(([k]) => !SKIP_FACTS.has(k) && !/^(before|after|uncorrected|corrected|baseline)\b/i.test(k));
+  facts.push(...hardwareFact(j.hardwareCost, 'corrector on the chip'));
   const notes: string[] = [];
   const nested = pick(j, 'evaluation', 'eval', 'test', 'heldOut', 'summary', 'result', 'results');
   let overall = baOf(j) ?? (isObj(nested) ? baOf(nested) : null);

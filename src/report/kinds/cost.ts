@@ -193,3 +193,20 @@ export const costKind: ReportKind<CostData> = {
     };
   },
 };
+
+/**
+ * The fact line of a recovery method's hardware cost (the `hardwareCost` field `xbar correct` and
+ * `xbar correctnet` write: src/cost/recovery.ts), or none when the result has no such field.
+ */
+export function hardwareFact(v: unknown, label: string): [string, string][] {
+  if (!isObj(v) || !isObj(v.overhead) || !isObj(v.base)) return [];
+  const o = v.overhead;
+  if (!isNum(o.energy) || !isNum(o.latency) || !isNum(v.base.energy)) return [];
+  const share = (x: unknown) => (isNum(x) ? ` (+${(100 * x).toFixed(1)}%)` : '');
+  return [
+    [
+      label,
+      `+${eng(o.energy, 'J')}${share(o.energyShare)} energy, +${eng(o.latency, 's')}${share(o.latencyShare)} latency${isNum(o.area) ? `, +${mm2(o.area)}${share(o.areaShare)} area` : ''} per inference over the mapped network's ${eng(v.base.energy, 'J')} (docs/cost.md)`,
+    ],
+  ];
+}

@@ -1,3 +1,4 @@
+import { eng } from '../../cost/format.js';
 import { categoryPlot, histogramPlot, type SeriesPoint, scatterPlot, sweepPlot } from '../plots.js';
 import type { BuildContext, Plot, ReportKind, ResultInput, Section, Table } from '../types.js';
 import { Fields, fmt, isNum, isObj, type Json, pct, pp, type Stat, slug } from '../util.js';
@@ -26,6 +27,8 @@ export interface SimPoint {
   circuit: Json;
   /** With --time: seconds after programming, and the drift compensation, of this point's read. */
   read?: { t: number; compensation: string };
+  /** Energy per inference of the point's mapping (xbar cost's model), when the result records it. */
+  energy: number | null;
 }
 
 export interface SimMap {
@@ -97,6 +100,7 @@ export function extractSimulate(input: ResultInput): SimData {
       ...(isObj(p.read) && isNum(p.read.t)
         ? { read: { t: p.read.t, compensation: typeof p.read.compensation === 'string' ? p.read.compensation : 'none' } }
         : {}),
+      energy: isObj(p.cost) && isNum(p.cost.energy) ? p.cost.energy : null,
     };
   });
   const sweepKey = points[0].key;
@@ -213,6 +217,7 @@ function configFacts(d: SimData): [string, string][] {
 function summaryTable(d: SimData): Table {
   const faultsCol = d.sweepKey && ['faults', 'density', 'fault-rate'].includes(d.sweepKey);
   const anyFaulty = d.points.some((p) => p.faultyMean.some((x) => x > 0));
+  const anyEnergy = d.points.some((p) => p.energy !== null);
   const columns = [
     ...(d.sweepKey ? [d.sweepKey] : []),
     ...(faultsCol ? ['faults'] : []),
@@ -224,6 +229,7 @@ function summaryTable(d: SimData): Table {
     '95% CI of mean',
     'middle 95% of chips',
     ...(anyFaulty ? ['stuck weights per layer (mean)'] : []),
+    ...(anyEnergy ? ['energy / inference'] : []),
     'seconds',
   ];
   const rows = d.points.map((p) => [
@@ -237,6 +243,7 @@ function summaryTable(d: SimData): Table {
     Number.isNaN(p.ci95[0]) ? '' : `[${pct(p.ci95[0])}, ${pct(p.ci95[1])}]`,
     Number.isNaN(p.p025) ? '' : `[${pct(p.p025)}, ${pct(p.p975)}]`,
     ...(anyFaulty ? [p.faultyMean.map((x) => fmt(Number(x.toFixed(1)))).join(' / ')] : []),
+    ...(anyEnergy ? [p.energy === null ? '' : eng(p.energy, 'J')] : []),
     Number.isNaN(p.seconds) ? '' : p.seconds.toFixed(2),
   ]);
   return { caption: 'Accuracy over chips', columns, rows };
@@ -282,6 +289,19 @@ export function simulatePlots(d: SimData, maxMaps: number): Plot[] {
       title: `Accuracy per ${what}`,
       caption: `Mean accuracy over ${d.chips} chips (bars), +- one standard deviation (lines) and every chip (dots).${d.sweepKey === 'layers' ? ` Faults: ${d.points[0].faults.split('@')[0]}.` : ''}`,
       spec: categoryPlot(`Accuracy per ${what} (${d.chips} chips each)`, d.sweepKey === 'layers' ? 'faulty layers' : what, series),
+    });
+  }
+  const energies = d.points.map((p) => p.energy);
+  if (d.sweepKey && energies.every((e) => e !== null && e > 0) && new Set(energies).size > 1) {
+    plots.push({
+      id: 'accuracy-vs-energy',
+      title: 'Accuracy vs energy per inference',
+      caption: `Each point is one ${d.sweepKey} value (${d.points.map((p) => `${p.value}: ${eng(p.energy ?? 0, 'J')}`).join(', ')}): mean accuracy over ${d.chips} chips against the energy of one inference on its mapping (xbar cost's model, docs/cost.md), with the same bands as above.`,
+      spec: sweepPlot(
+        `Accuracy vs energy per inference (${d.sweepKey} sweep)`,
+        'energy per inference (pJ)',
+        d.points.map((p) => ({ x: (p.energy ?? 0) * 1e12, stat: p.stat })),
+      ),
     });
   }
   if (d.points.some((p) => p.faultyPerChip.some((x) => x > 0))) {

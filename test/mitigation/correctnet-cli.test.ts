@@ -129,7 +129,7 @@ describe('xbar correctnet', () => {
       expect(m.sweep.map((p: { sigma: number }) => p.sigma)).toEqual([0, 0.3, 0.6]);
       expect(m.sweep[1].summary.n).toBe(4);
       // What the modules add on the chip (docs/cost.md): nothing without modules.
-      if (m.method.endsWith('+comp')) {
+      if (m.compensation) {
         expect(m.hardwareCost.overhead.energy).toBeGreaterThan(0);
         expect(m.hardwareCost.withMethod.energy).toBeCloseTo(m.hardwareCost.base.energy + m.hardwareCost.overhead.energy, 15);
       } else expect(m.hardwareCost).toBeNull();

@@ -54,7 +54,7 @@ describe('xbar correct', () => {
     const ej = JSON.parse(e.out);
     expect(ej).toMatchObject({ format: 'xbar-corrector', kind: 'eval', firstChip: 20, seed: 1, heldOutChips: 3 });
     expect(ej.corrected.n).toBe(3);
-    expect(ej.hardwareCost.overhead.energy).toBe(j.hardwareCost.overhead.energy);
+    expect(ej.hardwareCost.overhead.energy).toBeCloseTo(j.hardwareCost.overhead.energy, 20);
     // the same held-out chips, with the same answers, as the first ones train tested
     const trained = JSON.parse(readFileSync(join(corrector, 'results.json'), 'utf8')).heldOut.chips;
     const evaluated = JSON.parse(readFileSync(join(evalOut, 'results.json'), 'utf8')).chips;

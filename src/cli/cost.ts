@@ -1,5 +1,4 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { type Command, Option } from 'commander';
 import { XbarError } from '../core/errors.js';
 import { writeFileAtomic } from '../core/fs-node.js';
@@ -14,11 +13,11 @@ import { type CrossbarPlan, planCrossbars } from '../crossbar/plan.js';
 import { loadDataset } from '../data/node.js';
 import { type Device, devicePresetNames } from '../device/config.js';
 import { loadFaultSpec } from '../faults/node.js';
-import { loadModel } from '../nn/io-node.js';
 import { buildModel, type Model } from '../nn/model.js';
 import { presets } from '../nn/presets.js';
 import { VERSION } from '../version.js';
 import { common, kernelsFrom } from './common.js';
+import { openModel } from './onnx.js';
 import { choiceOption, floatOption, intOption } from './options.js';
 import { circuitFrom, deviceFrom, type SimulateOptions } from './simulate.js';
 import { checkCompatible } from './train.js';
@@ -60,15 +59,19 @@ export function loadTech(file: string | undefined): Tech {
   return resolveTech(json, `technology file ${file}`);
 }
 
-/** A saved model, or an untrained preset (its initial weights: the costs of a mapping, not of a trained network). */
-export function modelFrom(spec: string, seed: number): { model: Model; dataset: string | undefined; trained: boolean } {
-  if (existsSync(join(spec, 'model.json'))) {
-    const { model, file } = loadModel(spec);
-    return { model, dataset: typeof file.meta.dataset === 'string' ? file.meta.dataset : undefined, trained: true };
-  }
+/**
+ * A saved model folder or an imported .onnx file, or an untrained preset (its initial weights:
+ * the costs of a mapping, not of a trained network).
+ */
+export function modelFrom(
+  spec: string,
+  seed: number,
+  data: { dataset?: string; dataDir?: string } = {},
+): { model: Model; dataset: string | undefined; trained: boolean } {
   const preset = presets[spec];
-  if (preset) return { model: buildModel(preset.spec, seed), dataset: preset.dataset, trained: false };
-  return { ...loadModel(spec), dataset: undefined, trained: true }; // loadModel's own message names the missing file
+  if (preset && !existsSync(spec)) return { model: buildModel(preset.spec, seed), dataset: preset.dataset, trained: false };
+  const { model, file } = openModel(spec, data); // its own message names a missing folder or file
+  return { model, dataset: typeof file.meta.dataset === 'string' ? file.meta.dataset : undefined, trained: true };
 }
 
 export interface CostSetup {
@@ -84,7 +87,7 @@ export interface CostSetup {
 
 /** Model, plan (calibrated on training images), device, conductances and activity: what a cost needs. */
 export function costSetup(o: CostOptions, kernels: Kernels): CostSetup {
-  const { model, dataset: saved, trained } = modelFrom(o.model, o.seed);
+  const { model, dataset: saved, trained } = modelFrom(o.model, o.seed, o);
   const dataset = o.dataset ?? saved;
   if (!dataset) throw new XbarError(`${o.model} does not record its dataset: pass --dataset`);
   const so: SimulateOptions = { ...o, chips: 1 };

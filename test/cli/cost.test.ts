@@ -34,6 +34,16 @@ describe('xbar cost', () => {
     for (const row of c.rows) expect(row.adcBits).toBe(6);
   });
 
+  it('costs an imported ONNX network', () => {
+    const onnx = resolve(import.meta.dirname, '../fixtures/onnx/lenet-op13.onnx');
+    const r = xbar('cost', '-m', onnx, '--dataset', 'mnist', '--calibration-images', '100', '--json');
+    expect(r.code, r.err).toBe(0);
+    const j = JSON.parse(r.out);
+    expect(j.trained).toBe(true);
+    expect(j.cost.rows.filter((x: { kind: string }) => x.kind === 'conv2d').length).toBeGreaterThan(0);
+    expect(j.cost.energyTotal).toBeGreaterThan(0);
+  });
+
   it('prints the table, writes a result the report reads and draws', async () => {
     const out = join(work, 'cost.json');
     const r = xbar('cost', '-m', 'mlp-paper', '--out', out);

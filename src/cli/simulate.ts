@@ -261,7 +261,7 @@ export async function runSimulate(o: SimulateOptions, kernels: Kernels, progress
   const times = o.time ? parseTimes(o.time) : null;
   if (o.driftCompensation && o.driftCompensation !== 'none' && !times && sweep.key !== 'drift-compensation')
     throw new XbarError('--drift-compensation needs --time: compensation rescales the drift seen at a read time');
-  const tech = loadTech(o.tech);
+  loadTech(o.tech); // a bad technology file fails here, before the long work starts
   // Validate every point before the long work starts.
   const points = sweep.values.map((v) => {
     const po = sweep.key ? applySweep(o, sweep.key, v) : o;
@@ -292,6 +292,7 @@ async function simulatePoints(
   progress: Progress,
 ): Promise<SimulateRun> {
   const sweep = { key: sweepKey };
+  const tech = loadTech(o.tech);
   const nCalib = Math.min(ds.train.n, points[0].circuit.calibrationImages);
   const calib = ds.train.x.subarray(0, nCalib * model.inputSize);
   const rows: SweepRow[] = [];

@@ -50,12 +50,49 @@ export {
   runMonteCarlo,
 } from './crossbar/montecarlo.js';
 export { type CrossbarPlan, type LayerPlan, planCrossbars, type Tile } from './crossbar/plan.js';
+export {
+  SIMULATE_RESULTS_FORMAT,
+  SIMULATE_RESULTS_VERSION,
+  type SimulatePoint,
+  simulateResultsJson,
+} from './crossbar/results.js';
 export { simulateBatch } from './crossbar/simulate.js';
 export { type Summary, summarize } from './crossbar/stats.js';
 export { wireTransfer } from './crossbar/wires.js';
 export * from './data/index.js';
 export { type Device, type DeviceInput, devicePresetNames, devicePresets, deviceSchema, resolveDevice } from './device/config.js';
 export * from './faults/index.js';
+export {
+  type Corrector,
+  type CorrectorShape,
+  type CorrectorTraining,
+  correctChip,
+  correctorName,
+  correctorSpec,
+  networkCost,
+  type TrainedCorrector,
+  trainCorrector,
+} from './mitigation/corrector.js';
+export {
+  type ChipNorm,
+  type CorrectorEnv,
+  evaluateChips,
+  generateVoltageSet,
+  type HeldOutChip,
+  makeEnv,
+  makeProbes,
+  type ProbeConfig,
+  type VoltageSet,
+} from './mitigation/corrector-data.js';
+export {
+  describePopulation,
+  type Population,
+  type PopulationInput,
+  populationSchema,
+  resolvePopulation,
+  SPATIAL_PATTERNS,
+  type SpatialPattern,
+} from './mitigation/corrector-population.js';
 export type { ActivationName, Context, Layer, LayerSpec } from './nn/layer.js';
 export { accuracy, argmaxRows, softmaxCrossEntropy } from './nn/loss.js';
 export { buildModel, Model } from './nn/model.js';
@@ -65,4 +102,5 @@ export { decodeModel, encodeWeights, MODEL_FORMAT, MODEL_FORMAT_VERSION, type Mo
 export { type ModelSpec, modelSpecSchema, parseModelSpec } from './nn/spec.js';
 export type { Param, Tensor } from './nn/tensor.js';
 export { type EpochStats, evaluate, type TrainConfig, type TrainHooks, train } from './nn/train.js';
+export { commandLine as simulateCommandLine, extractSimulate, type SimData } from './report/kinds/simulate.js';
 export { VERSION } from './version.js';

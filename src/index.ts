@@ -38,18 +38,7 @@ export {
   type PlacementSetup,
   softwareChipAccuracy,
 } from './mitigation/correctnet.js';
-export {
-  type Corrector,
-  type CorrectorShape,
-  correctChip,
-  correctorSpec,
-  networkCost,
-  type TrainedCorrector,
-  trainCorrector,
-} from './mitigation/corrector.js';
-export { evaluateChips, generateVoltageSet, makeEnv, makeProbes, type VoltageSet } from './mitigation/corrector-data.js';
 export { loadCorrector, saveCorrector } from './mitigation/corrector-io.js';
-export { type Population, populationSchema, resolvePopulation } from './mitigation/corrector-population.js';
 export { runStudy, type StudyConfig, type StudyResult } from './mitigation/corrector-study.js';
 export {
   type LipschitzConfig,

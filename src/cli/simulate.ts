@@ -9,6 +9,7 @@ import { type CircuitInput, idealCircuit, resolveCircuit } from '../crossbar/cir
 import { type ChipResult, type MonteCarloResult, resultsPerRead, runMonteCarlo } from '../crossbar/montecarlo.js';
 import { runMonteCarloParallel } from '../crossbar/parallel-node.js';
 import { planCrossbars } from '../crossbar/plan.js';
+import { simulateResultsJson } from '../crossbar/results.js';
 import type { Dataset } from '../data/index.js';
 import { loadDataset } from '../data/node.js';
 import { type Device, type DeviceInput, resolveDevice } from '../device/config.js';
@@ -16,7 +17,6 @@ import { type FaultSpec, formatFaultSpec, parseFaultSpec } from '../faults/index
 import { loadFaultSpec } from '../faults/node.js';
 import type { Model } from '../nn/model.js';
 import { inRunFolder, type RunFolder } from '../study/run-folder.js';
-import { VERSION } from '../version.js';
 import { loadTech } from './cost.js';
 import { writeChipMaps } from './maps.js';
 import { openModel } from './onnx.js';
@@ -380,25 +380,12 @@ function csvRow(cells: (string | number)[]): string {
 
 /** results.json (everything, with the configuration and seeds), chips.csv and summary.csv. */
 function writeResults(o: SimulateOptions, folder: RunFolder, run: SimulateRun, configs: PointConfig[]): void {
-  const json = {
-    format: 'xbar-simulate',
-    version: 1,
-    xbarVersion: VERSION,
-    createdAt: new Date().toISOString(),
-    command: { ...o },
+  const json = simulateResultsJson({
+    command: o,
     model: run.model,
     dataset: run.dataset,
-    points: run.rows.map((r, i) => ({
-      key: r.key,
-      value: r.value,
-      ...configs[i],
-      summary: r.result.summary,
-      seconds: r.result.seconds,
-      images: r.result.images,
-      cost: r.cost,
-      chips: r.result.chips,
-    })),
-  };
+    points: run.rows.map((r, i) => ({ key: r.key, value: r.value, ...configs[i], cost: r.cost, result: r.result })),
+  });
   const chips = [csvRow(['sweep_key', 'sweep_value', 'chip', 'accuracy', 'correct', 'images', 'faulty_weights_per_layer'])];
   const summary = [
     csvRow(['sweep_key', 'sweep_value', 'chips', 'mean', 'std', 'min', 'max', 'ci95_low', 'ci95_high', 'p2.5', 'p97.5', 'seconds']),

@@ -52,6 +52,8 @@ export interface MonteCarloHooks {
   onChip?: (r: ChipResult, done: number) => void;
   /** Output voltages of a chip on a batch of test images [count, nOut], streamed (never all held). */
   onOutputs?: (chip: number, firstImage: number, volts: Float32Array, count: number) => void;
+  /** The class each test image of a batch got on a chip (the answers `correct` counts; the first read time with `reads`), e.g. for a confusion matrix. */
+  onPredictions?: (chip: number, firstImage: number, predicted: Int32Array, count: number) => void;
 }
 
 /**
@@ -146,6 +148,7 @@ export function runMonteCarlo(
             : h.data;
           classify(out, n, nOut, argmax);
           for (let i = 0; i < n; i++) if (argmax[i] === test.y[s + i]) correct[v][k]++;
+          if (v === 0) hooks.onPredictions?.(chip.index, s, argmax, n);
           if (hooks.onOutputs && v === 0) {
             const volts = new Float32Array(out.length);
             for (let i = 0; i < volts.length; i++) volts[i] = out[i] * plan.voltsPerUnit;

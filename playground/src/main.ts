@@ -511,7 +511,7 @@ function renderSlot(name: SlotName): void {
       { title: 'Accuracy of each chip', ref: sw !== undefined && v.source === 'run' ? { x: sw, label: 'software' } : undefined },
     ),
   );
-  if (v.confusion) parts.push(confusion(v.confusion, v.classes, names, 'Per-class answers over all chips (row = true class)'));
+  if (v.confusion) parts.push(confusion(v.confusion, v.classes, names, 'Answers per class, all chips (row = true class)'));
   if (v.impact)
     parts.push(
       bars(
@@ -520,7 +520,7 @@ function renderSlot(name: SlotName): void {
           value: l.drop,
           note: `with only this layer's defects: ${pct(l.accuracy)}; without defects: ${pct(v.impact?.base ?? 0)}`,
         })),
-        `Accuracy lost to each layer's defects (first ${Math.min(8, v.total)} chips)`,
+        `Accuracy lost to each layer's defects alone (${Math.min(8, v.total)} chips)`,
       ),
     );
   parts.push(`<p class="hint">The same numbers from the command line:</p><div class="cmd">${esc(v.command)} --json</div>`);
@@ -651,7 +651,7 @@ function correct(): void {
         `corrected <span class="stat" id="corrected" data-mean="${r.corrected.mean}">${pct(r.corrected.mean)}</span> ± ${pct(r.corrected.std)} (software ${pct(sw)}).</p>` +
         recovery(
           r.heldOut.map((h) => ({ before: h.uncorrected, after: h.corrected[0] as number })),
-          'Each held-out chip: uncorrected (grey) → corrected (green)',
+          'Each held-out chip: uncorrected (grey), corrected (green)',
           sw,
         ) +
         `<p class="hint">The command line equivalent (more chips make a better corrector):</p><div class="cmd">${esc(

@@ -38,7 +38,8 @@ export function imageCanvas(img: ImageData, cssWidth: number): HTMLCanvasElement
   c.width = img.width;
   c.height = img.height;
   c.getContext('2d')?.putImageData(img, 0, 0);
-  const scale = Math.max(0.25, Math.min(6, cssWidth / img.width));
+  // Fit the width, and at most 200 px of height (a 785-input layer is a tall array).
+  const scale = Math.max(0.25, Math.min(6, cssWidth / img.width, 200 / img.height));
   c.style.width = `${Math.round(img.width * scale)}px`;
   c.style.height = `${Math.round(img.height * scale)}px`;
   return c;

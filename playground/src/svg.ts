@@ -8,7 +8,7 @@ const pct = (x: number, d = 1) => `${(100 * x).toFixed(d)}%`;
 
 /** Histogram of values in 0..1 (chip accuracies), with an optional reference line. */
 export function histogram(values: number[], opts: { title: string; ref?: { x: number; label: string }; color?: string }): string {
-  const W = 340;
+  const W = 380;
   const H = 170;
   const L = 36;
   const B = 30;
@@ -55,7 +55,7 @@ export function confusion(m: ArrayLike<number>, classes: number, names: string[]
   const cell = 24;
   const L = 28;
   const T = 34;
-  const W = Math.max(320, L + classes * cell + 6);
+  const W = Math.max(380, L + classes * cell + 6);
   const H = T + classes * cell + 6;
   const parts = [`<text x="0" y="12" font-weight="600">${esc(title)}</text>`, `<text x="${L}" y="27" font-size="10">predicted →</text>`];
   for (let t = 0; t < classes; t++) {
@@ -80,7 +80,7 @@ export function confusion(m: ArrayLike<number>, classes: number, names: string[]
 
 /** Horizontal bars with labels; values in accuracy units (shown as percentage points). */
 export function bars(rows: { label: string; value: number; note?: string }[], title: string): string {
-  const W = 340;
+  const W = 380;
   const rowH = 20;
   const L = 110;
   const H = 24 + rows.length * rowH + 4;
@@ -100,7 +100,7 @@ export function bars(rows: { label: string; value: number; note?: string }[], ti
 
 /** Paired dots: each held-out chip before (grey) and after (green) correction. */
 export function recovery(pairs: { before: number; after: number }[], title: string, software: number): string {
-  const W = 340;
+  const W = 420;
   const H = 40 + pairs.length * 10 + 30;
   const L = 10;
   const lo = Math.min(software, ...pairs.flatMap((p) => [p.before, p.after])) - 0.02;

@@ -501,7 +501,7 @@ function renderSlot(name: SlotName): void {
   const parts = [`<h3>Setting ${name}: ${esc(v.label)}</h3>`];
   if (summary)
     parts.push(
-      `<p><span class="stat mean" data-mean="${v.summary ? v.summary.mean : ''}" data-chips="${summary.n}">${pct(summary.mean)}</span> mean accuracy ± ${pct(summary.std)} over ${summary.n}${v.summary ? '' : ` of ${v.total}`} chips ` +
+      `<p><span class="stat mean" data-mean="${v.summary ? v.summary.mean : ''}" data-chips="${summary.n}" data-seconds="${v.seconds ?? ''}" data-first-chip-ms="${v.firstChipMs ?? ''}">${pct(summary.mean)}</span> mean accuracy ± ${pct(summary.std)} over ${summary.n}${v.summary ? '' : ` of ${v.total}`} chips ` +
         `(min ${pct(summary.min)}, max ${pct(summary.max)}, 95% CI of the mean [${pct(summary.ci95[0])}, ${pct(summary.ci95[1])}])` +
         `${sw !== undefined && v.source === 'run' ? `; software ${pct(sw)}` : ''}${v.firstChipMs !== null ? `; first chip after ${(v.firstChipMs / 1000).toFixed(2)} s` : ''}</p>`,
     );

@@ -155,7 +155,7 @@ describe.skipIf(!haveChromium && !mustRun)('the playground in headless Chromium'
     expect(Number(await loadedMean.getAttribute('data-mean'))).toBe(shown);
     await page.click('#tab-A');
     expect(problems).toEqual([]);
-  });
+  }, 300_000);
 
   it('trains the learned corrector in the page, and it recovers accuracy on held-out chips', async () => {
     await page.fill('#corr-train-chips', '30');
@@ -172,7 +172,7 @@ describe.skipIf(!haveChromium && !mustRun)('the playground in headless Chromium'
     expect(after).toBeGreaterThan(before + 0.2);
     if (shots) await page.locator('#corrector-section').screenshot({ path: join(shots, 'playground-corrector.png') });
     expect(problems).toEqual([]);
-  });
+  }, 300_000);
 
   it('asked no host but its own, from loading the page to the last run', async () => {
     expect(requests.length).toBeGreaterThan(5);

@@ -451,7 +451,7 @@ function onRun(r: Reply, name: SlotName, s: Settings, view: RunView, model: Mode
     view.confusion = r.confusion;
     $<HTMLProgressElement>('progress').value = r.done;
     $('status').textContent = `chip ${r.chip.chip}: ${pct(r.chip.accuracy)} (${r.done} of ${r.total})`;
-    renderSlot(name);
+    renderSoon(name);
   } else if (r.type === 'simulated') {
     finishRun(r, name, s, view, model);
     if (!s.faults.trim()) stopRunner();
@@ -488,7 +488,19 @@ function finishRun(r: Simulated, name: SlotName, s: Settings, view: RunView, mod
   renderSlot(name);
 }
 
+/** Small chips finish hundreds a second: redraw the plots at most every 200 ms meanwhile. */
+const pendingRender: Partial<Record<SlotName, number>> = {};
+function renderSoon(name: SlotName): void {
+  if (pendingRender[name] !== undefined) return;
+  pendingRender[name] = window.setTimeout(() => {
+    pendingRender[name] = undefined;
+    renderSlot(name);
+  }, 200);
+}
+
 function renderSlot(name: SlotName): void {
+  clearTimeout(pendingRender[name]);
+  pendingRender[name] = undefined;
   const host = $(`result-${name}`);
   const v = state.slots[name]?.run;
   if (!v) {

@@ -1,8 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cliArgs, parseSettings } from '../../playground/src/settings.js';
@@ -173,6 +174,43 @@ describe.skipIf(!haveChromium && !mustRun)('the playground in headless Chromium'
     if (shots) await page.locator('#corrector-section').screenshot({ path: join(shots, 'playground-corrector.png') });
     expect(problems).toEqual([]);
   }, 300_000);
+
+  it('weighs under 1.5 MB gzipped without its assets', () => {
+    const dir = join(work, 'site');
+    const files = readdirSync(dir).filter((f) => f !== 'assets');
+    expect(files.sort()).toEqual(['index.html', 'main.js', 'style.css', 'worker.js']);
+    const gz = files.reduce((a, f) => a + gzipSync(readFileSync(join(dir, f))).length, 0);
+    expect(gz).toBeLessThan(1.5 * 1024 * 1024);
+  });
+
+  it('cancels a run at once, keeping the chips that finished', async () => {
+    await page.fill('#chips', '5000');
+    await page.dispatchEvent('#chips', 'change');
+    await page.click('#run');
+    await expect.poll(() => page.textContent('#status'), { timeout: 60_000 }).toMatch(/^chip \d+/);
+    await page.click('#cancel');
+    expect(await page.textContent('#status')).toMatch(/^cancelled after \d+ of 5000 chips$/);
+    expect(await page.isEnabled('#run')).toBe(true);
+    await page.fill('#chips', '20');
+    await page.dispatchEvent('#chips', 'change');
+  });
+
+  it('opens the model folder a user picks, and names what is wrong with a damaged one', async () => {
+    const dir = join(root, 'playground/assets/models/mlp-paper');
+    const bad = join(work, 'bad-model');
+    mkdirSync(bad);
+    copyFileSync(join(dir, 'model.json'), join(bad, 'model.json'));
+    const w = readFileSync(join(dir, 'weights.bin'));
+    w[10] ^= 0xff;
+    writeFileSync(join(bad, 'weights.bin'), w);
+    await page.setInputFiles('#model-files', [join(bad, 'model.json'), join(bad, 'weights.bin')]);
+    await expect
+      .poll(() => page.textContent('#model-info'), { timeout: 30_000 })
+      .toContain('weights.bin does not match the checksum in model.json');
+    await page.setInputFiles('#model-files', [join(dir, 'model.json'), join(dir, 'weights.bin')]);
+    await expect.poll(() => page.textContent('#model-info'), { timeout: 30_000 }).toMatch(/^mlp-paper on digits8: 754 parameters/);
+    expect(problems).toEqual([]);
+  });
 
   it('asked no host but its own, from loading the page to the last run', async () => {
     expect(requests.length).toBeGreaterThan(5);

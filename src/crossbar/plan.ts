@@ -1,3 +1,4 @@
+import { XbarError } from '../core/errors.js';
 import type { Kernels } from '../core/kernels.js';
 import { Activation } from '../nn/activation.js';
 import { Conv2d } from '../nn/conv.js';
@@ -76,6 +77,8 @@ export function tilesFor(rows: number, cols: number, circuit: Circuit): Tile[][]
  * partial sum, rail = railHeadroom x largest activation.
  */
 export function planCrossbars(model: Model, circuit: Circuit, calib: Float32Array, nCalib: number, kernels: Kernels): CrossbarPlan {
+  if (model.graph)
+    throw new XbarError('mapping graph models (spec.nodes) onto crossbars is not supported yet: use a sequential spec (layers)');
   const ws = weightedLayers(model);
   const layers: LayerPlan[] = ws.map(({ index, layer }, weighted) => {
     const [nIn, nOut] = layer.weight.shape;

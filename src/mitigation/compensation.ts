@@ -7,7 +7,7 @@ import { Conv2d } from '../nn/conv.js';
 import { Dense } from '../nn/dense.js';
 import type { LayerSpec } from '../nn/layer.js';
 import { buildModel, type Model } from '../nn/model.js';
-import type { ModelSpec } from '../nn/spec.js';
+import { isGraphSpec, type ModelSpec, type SequentialSpec } from '../nn/spec.js';
 import { type EpochStats, type TrainHooks, train } from '../nn/train.js';
 import { Rails, WeightNoise } from './noise.js';
 
@@ -33,7 +33,7 @@ const isWeighted = (l: LayerSpec) => l.type === 'dense' || l.type === 'conv2d';
  * and any pooling that follows it, i.e. on the feature map that feeds the next weighted layer
  * (the cheapest place: pooling has already shrunk it). Returns the insertion index.
  */
-export function insertionIndex(spec: ModelSpec, w: number): number {
+export function insertionIndex(spec: SequentialSpec, w: number): number {
   let seen = -1;
   for (let i = 0; i < spec.layers.length; i++) {
     if (spec.layers[i].type === 'compensation') continue;
@@ -48,7 +48,9 @@ export function insertionIndex(spec: ModelSpec, w: number): number {
 }
 
 /** The spec with compensation modules at the given sites (the base spec must have none). */
+export function compensatedSpec<S extends ModelSpec>(spec: S, sites: CompensationSite[]): S;
 export function compensatedSpec(spec: ModelSpec, sites: CompensationSite[]): ModelSpec {
+  if (isGraphSpec(spec)) throw new XbarError('compensation modules in graph models are not supported yet');
   if (spec.layers.some((l) => l.type === 'compensation'))
     throw new XbarError('the model already has compensation layers: start from the base model');
   const seen = new Set<number>();
@@ -83,6 +85,7 @@ export function withCompensation(base: Model, sites: CompensationSite[], seed = 
 
 /** The base network without its compensation modules (their weights dropped). */
 export function withoutCompensation(model: Model): Model {
+  if (isGraphSpec(model.spec)) throw new XbarError('compensation modules in graph models are not supported yet');
   const spec = { inputShape: model.spec.inputShape, layers: model.spec.layers.filter((l) => l.type !== 'compensation') };
   const base = buildModel(spec, 0);
   const byName = new Map(model.params.map((p) => [p.name, p]));

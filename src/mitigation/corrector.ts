@@ -5,7 +5,7 @@ import { Conv2d } from '../nn/conv.js';
 import { Dense } from '../nn/dense.js';
 import { argmaxRows } from '../nn/loss.js';
 import { buildModel, type Model } from '../nn/model.js';
-import type { ModelSpec } from '../nn/spec.js';
+import type { SequentialSpec } from '../nn/spec.js';
 import { size } from '../nn/tensor.js';
 import { type EpochStats, type TrainHooks, train } from '../nn/train.js';
 import {
@@ -50,8 +50,8 @@ export interface Corrector extends CorrectorShape {
 export const correctorName = (s: CorrectorShape): string =>
   `${s.hidden.length ? `mlp-${s.hidden.join('-')}` : 'linear'}/${s.norm}${s.norm === 'calib' ? `-${s.calibImages}` : ''}`;
 
-export function correctorSpec(features: number, classes: number, hidden: number[]): ModelSpec {
-  const layers: ModelSpec['layers'] = [{ type: 'flatten' }];
+export function correctorSpec(features: number, classes: number, hidden: number[]): SequentialSpec {
+  const layers: SequentialSpec['layers'] = [{ type: 'flatten' }];
   for (const h of hidden) layers.push({ type: 'dense', units: h }, { type: 'activation', fn: 'relu' });
   layers.push({ type: 'dense', units: classes });
   return { inputShape: [1, 1, features], layers };

@@ -16,15 +16,23 @@ export class Activation implements Layer {
     readonly inShape: number[],
     readonly fn: ActivationName,
     readonly cap = 1,
+    /** leakyrelu's slope below zero. */
+    readonly alpha = 0.01,
   ) {
     if (fn === 'crelu' && !(cap > 0)) throw new RangeError(`crelu cap must be > 0, got ${cap}`);
-    this.spec = fn === 'crelu' ? { type: 'activation', fn, cap } : { type: 'activation', fn };
+    if (fn === 'leakyrelu' && !(alpha >= 0 && alpha < 1)) throw new RangeError(`leakyrelu alpha must be in [0, 1), got ${alpha}`);
+    this.spec =
+      fn === 'crelu'
+        ? { type: 'activation', fn, cap }
+        : fn === 'leakyrelu'
+          ? { type: 'activation', fn, alpha }
+          : { type: 'activation', fn };
     this.outShape = inShape;
   }
 
   forward(x: Tensor, ctx: Context): Tensor {
     const y = tensor(x.shape.slice());
-    apply(this.fn, this.cap, x.data, y.data);
+    apply(this.fn, this.cap, x.data, y.data, this.alpha);
     if (ctx.training) {
       this.input = x;
       this.output = y;
@@ -49,6 +57,9 @@ export class Activation implements Layer {
       case 'crelu':
         for (let i = 0; i < n; i++) out[i] = xv[i] > 0 && xv[i] < this.cap ? g[i] : 0;
         break;
+      case 'leakyrelu':
+        for (let i = 0; i < n; i++) out[i] = xv[i] > 0 ? g[i] : this.alpha * g[i];
+        break;
       case 'sigmoid':
         for (let i = 0; i < n; i++) out[i] = g[i] * yv[i] * (1 - yv[i]);
         break;
@@ -66,7 +77,7 @@ export class Activation implements Layer {
 }
 
 /** The activation as a plain function, shared with the crossbar simulator's neuron model. */
-export function apply(fn: ActivationName, cap: number, x: Float32Array, y: Float32Array): void {
+export function apply(fn: ActivationName, cap: number, x: Float32Array, y: Float32Array, alpha = 0.01): void {
   const n = x.length;
   switch (fn) {
     case 'relu':
@@ -74,6 +85,9 @@ export function apply(fn: ActivationName, cap: number, x: Float32Array, y: Float
       break;
     case 'crelu':
       for (let i = 0; i < n; i++) y[i] = Math.min(Math.max(x[i], 0), cap);
+      break;
+    case 'leakyrelu':
+      for (let i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : alpha * x[i];
       break;
     case 'sigmoid':
       for (let i = 0; i < n; i++) y[i] = 1 / (1 + Math.exp(-x[i]));

@@ -28,26 +28,36 @@ export class Conv2d implements Layer {
     filters: number,
     kernel: number,
     stride: number,
-    padding: 'same' | 'valid',
+    padding: 'same' | 'valid' | number,
     prefix: string,
     rng: Rng,
+    withBias = true,
   ) {
     if (inShape.length !== 3) throw new RangeError(`conv2d needs an image input [h, w, c], got [${inShape}]`);
     if (padding === 'same' && kernel % 2 === 0) throw new RangeError(`conv2d 'same' padding needs an odd kernel, got ${kernel}`);
     const [h, w, c] = inShape;
-    const pad = padding === 'same' ? (kernel - 1) / 2 : 0;
+    const pad = typeof padding === 'number' ? padding : padding === 'same' ? (kernel - 1) / 2 : 0;
+    if (pad >= kernel) throw new RangeError(`conv2d pad ${pad} must be smaller than its kernel ${kernel}`);
     const oh = Math.floor((h + 2 * pad - kernel) / stride) + 1;
     const ow = Math.floor((w + 2 * pad - kernel) / stride) + 1;
     if (oh < 1 || ow < 1) throw new RangeError(`conv2d kernel ${kernel} does not fit a ${h}x${w} input`);
     this.geom = { h, w, c, k: kernel, stride, pad, oh, ow };
-    this.pointwise = kernel === 1 && stride === 1;
-    this.spec = { type: 'conv2d', filters, kernel, stride, padding };
+    this.pointwise = kernel === 1 && stride === 1 && pad === 0;
+    this.spec = {
+      type: 'conv2d',
+      filters,
+      kernel,
+      stride,
+      ...(typeof padding === 'number' ? { pad: padding } : { padding }),
+      ...(!withBias && { bias: false }),
+    };
     this.outShape = [oh, ow, filters];
     const fanIn = kernel * kernel * c;
     this.weight = param(`${prefix}.weight`, [fanIn, filters]);
+    // Without a bias the zero array stays (the crossbar's bias row reads it) but is neither trained nor saved.
     this.bias = param(`${prefix}.bias`, [filters]);
     rng.fillNormal(this.weight.value, 0, Math.sqrt(2 / fanIn));
-    this.params = [this.weight, this.bias];
+    this.params = withBias ? [this.weight, this.bias] : [this.weight];
   }
 
   /**
@@ -87,7 +97,7 @@ export class Conv2d implements Layer {
     const [rowLen, f] = this.weight.shape;
     const rows = batch * this.geom.oh * this.geom.ow;
     if (wantsGrad(ctx, this.weight)) ctx.kernels.sgemm(true, false, rowLen, f, rows, 1, cols, rowLen, dy.data, f, 1, this.weight.grad, f);
-    if (wantsGrad(ctx, this.bias)) {
+    if (this.params.includes(this.bias) && wantsGrad(ctx, this.bias)) {
       const gb = this.bias.grad;
       for (let i = 0; i < rows; i++) for (let j = 0; j < f; j++) gb[j] += dy.data[i * f + j];
     }

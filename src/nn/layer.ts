@@ -25,15 +25,19 @@ export function wantsGrad(ctx: Context, p: Param): boolean {
 /** JSON description of one layer: the architecture part of a saved model. */
 export type LayerSpec =
   | { type: 'dense'; units: number }
-  | { type: 'conv2d'; filters: number; kernel: number; stride?: number; padding?: 'same' | 'valid' }
+  | { type: 'conv2d'; filters: number; kernel: number; stride?: number; padding?: 'same' | 'valid'; pad?: number; bias?: boolean }
   | { type: 'maxpool'; size: number; stride?: number }
   | { type: 'avgpool'; size: number; stride?: number }
-  | { type: 'activation'; fn: ActivationName; cap?: number }
+  | { type: 'globalavgpool' }
+  | { type: 'activation'; fn: ActivationName; cap?: number; alpha?: number }
   | { type: 'flatten' }
   | { type: 'dropout'; rate: number }
+  | { type: 'batchnorm'; eps?: number; momentum?: number }
+  | { type: 'add' }
+  | { type: 'concat' }
   | { type: 'compensation'; rank: number; kernel?: number };
 
-export type ActivationName = 'relu' | 'sigmoid' | 'tanh' | 'crelu' | 'linear';
+export type ActivationName = 'relu' | 'sigmoid' | 'tanh' | 'crelu' | 'linear' | 'leakyrelu';
 
 /**
  * One layer of a sequential network. forward() keeps what backward() needs (the last input or
@@ -48,3 +52,15 @@ export interface Layer {
   /** needInputGrad=false (first layer): skip computing dLoss/dInput and return null. */
   backward(dy: Tensor, ctx: Context, needInputGrad?: boolean): Tensor | null;
 }
+
+/**
+ * A layer that reads two or more inputs (add, concat): only in graph models. merge() is its
+ * forward pass, split() its backward pass (one gradient per input, in input order).
+ */
+export interface MergeLayer extends Layer {
+  readonly inShapes: number[][];
+  merge(xs: Tensor[], ctx: Context): Tensor;
+  split(dy: Tensor): Tensor[];
+}
+
+export const isMerge = (l: Layer): l is MergeLayer => 'merge' in l;

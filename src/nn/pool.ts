@@ -97,3 +97,38 @@ export class Pool2d implements Layer {
     return dx;
   }
 }
+
+/** Mean over height and width of NHWC images: [h, w, c] -> [c]. Runs in the digital periphery. */
+export class GlobalAvgPool implements Layer {
+  readonly spec: LayerSpec = { type: 'globalavgpool' };
+  readonly outShape: number[];
+  readonly params = [];
+  private batch = 0;
+  constructor(readonly inShape: number[]) {
+    if (inShape.length !== 3) throw new RangeError(`globalavgpool needs an image input [h, w, c], got [${inShape}]`);
+    this.outShape = [inShape[2]];
+  }
+  forward(x: Tensor, ctx: Context): Tensor {
+    const batch = x.shape[0];
+    const [h, w, c] = this.inShape;
+    const y = tensor([batch, c]);
+    const hw = h * w;
+    for (let n = 0; n < batch; n++) {
+      const acc = new Float64Array(c);
+      const img = n * hw * c;
+      for (let p = 0; p < hw; p++) for (let ch = 0; ch < c; ch++) acc[ch] += x.data[img + p * c + ch];
+      for (let ch = 0; ch < c; ch++) y.data[n * c + ch] = acc[ch] / hw;
+    }
+    if (ctx.training) this.batch = batch;
+    return y;
+  }
+  backward(dy: Tensor): Tensor {
+    const batch = this.batch;
+    const [h, w, c] = this.inShape;
+    const hw = h * w;
+    const dx = tensor([batch, h, w, c]);
+    for (let n = 0; n < batch; n++)
+      for (let p = 0; p < hw; p++) for (let ch = 0; ch < c; ch++) dx.data[(n * hw + p) * c + ch] = dy.data[n * c + ch] / hw;
+    return dx;
+  }
+}

@@ -23,7 +23,7 @@ const conv = (filters: number, kernel: number, padding: 'same' | 'valid' = 'same
 });
 const pool: LayerSpec = { type: 'maxpool', size: 2 };
 
-export const presets: Record<string, Preset> = {
+const table = {
   'mlp-paper': {
     name: 'mlp-paper',
     description: '64-8-8-8-10 MLP on 8x8 digits: the fully analog network of the stuck-at-fault papers (4 synaptic arrays)',
@@ -75,7 +75,10 @@ export const presets: Record<string, Preset> = {
     },
     training: { epochs: 15, batchSize: 128, optimizer: { name: 'adam', lr: 0.001 }, schedule: 'cosine' },
   },
-};
+} satisfies Record<string, Preset>;
+
+/** The presets by name; each entry keeps its own spec type (sequential or graph). */
+export const presets: Record<string, Preset> & typeof table = table;
 
 export const presetNames = Object.keys(presets);
 

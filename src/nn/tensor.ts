@@ -18,11 +18,20 @@ export interface Param {
   shape: number[];
   value: Float32Array;
   grad: Float32Array;
+  /**
+   * A buffer: saved and copied with the weights, but never trained (batch norm's running
+   * statistics). The optimizer skips it and its gradient stays zero.
+   */
+  buffer?: true;
 }
 
 export function param(name: string, shape: number[]): Param {
   const n = size(shape);
   return { name, shape, value: new Float32Array(n), grad: new Float32Array(n) };
+}
+
+export function buffer(name: string, shape: number[]): Param {
+  return { ...param(name, shape), buffer: true };
 }
 
 /** Writes `row` into each of the first `rows` rows of `out` (bias initialisation before a GEMM). */

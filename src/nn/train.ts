@@ -71,7 +71,8 @@ export function train(
   const totalSteps = steps * cfg.epochs;
   const history: EpochStats[] = [];
   const trainable = cfg.trainable ? new Set(cfg.trainable) : null;
-  const params = trainable ? model.params.filter((p) => trainable.has(p.name)) : model.params;
+  // Buffers (batch norm's running statistics) are saved with the weights but never stepped.
+  const params = model.params.filter((p) => !p.buffer && (!trainable || trainable.has(p.name)));
   if (trainable && params.length !== trainable.size)
     throw new XbarError(`trainable parameters ${cfg.trainable?.join(', ')} are not all in the model: check the names`);
   const k = model.outputSize;

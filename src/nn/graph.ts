@@ -1,6 +1,13 @@
 import type { Context, Layer } from './layer.js';
 import { isMerge } from './layer.js';
+import type { GraphSpec, ModelSpec } from './spec.js';
 import type { Tensor } from './tensor.js';
+
+/** The name that reads the network input in a node's `inputs`. */
+export const GRAPH_INPUT = 'input';
+
+/** Whether a spec is a graph (spec.nodes) rather than a sequential list of layers. Zod-free, for workers. */
+export const isGraphSpec = (spec: ModelSpec): spec is GraphSpec => 'nodes' in spec;
 
 /**
  * The wiring of a graph model: layer i (node i) reads the outputs of inputs[i] (node indices, -1 =

@@ -6,12 +6,12 @@ import { BatchNorm } from './batchnorm.js';
 import { Compensation } from './compensation.js';
 import { Conv2d } from './conv.js';
 import { Dense } from './dense.js';
-import { backwardGraph, type Graph, makeGraph, type NodeValues, needsGrad, runNodes, slot } from './graph.js';
+import { backwardGraph, GRAPH_INPUT, type Graph, isGraphSpec, makeGraph, type NodeValues, needsGrad, runNodes, slot } from './graph.js';
 import { type Context, type Layer, type LayerSpec, wantsGrad } from './layer.js';
 import { Add, Concat } from './merge.js';
 import { GlobalAvgPool, Pool2d } from './pool.js';
 import { Dropout, Flatten } from './shape.js';
-import { GRAPH_INPUT, type GraphSpec, isGraphSpec, type ModelSpec } from './spec.js';
+import type { GraphSpec, ModelSpec } from './spec.js';
 import { type Param, size, type Tensor } from './tensor.js';
 
 /**
@@ -92,16 +92,19 @@ export function setWeights(model: Model, weights: readonly Float32Array[]): Mode
   return model;
 }
 
-/** One layer from its spec and input shape(s); `prefix` names its parameters. */
-function makeLayer(ls: LayerSpec, inShapes: number[][], prefix: string, rng: Rng, reluNext: boolean): Layer {
+/**
+ * One layer from its spec and input shape(s); `prefix` names its parameters. `rng()` is the
+ * layer's generator, drawn only by layers with weights (forking advances the parent).
+ */
+function makeLayer(ls: LayerSpec, inShapes: number[][], prefix: string, rng: () => Rng, reluNext: boolean): Layer {
   if (ls.type === 'add' || ls.type === 'concat') return ls.type === 'add' ? new Add(inShapes) : new Concat(inShapes);
   if (inShapes.length !== 1) throw new RangeError(`a ${ls.type} layer reads one input, got ${inShapes.length}`);
   const shape = inShapes[0];
   switch (ls.type) {
     case 'dense':
-      return new Dense(shape, ls.units, prefix, rng, reluNext ? 'relu' : 'other');
+      return new Dense(shape, ls.units, prefix, rng(), reluNext ? 'relu' : 'other');
     case 'conv2d':
-      return new Conv2d(shape, ls.filters, ls.kernel, ls.stride ?? 1, ls.pad ?? ls.padding ?? 'valid', prefix, rng, ls.bias ?? true);
+      return new Conv2d(shape, ls.filters, ls.kernel, ls.stride ?? 1, ls.pad ?? ls.padding ?? 'valid', prefix, rng(), ls.bias ?? true);
     case 'maxpool':
     case 'avgpool':
       return new Pool2d(shape, ls.type === 'maxpool' ? 'max' : 'avg', ls.size, ls.stride ?? ls.size);
@@ -116,7 +119,7 @@ function makeLayer(ls: LayerSpec, inShapes: number[][], prefix: string, rng: Rng
     case 'batchnorm':
       return new BatchNorm(shape, prefix, ls.eps, ls.momentum);
     case 'compensation':
-      return new Compensation(shape, ls.rank, ls.kernel ?? 1, prefix, rng);
+      return new Compensation(shape, ls.rank, ls.kernel ?? 1, prefix, rng());
   }
 }
 
@@ -142,7 +145,7 @@ export function buildModel(spec: ModelSpec, seed: number): Model {
     let layer: Layer;
     try {
       if (ls.type === 'add' || ls.type === 'concat') throw new RangeError('joins several inputs: write the model as a graph (spec.nodes)');
-      layer = makeLayer(ls, [shape], prefix, rng.fork(i), isReluSpec(spec.layers[i + 1]));
+      layer = makeLayer(ls, [shape], prefix, () => rng.fork(i), isReluSpec(spec.layers[i + 1]));
     } catch (e) {
       if (e instanceof RangeError) throw new XbarError(`model layer ${i} (${ls.type}): ${e.message}`);
       throw e;
@@ -193,7 +196,7 @@ function buildGraphModel(spec: GraphSpec, seed: number): Model {
           ls as LayerSpec,
           inputs[i].map((j) => (j < 0 ? [...spec.inputShape] : layers[j].outShape)),
           node.name,
-          rng.fork(i),
+          () => rng.fork(i),
           reluNext,
         ),
       );

@@ -49,7 +49,6 @@ export const layerSpecSchema = z.discriminatedUnion('type', layerVariants);
 
 /** A node name: also the prefix of its parameters' names, so no dots; `input` is the network input. */
 export const NODE_NAME = /^[A-Za-z_][A-Za-z0-9_-]*$/;
-export const GRAPH_INPUT = 'input';
 const nodeFields = {
   name: z.string().regex(NODE_NAME, 'a node name is letters, digits, _ or - (not starting with a digit)'),
   /** Names of the nodes (or `input`) this node reads; default: the node before it (the first: `input`). */
@@ -81,7 +80,7 @@ export type SequentialSpec = z.infer<typeof sequentialSpecSchema>;
 export type GraphSpec = z.infer<typeof graphSpecSchema>;
 export type ModelSpec = SequentialSpec | GraphSpec;
 
-export const isGraphSpec = (spec: ModelSpec): spec is GraphSpec => 'nodes' in spec;
+export { GRAPH_INPUT, isGraphSpec } from './graph.js';
 
 /** Validates untrusted JSON into a ModelSpec, turning schema errors into one readable line. */
 export function parseModelSpec(json: unknown, source: string): ModelSpec {

@@ -44,7 +44,8 @@ import {
 import { costOf, runStudy, type StudyConfig, studyMarkdown } from '../mitigation/corrector-study.js';
 import { Conv2d } from '../nn/conv.js';
 import { Dense } from '../nn/dense.js';
-import { loadModel } from '../nn/io-node.js';
+import { foldBatchNorm } from '../nn/fold.js';
+import { loadMappedModel } from '../nn/io-node.js';
 import type { Model } from '../nn/model.js';
 import { evaluate } from '../nn/train.js';
 import { inRunFolderSync, type RunFolder } from '../study/run-folder.js';
@@ -217,7 +218,10 @@ function setup(
   pop: Population,
   kernels: Kernels,
 ): Setup {
-  const { model, file } = openModel(o.model, o);
+  // The crossbar maps the network with its batch norms folded into the layers before them.
+  const opened = openModel(o.model, o);
+  const { file } = opened;
+  const model = foldBatchNorm(opened.model);
   const name = o.dataset ?? (typeof file.meta.dataset === 'string' ? file.meta.dataset : undefined);
   if (!name) throw new XbarError(`${o.model} does not record its dataset: pass --dataset`);
   // Cheap checks first, before the data is loaded and the arrays are planned.
@@ -455,7 +459,7 @@ function correctEvalInto(o: CorrectEvalOptions, dir: string | undefined, kernels
       `--first-chip ${firstChip} overlaps the training chips 0..${meta.trainChips - 1} of seed ${seed}: use --first-chip ${meta.trainChips} or more, or another --seed`,
     );
   const pop = populationFromFlags(meta.population, o);
-  const { model, file: mf } = loadModel(modelDir);
+  const { model, file: mf } = loadMappedModel(modelDir);
   if (mf.weightsSha256 !== meta.modelSha256)
     throw new XbarError(
       `${modelDir} is not the model the corrector was trained for (weights differ): pass --model ${meta.model} or retrain the corrector`,

@@ -15,6 +15,7 @@ import { loadDataset } from '../data/node.js';
 import { type Device, type DeviceInput, resolveDevice } from '../device/config.js';
 import { type FaultSpec, formatFaultSpec, parseFaultSpec } from '../faults/index.js';
 import { loadFaultSpec } from '../faults/node.js';
+import { foldBatchNorm } from '../nn/fold.js';
 import type { Model } from '../nn/model.js';
 import { inRunFolder, type RunFolder } from '../study/run-folder.js';
 import { loadTech } from './cost.js';
@@ -248,7 +249,10 @@ export interface SimulateRun {
 }
 
 export async function runSimulate(o: SimulateOptions, kernels: Kernels, progress: Progress): Promise<SimulateRun> {
-  const { model, file } = openModel(o.model, o);
+  // The crossbar maps the network with its batch norms folded into the layers before them.
+  const opened = openModel(o.model, o);
+  const { file } = opened;
+  const model = foldBatchNorm(opened.model);
   const datasetName = o.dataset ?? (typeof file.meta.dataset === 'string' ? file.meta.dataset : undefined);
   if (!datasetName) throw new XbarError(`${o.model} does not record its dataset: pass --dataset`);
   let sweep = o.sweep ? parseSweep(o.sweep) : { key: '', values: [''] };

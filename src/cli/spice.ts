@@ -9,6 +9,7 @@ import { planCrossbars } from '../crossbar/plan.js';
 import { loadDataset } from '../data/node.js';
 import { formatFaultSpec } from '../faults/index.js';
 import { loadFaultSpec } from '../faults/node.js';
+import { foldBatchNorm } from '../nn/fold.js';
 import { type ChipComparison, type CompareResult, compareWithSpice } from '../spice/compare.js';
 import { type EngineChoice, selectEngine } from '../spice/engine.js';
 import { buildNetlist, checkSpiceSupport, netlistText } from '../spice/netlist.js';
@@ -65,7 +66,10 @@ function chipOptions(c: Command): Command {
 
 /** Model, dataset (first `images` test images), device, circuit, faults and plan: the same as `xbar simulate` builds. */
 function prepare(o: SpiceCliOptions, kernels: Kernels) {
-  const { model, file } = openModel(o.model, o);
+  // The crossbar maps the network with its batch norms folded into the layers before them.
+  const opened = openModel(o.model, o);
+  const { file } = opened;
+  const model = foldBatchNorm(opened.model);
   const datasetName = o.dataset ?? (typeof file.meta.dataset === 'string' ? file.meta.dataset : undefined);
   if (!datasetName) throw new XbarError(`${o.model} does not record its dataset: pass --dataset`);
   const so: SimulateOptions = { ...o, chips: 1 };

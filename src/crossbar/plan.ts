@@ -3,9 +3,9 @@ import type { Kernels } from '../core/kernels.js';
 import { Activation } from '../nn/activation.js';
 import { Conv2d } from '../nn/conv.js';
 import { Dense } from '../nn/dense.js';
+import { type Graph, gather, graphOf, type NodeValues, release, runNode, slot } from '../nn/graph.js';
 import type { Context } from '../nn/layer.js';
 import type { Model } from '../nn/model.js';
-import type { Tensor } from '../nn/tensor.js';
 import type { Circuit } from './circuit.js';
 
 /** One physical array's share of a layer: weight rows r0..r1 and weight columns c0..c1 (2 physical columns each). */
@@ -22,9 +22,17 @@ export interface Tile {
  * constant full-scale input), scaled so that max |A| maps to the full conductance swing.
  */
 export interface LayerPlan {
-  /** Index in model.layers, and among weighted layers (the numbering fault specs use). */
+  /**
+   * Index in model.layers (node index in a graph model), and among weighted layers: the
+   * numbering fault specs' @layers= use, dense and conv2d nodes in model order.
+   */
   layerIndex: number;
   weighted: number;
+  /**
+   * The node whose output the neuron produces: the activation read only from this layer (fused
+   * into the neuron), else the layer itself.
+   */
+  outputNode: number;
   kind: 'dense' | 'conv2d';
   nIn: number;
   nOut: number;
@@ -40,7 +48,7 @@ export interface LayerPlan {
   adcFullScale: number[];
   yMax: number;
   /** Activation after the layer (or 'linear') and where the neuron saturates, in layer units. */
-  activation: { fn: Activation['fn']; cap: number } | null;
+  activation: { fn: Activation['fn']; cap: number; alpha?: number } | null;
   rail: number;
 }
 
@@ -51,10 +59,22 @@ export interface CrossbarPlan {
   voltsPerUnit: number;
 }
 
-function weightedLayers(model: Model): { index: number; layer: Dense | Conv2d }[] {
-  const out: { index: number; layer: Dense | Conv2d }[] = [];
+/**
+ * Dense and conv2d layers in model order, each with the activation its neuron applies: the layer
+ * that alone reads its output, when that is an activation (otherwise the raw output is needed
+ * elsewhere, e.g. by a residual addition, and the activation runs in the periphery).
+ */
+function weightedLayers(
+  model: Model,
+  graph: Graph,
+): { index: number; layer: Dense | Conv2d; act: Activation | null; outputNode: number }[] {
+  const out: { index: number; layer: Dense | Conv2d; act: Activation | null; outputNode: number }[] = [];
   model.layers.forEach((l, index) => {
-    if (l instanceof Dense || l instanceof Conv2d) out.push({ index, layer: l });
+    if (!(l instanceof Dense || l instanceof Conv2d)) return;
+    const readers = graph.consumers[index];
+    const next = readers.length === 1 ? model.layers[readers[0]] : undefined;
+    const act = next instanceof Activation ? next : null;
+    out.push({ index, layer: l, act, outputNode: act ? readers[0] : index });
   });
   return out;
 }
@@ -77,17 +97,16 @@ export function tilesFor(rows: number, cols: number, circuit: Circuit): Tile[][]
  * partial sum, rail = railHeadroom x largest activation.
  */
 export function planCrossbars(model: Model, circuit: Circuit, calib: Float32Array, nCalib: number, kernels: Kernels): CrossbarPlan {
-  if (model.graph)
-    throw new XbarError('mapping graph models (spec.nodes) onto crossbars is not supported yet: use a sequential spec (layers)');
-  const ws = weightedLayers(model);
-  const layers: LayerPlan[] = ws.map(({ index, layer }, weighted) => {
+  const graph = graphOf(model);
+  const ws = weightedLayers(model, graph);
+  if (!ws.length) throw new XbarError('the model has no dense or conv2d layer to map onto crossbars');
+  const layers: LayerPlan[] = ws.map(({ index, layer, act, outputNode }, weighted) => {
     const [nIn, nOut] = layer.weight.shape;
     const A = new Float32Array((nIn + 1) * nOut);
     A.set(layer.weight.value);
     A.set(layer.bias.value, nIn * nOut);
     let wMax = 0;
     for (const v of A) wMax = Math.max(wMax, Math.abs(v));
-    const next = model.layers[index + 1];
     const rowTiles = tilesFor(nIn + 1, nOut, circuit);
     const colScale = new Float64Array(nOut).fill(wMax || 1);
     if (circuit.scaling === 'column') {
@@ -98,6 +117,7 @@ export function planCrossbars(model: Model, circuit: Circuit, calib: Float32Arra
     return {
       layerIndex: index,
       weighted,
+      outputNode,
       kind: layer instanceof Dense ? 'dense' : 'conv2d',
       nIn,
       nOut,
@@ -110,18 +130,21 @@ export function planCrossbars(model: Model, circuit: Circuit, calib: Float32Arra
       signedInput: false,
       adcFullScale: rowTiles.map(() => 0),
       yMax: 0,
-      activation: next instanceof Activation ? { fn: next.fn, cap: next.cap } : null,
+      activation: act ? { fn: act.fn, cap: act.cap, ...(act.fn === 'leakyrelu' && { alpha: act.alpha }) } : null,
       rail: Number.POSITIVE_INFINITY,
     };
   });
 
-  // Calibration pass: the ideal network, layer by layer, recording ranges at each weighted layer.
+  // Calibration pass: the ideal network, node by node, recording ranges at each weighted layer.
   const ctx: Context = { kernels, training: false };
-  let h: Tensor = { data: calib, shape: [nCalib, ...model.spec.inputShape] };
-  let li = 0;
+  const values: NodeValues = [];
+  values[slot(graph, -1)] = { data: calib, shape: [nCalib, ...model.spec.inputShape] };
+  const at = new Map(layers.map((lp) => [lp.layerIndex, lp]));
+  const neuronAt = new Map(layers.filter((lp) => lp.outputNode !== lp.layerIndex).map((lp) => [lp.outputNode, lp]));
   model.layers.forEach((layer, index) => {
-    const lp = layers[li];
-    if (lp && lp.layerIndex === index) {
+    const lp = at.get(index);
+    if (lp) {
+      const h = gather(graph, values, index)[0];
       const rowsIn = layer instanceof Conv2d ? layer.im2col(h.data, nCalib, kernels) : h.data;
       const R = rowsIn.length / lp.nIn;
       for (let i = 0; i < rowsIn.length; i++) {
@@ -156,19 +179,20 @@ export function planCrossbars(model: Model, circuit: Circuit, calib: Float32Arra
       });
       lp.xMax ||= 1;
       lp.adcFullScale = lp.adcFullScale.map((v) => v || 1);
-      h = layer.forward(h, ctx);
+    }
+    const h = runNode(layer, graph, values, index, ctx);
+    values[index] = h;
+    if (lp) {
       for (let i = 0; i < h.data.length; i++) lp.yMax = Math.max(lp.yMax, Math.abs(h.data[i]));
       lp.yMax ||= 1;
-      li++;
-      return;
     }
-    h = layer.forward(h, ctx);
-    const prev = layers[li - 1];
-    if (prev && layer instanceof Activation && prev.layerIndex === index - 1) {
+    const prev = neuronAt.get(index);
+    if (prev) {
       let m = 0;
       for (const v of h.data) m = Math.max(m, Math.abs(v));
       prev.rail = circuit.saturate ? circuit.railHeadroom * (m || 1) : Number.POSITIVE_INFINITY;
     }
+    release(graph, values, index);
   });
   const last = layers[layers.length - 1];
   if (circuit.saturate && !last.activation) last.rail = circuit.railHeadroom * last.yMax;

@@ -3,12 +3,14 @@ import type { Rng } from '../core/rng.js';
 import type { Device } from '../device/config.js';
 import { Activation, apply } from '../nn/activation.js';
 import { Conv2d } from '../nn/conv.js';
+import type { NodeValues } from '../nn/graph.js';
 import type { Context } from '../nn/layer.js';
 import type { Model } from '../nn/model.js';
 import { fillRows, type Tensor } from '../nn/tensor.js';
 import type { LayerChip } from './chip.js';
 import { type AdcErrors, adcConvert, dacInl } from './converters.js';
 import type { CrossbarPlan, LayerPlan } from './plan.js';
+import { simulateGraphBatch } from './simulate-graph.js';
 
 /**
  * The behavioural circuit model of one layer on one chip, for R input rows (images, or conv
@@ -221,7 +223,7 @@ export function neuron(y: Float32Array, lp: LayerPlan, kernels: Kernels): Float3
   // ReLU and the rail in one pass: max(v, 0), then min(., rail).
   if (fn === 'relu') kernels.clamp(y, 0, rail);
   else {
-    if (fn !== 'linear' && lp.activation) apply(fn, lp.activation.cap, y, y);
+    if (fn !== 'linear' && lp.activation) apply(fn, lp.activation.cap, y, y, lp.activation.alpha);
     if (Number.isFinite(rail)) kernels.clamp(y, -rail, rail);
   }
   return y;
@@ -237,7 +239,7 @@ export interface SimOptions {
    * Start from activations entering model.layers[from.layer] (shared by all chips), and, when
    * given, that layer's product on this chip (productsOnChips), which is then used as it is.
    */
-  from?: { layer: number; h: Tensor; product?: Float32Array };
+  from?: { layer: number; h: Activations; product?: Float32Array };
   /** Stop before model.layers[until] and return the activations entering it. */
   until?: number;
   /**
@@ -258,9 +260,15 @@ export function scratchBuffer(scratch: (Float32Array | undefined)[], i: number, 
 }
 
 /**
+ * Activations a simulation hands on: a graph model's pass stopped by `until` also carries the
+ * outputs later nodes still read (a residual branch), for a pass resumed with `from`.
+ */
+export type Activations = Tensor & { values?: NodeValues };
+
+/**
  * Runs a batch through the model with every weighted layer on the chip. Returns the last layer's
  * outputs in weight units (multiply by plan.voltsPerUnit for volts), or with `until` the
- * activations entering that layer.
+ * activations entering that layer. Graph models run in simulate-graph.ts.
  */
 export function simulateBatch(
   model: Model,
@@ -270,7 +278,8 @@ export function simulateBatch(
   x: Float32Array,
   batch: number,
   opts: SimOptions,
-): Tensor {
+): Activations {
+  if (model.graph) return simulateGraphBatch(model, plan, chip, dev, x, batch, opts);
   const ctx: Context = { kernels: opts.kernels, training: false };
   let h: Tensor = opts.from?.h ?? { data: x, shape: [batch, ...model.spec.inputShape] };
   const first = opts.from?.layer ?? 0;

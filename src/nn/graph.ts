@@ -40,6 +40,17 @@ export function makeGraph(names: string[], inputs: number[][]): Graph {
   return { names, inputs, consumers, lastUse };
 }
 
+/** The model's wiring: its graph, or for a sequential model the chain in which layer i reads layer i - 1. */
+export function graphOf(model: { layers: Layer[]; graph: Graph | null }): Graph {
+  return (
+    model.graph ??
+    makeGraph(
+      model.layers.map((_, i) => `layer${i}`),
+      model.layers.map((_, i) => [i - 1]),
+    )
+  );
+}
+
 /** Slot of node j's output in NodeValues (-1: the network input). */
 export const slot = (graph: Graph, j: number): number => (j < 0 ? graph.names.length : j);
 

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { XbarError } from '../core/errors.js';
 import { writeFileAtomic } from '../core/fs-node.js';
 import { verifyRunFolder } from '../core/run-manifest.js';
+import { foldBatchNorm } from './fold.js';
 import type { Model } from './model.js';
 import { decodeModel, encodeWeights, MODEL_FORMAT, MODEL_FORMAT_VERSION, type ModelFile } from './serialize.js';
 
@@ -26,6 +27,15 @@ export function saveModel(dir: string, model: Model, meta: Record<string, unknow
   writeFileAtomic(join(dir, 'weights.bin'), bytes);
   writeFileAtomic(join(dir, 'model.json'), `${JSON.stringify(file, null, 2)}\n`);
   return file;
+}
+
+/**
+ * The saved model as the crossbar maps it: batch norms folded into the layers they follow
+ * (nn/fold.ts), so the software network and the chip's arrays compute the same thing.
+ */
+export function loadMappedModel(dir: string): { model: Model; file: ModelFile } {
+  const r = loadModel(dir);
+  return { ...r, model: foldBatchNorm(r.model) };
 }
 
 export function loadModel(dir: string): { model: Model; file: ModelFile } {

@@ -5,9 +5,10 @@ import type { Device } from '../device/config.js';
 import { Compensation } from '../nn/compensation.js';
 import { Conv2d } from '../nn/conv.js';
 import { Dense } from '../nn/dense.js';
+import { graphOf, resolvedInputs, withInputs } from '../nn/graph.js';
 import type { LayerSpec } from '../nn/layer.js';
 import { buildModel, type Model } from '../nn/model.js';
-import { isGraphSpec, type ModelSpec, type SequentialSpec } from '../nn/spec.js';
+import { type GraphSpec, isGraphSpec, type ModelSpec, type NodeSpec, type SequentialSpec } from '../nn/spec.js';
 import { type EpochStats, type TrainHooks, train } from '../nn/train.js';
 import { Rails, WeightNoise } from './noise.js';
 
@@ -50,25 +51,61 @@ export function insertionIndex(spec: SequentialSpec, w: number): number {
 /** The spec with compensation modules at the given sites (the base spec must have none). */
 export function compensatedSpec<S extends ModelSpec>(spec: S, sites: CompensationSite[]): S;
 export function compensatedSpec(spec: ModelSpec, sites: CompensationSite[]): ModelSpec {
-  if (isGraphSpec(spec)) throw new XbarError('compensation modules in graph models are not supported yet');
-  if (spec.layers.some((l) => l.type === 'compensation'))
+  const layerSpecs: LayerSpec[] = isGraphSpec(spec) ? spec.nodes : spec.layers;
+  if (layerSpecs.some((l) => l.type === 'compensation'))
     throw new XbarError('the model already has compensation layers: start from the base model');
   const seen = new Set<number>();
-  const inserts = sites
-    .filter((s) => {
-      if (seen.has(s.layer)) throw new XbarError(`compensation site ${s.layer} is given twice`);
-      seen.add(s.layer);
-      return true;
-    })
-    .map((s) => ({ at: insertionIndex(spec, s.layer), s }))
-    .sort((a, b) => b.at - a.at);
-  const layers = spec.layers.slice();
-  for (const { at, s } of inserts) {
-    const ls: LayerSpec =
-      s.kernel && s.kernel > 1 ? { type: 'compensation', rank: s.rank, kernel: s.kernel } : { type: 'compensation', rank: s.rank };
-    layers.splice(at, 0, ls);
+  for (const s of sites) {
+    if (seen.has(s.layer)) throw new XbarError(`compensation site ${s.layer} is given twice`);
+    seen.add(s.layer);
   }
+  const moduleSpec = (s: CompensationSite): LayerSpec =>
+    s.kernel && s.kernel > 1 ? { type: 'compensation', rank: s.rank, kernel: s.kernel } : { type: 'compensation', rank: s.rank };
+  if (isGraphSpec(spec)) return compensatedGraph(spec, sites, moduleSpec);
+  const inserts = sites.map((s) => ({ at: insertionIndex(spec, s.layer), s })).sort((a, b) => b.at - a.at);
+  const layers = spec.layers.slice();
+  for (const { at, s } of inserts) layers.splice(at, 0, moduleSpec(s));
   return { inputShape: spec.inputShape, layers };
+}
+
+/**
+ * Where the module after weighted node `w` of a graph goes: after the node's batch norm,
+ * activation and pooling while each alone reads the one before (in a residual block, before
+ * the addition). Returns that node's index.
+ */
+export function graphInsertionNode(spec: GraphSpec, w: number): number {
+  const names = spec.nodes.map((n) => n.name);
+  const inputs = resolvedInputs(spec);
+  const readers = (i: number) => inputs.flatMap((ins, j) => (ins.includes(names[i]) ? [j] : []));
+  const weighted = spec.nodes.flatMap((n, i) => (isWeighted(n) ? [i] : []));
+  if (w < 0 || w >= weighted.length)
+    throw new XbarError(`compensation site ${w} does not exist: the model has weighted layers 0..${weighted.length - 1}`);
+  let cur = weighted[w];
+  for (
+    let r = readers(cur);
+    r.length === 1 && ['batchnorm', 'activation', 'maxpool', 'avgpool'].includes(spec.nodes[r[0]].type);
+    r = readers(cur)
+  )
+    cur = r[0];
+  return cur;
+}
+
+function compensatedGraph(spec: GraphSpec, sites: CompensationSite[], moduleSpec: (s: CompensationSite) => LayerSpec): GraphSpec {
+  const names = spec.nodes.map((n) => n.name);
+  const after = new Map<number, { name: string; s: CompensationSite }>();
+  for (const s of sites) {
+    const name = `comp${s.layer}`;
+    if (names.includes(name)) throw new XbarError(`the model already has a node '${name}': rename it to add compensation modules`);
+    after.set(graphInsertionNode(spec, s.layer), { name, s });
+  }
+  const moved = new Map([...after].map(([i, m]) => [names[i], m.name]));
+  const inputs = resolvedInputs(spec);
+  const nodes = spec.nodes.flatMap((node, i) => {
+    const own = { node, inputs: inputs[i].map((n) => moved.get(n) ?? n) };
+    const m = after.get(i);
+    return m ? [own, { node: { ...moduleSpec(m.s), name: m.name } as NodeSpec, inputs: [node.name] }] : [own];
+  });
+  return { inputShape: spec.inputShape, nodes: withInputs(nodes) };
 }
 
 /** A new model: the base network's weights (copied by name) plus fresh, identity-initialised modules. */
@@ -85,8 +122,17 @@ export function withCompensation(base: Model, sites: CompensationSite[], seed = 
 
 /** The base network without its compensation modules (their weights dropped). */
 export function withoutCompensation(model: Model): Model {
-  if (isGraphSpec(model.spec)) throw new XbarError('compensation modules in graph models are not supported yet');
-  const spec = { inputShape: model.spec.inputShape, layers: model.spec.layers.filter((l) => l.type !== 'compensation') };
+  let spec: ModelSpec;
+  if (isGraphSpec(model.spec)) {
+    const comps = new Map<string, string>();
+    const inputs = resolvedInputs(model.spec);
+    model.spec.nodes.forEach((n, i) => {
+      if (n.type === 'compensation') comps.set(n.name, inputs[i][0]);
+    });
+    const source = (name: string): string => (comps.has(name) ? source(comps.get(name) as string) : name);
+    const nodes = model.spec.nodes.flatMap((node, i) => (comps.has(node.name) ? [] : [{ node, inputs: inputs[i].map(source) }]));
+    spec = { inputShape: model.spec.inputShape, nodes: withInputs(nodes) };
+  } else spec = { inputShape: model.spec.inputShape, layers: model.spec.layers.filter((l) => l.type !== 'compensation') };
   const base = buildModel(spec, 0);
   const byName = new Map(model.params.map((p) => [p.name, p]));
   for (const p of base.params) p.value.set(byName.get(p.name)?.value ?? p.value);
@@ -96,12 +142,19 @@ export function withoutCompensation(model: Model): Model {
 /** Sites of a compensated model, read back from its layers. */
 export function sitesOf(model: Model): CompensationSite[] {
   const sites: CompensationSite[] = [];
-  let w = -1;
-  for (const l of model.layers) {
-    if (l instanceof Dense || l instanceof Conv2d) w++;
-    else if (l instanceof Compensation)
-      sites.push(l.kernel > 1 ? { layer: w, rank: l.rank, kernel: l.kernel } : { layer: w, rank: l.rank });
-  }
+  const graph = graphOf(model);
+  const weightedIndex = new Map<number, number>();
+  model.layers.forEach((l, i) => {
+    if (l instanceof Dense || l instanceof Conv2d) weightedIndex.set(i, weightedIndex.size);
+  });
+  model.layers.forEach((l, i) => {
+    if (!(l instanceof Compensation)) return;
+    // The weighted layer the module follows: back through its input chain.
+    let j = graph.inputs[i][0];
+    while (j >= 0 && !weightedIndex.has(j)) j = graph.inputs[j][0];
+    const w = weightedIndex.get(j) ?? -1;
+    sites.push(l.kernel > 1 ? { layer: w, rank: l.rank, kernel: l.kernel } : { layer: w, rank: l.rank });
+  });
   return sites;
 }
 

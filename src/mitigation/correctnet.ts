@@ -4,6 +4,7 @@ import type { Device } from '../device/config.js';
 import { Activation } from '../nn/activation.js';
 import { Conv2d } from '../nn/conv.js';
 import { Dense } from '../nn/dense.js';
+import { gather, graphOf, type NodeValues, release, runNode, slot } from '../nn/graph.js';
 import type { Context } from '../nn/layer.js';
 import type { Model } from '../nn/model.js';
 import type { Tensor } from '../nn/tensor.js';
@@ -116,13 +117,19 @@ interface Captured {
   outputs: Tensor[];
 }
 
-/** Index in model.layers of each weighted layer, and whether an activation follows it. */
-function weightedPositions(model: Model): { index: number; act: Activation | null }[] {
-  const out: { index: number; act: Activation | null }[] = [];
+/**
+ * Index in model.layers of each weighted layer, the activation its neuron applies (the layer that
+ * alone reads it, when an activation: plan.ts's rule) and the index of the neuron's output.
+ */
+function weightedPositions(model: Model): { index: number; act: Activation | null; out: number }[] {
+  const graph = graphOf(model);
+  const out: { index: number; act: Activation | null; out: number }[] = [];
   model.layers.forEach((l, index) => {
     if (l instanceof Dense || l instanceof Conv2d) {
-      const next = model.layers[index + 1];
-      out.push({ index, act: next instanceof Activation ? next : null });
+      const readers = graph.consumers[index];
+      const next = readers.length === 1 ? model.layers[readers[0]] : undefined;
+      const act = next instanceof Activation ? next : null;
+      out.push({ index, act, out: act ? readers[0] : index });
     }
   });
   return out;
@@ -130,15 +137,16 @@ function weightedPositions(model: Model): { index: number; act: Activation | nul
 
 function capture(model: Model, x: Float32Array, batch: number, ctx: Context): Captured {
   const pos = weightedPositions(model);
+  const graph = graphOf(model);
   const inputs: Tensor[] = [];
   const outputs: Tensor[] = [];
-  let h: Tensor = { data: x, shape: [batch, ...model.spec.inputShape] };
+  const values: NodeValues = [];
+  values[slot(graph, -1)] = { data: x, shape: [batch, ...model.spec.inputShape] };
   model.layers.forEach((layer, i) => {
-    const k = pos.findIndex((p) => p.index === i);
-    if (k >= 0) inputs.push(h);
-    h = layer.forward(h, ctx);
-    const after = pos.findIndex((p) => (p.act ? p.index + 1 : p.index) === i);
-    if (after >= 0) outputs.push(h);
+    if (pos.some((p) => p.index === i)) inputs.push(gather(graph, values, i)[0]);
+    values[i] = runNode(layer, graph, values, i, ctx);
+    if (pos.some((p) => p.out === i)) outputs.push(values[i] as Tensor);
+    release(graph, values, i);
   });
   return { inputs, outputs };
 }

@@ -7,7 +7,6 @@ import { layerInput, productOnChip, type SharedInput, type SimOptions, sharedInp
 import type { Split } from '../data/dataset.js';
 import type { Device } from '../device/config.js';
 import { programVaries } from '../device/program.js';
-import { Activation } from '../nn/activation.js';
 import { Conv2d } from '../nn/conv.js';
 import type { Model } from '../nn/model.js';
 import { size, type Tensor } from '../nn/tensor.js';
@@ -62,12 +61,15 @@ export function makeEnv(model: Model, plan: CrossbarPlan, device: Device, kernel
     if (!Number.isInteger(l) || l < 0 || l >= nWeighted - 1)
       throw new XbarError(`--hidden-voltages ${l}: a hidden layer is a weighted layer 0..${nWeighted - 2} (the last one is the output)`);
     const lp = plan.layers[l];
-    const after = model.layers[lp.layerIndex + 1] instanceof Activation ? 2 : 1;
+    // Stop at the first node that reads the neuron's output as its (first) input: the pass
+    // stopped there returns that output.
+    const until = model.graph ? model.graph.inputs.findIndex((ins) => ins[0] === lp.outputNode) : lp.outputNode + 1;
+    if (until < 0) throw new XbarError(`--hidden-voltages ${l}: no node reads weighted layer ${l}'s output as its first input`);
     groups.push({
       name: `hidden${l}`,
       weighted: l,
       size: size(model.layers[lp.layerIndex].outShape),
-      until: lp.layerIndex + after,
+      until,
       volts: plan.circuit.vRead / plan.layers[l + 1].xMax,
     });
   }

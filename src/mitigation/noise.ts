@@ -7,6 +7,7 @@ import type { Device } from '../device/config.js';
 import { Activation } from '../nn/activation.js';
 import { Conv2d } from '../nn/conv.js';
 import { Dense } from '../nn/dense.js';
+import { type Graph, makeGraph } from '../nn/graph.js';
 import type { Context, Layer, LayerSpec } from '../nn/layer.js';
 import { Model } from '../nn/model.js';
 import { type Tensor, tensor } from '../nn/tensor.js';
@@ -239,6 +240,10 @@ export class Rails {
   private readonly clips: { weighted: number; clip: RailClip }[] = [];
 
   constructor(readonly base: Model) {
+    if (base.graph) {
+      this.model = this.graphWithClips(base, base.graph);
+      return;
+    }
     const layers: Layer[] = [];
     let w = -1;
     base.layers.forEach((l, i) => {
@@ -254,6 +259,40 @@ export class Rails {
       }
     });
     this.model = new Model(base.spec, layers);
+  }
+
+  /** A graph model's clips: after each weighted node's neuron (its fused activation, plan.ts's rule), read in its place. */
+  private graphWithClips(base: Model, graph: Graph): Model {
+    const layers: Layer[] = [];
+    const names: string[] = [];
+    const inputs: number[][] = [];
+    const at: number[] = []; // new index of what stands for old node i's output
+    const neuronEnd = new Map<number, number>(); // neuron output node -> weighted number
+    let w = 0;
+    base.layers.forEach((l, i) => {
+      if (!(l instanceof Dense || l instanceof Conv2d)) return;
+      const readers = graph.consumers[i];
+      const fused = readers.length === 1 && base.layers[readers[0]] instanceof Activation;
+      neuronEnd.set(fused ? readers[0] : i, w++);
+    });
+    base.layers.forEach((l, i) => {
+      layers.push(l);
+      names.push(graph.names[i]);
+      inputs.push(graph.inputs[i].map((j) => (j < 0 ? -1 : at[j])));
+      at[i] = layers.length - 1;
+      const weighted = neuronEnd.get(i);
+      if (weighted === undefined) return;
+      const clip = new RailClip(l.outShape);
+      this.clips.push({ weighted, clip });
+      layers.push(clip);
+      names.push(`${graph.names[i]}__rail`);
+      inputs.push([at[i]]);
+      at[i] = layers.length - 1;
+    });
+    // rails lists them by weighted layer, whatever the order their neurons end in.
+    this.clips.sort((a, b) => a.weighted - b.weighted);
+    // The clips are transient: the spec stays the base's (never saved from this model).
+    return new Model(base.spec, layers, makeGraph(names, inputs));
   }
 
   /** Sets the rails from the clean network on `n` calibration images, as the simulator does. */

@@ -1,7 +1,7 @@
 import { BatchNorm } from './batchnorm.js';
 import { Conv2d } from './conv.js';
 import { Dense } from './dense.js';
-import { graphOf } from './graph.js';
+import { graphOf, resolvedInputs, withInputs } from './graph.js';
 import type { LayerSpec } from './layer.js';
 import { buildModel, type Model } from './model.js';
 import type { GraphSpec, ModelSpec, NodeSpec } from './spec.js';
@@ -30,20 +30,13 @@ export function foldBatchNorm(model: Model): Model {
   const withBias = (ls: LayerSpec): LayerSpec => (ls.type === 'conv2d' ? (({ bias: _b, ...rest }) => rest)(ls) : ls);
   let spec: ModelSpec;
   if (model.graph && 'nodes' in model.spec) {
-    const nodes = model.spec.nodes;
     const names = graph.names;
-    // Readers of a folded norm read its layer instead; inputs are written out where the default changes.
-    const resolved = graph.inputs.map((ins) => ins.map((j) => (j < 0 ? 'input' : names[folds.get(j) ?? j])));
-    const kept: NodeSpec[] = [];
-    nodes.forEach((node, i) => {
-      if (folds.has(i)) return;
-      const { inputs: _inputs, ...rest } = node;
-      const ins = resolved[i];
-      const prev = kept.length ? kept[kept.length - 1].name : 'input';
-      const base = (into.has(i) ? { ...withBias(rest as LayerSpec), name: node.name } : rest) as NodeSpec;
-      kept.push(ins.length === 1 && ins[0] === prev ? base : { ...base, inputs: ins });
-    });
-    spec = { inputShape: model.spec.inputShape, nodes: kept } satisfies GraphSpec;
+    // Readers of a folded norm read its layer instead.
+    const inputs = resolvedInputs(model.spec).map((ins) => ins.map((name) => names[folds.get(names.indexOf(name)) ?? -1] ?? name));
+    const kept = model.spec.nodes.flatMap((node, i) =>
+      folds.has(i) ? [] : [{ node: (into.has(i) ? { ...withBias(node), name: node.name } : node) as NodeSpec, inputs: inputs[i] }],
+    );
+    spec = { inputShape: model.spec.inputShape, nodes: withInputs(kept) } satisfies GraphSpec;
   } else {
     const layers = (model.spec as { layers: LayerSpec[] }).layers;
     spec = {

@@ -1,6 +1,6 @@
 import type { Context, Layer } from './layer.js';
 import { isMerge } from './layer.js';
-import type { GraphSpec, ModelSpec } from './spec.js';
+import type { GraphSpec, ModelSpec, NodeSpec } from './spec.js';
 import type { Tensor } from './tensor.js';
 
 /** The name that reads the network input in a node's `inputs`. */
@@ -136,4 +136,21 @@ export function backwardGraph(layers: Layer[], graph: Graph, dy: Tensor, ctx: Co
     const d = layer.backward(g, ctx, j >= 0 && needs[j]);
     if (d) accumulate(j, d);
   }
+}
+
+/** Every node's inputs by name, defaults written out (`input` for the network input). */
+export function resolvedInputs(spec: GraphSpec): string[][] {
+  return spec.nodes.map((node, i) => node.inputs ?? [i === 0 ? GRAPH_INPUT : spec.nodes[i - 1].name]);
+}
+
+/**
+ * Nodes with their inputs given by name, as a spec's node list: `inputs` is written only where
+ * it differs from the default (the node before). Used by the edits that insert or remove nodes.
+ */
+export function withInputs(nodes: { node: NodeSpec; inputs: string[] }[]): NodeSpec[] {
+  return nodes.map(({ node, inputs }, i) => {
+    const { inputs: _drop, ...rest } = node;
+    const prev = i === 0 ? GRAPH_INPUT : nodes[i - 1].node.name;
+    return (inputs.length === 1 && inputs[0] === prev ? rest : { ...rest, inputs }) as NodeSpec;
+  });
 }

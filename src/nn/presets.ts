@@ -1,6 +1,6 @@
 import { XbarError } from '../core/errors.js';
 import type { LayerSpec } from './layer.js';
-import type { ModelSpec } from './spec.js';
+import type { GraphSpec, ModelSpec, NodeSpec } from './spec.js';
 import type { TrainConfig } from './train.js';
 
 /** A named network with the dataset it is meant for and training settings that reach its target. */
@@ -22,6 +22,59 @@ const conv = (filters: number, kernel: number, padding: 'same' | 'valid' = 'same
   padding,
 });
 const pool: LayerSpec = { type: 'maxpool', size: 2 };
+
+/**
+ * A ResNet in the CIFAR layout of He et al. (2016), ResNet-(6n+2): a 3x3 stem, three stages of
+ * n basic blocks (3x3 conv, batch norm, ReLU, 3x3 conv, batch norm, plus the shortcut, ReLU)
+ * with widths[s] filters, the first block of stages 2 and 3 at stride 2 with a 1x1 projection
+ * shortcut (and batch norm), the others with identity shortcuts, then global average pooling
+ * and a dense classifier. Convolutions have no bias: the batch norm after each supplies it.
+ */
+export function resnetSpec(inputShape: [number, number, number], widths: [number, number, number], n: number, classes: number): GraphSpec {
+  const nodes: NodeSpec[] = [];
+  const conv3 = (name: string, filters: number, stride: number, inputs?: string[]): NodeSpec => ({
+    name,
+    type: 'conv2d',
+    filters,
+    kernel: 3,
+    stride,
+    pad: 1,
+    bias: false,
+    ...(inputs && { inputs }),
+  });
+  nodes.push(conv3('stem', widths[0], 1), { name: 'stem_bn', type: 'batchnorm' }, { name: 'stem_relu', type: 'activation', fn: 'relu' });
+  let prev = 'stem_relu';
+  let channels = widths[0];
+  widths.forEach((w, s) => {
+    for (let b = 0; b < n; b++) {
+      const id = `s${s + 1}b${b + 1}`;
+      const stride = s > 0 && b === 0 ? 2 : 1;
+      nodes.push(
+        conv3(`${id}_conv1`, w, stride, [prev]),
+        { name: `${id}_bn1`, type: 'batchnorm' },
+        { name: `${id}_relu1`, type: 'activation', fn: 'relu' },
+        conv3(`${id}_conv2`, w, 1),
+        { name: `${id}_bn2`, type: 'batchnorm' },
+      );
+      let shortcut = prev;
+      if (stride !== 1 || w !== channels) {
+        nodes.push(
+          { name: `${id}_proj`, type: 'conv2d', filters: w, kernel: 1, stride, bias: false, inputs: [prev] },
+          { name: `${id}_proj_bn`, type: 'batchnorm' },
+        );
+        shortcut = `${id}_proj_bn`;
+      }
+      nodes.push(
+        { name: `${id}_add`, type: 'add', inputs: [`${id}_bn2`, shortcut] },
+        { name: `${id}_relu2`, type: 'activation', fn: 'relu' },
+      );
+      prev = `${id}_relu2`;
+      channels = w;
+    }
+  });
+  nodes.push({ name: 'gap', type: 'globalavgpool' }, { name: 'fc', type: 'dense', units: classes });
+  return { inputShape, nodes };
+}
 
 const table = {
   'mlp-paper': {
@@ -74,6 +127,14 @@ const table = {
       ],
     },
     training: { epochs: 15, batchSize: 128, optimizer: { name: 'adam', lr: 0.001 }, schedule: 'cosine' },
+  },
+  'resnet-small': {
+    name: 'resnet-small',
+    description:
+      'ResNet-20 layout (3x3 stem, 3 stages of 3 residual blocks with batch norm, 1x1 projection shortcuts, global average pooling) at widths 16-32-64 on Fashion-MNIST',
+    dataset: 'fashion-mnist',
+    spec: resnetSpec([28, 28, 1], [16, 32, 64], 3, 10),
+    training: { epochs: 15, batchSize: 128, optimizer: { name: 'adam', lr: 0.002, weightDecay: 0.01 }, schedule: 'cosine' },
   },
 } satisfies Record<string, Preset>;
 

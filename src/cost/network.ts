@@ -6,9 +6,10 @@ import type { Device } from '../device/config.js';
 import { Compensation } from '../nn/compensation.js';
 import { Conv2d } from '../nn/conv.js';
 import { Dense } from '../nn/dense.js';
+import { gather, graphOf, type NodeValues, release, runNode, slot } from '../nn/graph.js';
 import type { Context } from '../nn/layer.js';
 import type { Model } from '../nn/model.js';
-import { size, type Tensor } from '../nn/tensor.js';
+import { size } from '../nn/tensor.js';
 import { type CostLayer, costNetwork, type DigitalBlock, type NetworkCost } from './model.js';
 import type { Tech } from './tech.js';
 
@@ -40,11 +41,15 @@ export function readsOf(model: Model, layerIndex: number): number {
 export function measureActivity(model: Model, plan: CrossbarPlan, x: Float32Array, n: number, kernels: Kernels): Float64Array[] {
   const ctx: Context = { kernels, training: false };
   const out: Float64Array[] = [];
-  let h: Tensor = { data: x, shape: [n, ...model.spec.inputShape] };
+  // Over the model's graph (a chain for sequential models): a node's input is its first reader's value.
+  const graph = graphOf(model);
+  const values: NodeValues = [];
+  values[slot(graph, -1)] = { data: x, shape: [n, ...model.spec.inputShape] };
   let k = 0;
   model.layers.forEach((layer, index) => {
     const lp = plan.layers[k];
     if (lp && lp.layerIndex === index) {
+      const h = gather(graph, values, index)[0];
       const rows = layer instanceof Conv2d ? layer.im2col(h.data, n, kernels) : h.data;
       const R = rows.length / lp.nIn;
       const a = new Float64Array(lp.nIn + 1);
@@ -58,7 +63,8 @@ export function measureActivity(model: Model, plan: CrossbarPlan, x: Float32Arra
       out.push(a);
       k++;
     }
-    h = layer.forward(h, ctx);
+    values[index] = runNode(layer, graph, values, index, ctx);
+    release(graph, values, index);
   });
   return out;
 }

@@ -1,5 +1,5 @@
 // Sample efficiency of the REINFORCE placement agent on the toy problem with a known optimum
-// (src/mitigation/placement-toy.ts): for a few episode budgets, batch sizes (episodes per policy
+// (src/mitigation/correctnet/placement-toy.ts): for a few episode budgets, batch sizes (episodes per policy
 // update) and learning rates, over many seeds, how often the best configuration sampled and the
 // policy's own most probable configuration are the optimum, and how many distinct evaluations it
 // took. It is the guide for --episodes / --rl-batch / --rl-lr when evaluations are costly.
@@ -18,7 +18,7 @@ if (!Number.isInteger(seeds) || seeds < 1) {
   console.error('--seeds takes a whole number of at least 1');
   process.exit(1);
 }
-const dist = join(here, '../dist/mitigation');
+const dist = join(here, '../dist/mitigation/correctnet');
 if (!existsSync(join(dist, 'placement-toy.js'))) {
   console.error('bench/placement-rl.mjs imports the compiled library: run `npm run build` first.');
   process.exit(1);

@@ -70,7 +70,7 @@ if (!configs.length) fail('give at least one configuration, e.g. 4,4,4,4,2,4');
 const { loadKernels } = await import('../dist/core/kernels-node.js');
 const { calibrationSearchSetup, correctnetImages, evaluationWorkers } = await import('../dist/cli/correctnet.js');
 const { loadDataset } = await import('../dist/data/node.js');
-const { calibrationPlacementProblem } = await import('../dist/mitigation/calibration.js');
+const { calibrationPlacementProblem } = await import('../dist/mitigation/correctnet/calibration.js');
 const { loadModel } = await import('../dist/nn/io-node.js');
 
 const kernels = loadKernels({});

@@ -72,7 +72,7 @@ export {
   networkCost,
   type TrainedCorrector,
   trainCorrector,
-} from './mitigation/corrector.js';
+} from './mitigation/corrector/corrector.js';
 export {
   type ChipNorm,
   type CorrectorEnv,
@@ -83,7 +83,7 @@ export {
   makeProbes,
   type ProbeConfig,
   type VoltageSet,
-} from './mitigation/corrector-data.js';
+} from './mitigation/corrector/data.js';
 export {
   describePopulation,
   type Population,
@@ -92,7 +92,7 @@ export {
   resolvePopulation,
   SPATIAL_PATTERNS,
   type SpatialPattern,
-} from './mitigation/corrector-population.js';
+} from './mitigation/population.js';
 export type { ActivationName, Context, Layer, LayerSpec } from './nn/layer.js';
 export { accuracy, argmaxRows, softmaxCrossEntropy } from './nn/loss.js';
 export { buildModel, Model } from './nn/model.js';

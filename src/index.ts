@@ -13,7 +13,7 @@ export {
   calibratedChipAccuracy,
   calibrationSites,
   withChipRails,
-} from './mitigation/calibration.js';
+} from './mitigation/correctnet/calibration.js';
 export {
   type CompensationSite,
   type CompensationTrainConfig,
@@ -26,7 +26,7 @@ export {
   trainCompensation,
   withCompensation,
   withoutCompensation,
-} from './mitigation/compensation.js';
+} from './mitigation/correctnet/compensation.js';
 export {
   type Calibration,
   compensationPlacementProblem,
@@ -37,21 +37,7 @@ export {
   layerSensitivity,
   type PlacementSetup,
   softwareChipAccuracy,
-} from './mitigation/correctnet.js';
-export { loadCorrector, saveCorrector } from './mitigation/corrector-io.js';
-export { runStudy, type StudyConfig, type StudyResult } from './mitigation/corrector-study.js';
-export {
-  type LipschitzConfig,
-  type LipschitzKind,
-  LipschitzRegularizer,
-  layerSpectralNorms,
-  lipschitzKinds,
-  orthogonalPenalty,
-  type SpectralResult,
-  spectralNorm,
-  spectralPenalty,
-} from './mitigation/lipschitz.js';
-export { composeStepHooks, perturbLayer, Rails, WeightNoise, type WeightNoiseConfig } from './mitigation/noise.js';
+} from './mitigation/correctnet/correctnet.js';
 export {
   type CurvePoint,
   type Evaluation,
@@ -64,7 +50,21 @@ export {
   type RlResult,
   reinforcePlacement,
   type SearchResult,
-} from './mitigation/placement.js';
+} from './mitigation/correctnet/placement.js';
+export { loadCorrector, saveCorrector } from './mitigation/corrector/io-node.js';
+export { runStudy, type StudyConfig, type StudyResult } from './mitigation/corrector/study.js';
+export {
+  type LipschitzConfig,
+  type LipschitzKind,
+  LipschitzRegularizer,
+  layerSpectralNorms,
+  lipschitzKinds,
+  orthogonalPenalty,
+  type SpectralResult,
+  spectralNorm,
+  spectralPenalty,
+} from './mitigation/lipschitz.js';
+export { composeStepHooks, perturbLayer, Rails, WeightNoise, type WeightNoiseConfig } from './mitigation/noise.js';
 export { Compensation } from './nn/compensation.js';
 export { loadModel, saveModel } from './nn/io-node.js';
 export * from './spice/index.js';

@@ -19,7 +19,7 @@ import {
   correctorName,
   networkCost,
   trainCorrector,
-} from '../mitigation/corrector.js';
+} from '../mitigation/corrector/corrector.js';
 import {
   CHIP_NORMS,
   type ChipNorm,
@@ -30,8 +30,9 @@ import {
   makeEnv,
   makeProbes,
   type ProbeConfig,
-} from '../mitigation/corrector-data.js';
-import { loadCorrector, saveCorrector } from '../mitigation/corrector-io.js';
+} from '../mitigation/corrector/data.js';
+import { loadCorrector, saveCorrector } from '../mitigation/corrector/io-node.js';
+import { costOf, runStudy, type StudyConfig, studyMarkdown } from '../mitigation/corrector/study.js';
 import {
   describePopulation,
   layerSets,
@@ -40,8 +41,7 @@ import {
   type PopulationInput,
   populationFromFlags,
   SPATIAL_PATTERNS,
-} from '../mitigation/corrector-population.js';
-import { costOf, runStudy, type StudyConfig, studyMarkdown } from '../mitigation/corrector-study.js';
+} from '../mitigation/population.js';
 import { Conv2d } from '../nn/conv.js';
 import { Dense } from '../nn/dense.js';
 import { foldBatchNorm } from '../nn/fold.js';

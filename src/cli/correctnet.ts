@@ -25,8 +25,8 @@ import {
   calibrationPlacementProblem,
   calibrationSites,
   chipConfig,
-} from '../mitigation/calibration.js';
-import { calibrateChipsInWorkers, calibrateChipsParallel } from '../mitigation/calibration-node.js';
+} from '../mitigation/correctnet/calibration.js';
+import { calibrateChipsInWorkers, calibrateChipsParallel } from '../mitigation/correctnet/calibration-node.js';
 import {
   type CompensationSite,
   compensationCost,
@@ -34,7 +34,7 @@ import {
   sitesOf,
   trainCompensation,
   withCompensation,
-} from '../mitigation/compensation.js';
+} from '../mitigation/correctnet/compensation.js';
 import {
   type Calibration,
   compensationPlacementProblem,
@@ -47,8 +47,7 @@ import {
   mean,
   type PlacementSetup,
   softwareChipAccuracy,
-} from '../mitigation/correctnet.js';
-import { type LipschitzKind, layerSpectralNorms } from '../mitigation/lipschitz.js';
+} from '../mitigation/correctnet/correctnet.js';
 import {
   Evaluator,
   exhaustiveSearch,
@@ -58,7 +57,8 @@ import {
   type RlResult,
   reinforcePlacement,
   type SearchResult,
-} from '../mitigation/placement.js';
+} from '../mitigation/correctnet/placement.js';
+import { type LipschitzKind, layerSpectralNorms } from '../mitigation/lipschitz.js';
 import { loadModel, saveModel } from '../nn/io-node.js';
 import type { Model } from '../nn/model.js';
 import { presets } from '../nn/presets.js';

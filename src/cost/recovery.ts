@@ -2,7 +2,7 @@ import type { Kernels } from '../core/kernels.js';
 import type { Circuit } from '../crossbar/circuit.js';
 import { planCrossbars } from '../crossbar/plan.js';
 import type { Device } from '../device/config.js';
-import { type CompensationSite, withCompensation } from '../mitigation/compensation.js';
+import { type CompensationSite, withCompensation } from '../mitigation/correctnet/compensation.js';
 import type { Model } from '../nn/model.js';
 import { blockCost, costNetwork, type DigitalBlock, type LayerCost, type NetworkCost } from './model.js';
 import { compensationBlocks, conductances, correctorBlock, costLayers, measureActivity, type Overhead, overhead } from './network.js';

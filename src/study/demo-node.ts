@@ -5,7 +5,7 @@ import { writeFileAtomic } from '../core/fs-node.js';
 import type { Kernels } from '../core/kernels.js';
 import { writeMapFiles } from '../crossbar/maps-node.js';
 import type { Dataset } from '../data/dataset.js';
-import { calibrateChipsParallel } from '../mitigation/calibration-node.js';
+import { calibrateChipsParallel } from '../mitigation/correctnet/calibration-node.js';
 import type { Model } from '../nn/model.js';
 import { buildReport, writeReport } from '../report/index.js';
 import { VERSION } from '../version.js';

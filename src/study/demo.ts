@@ -14,12 +14,12 @@ import {
   calibrateAndSimulate,
   calibrationSites,
   chipConfig,
-} from '../mitigation/calibration.js';
-import { compensationCost, withCompensation } from '../mitigation/compensation.js';
-import { head } from '../mitigation/correctnet.js';
-import { correctChip, correctorName, networkCost, trainCorrector } from '../mitigation/corrector.js';
-import { evaluateChips, generateVoltageSet, makeEnv, makeProbes } from '../mitigation/corrector-data.js';
-import { drawDefect, type Population, resolvePopulation } from '../mitigation/corrector-population.js';
+} from '../mitigation/correctnet/calibration.js';
+import { compensationCost, withCompensation } from '../mitigation/correctnet/compensation.js';
+import { head } from '../mitigation/correctnet/correctnet.js';
+import { correctChip, correctorName, networkCost, trainCorrector } from '../mitigation/corrector/corrector.js';
+import { evaluateChips, generateVoltageSet, makeEnv, makeProbes } from '../mitigation/corrector/data.js';
+import { drawDefect, type Population, resolvePopulation } from '../mitigation/population.js';
 import { buildModel, type Model, setWeights } from '../nn/model.js';
 import { evaluate } from '../nn/train.js';
 

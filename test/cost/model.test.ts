@@ -10,8 +10,8 @@ import { type CircuitInput, resolveCircuit } from '../../src/crossbar/circuit.js
 import { planCrossbars } from '../../src/crossbar/plan.js';
 import { resolveDevice } from '../../src/device/config.js';
 import { parseFaultSpec } from '../../src/faults/index.js';
-import { withCompensation } from '../../src/mitigation/compensation.js';
-import { placementSites } from '../../src/mitigation/correctnet.js';
+import { withCompensation } from '../../src/mitigation/correctnet/compensation.js';
+import { placementSites } from '../../src/mitigation/correctnet/correctnet.js';
 import { buildModel, setWeights } from '../../src/nn/model.js';
 import type { ModelSpec } from '../../src/nn/spec.js';
 

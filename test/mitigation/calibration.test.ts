@@ -13,10 +13,10 @@ import {
   calibrationSites,
   chipFaultSpec,
   withChipRails,
-} from '../../src/mitigation/calibration.js';
-import { compensationCost, trainCompensation, withCompensation } from '../../src/mitigation/compensation.js';
-import { head, mean, softwareChipAccuracy } from '../../src/mitigation/correctnet.js';
-import { resolvePopulation } from '../../src/mitigation/corrector-population.js';
+} from '../../src/mitigation/correctnet/calibration.js';
+import { compensationCost, trainCompensation, withCompensation } from '../../src/mitigation/correctnet/compensation.js';
+import { head, mean, softwareChipAccuracy } from '../../src/mitigation/correctnet/correctnet.js';
+import { resolvePopulation } from '../../src/mitigation/population.js';
 import { buildModel } from '../../src/nn/model.js';
 import { presets } from '../../src/nn/presets.js';
 import { train } from '../../src/nn/train.js';

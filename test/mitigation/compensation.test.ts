@@ -18,8 +18,8 @@ import {
   trainCompensation,
   withCompensation,
   withoutCompensation,
-} from '../../src/mitigation/compensation.js';
-import { head, mean, softwareChipAccuracy } from '../../src/mitigation/correctnet.js';
+} from '../../src/mitigation/correctnet/compensation.js';
+import { head, mean, softwareChipAccuracy } from '../../src/mitigation/correctnet/correctnet.js';
 import { Compensation } from '../../src/nn/compensation.js';
 import { loadModel, saveModel } from '../../src/nn/io-node.js';
 import type { Context } from '../../src/nn/layer.js';

@@ -8,7 +8,7 @@ import { resolveCircuit } from '../../src/crossbar/circuit.js';
 import { planCrossbars } from '../../src/crossbar/plan.js';
 import { loadDataset } from '../../src/data/node.js';
 import { resolveDevice } from '../../src/device/config.js';
-import { checkLayout, correctChip, networkCost, trainCorrector } from '../../src/mitigation/corrector.js';
+import { checkLayout, correctChip, networkCost, trainCorrector } from '../../src/mitigation/corrector/corrector.js';
 import {
   applyChipNorm,
   evaluateChips,
@@ -16,9 +16,9 @@ import {
   makeEnv,
   makeProbes,
   type VoltageSet,
-} from '../../src/mitigation/corrector-data.js';
-import { loadCorrector, saveCorrector } from '../../src/mitigation/corrector-io.js';
-import { drawDefect, populationFromFlags, resolvePopulation } from '../../src/mitigation/corrector-population.js';
+} from '../../src/mitigation/corrector/data.js';
+import { loadCorrector, saveCorrector } from '../../src/mitigation/corrector/io-node.js';
+import { drawDefect, populationFromFlags, resolvePopulation } from '../../src/mitigation/population.js';
 import { buildModel } from '../../src/nn/model.js';
 import { presets } from '../../src/nn/presets.js';
 import { evaluate, train } from '../../src/nn/train.js';

@@ -7,7 +7,7 @@ import { runMonteCarlo } from '../../src/crossbar/montecarlo.js';
 import { planCrossbars } from '../../src/crossbar/plan.js';
 import { loadDataset } from '../../src/data/node.js';
 import { resolveDevice } from '../../src/device/config.js';
-import { softwareChipAccuracy } from '../../src/mitigation/correctnet.js';
+import { softwareChipAccuracy } from '../../src/mitigation/correctnet/correctnet.js';
 import { perturbLayer, Rails, WeightNoise, weightedLayers } from '../../src/mitigation/noise.js';
 import { buildModel } from '../../src/nn/model.js';
 import { presets } from '../../src/nn/presets.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Evaluator, exhaustiveSearch, greedyPlacement, reinforcePlacement } from '../../src/mitigation/placement.js';
-import { TOY_OPTIMUM as OPTIMUM, toyPlacementProblem as toy } from '../../src/mitigation/placement-toy.js';
+import { Evaluator, exhaustiveSearch, greedyPlacement, reinforcePlacement } from '../../src/mitigation/correctnet/placement.js';
+import { TOY_OPTIMUM as OPTIMUM, toyPlacementProblem as toy } from '../../src/mitigation/correctnet/placement-toy.js';
 
 describe('compensation placement', () => {
   it('exhaustive search enumerates every feasible configuration', async () => {

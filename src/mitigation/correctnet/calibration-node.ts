@@ -1,10 +1,10 @@
 import { availableParallelism } from 'node:os';
-import { runWorkerPool } from '../core/worker-pool-node.js';
-import type { Circuit } from '../crossbar/circuit.js';
-import { inSharedMemory } from '../crossbar/parallel-node.js';
-import type { Split } from '../data/dataset.js';
-import type { Model } from '../nn/model.js';
-import type { ModelSpec } from '../nn/spec.js';
+import { runWorkerPool } from '../../core/worker-pool-node.js';
+import type { Circuit } from '../../crossbar/circuit.js';
+import { inSharedMemory } from '../../crossbar/parallel-node.js';
+import type { Split } from '../../data/dataset.js';
+import type { Model } from '../../nn/model.js';
+import type { ModelSpec } from '../../nn/spec.js';
 import type { CalibratedChipResult, CalibratedChipsRunner, ChipCalibrationConfig } from './calibration.js';
 
 /** What every calibration worker needs (structured-cloned once; the image sets in shared memory). */

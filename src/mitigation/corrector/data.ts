@@ -1,15 +1,15 @@
-import { XbarError } from '../core/errors.js';
-import type { Kernels } from '../core/kernels.js';
-import { Rng } from '../core/rng.js';
-import { type Chip, idealLayerWeights, programChip } from '../crossbar/chip.js';
-import type { CrossbarPlan } from '../crossbar/plan.js';
-import { layerInput, productOnChip, type SharedInput, type SimOptions, sharedInput, simulateBatch } from '../crossbar/simulate.js';
-import type { Split } from '../data/dataset.js';
-import type { Device } from '../device/config.js';
-import { programVaries } from '../device/program.js';
-import { Conv2d } from '../nn/conv.js';
-import type { Model } from '../nn/model.js';
-import { size, type Tensor } from '../nn/tensor.js';
+import { XbarError } from '../../core/errors.js';
+import type { Kernels } from '../../core/kernels.js';
+import { Rng } from '../../core/rng.js';
+import { type Chip, idealLayerWeights, programChip } from '../../crossbar/chip.js';
+import type { CrossbarPlan } from '../../crossbar/plan.js';
+import { layerInput, productOnChip, type SharedInput, type SimOptions, sharedInput, simulateBatch } from '../../crossbar/simulate.js';
+import type { Split } from '../../data/dataset.js';
+import type { Device } from '../../device/config.js';
+import { programVaries } from '../../device/program.js';
+import { Conv2d } from '../../nn/conv.js';
+import type { Model } from '../../nn/model.js';
+import { size, type Tensor } from '../../nn/tensor.js';
 import {
   type ChipDefect,
   drawDefect,
@@ -19,7 +19,7 @@ import {
   STREAM_IMAGES,
   STREAM_NOISE,
   STREAM_PROBES,
-} from './corrector-population.js';
+} from '../population.js';
 
 /**
  * What a corrector reads from a chip: the output layer's voltages and, optionally, the neuron

@@ -1,15 +1,17 @@
-import { XbarError } from '../core/errors.js';
-import type { Kernels } from '../core/kernels.js';
-import { programChip } from '../crossbar/chip.js';
-import type { Circuit } from '../crossbar/circuit.js';
-import { runMonteCarlo } from '../crossbar/montecarlo.js';
-import { type CrossbarPlan, planCrossbars } from '../crossbar/plan.js';
-import type { Split } from '../data/dataset.js';
-import type { Device } from '../device/config.js';
-import type { FaultSpec } from '../faults/spec.js';
-import { Compensation } from '../nn/compensation.js';
-import { buildModel, type Model, setWeights } from '../nn/model.js';
-import { type EpochStats, evaluate, train } from '../nn/train.js';
+import { XbarError } from '../../core/errors.js';
+import type { Kernels } from '../../core/kernels.js';
+import { programChip } from '../../crossbar/chip.js';
+import type { Circuit } from '../../crossbar/circuit.js';
+import { runMonteCarlo } from '../../crossbar/montecarlo.js';
+import { type CrossbarPlan, planCrossbars } from '../../crossbar/plan.js';
+import type { Split } from '../../data/dataset.js';
+import type { Device } from '../../device/config.js';
+import type { FaultSpec } from '../../faults/spec.js';
+import { Compensation } from '../../nn/compensation.js';
+import { buildModel, type Model, setWeights } from '../../nn/model.js';
+import { type EpochStats, evaluate, train } from '../../nn/train.js';
+import { Rails, WeightNoise, weightedLayers } from '../noise.js';
+import { drawDefect, type Population } from '../population.js';
 import { type CompensationSite, networkCost, siteCost, withCompensation, withoutCompensation } from './compensation.js';
 import {
   type Calibration,
@@ -19,8 +21,6 @@ import {
   softwareChipAccuracy,
   weightedOutputShapes,
 } from './correctnet.js';
-import { drawDefect, type Population } from './corrector-population.js';
-import { Rails, WeightNoise, weightedLayers } from './noise.js';
 import type { PlacementProblem } from './placement.js';
 
 /**

@@ -1,11 +1,11 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { XbarError } from '../core/errors.js';
-import { writeFileAtomic } from '../core/fs-node.js';
-import { loadModel, saveModel } from '../nn/io-node.js';
-import { VERSION } from '../version.js';
+import { XbarError } from '../../core/errors.js';
+import { writeFileAtomic } from '../../core/fs-node.js';
+import { loadModel, saveModel } from '../../nn/io-node.js';
+import { VERSION } from '../../version.js';
 import { type Corrector, correctorSpec, networkCost } from './corrector.js';
-import { CHIP_NORMS, type ChipNorm, type FeatureLayout } from './corrector-data.js';
+import { CHIP_NORMS, type ChipNorm, type FeatureLayout } from './data.js';
 
 /**
  * A saved corrector is a folder: `corrector.json` (this header: what it reads, how it normalises,

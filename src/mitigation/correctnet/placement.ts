@@ -1,5 +1,5 @@
-import { XbarError } from '../core/errors.js';
-import { Rng } from '../core/rng.js';
+import { XbarError } from '../../core/errors.js';
+import { Rng } from '../../core/rng.js';
 
 /**
  * Where to put compensation modules, and how big, under an overhead budget: CorrectNet's

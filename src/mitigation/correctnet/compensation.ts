@@ -1,16 +1,16 @@
-import { XbarError } from '../core/errors.js';
-import type { Kernels } from '../core/kernels.js';
-import type { Split } from '../data/dataset.js';
-import type { Device } from '../device/config.js';
-import { Compensation } from '../nn/compensation.js';
-import { Conv2d } from '../nn/conv.js';
-import { Dense } from '../nn/dense.js';
-import { graphOf, resolvedInputs, withInputs } from '../nn/graph.js';
-import type { LayerSpec } from '../nn/layer.js';
-import { buildModel, type Model } from '../nn/model.js';
-import { type GraphSpec, isGraphSpec, type ModelSpec, type NodeSpec, type SequentialSpec } from '../nn/spec.js';
-import { type EpochStats, type TrainHooks, train } from '../nn/train.js';
-import { Rails, WeightNoise } from './noise.js';
+import { XbarError } from '../../core/errors.js';
+import type { Kernels } from '../../core/kernels.js';
+import type { Split } from '../../data/dataset.js';
+import type { Device } from '../../device/config.js';
+import { Compensation } from '../../nn/compensation.js';
+import { Conv2d } from '../../nn/conv.js';
+import { Dense } from '../../nn/dense.js';
+import { graphOf, resolvedInputs, withInputs } from '../../nn/graph.js';
+import type { LayerSpec } from '../../nn/layer.js';
+import { buildModel, type Model } from '../../nn/model.js';
+import { type GraphSpec, isGraphSpec, type ModelSpec, type NodeSpec, type SequentialSpec } from '../../nn/spec.js';
+import { type EpochStats, type TrainHooks, train } from '../../nn/train.js';
+import { Rails, WeightNoise } from '../noise.js';
 
 /**
  * CorrectNet's error compensation: small trainable modules (nn/compensation.ts) inserted after

@@ -1,16 +1,16 @@
-import type { Kernels } from '../core/kernels.js';
-import type { Split } from '../data/dataset.js';
-import type { Device } from '../device/config.js';
-import { Activation } from '../nn/activation.js';
-import { Conv2d } from '../nn/conv.js';
-import { Dense } from '../nn/dense.js';
-import { gather, graphOf, type NodeValues, release, runNode, slot } from '../nn/graph.js';
-import type { Context } from '../nn/layer.js';
-import type { Model } from '../nn/model.js';
-import type { Tensor } from '../nn/tensor.js';
-import { evaluate } from '../nn/train.js';
+import type { Kernels } from '../../core/kernels.js';
+import type { Split } from '../../data/dataset.js';
+import type { Device } from '../../device/config.js';
+import { Activation } from '../../nn/activation.js';
+import { Conv2d } from '../../nn/conv.js';
+import { Dense } from '../../nn/dense.js';
+import { gather, graphOf, type NodeValues, release, runNode, slot } from '../../nn/graph.js';
+import type { Context } from '../../nn/layer.js';
+import type { Model } from '../../nn/model.js';
+import type { Tensor } from '../../nn/tensor.js';
+import { evaluate } from '../../nn/train.js';
+import { Rails, WeightNoise } from '../noise.js';
 import { type CompensationSite, networkCost, siteCost, trainCompensation, withCompensation } from './compensation.js';
-import { Rails, WeightNoise } from './noise.js';
 import type { PlacementProblem } from './placement.js';
 
 /**

@@ -1,7 +1,7 @@
 import { workerData } from 'node:worker_threads';
-import { loadKernels } from '../core/kernels-node.js';
-import { servePool } from '../core/worker-pool-node.js';
-import { buildModel, setWeights } from '../nn/model.js';
+import { loadKernels } from '../../core/kernels-node.js';
+import { servePool } from '../../core/worker-pool-node.js';
+import { buildModel, setWeights } from '../../nn/model.js';
 import { type CalibratedChipResult, calibrateAndMeasure, calibrateAndSimulate, chipConfig } from './calibration.js';
 import type { CalibrationJob, CalibrationTask } from './calibration-node.js';
 

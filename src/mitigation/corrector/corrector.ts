@@ -1,13 +1,13 @@
-import { XbarError } from '../core/errors.js';
-import type { Kernels } from '../core/kernels.js';
-import type { Split } from '../data/dataset.js';
-import { Conv2d } from '../nn/conv.js';
-import { Dense } from '../nn/dense.js';
-import { argmaxRows } from '../nn/loss.js';
-import { buildModel, type Model } from '../nn/model.js';
-import type { SequentialSpec } from '../nn/spec.js';
-import { size } from '../nn/tensor.js';
-import { type EpochStats, type TrainHooks, train } from '../nn/train.js';
+import { XbarError } from '../../core/errors.js';
+import type { Kernels } from '../../core/kernels.js';
+import type { Split } from '../../data/dataset.js';
+import { Conv2d } from '../../nn/conv.js';
+import { Dense } from '../../nn/dense.js';
+import { argmaxRows } from '../../nn/loss.js';
+import { buildModel, type Model } from '../../nn/model.js';
+import type { SequentialSpec } from '../../nn/spec.js';
+import { size } from '../../nn/tensor.js';
+import { type EpochStats, type TrainHooks, train } from '../../nn/train.js';
 import {
   applyChipNorm,
   type ChipNorm,
@@ -16,7 +16,7 @@ import {
   type PreparedChip,
   type VoltageSet,
   withCalibImages,
-} from './corrector-data.js';
+} from './data.js';
 
 /**
  * The learned output corrector: a small xbar network (dense layers, ReLU) that reads a chip's

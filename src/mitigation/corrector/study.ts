@@ -1,6 +1,7 @@
-import type { Kernels } from '../core/kernels.js';
-import { type Summary, summarize } from '../crossbar/stats.js';
-import type { Split } from '../data/dataset.js';
+import type { Kernels } from '../../core/kernels.js';
+import { type Summary, summarize } from '../../crossbar/stats.js';
+import type { Split } from '../../data/dataset.js';
+import { describePopulation, type Population, type SpatialPattern } from '../population.js';
 import {
   type Corrector,
   type CorrectorShape,
@@ -21,8 +22,7 @@ import {
   type Predictor,
   type ProbeConfig,
   type VoltageSet,
-} from './corrector-data.js';
-import { describePopulation, type Population, type SpatialPattern } from './corrector-population.js';
+} from './data.js';
 
 /** Progress as the CLI shows it (src/cli/progress.ts has the same shape). */
 export interface StudyProgress {

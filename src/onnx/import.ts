@@ -1,6 +1,8 @@
 import { XbarError } from '../core/errors.js';
 import { buildModel, type Model, setWeights } from '../nn/model.js';
+import { XBAR_PRODUCER } from './export.js';
 import { liftOnnx } from './lift.js';
+import { lowerGraph } from './lower-graph.js';
 import { lowerSequential } from './lower-sequential.js';
 import type { NetGraph } from './net.js';
 import { decodeModelProto } from './proto.js';
@@ -34,9 +36,12 @@ export interface OnnxProvenance {
  */
 export function importOnnx(bytes: Uint8Array, sha256: string, opts: ImportOptions): { model: Model; provenance: OnnxProvenance } {
   const proto = decodeModelProto(bytes, opts.source);
-  const net = liftOnnx(proto, { source: opts.source, imageShape: opts.imageShape });
+  // A file xbar wrote keeps its batch norms as nodes, so export then import gives the model back bit for bit.
+  const keepBatchNorm = proto.producerName === XBAR_PRODUCER;
+  const net = liftOnnx(proto, { source: opts.source, imageShape: opts.imageShape, keepBatchNorm });
   if (opts.normalize) foldInputNormalization(net, opts.normalize, opts.source);
-  const lowered = lowerSequential(net, opts.source);
+  // A chain stays a sequential model (every command reads those); a branching network is a graph.
+  const lowered = lowerSequential(net, opts.source) ?? lowerGraph(net, opts.source);
   const model = setWeights(buildModel(lowered.spec, 0), lowered.weights);
   const opset = (proto.opsetImport ?? []).find((o) => !o.domain || o.domain === 'ai.onnx')?.version ?? 0;
   return {

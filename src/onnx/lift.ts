@@ -12,6 +12,7 @@ export const SUPPORTED_OPS = [
   'Mul',
   'BatchNormalization',
   'Relu',
+  'LeakyRelu',
   'Sigmoid',
   'Tanh',
   'Clip',
@@ -37,6 +38,8 @@ export interface LiftOptions {
   imageShape?: [number, number, number];
   /** Names the file in error messages. */
   source: string;
+  /** Keep batch norms as nodes instead of folding them (files xbar wrote: they come back bit for bit). */
+  keepBatchNorm?: boolean;
 }
 
 /** The default-domain opset the model was exported with; refuses the ones xbar does not read. */
@@ -186,7 +189,12 @@ export function liftOnnx(model: ModelProto, opts: LiftOptions): NetGraph {
         const shape = [f, outSize(x[1], kh, stride[0], pads[0] + pads[2]), outSize(x[2], kw, stride[1], pads[1] + pads[3])];
         if (shape[1] < 1 || shape[2] < 1)
           throw new XbarError(`${src}: Conv node '${name}' kernel ${kh}x${kw} does not fit its ${x[1]}x${x[2]} input`);
-        push(n, { op: 'conv', weight: w.data.slice(), bias, filters: f, kernel: [kh, kw], stride, pads }, [ins[0]], shape);
+        push(
+          n,
+          { op: 'conv', weight: w.data.slice(), bias, hasBias: Boolean(b), filters: f, kernel: [kh, kw], stride, pads },
+          [ins[0]],
+          shape,
+        );
         break;
       }
       case 'Gemm':
@@ -223,14 +231,22 @@ export function liftOnnx(model: ModelProto, opts: LiftOptions): NetGraph {
       case 'BatchNormalization': {
         const x = shapeOf(ins[0], name);
         const [scale, beta, mean, variance] = [1, 2, 3, 4].map((i) => needConst(i, ['scale', 'bias', 'mean', 'variance'][i - 1]));
-        const eps = attr.float('epsilon', 1e-5);
+        const eps = shortest(attr.float('epsilon', 1e-5));
         if (attr.int('training_mode', 0) !== 0)
           throw new XbarError(`${src}: BatchNormalization node '${name}' is in training mode: export the model in eval mode`);
-        const target = foldTarget(ins[0]);
-        if (!target)
-          throw new XbarError(
-            `${src}: BatchNormalization node '${name}' does not directly follow a Conv or Gemm whose output only it reads: xbar folds batch norm into the weighted layer before it`,
-          );
+        const target = opts.keepBatchNorm ? null : foldTarget(ins[0]);
+        if (!target) {
+          const bn = {
+            op: 'batchnorm',
+            gamma: scale.data.slice(),
+            beta: beta.data.slice(),
+            mean: mean.data.slice(),
+            variance: variance.data.slice(),
+            eps,
+          } as const;
+          push(n, bn, [ins[0]], x);
+          break;
+        }
         foldBatchNorm(target, x[0], scale.data, beta.data, mean.data, variance.data, eps);
         renameOutput(target, out);
         net.transformations.push(
@@ -242,6 +258,9 @@ export function liftOnnx(model: ModelProto, opts: LiftOptions): NetGraph {
       case 'Sigmoid':
       case 'Tanh':
         push(n, { op: 'activation', fn: op.toLowerCase() as 'relu' | 'sigmoid' | 'tanh' }, [ins[0]], shapeOf(ins[0], name));
+        break;
+      case 'LeakyRelu':
+        push(n, { op: 'activation', fn: 'leakyrelu', alpha: shortest(attr.float('alpha', 0.01)) }, [ins[0]], shapeOf(ins[0], name));
         break;
       case 'Clip': {
         const lo = ins[1] ? needConst(1, 'min').data[0] : attr.float('min', Number.NEGATIVE_INFINITY);
@@ -331,6 +350,7 @@ export function liftOnnx(model: ModelProto, opts: LiftOptions): NetGraph {
         const target = op === 'Add' ? foldTarget(ins[xi]) : null;
         if (target) {
           for (let j = 0; j < data.length; j++) target.bias[j] = Math.fround(target.bias[j] + data[j]);
+          if (target.op === 'conv') target.hasBias = true;
           renameOutput(target, out);
           net.transformations.push(`folded Add node '${name}' into the bias of node '${target.name}'`);
         } else push(n, op === 'Add' ? { op: 'shift', data } : { op: 'mul', data }, [ins[xi]], x);
@@ -463,11 +483,12 @@ function foldBatchNorm(
     for (let r = 0; r < rows; r++) for (let j = 0; j < f; j++) t.weight[r * f + j] = Math.fround(t.weight[r * f + j] * k[j]);
   }
   for (let j = 0; j < f; j++) t.bias[j] = Math.fround((t.bias[j] - mean[j]) * k[j] + beta[j]);
+  if (t.op === 'conv') t.hasBias = true;
 }
 
 /**
- * The shortest decimal that is the same float32: ONNX stores Clip's bounds (and attributes such
- * as alpha) as float32, xbar's specs hold them as decimals (a cap of 1.3, not 1.29999995).
+ * The shortest decimal that is the same float32: ONNX stores attributes such as epsilon, alpha
+ * and Clip's bounds as float32, xbar's specs hold them as decimals (1e-5, not 9.99999974e-6).
  */
 export function shortest(f: number): number {
   if (!Number.isFinite(f)) return f;

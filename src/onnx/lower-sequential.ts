@@ -16,9 +16,9 @@ export interface Lowered {
  * - the first dense layer after a flatten gets its rows permuted from ONNX's flatten order
  *   (c, h, w) to xbar's (h, w, c), so the same weights see the same pixels;
  * - global average pooling over an HxH map is an average pool of size H.
- * A residual Add or a Concat needs the graph format and is refused with that reason.
+ * Returns null for a network that is not a chain (a residual Add, a Concat): lower-graph.ts takes it.
  */
-export function lowerSequential(g: NetGraph, source: string): Lowered {
+export function lowerSequential(g: NetGraph, source: string): Lowered | null {
   const layers: LayerSpec[] = [];
   const weights: Float32Array[] = [];
   let shape: Shape = g.input.shape;
@@ -45,15 +45,7 @@ export function lowerSequential(g: NetGraph, source: string): Lowered {
       cur = comp.output;
       continue;
     }
-    if (n.inputs.length !== 1 || n.inputs[0] !== cur || readers.length !== 1) {
-      const why =
-        readers.length > 1
-          ? `'${cur}' feeds ${readers.length} nodes (${readers.map((r) => `'${r.name}'`).join(', ')})`
-          : `node '${n.name}' (${n.op}) ${n.inputs.length > 1 ? 'joins branches' : 'is not in a chain'}`;
-      throw new XbarError(
-        `${source}: ${why}: a branching network needs xbar's graph model format, which this xbar does not have yet; chains of layers import`,
-      );
-    }
+    if (n.inputs.length !== 1 || n.inputs[0] !== cur || readers.length !== 1) return null;
     const where = `${source}: node '${n.name}'`;
     switch (n.op) {
       case 'conv': {
@@ -63,8 +55,8 @@ export function lowerSequential(g: NetGraph, source: string): Lowered {
             `${where}: convolution ${kh}x${kw} with strides [${n.stride}]: xbar's layers have square kernels and strides`,
           );
         const padding = convPadding(n.pads, kh, where);
-        layers.push({ type: 'conv2d', filters: n.filters, kernel: kh, stride: n.stride[0], padding });
-        weights.push(convToCrossbar(n.weight, n.filters, shape[0], kh), n.bias);
+        layers.push({ type: 'conv2d', filters: n.filters, kernel: kh, stride: n.stride[0], padding, ...(!n.hasBias && { bias: false }) });
+        weights.push(convToCrossbar(n.weight, n.filters, shape[0], kh), ...(n.hasBias ? [n.bias] : []));
         break;
       }
       case 'dense': {
@@ -75,7 +67,12 @@ export function lowerSequential(g: NetGraph, source: string): Lowered {
         break;
       }
       case 'activation':
-        layers.push(n.fn === 'crelu' ? { type: 'activation', fn: 'crelu', cap: n.cap } : { type: 'activation', fn: n.fn });
+        layers.push(activationSpec(n));
+        break;
+      case 'batchnorm':
+        if (flatFrom) throw new XbarError(`${where}: a batch norm between a flatten and a dense layer: xbar cannot reorder its channels`);
+        layers.push(batchNormSpec(n));
+        weights.push(n.gamma, n.beta, n.mean, n.variance);
         break;
       case 'maxpool':
       case 'avgpool': {
@@ -156,6 +153,17 @@ function matchCompensation(
       output: sum.output,
     };
   return null;
+}
+
+export function activationSpec(n: Extract<NetNode, { op: 'activation' }>): LayerSpec {
+  if (n.fn === 'crelu') return { type: 'activation', fn: 'crelu', cap: n.cap };
+  if (n.fn === 'leakyrelu') return { type: 'activation', fn: 'leakyrelu', alpha: n.alpha };
+  return { type: 'activation', fn: n.fn };
+}
+
+/** xbar's batchnorm layer (parameters gamma, beta, running mean, running variance). */
+export function batchNormSpec(n: Extract<NetNode, { op: 'batchnorm' }>): LayerSpec {
+  return n.eps === 1e-5 ? { type: 'batchnorm' } : { type: 'batchnorm', eps: n.eps };
 }
 
 function convPadding(pads: readonly number[], k: number, where: string): 'same' | 'valid' {

@@ -15,6 +15,8 @@ export type NetOp =
       op: 'conv';
       weight: Float32Array;
       bias: Float32Array;
+      /** false: the Conv had no bias input and nothing was folded into it (xbar's `bias: false`) */
+      hasBias: boolean;
       filters: number;
       kernel: [number, number];
       stride: [number, number];
@@ -22,7 +24,9 @@ export type NetOp =
     }
   /** weight [in, out] (rows = inputs, as on a crossbar), bias [out] */
   | { op: 'dense'; weight: Float32Array; bias: Float32Array; units: number }
-  | { op: 'activation'; fn: 'relu' | 'sigmoid' | 'tanh' | 'crelu'; cap?: number }
+  | { op: 'activation'; fn: 'relu' | 'sigmoid' | 'tanh' | 'crelu' | 'leakyrelu'; cap?: number; alpha?: number }
+  /** a batch norm kept as a node (not after a Conv/Gemm, or in a file xbar wrote) */
+  | { op: 'batchnorm'; gamma: Float32Array; beta: Float32Array; mean: Float32Array; variance: Float32Array; eps: number }
   | { op: 'maxpool' | 'avgpool'; kernel: [number, number]; stride: [number, number]; pads: Pads }
   | { op: 'globalavgpool' }
   /** [C, H, W] -> [C*H*W] in ONNX (C-major) order */

@@ -100,6 +100,39 @@ describe('xbar import / export', () => {
     expect(sha(join(back, 'weights.bin'))).toBe(sha(join(tuned, 'weights.bin')));
   });
 
+  it('imports the PyTorch ResNet as a graph network; simulate on an ideal device and circuit gives exactly its software accuracy', () => {
+    const rn = join(work, 'resnet');
+    expect(xbar('import', join(fixtures, 'resnet-op13.onnx'), '--out', rn, '--dataset', 'mnist').code).toBe(0);
+    expect(
+      JSON.parse(readFileSync(join(rn, 'model.json'), 'utf8')).spec.nodes.filter((n: { type: string }) => n.type === 'add'),
+    ).toHaveLength(4);
+    const ev = JSON.parse(xbar('eval', '--model', rn, '--limit-test', '300', '--json').out);
+    const sim = xbar(
+      'simulate',
+      '--model',
+      rn,
+      '--limit-test',
+      '300',
+      '--ideal',
+      '--sigma',
+      '0',
+      '--read-noise',
+      '0',
+      '--chips',
+      '1',
+      '--workers',
+      '1',
+      '--json',
+    );
+    expect(sim.code, sim.err).toBe(0);
+    expect(JSON.parse(sim.out)[0].summary.mean).toBe(ev.accuracy);
+    const onnx = join(work, 'resnet-again.onnx');
+    expect(xbar('export', '--model', rn, '--out', onnx).code).toBe(0);
+    const back = join(work, 'resnet-again');
+    expect(xbar('import', onnx, '--out', back, '--dataset', 'mnist').code).toBe(0);
+    expect(sha(join(back, 'weights.bin'))).toBe(sha(join(rn, 'weights.bin')));
+  });
+
   it('bad input: one line each, exit 1, no output folder left behind', () => {
     const cases: [string, Uint8Array | null, string[], RegExp][] = [];
     const unsupported = new OnnxBuilder(['N', 1, 28, 28]);

@@ -73,6 +73,32 @@ describe('xbar export then import', () => {
     expectSameModel(model, back);
   });
 
+  it('gives a graph network back bit for bit: batch norm (kept as a node), bias-free and padded convolutions, residual add, concat, leaky ReLU, global pooling', () => {
+    const spec: ModelSpec = {
+      inputShape: [8, 8, 2],
+      nodes: [
+        { name: 'stem', type: 'conv2d', filters: 4, kernel: 3, pad: 1, bias: false },
+        { name: 'bn', type: 'batchnorm', eps: 0.001 },
+        { name: 'act', type: 'activation', fn: 'leakyrelu', alpha: 0.1 },
+        { name: 'c1', type: 'conv2d', filters: 4, kernel: 3, padding: 'same' },
+        { name: 'sum', type: 'add', inputs: ['c1', 'act'] },
+        { name: 'side', type: 'conv2d', filters: 2, kernel: 1, inputs: ['act'] },
+        { name: 'cat', type: 'concat', inputs: ['sum', 'side'] },
+        { name: 'relu', type: 'activation', fn: 'relu' },
+        { name: 'gap', type: 'globalavgpool' },
+        { name: 'fc', type: 'dense', units: 3 },
+      ],
+    } as ModelSpec;
+    const model = randomize(buildModel(spec, 1), 5);
+    // Running variances must be positive: a random one would make the batch norm undefined.
+    for (const p of model.params)
+      if (p.name.endsWith('runningVar')) for (let i = 0; i < p.value.length; i++) p.value[i] = Math.abs(p.value[i]) + 0.5;
+    const back = roundTrip(model);
+    const types = (s: ModelSpec) => ('nodes' in s ? s.nodes.map((n) => n.type) : []);
+    expect(types(back.spec)).toEqual(types(model.spec));
+    expectSameModel(model, back);
+  });
+
   it('round-trips any sequential network bit for bit (property)', () => {
     const act = fc.constantFrom<LayerSpec>(
       { type: 'activation', fn: 'relu' },
@@ -124,7 +150,7 @@ describe('xbar export then import', () => {
 describeWith(['onnx'], "exported files pass the ONNX project's own checker", () => {
   it('onnx.checker.check_model(full_check=True) accepts the exports of the fixtures and of a model with compensation', () => {
     const paths: string[] = [];
-    for (const name of ['mlp-op13', 'lenet-op17']) {
+    for (const name of ['mlp-op13', 'lenet-op17', 'resnet-op17']) {
       const { model } = readOnnxFile(join(fixtures, `${name}.onnx`), { imageShape: [1, 28, 28] });
       paths.push(join(work, `${name}.onnx`));
       writeFileSync(paths[paths.length - 1], exportBytes(model));

@@ -2,10 +2,11 @@ import { basename, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { XbarError } from '../core/errors.js';
 import { datasetNames, loadDataset } from '../data/node.js';
-import { loadModel } from '../nn/io-node.js';
+import { loadModel, saveModel } from '../nn/io-node.js';
 import type { Model } from '../nn/model.js';
 import type { ModelFile } from '../nn/serialize.js';
-import { importMeta, inMemoryFile, isOnnxPath, readOnnxFile, saveModelFolder, writeOnnxFile } from '../onnx/node.js';
+import { importMeta, inMemoryFile, isOnnxPath, readOnnxFile, writeOnnxFile } from '../onnx/node.js';
+import { inRunFolderSync } from '../study/run-folder.js';
 import { VERSION } from '../version.js';
 import { DATA_DIR_HELP, output } from './common.js';
 
@@ -46,7 +47,12 @@ export function runImport(file: string, o: ImportCliOptions) {
     throw new XbarError(
       `${file} has ${model.outputSize} outputs but dataset '${ds.name}' has ${ds.numClasses} classes: pick the matching --dataset`,
     );
-  saveModelFolder(o.out, model, importMeta(provenance, ds));
+  // Read and checked before anything is written; then the folder appears whole (with its
+  // manifest) or not at all, and a re-import replaces an earlier one in one step.
+  inRunFolderSync(
+    { out: o.out, command: 'import', key: { sha256: provenance.sha256, normalize, dataset: ds }, inputs: [file, o.dataDir] },
+    (run) => saveModel(run?.dir ?? o.out, model, importMeta(provenance, ds)),
+  );
   return {
     out: o.out,
     spec: model.spec,

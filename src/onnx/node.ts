@@ -1,10 +1,9 @@
 /** Reading and writing .onnx files and imported model folders (Node only). */
-import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { basename } from 'node:path';
 import { XbarError } from '../core/errors.js';
 import { writeFileAtomic } from '../core/fs-node.js';
-import { saveModel, sha256 } from '../nn/io-node.js';
+import { sha256 } from '../nn/io-node.js';
 import type { Model } from '../nn/model.js';
 import { encodeWeights, MODEL_FORMAT, MODEL_FORMAT_VERSION, type ModelFile } from '../nn/serialize.js';
 import { VERSION } from '../version.js';
@@ -49,24 +48,6 @@ export function inMemoryFile(model: Model, meta: Record<string, unknown>): Model
     weightsSha256: sha256(bytes),
     meta,
   };
-}
-
-/**
- * Saves a model folder all at once: into a temporary sibling, renamed into place, so a failure
- * leaves no half-written folder behind. An existing folder is written into file by file (each
- * atomically), as `xbar train --out` does.
- */
-export function saveModelFolder(dir: string, model: Model, meta: Record<string, unknown>): ModelFile {
-  if (existsSync(dir)) return saveModel(dir, model, meta);
-  const tmp = join(dirname(dir), `.${basename(dir)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
-  try {
-    const file = saveModel(tmp, model, meta);
-    renameSync(tmp, dir);
-    return file;
-  } catch (e) {
-    rmSync(tmp, { recursive: true, force: true });
-    throw e;
-  }
 }
 
 /** Writes a saved model (folder) or a .onnx path's import as an ONNX file, atomically. */

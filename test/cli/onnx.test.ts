@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -24,11 +24,13 @@ describe('xbar import / export', () => {
   it('imports a PyTorch LeNet into a model folder that records where it came from; eval runs on it and on the .onnx itself', () => {
     const r = xbar('import', lenet, '--out', dir, '--dataset', 'mnist', '--json');
     expect(r.code, r.err).toBe(0);
-    expect(readdirSync(dir).sort()).toEqual(['model.json', 'weights.bin']);
+    // A run folder (src/study/run-folder.ts): the model and the manifest of its files' checksums.
+    expect(readdirSync(dir).sort()).toEqual(['manifest.json', 'model.json', 'weights.bin']);
     const meta = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')).meta;
     expect(meta.dataset).toBe('mnist');
     expect(meta.onnx).toMatchObject({ sha256: sha(lenet), producer: 'pytorch', opset: 17 });
-    expect(meta.onnx.transformations.join('\n')).toMatch(/folded BatchNormalization/);
+    expect(meta.onnx.producerVersion).toMatch(/^\d/);
+    expect(meta.onnx.transformations.join('\n')).toMatch(/folded BatchNormalization node '.*' into Gemm node '.*'/);
     const fromDir = JSON.parse(xbar('eval', '--model', dir, '--limit-test', '500', '--json').out);
     const direct = xbar('eval', '--model', lenet, '--dataset', 'mnist', '--limit-test', '500', '--json');
     expect(direct.code, direct.err).toBe(0);
@@ -152,6 +154,18 @@ describe('xbar import / export', () => {
       [],
       /dynamic dimensions \[N, 1, H, W\]: pass --dataset or --data-dir/,
     ]);
+    const external = new OnnxBuilder(['N', 4]);
+    const w = external.init([4, 2]);
+    const tensor = external.inits.find((t) => t.name === w)!;
+    tensor.rawData = undefined;
+    tensor.dataLocation = 1;
+    tensor.externalData = [{ key: 'location', value: 'weights.bin' }];
+    cases.push([
+      'external.onnx',
+      external.bytes(external.node('MatMul', ['x', w]), ['N', 2]),
+      [],
+      /tensor 'w0' keeps its data in an external file/,
+    ]);
     cases.push(['lenet.onnx', null, ['--dataset', 'digits8'], /is \[batch, 1, 28, 28\] but the dataset's images are \[1,8,8\]/]);
     cases.push(['missing.onnx', null, [], /ONNX file .*missing\.onnx not found/]);
     for (const [name, bytes, extra, want] of cases) {
@@ -164,6 +178,20 @@ describe('xbar import / export', () => {
       expect(r.err, name).toMatch(want);
       expect(existsSync(out), name).toBe(false);
     }
-    expect(readdirSync(work).filter((f) => f.includes('.tmp-'))).toEqual([]);
+    // Neither a temporary file nor a run folder's staging folder or lock.
+    expect(readdirSync(work).filter((f) => f.includes('.tmp-') || f.includes('.xbar-'))).toEqual([]);
+  });
+
+  it('a re-import replaces the folder whole; a folder of files xbar did not write is refused and left as it was', () => {
+    const again = xbar('import', lenet, '--out', dir, '--dataset', 'mnist');
+    expect(again.code, again.err).toBe(0);
+    expect(readdirSync(dir).sort()).toEqual(['manifest.json', 'model.json', 'weights.bin']);
+    const mine = join(work, 'mine');
+    mkdirSync(mine);
+    writeFileSync(join(mine, 'notes.txt'), 'mine');
+    const r = xbar('import', lenet, '--out', mine, '--dataset', 'mnist');
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/holds files xbar did not write/);
+    expect(readdirSync(mine)).toEqual(['notes.txt']);
   });
 });

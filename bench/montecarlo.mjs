@@ -1,12 +1,13 @@
 // Monte Carlo throughput (simulated chips x test images per second) of xbar against a PyTorch peer
 // doing the same study the MemTorch/aihwkit way (bench/peers/torch_montecarlo.py).
 // Usage: npm run build && node bench/montecarlo.mjs [--chips N] [--reps R] [--quick] [--json]
-//   --chips N        chips in the MNIST scenarios (default 100 for the mlp, 20 for LeNet-5: a Monte Carlo
-//                    study is hundreds of chips; fewer make the workers' fixed start-up, ~0.15 s, weigh)
+//   --chips N        chips in the MNIST scenarios (default 100 for the mlp, 20 for LeNet-5 and 10 for the ResNet:
+//                    a Monte Carlo study is hundreds of chips; fewer make the workers' fixed start-up, ~0.15 s, weigh)
 //   --paper-chips N  chips in the digits8 scenario (default 200)
 //   --reps R         timed repetitions per measurement, medians reported (default 3)
 //   --quick          smoke run: 3 / 30 chips on 1000 test images, 1 repetition
-//   --only KEYS      comma-separated scenario keys (mlp-sigma, mlp-faults, lenet-sigma, lenet-faults, paper-sigma)
+//   --only KEYS      comma-separated scenario keys (mlp-sigma, mlp-faults, lenet-sigma, lenet-faults, resnet-sigma,
+//                    resnet-faults, paper-sigma)
 //   --no-peer        skip PyTorch;  --no-workers  skip xbar's worker-thread runner;  --no-torch1  skip torch on 1 thread
 //   --torch-threads N  torch.set_num_threads of the main peer run (default: xbar's thread count, os.availableParallelism())
 //   --cache DIR      where the trained models live (default bench/.cache; trained there when missing)
@@ -128,6 +129,7 @@ const reps = Number(option('--reps', quick ? 1 : 3));
 const chipsOption = option('--chips');
 const chips = Number(chipsOption ?? (quick ? 3 : 100));
 const lenetChips = Number(chipsOption ?? (quick ? 3 : 20));
+const resnetChips = Number(chipsOption ?? (quick ? 3 : 10));
 const paperChips = Number(option('--paper-chips', quick ? 30 : 200));
 const limitTest = quick ? 1000 : null;
 const cache = resolve(option('--cache', join(here, '.cache')));
@@ -138,7 +140,16 @@ for (const [k, v] of Object.entries({ reps, chips, 'paper-chips': paperChips }))
   }
 
 const { loadModel } = await import(dist('nn/io-node.js'));
-/** The trained model folder, trained into the cache when missing or unreadable (e.g. after a format change). */
+/**
+ * Networks trained elsewhere: ONNX files imported into the cache (`xbar import`). The ResNet is the
+ * PyTorch fixture of test/fixtures/onnx (scripts/make-onnx-fixtures.py): 11 convolutions, 4
+ * residual blocks, two with 1x1 projection shortcuts, batch norm folded by torch.onnx.export.
+ */
+const IMPORTED = {
+  'resnet-onnx': { file: join(root, 'test/fixtures/onnx/resnet-op17.onnx'), dataset: 'mnist' },
+};
+
+/** The trained model folder, trained (or imported) into the cache when missing or unreadable (e.g. after a format change). */
 function ensureModel(preset) {
   const dir = join(cache, preset);
   if (existsSync(join(dir, 'model.json'))) {
@@ -150,13 +161,21 @@ function ensureModel(preset) {
     }
   }
   mkdirSync(cache, { recursive: true });
-  log(`training ${preset} into ${dir} (once; ~60 s for mlp, ~7 min for lenet5, 3 s for mlp-paper)...`);
-  const r = spawnSync(process.execPath, [join(root, 'dist/cli/main.js'), 'train', '--model', preset, '--out', dir, '--quiet'], {
+  const imported = IMPORTED[preset];
+  log(
+    imported
+      ? `importing ${imported.file} into ${dir}...`
+      : `training ${preset} into ${dir} (once; ~60 s for mlp, ~7 min for lenet5, 3 s for mlp-paper)...`,
+  );
+  const args = imported
+    ? ['import', imported.file, '--out', dir, '--dataset', imported.dataset]
+    : ['train', '--model', preset, '--out', dir, '--quiet'];
+  const r = spawnSync(process.execPath, [join(root, 'dist/cli/main.js'), ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
     encoding: 'utf8',
   });
   if (r.status !== 0) {
-    console.error(`training ${preset} failed (exit ${r.status}): ${r.stdout}`);
+    console.error(`${imported ? 'importing' : 'training'} ${preset} failed (exit ${r.status}): ${r.stdout}`);
     process.exit(1);
   }
   log(`  ${r.stdout.trim()}`);
@@ -191,6 +210,26 @@ const SCENARIOS = [
     ...FAULTS,
     chips: lenetChips,
     note: `LeNet-5, MNIST, faults only: random sa0=${FAULTS.sa0} sa1=${FAULTS.sa1}, sigma 0`,
+  },
+  {
+    key: 'resnet-sigma',
+    preset: 'resnet-onnx',
+    dataset: 'mnist',
+    sigma: 0.1,
+    chips: resnetChips,
+    // fixtures.json: PyTorch's accuracy on the whole test set, which the peer's ideal network must give.
+    testAccuracy: 0.9573,
+    note: 'ResNet imported from PyTorch (11 conv, 4 residual blocks, 2 projection shortcuts, global pooling), MNIST, sigma 0.1',
+  },
+  {
+    key: 'resnet-faults',
+    preset: 'resnet-onnx',
+    dataset: 'mnist',
+    sigma: 0,
+    ...FAULTS,
+    chips: resnetChips,
+    testAccuracy: 0.9573,
+    note: `imported ResNet, MNIST, faults only: random sa0=${FAULTS.sa0} sa1=${FAULTS.sa1}, sigma 0`,
   },
   {
     key: 'paper-sigma',
@@ -298,6 +337,7 @@ for (const s of scenarios) {
     ...job,
     reps: 1,
     dataDir,
+    testAccuracy: s.testAccuracy ?? null,
     sa0: s.sa0 ?? 0,
     sa1: s.sa1 ?? 0,
     gMin: 1e-6,

@@ -55,7 +55,8 @@ def images(raw, dataset, np):
 
 
 def load_model(d, np):
-    """xbar's saved model (docs/model-format.md): dense, conv2d, maxpool, activation, flatten, dropout."""
+    """xbar's saved model (docs/model-format.md): dense, conv2d, maxpool, activation, flatten, dropout;
+    a graph model's nodes also add, globalavgpool, avgpool and strided, padded convolutions."""
     with open(os.path.join(d, "model.json")) as f:
         header = json.load(f)
     if header.get("format") != "xbar-model" or header.get("version") != 1:
@@ -65,6 +66,8 @@ def load_model(d, np):
     for e in header["weights"]:
         size = int(np.prod(e["shape"]))
         params[e["name"]] = flat[e["offset"] : e["offset"] + size].reshape(e["shape"])
+    if "nodes" in header["spec"]:
+        return header, graph_layers(header["spec"]["nodes"], params, np)
     # Weighted layers: {"kind", "W": [nIn, nOut] as on the crossbar (conv: im2col rows (ky, kx, c)), "b", "act"};
     # others: {"kind": "maxpool"|"flatten"}.
     layers = []
@@ -93,6 +96,40 @@ def load_model(d, np):
         elif t != "dropout":
             raise ValueError(f"layer type {t} is not supported by this peer")
     return header, layers
+
+
+def graph_layers(nodes, params, np):
+    """A graph model (docs/model-format.md, spec.nodes) as the same kind of list, each entry naming the
+    entries it reads ("in": indices, -1 = the image). As xbar maps it (src/crossbar/plan.ts): an
+    activation that alone reads a weighted node is that node's neuron (fused, clipped at its rail);
+    additions, pooling and other activations run as in software."""
+    index = {n["name"]: i for i, n in enumerate(nodes)}
+    ins = [[index[x] if x != "input" else -1 for x in n.get("inputs", [nodes[i - 1]["name"]] if i else ["input"])] for i, n in enumerate(nodes)]
+    readers = [[j for j, r in enumerate(ins) if i in r] for i in range(len(nodes))]
+    layers = []
+    for i, spec in enumerate(nodes):
+        t, name = spec["type"], spec["name"]
+        L = {"kind": t, "in": ins[i], "fused": False}
+        if t in ("dense", "conv2d"):
+            W = params[f"{name}.weight"]
+            L.update(W=W, b=params.get(f"{name}.bias", np.zeros(W.shape[1], dtype=np.float32)), act=None)
+            if t == "conv2d":
+                k = spec["kernel"]
+                L.update(k=k, stride=spec.get("stride", 1))
+                L["pad"] = spec["pad"] if "pad" in spec else (k - 1) // 2 if spec.get("padding", "valid") == "same" else 0
+        elif t == "activation":
+            L["act"] = (spec["fn"], spec.get("cap", 1))
+            src = ins[i][0]
+            if len(ins[i]) == 1 and src >= 0 and "W" in layers[src] and readers[src] == [i]:
+                layers[src]["act"], L["fused"] = L["act"], True
+        elif t in ("maxpool", "avgpool"):
+            if spec.get("stride", spec["size"]) != spec["size"]:
+                raise ValueError(f"{t} with stride != size is not supported by this peer")
+            L["size"] = spec["size"]
+        elif t not in ("add", "globalavgpool", "flatten", "dropout"):
+            raise ValueError(f"node type {t} is not supported by this peer")
+        layers.append(L)
+    return layers
 
 
 def main():
@@ -142,7 +179,7 @@ def main():
             L["nIn"] = A.shape[0] - 1
 
         in_h, in_w, in_c = (header["spec"]["inputShape"] + [1, 1])[:3]
-        conv_first = weighted[0]["kind"] == "conv2d"
+        conv_first = weighted[0]["kind"] == "conv2d"  # in a graph too: its weighted nodes read images or vectors
 
         def as_input(t):
             """xbar's rows of NHWC pixels as the first layer wants them: NCHW images or flat vectors."""
@@ -157,31 +194,75 @@ def main():
             if L["kind"] == "conv2d":
                 k, F = L["k"], W.shape[1]
                 w4 = W.reshape(k, k, -1, F).permute(3, 2, 0, 1).contiguous()
-                h = torch.nn.functional.conv2d(h, w4, b, padding=L["pad"])
+                h = torch.nn.functional.conv2d(h, w4, b, stride=L.get("stride", 1), padding=L["pad"])
             else:
                 h = torch.addmm(b, h, W)
             mm[0] += time.perf_counter() - t
             return h
 
-        def forward(weights, h, calibrate=False):
+        def rail(L, h, calibrate, last):
+            """Rails of xbar's default circuit, from the ideal network (src/crossbar/plan.ts): railHeadroom x
+            the calibrated largest value of a neuron's output (a weighted layer with its activation) and of
+            the last weighted layer's when it has none."""
+            if calibrate:
+                m = float(h.abs().max()) or 1.0
+                L["rail"] = cfg["railHeadroom"] * m if cfg["saturate"] and (L["act"] is not None or last) else None
+            elif L["rail"] is not None:
+                h = h.clamp_(-L["rail"], L["rail"])
+            return h
+
+        def forward_sequential(weights, h, calibrate=False):
             """The network with one chip's matrices; calibrate=True sets each layer's rail instead of clipping."""
             ws = iter(weights)
-            for i, L in enumerate(layers):
+            for L in layers:
                 if L["kind"] == "maxpool":
                     h = torch.nn.functional.max_pool2d(h, L["size"])
                 elif L["kind"] == "flatten":
                     if h.dim() == 4:
                         h = h.permute(0, 2, 3, 1).reshape(h.shape[0], -1)  # NCHW -> xbar's NHWC order
                 else:
-                    h = act(weighted_layer(h, L, next(ws)), L["act"])
-                    if calibrate:
-                        # Rails of xbar's default circuit, from the ideal network (src/crossbar/plan.ts).
-                        m = float(h.abs().max()) or 1.0
-                        last_linear = L is weighted[-1] and L["act"] is None
-                        L["rail"] = cfg["railHeadroom"] * m if cfg["saturate"] and (L["act"] is not None or last_linear) else None
-                    elif L["rail"] is not None:
-                        h = h.clamp_(-L["rail"], L["rail"])
+                    h = rail(L, act(weighted_layer(h, L, next(ws)), L["act"]), calibrate, L is weighted[-1] and L["act"] is None)
             return h
+
+        last_use = {}
+        for i, L in enumerate(layers):
+            for j in L.get("in", []):
+                last_use[j] = i
+
+        def forward_graph(weights, x, calibrate=False):
+            """The graph node by node (NCHW), each weighted node with one chip's matrix, in batches of 1000
+            images (a residual network's feature maps of the whole test set would not fit in memory); each
+            value is dropped after its last reader."""
+            if not calibrate and len(x) > 1000:
+                return torch.cat([forward_graph(weights, x[i : i + 1000]) for i in range(0, len(x), 1000)])
+            ws = iter(weights)
+            vals = []
+            for i, L in enumerate(layers):
+                h = [x if j < 0 else vals[j] for j in L["in"]]
+                kind = L["kind"]
+                if "W" in L:
+                    y = rail(L, act(weighted_layer(h[0], L, next(ws)), L["act"]), calibrate, L is weighted[-1] and L["act"] is None)
+                elif kind == "activation":
+                    y = h[0] if L["fused"] else act(h[0].clone(), L["act"])
+                elif kind == "add":
+                    y = h[0] + h[1]
+                elif kind == "globalavgpool":
+                    y = h[0].mean((2, 3))
+                elif kind == "maxpool":
+                    y = torch.nn.functional.max_pool2d(h[0], L["size"])
+                elif kind == "avgpool":
+                    y = torch.nn.functional.avg_pool2d(h[0], L["size"])
+                elif kind == "flatten":
+                    y = h[0].permute(0, 2, 3, 1).reshape(h[0].shape[0], -1) if h[0].dim() == 4 else h[0]
+                else:  # dropout
+                    y = h[0]
+                vals.append(y)
+                for j in L["in"]:
+                    if j >= 0 and last_use[j] == i:
+                        vals[j] = None
+            return vals[-1]
+
+        forward = forward_graph if "in" in layers[0] else forward_sequential
 
         ideal_w = [torch.from_numpy(np.vstack([L["W"], L["b"][None, :]])) for L in weighted]
         forward(ideal_w, as_input(calib), calibrate=True)
@@ -245,7 +326,7 @@ def main():
         "reps": reps,
         "accuracy": {"mean": mean, "std": std, "min": min(acc), "max": max(acc)},
         "idealAccuracy": ideal,
-        "modelTestAccuracy": header.get("meta", {}).get("testAccuracy"),
+        "modelTestAccuracy": cfg.get("testAccuracy") or header.get("meta", {}).get("testAccuracy"),
         "rails": [L["rail"] for L in weighted],
         "blas": loaded_blas(),
         "peakRssMiB": peak_rss_mib(),

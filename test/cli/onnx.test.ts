@@ -133,7 +133,7 @@ describe('xbar import / export', () => {
     const back = join(work, 'resnet-again');
     expect(xbar('import', onnx, '--out', back, '--dataset', 'mnist').code).toBe(0);
     expect(sha(join(back, 'weights.bin'))).toBe(sha(join(rn, 'weights.bin')));
-  });
+  }, 300_000); // six CLI runs of a ResNet: minutes on a loaded 2-core machine
 
   it('bad input: one line each, exit 1, no output folder left behind', () => {
     const cases: [string, Uint8Array | null, string[], RegExp][] = [];

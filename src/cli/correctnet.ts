@@ -1,10 +1,9 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { type Command, Option } from 'commander';
 import { XbarError } from '../core/errors.js';
-import { writeFileAtomic } from '../core/fs-node.js';
 import type { Kernels } from '../core/kernels.js';
 import { hardwareText } from '../cost/format.js';
 import { compensationRecoveryCost, type RecoveryCost, recoveryContext, siteOverhead } from '../cost/recovery.js';
@@ -63,6 +62,7 @@ import { loadModel, saveModel } from '../nn/io-node.js';
 import type { Model } from '../nn/model.js';
 import { presets } from '../nn/presets.js';
 import { evaluate } from '../nn/train.js';
+import { RunFolder } from '../study/run-folder.js';
 import { VERSION } from '../version.js';
 import { common, DATA_DIR_HELP, kernelsFrom, pct } from './common.js';
 import { loadTech } from './cost.js';
@@ -190,52 +190,42 @@ function datasetId(ds: Dataset): string {
 }
 
 /**
- * The network a previous run trained into `dir`, if steps/model-<label>.json records the same key
- * and `dir` still holds the network it recorded (its weights' checksum); otherwise undefined.
+ * The network a run trained into `rel` (plain, noise-injection, Lipschitz, compensated), reused
+ * when this run, the complete run at --out or an interrupted run recorded it with the same key and
+ * its files are unchanged; copied into this run's folder. Otherwise `train` makes it there.
  */
-function keptModel(out: string, dir: string, label: string, key: unknown, progress: Progress): Model | undefined {
-  const recorded = readCached<string>(out, `model-${label}`, key);
-  if (recorded === undefined || !existsSync(join(dir, 'model.json')) || modelId(dir) !== recorded) return undefined;
-  progress.log(`${label}: reusing ${dir}`);
-  return loadModel(dir).model;
-}
-
-/** A cached step's value, if its file exists and was made with the same key. */
-function readCached<T>(dir: string, name: string, key: unknown): T | undefined {
-  const path = join(dir, 'steps', `${name}.json`);
-  if (!existsSync(path)) return undefined;
-  try {
-    const c = JSON.parse(readFileSync(path, 'utf8')) as { key: string; value: T };
-    return c.key === JSON.stringify(key) ? c.value : undefined;
-  } catch {
-    return undefined;
+function keptOrTrained(run: RunFolder, rel: string, label: string, key: unknown, progress: Progress, train: (dir: string) => Model): Model {
+  const kept = run.lookupDir(rel, key);
+  if (kept) {
+    progress.log(`${label}: reusing ${rel}`);
+    return loadModel(kept).model;
   }
+  rmSync(run.path(rel), { recursive: true, force: true });
+  const model = train(run.path(rel));
+  run.storeDir(rel, key);
+  return model;
 }
 
-function writeCached(dir: string, name: string, key: unknown, value: unknown): void {
-  writeFileAtomic(join(dir, 'steps', `${name}.json`), `${JSON.stringify({ key: JSON.stringify(key), value }, null, 1)}\n`);
-}
-
-function reused<T>(dir: string, name: string, key: unknown, progress: Progress): T | undefined {
-  const hit = readCached<T>(dir, name, key);
-  if (hit !== undefined) progress.log(`${name}: reusing ${join(dir, 'steps', `${name}.json`)}`);
+function reused<T>(run: RunFolder, name: string, key: unknown, progress: Progress): T | undefined {
+  const hit = run.lookup<T>(name, key);
+  if (hit !== undefined) progress.log(`${name}: reusing steps/${name}.json`);
   return hit;
 }
 
-/** A cached step: reused when the file exists and was made with the same key. */
-function cached<T>(dir: string, name: string, key: unknown, progress: Progress, compute: () => T): T {
-  const hit = reused<T>(dir, name, key, progress);
+/** A cached step: reused when this run or an earlier one made it with the same key. */
+function cached<T>(run: RunFolder, name: string, key: unknown, progress: Progress, compute: () => T): T {
+  const hit = reused<T>(run, name, key, progress);
   if (hit !== undefined) return hit;
   const value = compute();
-  writeCached(dir, name, key, value);
+  run.store(name, key, value);
   return value;
 }
 
-async function cachedAsync<T>(dir: string, name: string, key: unknown, progress: Progress, compute: () => Promise<T>): Promise<T> {
-  const hit = reused<T>(dir, name, key, progress);
+async function cachedAsync<T>(run: RunFolder, name: string, key: unknown, progress: Progress, compute: () => Promise<T>): Promise<T> {
+  const hit = reused<T>(run, name, key, progress);
   if (hit !== undefined) return hit;
   const value = await compute();
-  writeCached(dir, name, key, value);
+  run.store(name, key, value);
   return value;
 }
 
@@ -249,15 +239,15 @@ async function cachedAsync<T>(dir: string, name: string, key: unknown, progress:
  */
 function journaled(
   problem: PlacementProblem,
-  dir: string,
+  run: RunFolder,
   name: string,
   searchKey: Record<string, unknown>,
   progress: Progress,
 ): PlacementProblem {
   const file = `${name}-evaluations`;
   const key = { ...searchKey, searches: undefined, episodes: undefined, batch: undefined, rlLr: undefined };
-  const saved = new Map(Object.entries(readCached<Record<string, number>>(dir, file, key) ?? {}));
-  if (saved.size) progress.log(`${name}: replaying ${saved.size} evaluations from ${join(dir, 'steps', `${file}.json`)}`);
+  const saved = new Map(Object.entries(run.lookup<Record<string, number>>(file, key) ?? {}));
+  if (saved.size) progress.log(`${name}: replaying ${saved.size} evaluations from steps/${file}.json`);
   return {
     ...problem,
     evaluate: async (config) => {
@@ -266,7 +256,7 @@ function journaled(
       if (hit !== undefined) return hit;
       const accuracy = await problem.evaluate(config);
       saved.set(k, accuracy);
-      writeCached(dir, file, key, Object.fromEntries(saved));
+      run.store(file, key, Object.fromEntries(saved));
       return accuracy;
     },
   };
@@ -333,8 +323,30 @@ export function evaluationWorkers(workers: number | undefined, chips: number, ke
   return { workers: n, runChips };
 }
 
+/**
+ * CorrectNet end to end into the run folder --out: every step is cached in it by a key of its
+ * inputs' checksums and options, so an interrupted run resumes and a re-run with other options
+ * recomputes exactly what they change; the folder is replaced whole at the end.
+ */
 export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, progress: Progress) {
+  const { quiet: _q, json: _j, kernels: _k, threads: _t, workers: _w, ...key } = o as CorrectnetOptions & Record<string, unknown>;
+  const run = new RunFolder({ out: o.out, command: 'correctnet', key, inputs: [o.model, o.dataDir], resumable: true });
+  if (run.resumed) progress.log(`resuming the interrupted run in ${run.dir}`);
+  try {
+    const result = await correctnetIn(run, o, kernels, progress);
+    run.commit();
+    return result;
+  } catch (e) {
+    // Kept: a run of the same options resumes from its steps; another run reuses what still fits.
+    run.abandon();
+    throw e;
+  }
+}
+
+async function correctnetIn(run: RunFolder, o: CorrectnetOptions, kernels: Kernels, progress: Progress) {
   const t0 = performance.now();
+  // Paths recorded in the results name where the run ends, not its staging folder.
+  const finalPath = (p: string) => (p.startsWith(run.dir) ? join(o.out, relative(run.dir, p)) : p);
   const sigmas = parseList(o.sigmas, 'sigmas', 0);
   const wholeRanks = (list: string, flag: string) =>
     parseList(list, flag.slice(2), 0).map((r) => {
@@ -379,7 +391,7 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
   const fromDir = existsSync(join(o.model, 'model.json'));
   let modelArg = o.model;
   let datasetName = o.dataset;
-  let plainDir = join(o.out, 'plain');
+  let plainDir = run.path('plain');
   let plainSeed = o.seed;
   if (fromDir) {
     const { model, file } = loadModel(o.model);
@@ -389,8 +401,8 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
     const preset = typeof file.meta.model === 'string' && presets[file.meta.model] ? file.meta.model : null;
     if (preset && JSON.stringify(presets[preset].spec) === JSON.stringify(model.spec)) modelArg = preset;
     else {
-      modelArg = join(o.out, 'spec.json');
-      writeFileAtomic(modelArg, `${JSON.stringify(model.spec, null, 2)}\n`);
+      modelArg = run.path('spec.json');
+      run.write('spec.json', `${JSON.stringify(model.spec, null, 2)}\n`);
     }
   } else {
     const { preset } = resolveModel(o.model);
@@ -415,19 +427,17 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
    * steps/model-<label>.json says it was trained with the same key (the options, the data and the
    * checksum of the network it starts from) and `dir` still holds the network it recorded.
    */
-  const loadOrTrain = (dir: string, label: string, extra: Record<string, unknown>): Model => {
+  const loadOrTrain = (rel: string, label: string, extra: Record<string, unknown>): Model => {
     const key = {
       ...context,
       spec: resolveModel(trainOpts.model).spec,
-      train: { ...trainOpts, ...extra, init: undefined },
+      train: { ...trainOpts, ...extra, model: undefined, init: undefined },
       init: typeof extra.init === 'string' ? modelId(extra.init) : null,
     };
-    const model = keptModel(o.out, dir, label, key, progress);
-    if (model) return model;
-    progress.log(`${label}: training into ${dir}`);
-    const trained = trainInto({ ...trainOpts, ...extra }, dir, kernels, progress).model;
-    writeCached(o.out, `model-${label}`, key, modelId(dir));
-    return trained;
+    return keptOrTrained(run, rel, label, key, progress, (dir) => {
+      progress.log(`${label}: training into ${finalPath(dir)}`);
+      return trainInto({ ...trainOpts, ...extra }, dir, kernels, progress).model;
+    });
   };
   // The validation split the plain model was trained without (same seed as xbar train).
   const { trainSplit, val, valSet, rails } = correctnetImages(ds, plainSeed, o.valImages);
@@ -444,7 +454,7 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
   for (const n of [...calibrate, ...(o.calibrateSearch === undefined ? [] : [o.calibrateSearch])])
     if (n > trainSplit.n)
       throw new XbarError(`--calibrate ${n} is more than the ${trainSplit.n} training images (the validation split is held out)`);
-  const plain = fromDir ? loadModel(plainDir).model : loadOrTrain(plainDir, 'plain', { epochs: o.plainEpochs });
+  const plain = fromDir ? loadModel(plainDir).model : loadOrTrain('plain', 'plain', { epochs: o.plainEpochs });
   const circuit = resolveCircuit({});
 
   const sweep = async (model: Model, label: string, dir: string): Promise<SweepPoint[]> => {
@@ -458,13 +468,10 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
       readNoise: o.readNoise ?? 0,
       test: ds.test.n,
     };
-    const path = join(o.out, 'steps', `sweep-${label}.json`);
-    if (existsSync(path)) {
-      const c = JSON.parse(readFileSync(path, 'utf8')) as { key: string; value: SweepPoint[] };
-      if (c.key === JSON.stringify(key)) {
-        progress.log(`sweep ${label}: reusing ${path}`);
-        return c.value;
-      }
+    const hit = run.lookup<SweepPoint[]>(`sweep-${label}`, key);
+    if (hit) {
+      progress.log(`sweep ${label}: reusing steps/sweep-${label}.json`);
+      return hit;
     }
     const plan = planCrossbars(model, circuit, rails.x, rails.n, kernels);
     const points: SweepPoint[] = [];
@@ -493,7 +500,7 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
       );
       points.push({ sigma, summary: r.summary, seconds: r.seconds, accuracies: r.chips.map((c) => c.accuracy) });
     }
-    writeFileAtomic(path, `${JSON.stringify({ key: JSON.stringify(key), value: points }, null, 1)}\n`);
+    run.store(`sweep-${label}`, key, points);
     return points;
   };
 
@@ -517,8 +524,8 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
 
   // 3. Noise-injection and Lipschitz fine-tuning from the plain network.
   const ft = { init: plainDir, epochs: o.finetuneEpochs };
-  const noiseDir = join(o.out, 'noise');
-  const noise = loadOrTrain(noiseDir, 'noise-injection', {
+  const noiseDir = run.path('noise');
+  const noise = loadOrTrain('noise', 'noise-injection', {
     ...ft,
     noiseSigma,
     noiseReadNoise: o.readNoise,
@@ -526,13 +533,18 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
     noiseRamp: o.noiseRamp || undefined,
     noiseRails: o.noiseRails,
   });
-  const lipDir = join(o.out, 'lipschitz');
-  const lipschitz = loadOrTrain(lipDir, 'lipschitz', { ...ft, lipschitz: o.lipschitz, lambda: o.lambda, lipschitzBound: o.lipschitzBound });
+  const lipDir = run.path('lipschitz');
+  const lipschitz = loadOrTrain('lipschitz', 'lipschitz', {
+    ...ft,
+    lipschitz: o.lipschitz,
+    lambda: o.lambda,
+    lipschitzBound: o.lipschitzBound,
+  });
 
   // 4. Error suppression, measured: spectral norms and per-layer amplification under variation.
   const ampImages = head(val, Math.min(500, o.valImages));
   const amplification = cached(
-    o.out,
+    run,
     'amplification',
     { ...context, models: [plainDir, lipDir, noiseDir].map(modelId), sigma: targetSigma, n: ampImages.n, seed: o.seed },
     progress,
@@ -552,7 +564,7 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
 
   // 5. Layer sensitivity and compensation placement on the Lipschitz network.
   const sensitivity = cached(
-    o.out,
+    run,
     'sensitivity',
     { ...context, model: modelId(lipDir), sigma: targetSigma, n: valSet.n, chips: o.searchChips, seed: o.seed },
     progress,
@@ -604,9 +616,9 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
   };
   const logEvaluation = (config: number[], acc: number, s: number) =>
     progress.log(`  evaluated [${config.join(' ')}]: ${pct(acc)} (${s.toFixed(1)} s)`);
-  const placement = await cachedAsync(o.out, 'placement', placementKey, progress, () =>
+  const placement = await cachedAsync(run, 'placement', placementKey, progress, () =>
     runSearches(
-      journaled(compensationPlacementProblem(setup, kernels, logEvaluation), o.out, 'placement', placementKey, progress),
+      journaled(compensationPlacementProblem(setup, kernels, logEvaluation), run, 'placement', placementKey, progress),
       searches,
       o,
       progress,
@@ -619,7 +631,7 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
   );
 
   // 6. Compensation modules at the chosen sites, trained under variation on the full training set.
-  const compensate = (base: Model, baseDir: string, dir: string, label: string): Model => {
+  const compensate = (base: Model, baseDir: string, rel: string, label: string): Model => {
     const cfg = { epochs: o.compEpochs, batchSize: 128, lr: o.compLr, device: target, seed: o.seed + 23 };
     const key = {
       ...context,
@@ -630,11 +642,7 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
       selection: { images: valSet.n, chips: o.searchChips, seed: o.seed + 29 },
       train: trainSplit.n,
     };
-    const kept = keptModel(o.out, dir, label, key, progress);
-    if (kept) return kept;
-    const m = trainCompensated(base, baseDir, dir, label, cfg);
-    writeCached(o.out, `model-${label}`, key, modelId(dir));
-    return m;
+    return keptOrTrained(run, rel, label, key, progress, (dir) => trainCompensated(base, baseDir, dir, label, cfg));
   };
   const trainCompensated = (
     base: Model,
@@ -646,7 +654,7 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
     progress.log(`${label}: training compensation at ${JSON.stringify(sites)}`);
     const m = withCompensation(base, sites, o.seed + 19);
     if (!sites.length) {
-      saveModel(dir, m, { xbarVersion: VERSION, base: baseDir, compensation: { sites: [] } });
+      saveModel(dir, m, { xbarVersion: VERSION, base: finalPath(baseDir), compensation: { sites: [] } });
       return m;
     }
     // Keep the epoch (0 = the untrained identity modules) with the best mean accuracy on the
@@ -678,7 +686,7 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
       createdAt: new Date().toISOString(),
       model: modelArg,
       dataset: ds.name,
-      base: baseDir,
+      base: finalPath(baseDir),
       compensation: {
         sites,
         training: { ...cfg, device: undefined, sigma: targetSigma, deviceName: o.device },
@@ -690,8 +698,8 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
     });
     return m;
   };
-  const lipComp = compensate(lipschitz, lipDir, join(o.out, 'lipschitz-comp'), 'lipschitz+comp');
-  const noiseComp = compensate(noise, noiseDir, join(o.out, 'noise-comp'), 'noise+comp');
+  const lipComp = compensate(lipschitz, lipDir, 'lipschitz-comp', 'lipschitz+comp');
+  const noiseComp = compensate(noise, noiseDir, 'noise-comp', 'noise+comp');
 
   // Per-chip calibration of modules at `calSites` on `base`, for chips 0..calibrateChips-1 at the
   // target sigma: each chip's modules are fine-tuned on `n` training images measured through it,
@@ -725,10 +733,10 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
     // A chip's result does not depend on how many chips the column has: more chips reuse the first.
     const chipKey = (c: number) => ({ ...key, chips: undefined, chip: c });
     const silent = makeProgress(true);
-    const columnKnown = readCached(o.out, `calibrate-${method}`, key) !== undefined;
+    const columnKnown = run.lookup(`calibrate-${method}`, key) !== undefined;
     const missing = columnKnown
       ? []
-      : Array.from({ length: calibrateChips }, (_, c) => c).filter((c) => readCached(o.out, chipName(c), chipKey(c)) === undefined);
+      : Array.from({ length: calibrateChips }, (_, c) => c).filter((c) => run.lookup(chipName(c), chipKey(c)) === undefined);
     const workers = Math.min(o.workers ?? availableParallelism(), missing.length);
     if (workers > 1) {
       // Minutes per chip on a large network: the chips go to worker threads, each cached as it ends.
@@ -739,13 +747,13 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
         workers,
         kernels: kernels.name === 'js' ? 'js' : 'native',
         onChip: (r) => {
-          writeCached(o.out, chipName(r.chip), chipKey(r.chip), r);
+          run.store(chipName(r.chip), chipKey(r.chip), r);
           progress.update(++done, `chip ${r.chip}: ${pct(r.accuracy)}`);
         },
       });
       progress.stop();
     }
-    const value = cached(o.out, `calibrate-${method}`, key, progress, () => {
+    const value = cached(run, `calibrate-${method}`, key, progress, () => {
       const accuracies: number[] = [];
       let calSeconds = 0;
       let simSeconds = 0;
@@ -753,7 +761,7 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
       for (let c = 0; c < calibrateChips; c++) {
         // Each chip cached on its own, so that a long calibration (minutes per chip on a large
         // network) resumes where it stopped instead of from its first chip.
-        const one = cached(o.out, chipName(c), chipKey(c), silent, () =>
+        const one = cached(run, chipName(c), chipKey(c), silent, () =>
           calibrateAndSimulate(withCompensation(base, calSites, o.seed + 31), data, chipConfig(chipCfg, c), circuit, ds.test, kernels),
         );
         accuracies.push(one.accuracy);
@@ -771,7 +779,7 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
     const cost = compensationCost(withCompensation(base, calSites));
     return {
       method,
-      dir: baseDir,
+      dir: finalPath(baseDir),
       cleanAccuracy: Number.NaN,
       parameters: networkCost(base).params + cost.params,
       compensation: cost,
@@ -786,8 +794,8 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
     ['plain', plain, plainDir],
     ['noise', noise, noiseDir],
     ['lipschitz', lipschitz, lipDir],
-    ['lipschitz+comp', lipComp, join(o.out, 'lipschitz-comp')],
-    ['noise+comp', noiseComp, join(o.out, 'noise-comp')],
+    ['lipschitz+comp', lipComp, run.path('lipschitz-comp')],
+    ['noise+comp', noiseComp, run.path('noise-comp')],
   ];
   const methods: MethodResult[] = [];
   for (const [method, m, dir] of models) {
@@ -795,7 +803,7 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
     const hasComp = sitesOf(m).length > 0;
     methods.push({
       method,
-      dir,
+      dir: finalPath(dir),
       cleanAccuracy: evaluate(m, ds.test, kernels).accuracy,
       parameters: networkCost(m).params + (hasComp ? compensationCost(m).params : 0),
       compensation: hasComp ? compensationCost(m) : null,
@@ -833,7 +841,7 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
     );
     const problem = journaled(
       calibrationPlacementProblem(setup, kernels, logEvaluation, runChips),
-      o.out,
+      run,
       'calibration-remeasure',
       key,
       progress,
@@ -870,12 +878,12 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
       ...lossKey,
     };
     const { workers: searchWorkers, runChips } = evaluationWorkers(o.workers, searchChips, kernels);
-    const found = await cachedAsync(o.out, 'calibration-placement', key, progress, () => {
+    const found = await cachedAsync(run, 'calibration-placement', key, progress, () => {
       progress.log(
         `placement of calibrated modules: each evaluation calibrates ${searchChips} chips on ${images} images for ${searchEpochs} epochs${searchWorkers > 1 ? ` on ${searchWorkers} workers` : ''}`,
       );
       const problem = calibrationPlacementProblem(calSetup, kernels, logEvaluation, runChips);
-      const journal = journaled(problem, o.out, 'calibration-placement', key, progress);
+      const journal = journaled(problem, run, 'calibration-placement', key, progress);
       return runSearches(journal, searches, { ...o, episodes: searchEpisodes }, progress);
     });
     const remeasured = o.calibrateSearchRemeasure ? await remeasure(found, calSetup, key, o.calibrateSearchRemeasure) : undefined;
@@ -987,11 +995,10 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
     methods,
     seconds: (performance.now() - t0) / 1000,
   };
-  writeFileAtomic(join(o.out, 'results.json'), `${JSON.stringify(result, null, 1)}\n`);
-  writeFileAtomic(join(o.out, 'table.md'), markdownTable(result));
-  writeFileAtomic(join(o.out, 'rl-curve.csv'), rlCurveCsv(rl));
-  if (calibrationPlacement)
-    writeFileAtomic(join(o.out, 'rl-curve-calibrated.csv'), rlCurveCsv(calibrationPlacement.results.rl as RlResult));
+  run.write('results.json', `${JSON.stringify(result, null, 1)}\n`);
+  run.write('table.md', markdownTable(result));
+  run.write('rl-curve.csv', rlCurveCsv(rl));
+  if (calibrationPlacement) run.write('rl-curve-calibrated.csv', rlCurveCsv(calibrationPlacement.results.rl as RlResult));
   return result;
 }
 

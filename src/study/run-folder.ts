@@ -31,9 +31,10 @@ import { VERSION } from '../version.js';
  * - A re-run with the same key (the command and every option that changes a file) resumes the
  *   interrupted staging folder; with another key the old staging folder becomes a cache that
  *   content-keyed steps may still reuse, and the new run starts empty: it never mixes.
- * - Steps (`cached`, `cachedDir`) are keyed by the checksums of their inputs and every option that
- *   changes them; they are looked up in the staging folder, then the complete run at --out, then
- *   the cache left by an interrupted run of another key, and copied into the staging folder.
+ * - Steps (`lookup`/`store`, `lookupDir`/`storeDir`) are keyed by the checksums of their inputs and
+ *   every option that changes them; they are looked up in the staging folder, then the complete run
+ *   at --out, then the cache left by an interrupted run of another key, and copied into the staging
+ *   folder. A resumable run starts with every step record of those folders, so none is lost.
  * - A lock file beside --out refuses a second writer with one line naming its process; the lock of
  *   a process that is gone is taken over.
  */
@@ -62,6 +63,16 @@ export const keyOf = (key: unknown): string =>
   createHash('sha256')
     .update(JSON.stringify(key) ?? 'undefined')
     .digest('hex');
+
+/**
+ * The key recorded in a run's manifest: the command and its options, without --out (where a run
+ * ends is not what it is: the same run into two folders has one key).
+ */
+export function runKey(command: string, key: unknown): string {
+  const isRecord = typeof key === 'object' && key !== null && !Array.isArray(key);
+  const { out: _out, ...rest } = isRecord ? (key as Record<string, unknown>) : { out: undefined };
+  return keyOf({ command, key: isRecord ? rest : key });
+}
 
 const sibling = (out: string, what: string) => join(dirname(out), `.${basename(out)}.xbar-${what}`);
 
@@ -222,7 +233,7 @@ export class RunFolder {
         throw new XbarError(
           `--out ${o.out} holds files xbar did not write (no ${MANIFEST} or xbar result in it), which the run would replace: choose an empty or new folder`,
         );
-      this.key = keyOf({ command: o.command, key: o.key });
+      this.key = runKey(o.command, o.key);
       this.dir = sibling(this.out, 'staging');
       this.cache = sibling(this.out, 'cache');
       let resumed = false;
@@ -244,9 +255,29 @@ export class RunFolder {
       this.resumed = resumed;
       mkdirSync(this.dir, { recursive: true });
       writeFileAtomic(join(this.dir, '.run.json'), JSON.stringify({ key: this.key, command: o.command }));
+      if (o.resumable) this.carrySteps();
     } catch (e) {
       rmSync(this.lock, { force: true });
       throw e;
+    }
+  }
+
+  /**
+   * Carries the step records of the complete run at --out and of an interrupted run's cache into
+   * the staging folder (hard links; a name the staging folder already holds is kept, the complete
+   * run before the cache), so the new run keeps every step an earlier run made, not only those it
+   * looks up: a run with other options, then one with the first options again, finds the first
+   * run's steps. Harmless, since every record is checked against its key when looked up; the
+   * folders a `storeDir` record names are carried only when looked up (`lookupDir`).
+   */
+  private carrySteps(): void {
+    for (const src of [this.out, this.cache]) {
+      const steps = join(src, STEPS);
+      if (!existsSync(steps) || !statSync(steps).isDirectory()) continue;
+      for (const f of listFiles(steps)) {
+        if (TEMPORARY.test(f) || existsSync(this.path(STEPS, f))) continue;
+        copyInto(join(steps, f), this.path(STEPS, f));
+      }
     }
   }
 

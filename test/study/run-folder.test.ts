@@ -99,6 +99,29 @@ describe('run folder', () => {
     next.abandon();
   });
 
+  it('a resumable run keeps the steps of earlier runs it did not look up, and of an interrupted run of another key', () => {
+    const out = fresh();
+    const a = new RunFolder({ out, command: 't', key: 'A', resumable: true });
+    a.store('first', { x: 1 }, 1);
+    a.commit();
+    const killed = new RunFolder({ out, command: 't', key: 'B', resumable: true });
+    killed.store('second', { x: 2 }, 2);
+    killed.abandon(true); // as if killed: its staging folder stays
+    const c = new RunFolder({ out, command: 't', key: 'C', resumable: true });
+    c.store('third', { x: 3 }, 3);
+    c.commit();
+    expect(Object.keys(contents(out)).sort()).toEqual(['manifest.json', 'steps/first.json', 'steps/second.json', 'steps/third.json']);
+    const d = new RunFolder({ out, command: 't', key: 'A', resumable: true });
+    expect([d.lookup('first', { x: 1 }), d.lookup('second', { x: 2 }), d.lookup('third', { x: 3 })]).toEqual([1, 2, 3]);
+    // A record the staging folder holds is not replaced by an older one.
+    d.store('first', { x: 9 }, 9);
+    d.abandon(true);
+    const e = new RunFolder({ out, command: 't', key: 'A', resumable: true });
+    expect(e.resumed).toBe(true);
+    expect(e.lookup('first', { x: 9 })).toBe(9);
+    e.abandon();
+  });
+
   it('a run that caches nothing starts empty even with the same key, and leaves no half-written temporary file', () => {
     const out = fresh();
     const killed = new RunFolder({ out, command: 't', key: 'A' });

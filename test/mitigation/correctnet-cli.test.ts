@@ -281,7 +281,7 @@ describe('xbar correctnet', () => {
     expect(res4.methods.find((m: { method: string }) => m.method === 'lipschitz+cal300').calibration.loss).toBe('ce');
     expect(acc300(res6)).not.toEqual(acc300(res4));
     expect(readFileSync(join(out, 'table.md'), 'utf8')).toMatch(/300 training images distilling the clean network \(no labels\)/);
-  });
+  }, 300_000);
 
   it('places the calibrated modules by the searches with --calibrate-search, and reports the search', () => {
     const r = xbar(
@@ -320,7 +320,7 @@ describe('xbar correctnet', () => {
     expect(stray.code).toBe(1);
     expect(stray.err.trim().split('\n')).toHaveLength(1);
     expect(stray.err).toMatch(/--calibrate-search-epochs sets the search of --calibrate-search: give --calibrate-search too/);
-  });
+  }, 300_000);
 
   it('runs the calibrated search with its own epochs, chips and episodes, on workers with the serial result, and resumes from its evaluations', () => {
     // Its own search settings, so the steps before it (and the other search) are reused.

@@ -93,6 +93,7 @@ export {
   SPATIAL_PATTERNS,
   type SpatialPattern,
 } from './mitigation/population.js';
+export { foldBatchNorm } from './nn/fold.js';
 export type { ActivationName, Context, Layer, LayerSpec } from './nn/layer.js';
 export { accuracy, argmaxRows, softmaxCrossEntropy } from './nn/loss.js';
 export { buildModel, Model } from './nn/model.js';
@@ -102,5 +103,6 @@ export { decodeModel, encodeWeights, MODEL_FORMAT, MODEL_FORMAT_VERSION, type Mo
 export { type ModelSpec, modelSpecSchema, parseModelSpec } from './nn/spec.js';
 export type { Param, Tensor } from './nn/tensor.js';
 export { type EpochStats, evaluate, type TrainConfig, type TrainHooks, train } from './nn/train.js';
+export { type ImportOptions, importOnnx, type OnnxProvenance } from './onnx/import.js';
 export { commandLine as simulateCommandLine, extractSimulate, type SimData } from './report/kinds/simulate.js';
 export { VERSION } from './version.js';

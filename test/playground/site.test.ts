@@ -204,6 +204,11 @@ describe.skipIf(!haveChromium && !mustRun)('the playground in headless Chromium'
     const w = readFileSync(join(dir, 'weights.bin'));
     w[10] ^= 0xff;
     writeFileSync(join(bad, 'weights.bin'), w);
+    // The shipped LeNet-5 (trained by scripts/make-playground-assets.mjs).
+    await page.selectOption('#model', 'lenet5');
+    await expect
+      .poll(() => page.textContent('#model-info'), { timeout: 60_000 })
+      .toMatch(/^lenet5 on mnist: 61,706 parameters, 5 weighted layers/);
     await page.setInputFiles('#model-files', [join(bad, 'model.json'), join(bad, 'weights.bin')]);
     await expect
       .poll(() => page.textContent('#model-info'), { timeout: 30_000 })

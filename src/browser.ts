@@ -103,6 +103,5 @@ export { decodeModel, encodeWeights, MODEL_FORMAT, MODEL_FORMAT_VERSION, type Mo
 export { type ModelSpec, modelSpecSchema, parseModelSpec } from './nn/spec.js';
 export type { Param, Tensor } from './nn/tensor.js';
 export { type EpochStats, evaluate, type TrainConfig, type TrainHooks, train } from './nn/train.js';
-export { type ImportOptions, importOnnx, type OnnxProvenance } from './onnx/import.js';
 export { commandLine as simulateCommandLine, extractSimulate, type SimData } from './report/kinds/simulate.js';
 export { VERSION } from './version.js';

@@ -16,7 +16,6 @@ import {
   fromIdx,
   generateVoltageSet,
   type HeldOutChip,
-  importOnnx,
   jsKernels,
   type Model,
   type MonteCarloResult,
@@ -37,6 +36,10 @@ import {
   trainCorrector,
   XbarError,
 } from '../../src/browser.js';
+// Not in xbar's browser entry: the ONNX decoder needs protobufjs (CommonJS), which a bundler
+// resolves (the page is bundled by esbuild) but a browser loading dist/browser.js as plain ES
+// modules cannot (test/browser/simulator.test.ts).
+import { importOnnx } from '../../src/onnx/import.js';
 import type { Settings } from './settings.js';
 
 /**

@@ -7,6 +7,7 @@ import { datasetNames } from '../data/node.js';
 import { devicePresetNames } from '../device/config.js';
 import { presets } from '../nn/presets.js';
 import { VERSION } from '../version.js';
+import { registerCluster, shardOption } from './cluster.js';
 import { common, DATA_DIR_HELP, kernelsFrom, pct } from './common.js';
 import { registerCorrect } from './correct.js';
 import { registerCorrectnet } from './correctnet.js';
@@ -186,7 +187,12 @@ function program(): Command {
         'technology file for the energy per inference of each point (docs/cost.md; default src/cost/tech/default.json)',
       )
       .option('-o, --out <dir>', 'write results.json, chips.csv, summary.csv and the defect maps (maps/) here')
-      .option('--maps <n>', 'defect maps (JSON + SVG) of the first n chips to write with --out (default 1)', intOption(0, 10_000)),
+      .option('--maps <n>', 'defect maps (JSON + SVG) of the first n chips to write with --out (default 1)', intOption(0, 10_000))
+      .option(
+        '--shard <K/N|auto>',
+        'run only shard K of N of the (sweep point x chip) items and write its part to --out, for xbar merge; auto, auto/N: the shard of a Slurm array task or Kubernetes Indexed Job (docs/cluster.md)',
+        shardOption,
+      ),
   ).action(async (o) => {
     const r = await runSimulate(o, kernelsFrom(o), makeProgress(Boolean(o.quiet || o.json)));
     if (o.json) {
@@ -226,6 +232,7 @@ function program(): Command {
   registerDoctor(p);
   registerDemo(p);
   registerCost(p);
+  registerCluster(p);
 
   p.command('faults')
     .description('draw the defect map of one array from a fault spec, to see a pattern (SVG picture or JSON)')

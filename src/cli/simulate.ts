@@ -1,12 +1,14 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { checksum, makePart, PART_FILE, studyConfig } from '../cluster/part.js';
+import { chipsOfPoint, itemBlock, type Shard } from '../cluster/shard.js';
 import { XbarError } from '../core/errors.js';
 import type { Kernels } from '../core/kernels.js';
 import { costOfModel, measureActivity } from '../cost/network.js';
-import { type CostSummary, summary as costSummary } from '../cost/recovery.js';
+import { summary as costSummary } from '../cost/recovery.js';
 import type { Compensation, ReadAt } from '../crossbar/age.js';
 import { type CircuitInput, idealCircuit, resolveCircuit } from '../crossbar/circuit.js';
-import { type ChipResult, type MonteCarloResult, resultsPerRead, runMonteCarlo } from '../crossbar/montecarlo.js';
+import { type ChipResult, runMonteCarlo } from '../crossbar/montecarlo.js';
 import { runMonteCarloParallel } from '../crossbar/parallel-node.js';
 import { planCrossbars } from '../crossbar/plan.js';
 import { simulateResultsJson } from '../crossbar/results.js';
@@ -18,6 +20,7 @@ import { loadFaultSpec } from '../faults/node.js';
 import { foldBatchNorm } from '../nn/fold.js';
 import type { Model } from '../nn/model.js';
 import { inRunFolder, type RunFolder } from '../study/run-folder.js';
+import { type PointConfig, pointRows, type SimulatePartData, type SimulatePartPoint, type SweepRow } from '../study/simulate-part.js';
 import { loadTech } from './cost.js';
 import { writeChipMaps } from './maps.js';
 import { openModel } from './onnx.js';
@@ -59,6 +62,8 @@ export interface SimulateOptions {
   driftCompensation?: Compensation;
   /** Technology file for the energy, latency and area of each point (default src/cost/tech/default.json). */
   tech?: string;
+  /** Run only this shard of the (sweep point x chip) items and write its part to --out (src/cluster/). */
+  shard?: Shard;
 }
 
 const TIME_UNITS: Record<string, number> = {
@@ -127,13 +132,7 @@ export function circuitFrom(o: SimulateOptions): CircuitInput {
   return c;
 }
 
-export interface SweepRow {
-  key: string;
-  value: string;
-  result: MonteCarloResult;
-  /** Energy, latency and area per inference of this point's mapping (docs/cost.md), nominal conductances. */
-  cost: CostSummary;
-}
+export type { SweepRow } from '../study/simulate-part.js';
 
 /** `key=v1,v2,...`; fault specs contain commas, so `faults=` and `layers=` take `;` between values. */
 export function parseSweep(text: string): { key: string; values: string[] } {
@@ -277,6 +276,7 @@ export async function runSimulate(o: SimulateOptions, kernels: Kernels, progress
       faults: po.faults ? loadFaultSpec(po.faults) : [],
     };
   });
+  if (o.shard && !o.out) throw new XbarError('--shard needs --out: a shard writes its part of the results there, for xbar merge');
   const ds = loadDataset(datasetName, { dataDir: o.dataDir, limitTest: o.limitTest });
   checkCompatible(model.spec, ds, `model ${o.model}`);
   // Every file goes to a staging folder that replaces --out whole at the end (src/study/run-folder.ts).
@@ -301,7 +301,13 @@ async function simulatePoints(
   const calib = ds.train.x.subarray(0, nCalib * model.inputSize);
   const rows: SweepRow[] = [];
   const configs: PointConfig[] = [];
-  for (const p of points) {
+  // A shard runs its block of the flattened (point x chip) items: for each point, a range of chips.
+  const items = points.length * o.chips;
+  const block = o.shard ? itemBlock(items, o.shard) : { first: 0, count: items };
+  const partPoints: SimulatePartPoint[] = [];
+  for (const [index, p] of points.entries()) {
+    const chips = chipsOfPoint(block, o.chips, index);
+    if (!chips.count) continue;
     const nWeighted = model.layers.filter((l) => l.spec.type === 'dense' || l.spec.type === 'conv2d').length;
     for (const f of p.faults)
       if (f.layers !== 'all')
@@ -312,11 +318,11 @@ async function simulatePoints(
     const cost = costSummary(
       costOfModel({ model, plan, device: p.device, activity: measureActivity(model, plan, calib, nCalib, kernels) }, tech),
     );
-    progress.start(o.chips, sweep.key ? `${sweep.key}=${p.value}` : 'chips');
+    progress.start(chips.count, sweep.key ? `${sweep.key}=${p.value}` : 'chips');
     const onChip = (r: ChipResult, done: number) => progress.update(done, `chip ${r.chip}: ${(100 * r.accuracy).toFixed(2)}%`);
     const reads: ReadAt[] | undefined = times?.map(({ t }) => ({ t, compensation: p.o.driftCompensation ?? 'none' }));
-    const cfg = { chips: o.chips, seed: o.seed, reads };
-    const workers = Math.min(o.workers ?? availableParallelism(), o.chips);
+    const cfg = { chips: chips.count, firstChip: chips.first, seed: o.seed, reads };
+    const workers = Math.min(o.workers ?? availableParallelism(), chips.count);
     const result =
       workers > 1
         ? await runMonteCarloParallel(model, plan, p.device, p.faults, ds.test, cfg, {
@@ -326,22 +332,22 @@ async function simulatePoints(
           })
         : runMonteCarlo(model, plan, p.device, p.faults, ds.test, cfg, kernels, { onChip });
     progress.stop();
-    // Several times with another sweep: one row per (value, time), keyed 'key+time' with values 'v@t'.
-    if (times && times.length > 1)
-      resultsPerRead(result, times.length).forEach((r, i) => {
-        const label = times[i].label;
-        rows.push(
-          sweep.key
-            ? { key: `${sweep.key}+time`, value: `${p.value}@${label}`, result: r, cost }
-            : { key: 'time', value: label, result: r, cost },
-        );
-        configs.push(configOf(p, reads?.[i]));
+    const pointConfigs = times && times.length > 1 ? times.map((_, i) => configOf(p, reads?.[i])) : [configOf(p, reads?.[0])];
+    const pointRowsOf = pointRows(sweep.key, times?.map((t) => t.label) ?? null, p.value, result, cost);
+    rows.push(...pointRowsOf);
+    configs.push(...pointConfigs);
+    if (o.shard)
+      partPoints.push({
+        index,
+        value: p.value,
+        configs: pointConfigs,
+        cost,
+        images: result.images,
+        seconds: result.seconds,
+        chips: result.chips,
       });
-    else {
-      rows.push({ key: sweep.key, value: p.value, result, cost });
-      configs.push(configOf(p, reads?.[0]));
-    }
-    const nMaps = Math.min(o.chips, o.maps ?? 1);
+    // The defect maps of the first chips: each shard draws those of its own chips.
+    const nMaps = Math.min(o.chips, o.maps ?? 1) - chips.first;
     if (run && p.faults.length && nMaps > 0)
       writeChipMaps(
         run.path('maps', sweep.key ? `${sweep.key}=${p.value}`.replace(/[^\w.=-]+/g, '_') : ''),
@@ -349,29 +355,33 @@ async function simulatePoints(
         p.device,
         p.faults,
         o.seed,
-        nMaps,
+        Math.min(nMaps, chips.count),
+        chips.first,
       );
-    if (times && times.length > 1)
-      for (const r of rows.slice(-times.length))
+    if (sweep.key || pointRowsOf.length > 1)
+      for (const r of pointRowsOf)
         progress.log(
-          `${r.key}=${r.value}: accuracy ${(100 * r.result.summary.mean).toFixed(2)}% +- ${(100 * r.result.summary.std).toFixed(2)} over ${o.chips} chips`,
+          `${r.key}=${r.value}: accuracy ${(100 * r.result.summary.mean).toFixed(2)}% +- ${(100 * r.result.summary.std).toFixed(2)} over ${chips.count} chips`,
         );
-    else if (sweep.key)
-      progress.log(
-        `${sweep.key}=${p.value}: accuracy ${(100 * result.summary.mean).toFixed(2)}% +- ${(100 * result.summary.std).toFixed(2)} over ${o.chips} chips`,
-      );
   }
   const result: SimulateRun = { rows, model: o.model, dataset: ds.name, device: points[0].device, circuit: points[0].circuit };
-  if (run) writeResults(o, run, result, configs);
+  if (run && o.shard) {
+    const data: SimulatePartData = {
+      sweepKey: sweep.key,
+      times: times?.map((t) => t.label) ?? null,
+      points: points.length,
+      chips: o.chips,
+      dataset: ds.name,
+      run: partPoints,
+    };
+    const inputs = {
+      model: checksum(JSON.stringify(model.spec), ...model.params.map((q) => q.value)),
+      data: checksum(ds.test.x, ds.test.y, calib),
+    };
+    const header = { command: 'simulate', config: studyConfig(o), inputs, seed: o.seed, shard: o.shard, items: { ...block, total: items } };
+    run.write(PART_FILE, `${JSON.stringify(makePart(header, data))}\n`);
+  } else if (run) writeResults(o, run, result, configs);
   return result;
-}
-
-interface PointConfig {
-  device: Device;
-  circuit: unknown;
-  faults: string;
-  /** The read time (seconds after programming) and drift compensation, with --time. */
-  read?: ReadAt;
 }
 
 function configOf(p: { device: Device; circuit: unknown; faults: FaultSpec }, read: ReadAt | undefined): PointConfig {
@@ -382,10 +392,18 @@ function csvRow(cells: (string | number)[]): string {
   return cells.map((c) => (typeof c === 'string' && /[",\n]/.test(c) ? `"${c.replace(/"/g, '""')}"` : String(c))).join(',');
 }
 
-/** results.json (everything, with the configuration and seeds), chips.csv and summary.csv. */
-function writeResults(o: SimulateOptions, folder: RunFolder, run: SimulateRun, configs: PointConfig[]): void {
+/**
+ * results.json (everything, with the options that change a result and seeds), chips.csv and
+ * summary.csv: of the whole run, or of a sharded one's merged parts (xbar merge).
+ */
+export function writeResults(
+  o: { out?: string; model: string },
+  folder: RunFolder,
+  run: { rows: SweepRow[]; model: string; dataset: string },
+  configs: PointConfig[],
+): void {
   const json = simulateResultsJson({
-    command: o,
+    command: { ...studyConfig(o), out: o.out },
     model: run.model,
     dataset: run.dataset,
     points: run.rows.map((r, i) => ({ key: r.key, value: r.value, ...configs[i], cost: r.cost, result: r.result })),

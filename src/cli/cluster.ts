@@ -1,0 +1,132 @@
+import { realpathSync } from 'node:fs';
+import { type Command, InvalidArgumentError } from 'commander';
+import { mergeRun } from '../cluster/merge-node.js';
+import { parseShard, type Shard } from '../cluster/shard.js';
+import { layout } from '../cluster/slurm.js';
+import { slurmRun } from '../cluster/slurm-node.js';
+import { XbarError } from '../core/errors.js';
+import { output, pct } from './common.js';
+import { intOption } from './options.js';
+
+/** --shard's parser: K/N, auto or auto/N (from the scheduler's environment). */
+export function shardOption(v: string): Shard {
+  try {
+    return parseShard(v, process.env);
+  } catch (e) {
+    if (e instanceof XbarError) throw new InvalidArgumentError(e.message);
+    throw e;
+  }
+}
+
+/** Slurm's options that may also follow the command (--time there is the command's own). */
+const TRAILING: Record<string, 'value' | 'flag'> = {
+  '--shards': 'value',
+  '--out': 'value',
+  '-o': 'value',
+  '--partition': 'value',
+  '--mem': 'value',
+  '--cpus-per-task': 'value',
+  '--submit': 'flag',
+};
+
+/** Takes xbar slurm's own options out of the words after the command. */
+function splitTrailing(words: string[]): { own: Record<string, string | true>; rest: string[] } {
+  const own: Record<string, string | true> = {};
+  const rest: string[] = [];
+  for (let i = 0; i < words.length; i++) {
+    const [name, inline] = words[i].split(/=(.*)/s, 2);
+    const kind = TRAILING[name];
+    if (!kind) rest.push(words[i]);
+    else if (kind === 'flag') own[name] = true;
+    else {
+      const v = inline ?? words[++i];
+      if (v === undefined) throw new XbarError(`xbar slurm: ${name} needs a value`);
+      own[name === '-o' ? '--out' : name] = v;
+    }
+  }
+  return { own, rest };
+}
+
+export function registerCluster(p: Command): void {
+  output(
+    p
+      .command('merge')
+      .description('merge the parts of a sharded run (xbar simulate --shard K/N) into the results the unsharded run writes')
+      .argument('<parts...>', "the shards' --out folders, or a folder holding them (xbar slurm's OUT/parts)")
+      .requiredOption('-o, --out <dir>', 'write the merged results here (results.json, chips.csv, summary.csv, maps/)'),
+  ).action((parts: string[], o: { out: string; json?: boolean; quiet?: boolean }) => {
+    const r = mergeRun(parts, o.out);
+    if (o.json) {
+      console.log(
+        JSON.stringify(
+          {
+            command: r.command,
+            shards: r.shards,
+            out: r.out,
+            rows: r.rows.map((row) => ({ key: row.key, value: row.value, summary: row.result.summary })),
+          },
+          null,
+          2,
+        ),
+      );
+      return;
+    }
+    if (!o.quiet)
+      for (const row of r.rows)
+        console.log(
+          `${row.key ? `${row.key}=${row.value}: ` : ''}accuracy ${pct(row.result.summary.mean)} +- ${pct(row.result.summary.std)} over ${row.result.summary.n} chips`,
+        );
+    console.log(`merged ${r.shards} shards of xbar ${r.command} into ${r.out}`);
+  });
+
+  // xbar slurm hands the words after its command to that command: the program's own options
+  // (--version, --help) must then come before the subcommand, as they do anyway.
+  p.enablePositionalOptions();
+  p.command('slurm')
+    .description(
+      'run a command as a Slurm job array of shards and merge them: writes OUT/job.sbatch and OUT/merge.sbatch; --submit submits them (again: only the missing shards)',
+    )
+    .argument('<command>', 'the command to shard (simulate)')
+    .argument('[args...]', "the command's options (not --shard or --out: xbar slurm sets them)")
+    .option('--shards <n>', 'number of shards (array tasks)', intOption(1, 100_000))
+    .option('-o, --out <dir>', 'the run folder: scripts, logs/, parts/K, results/')
+    .option('--partition <name>', "Slurm partition (default: the cluster's)")
+    .option('--time <limit>', "wall-clock limit per task, e.g. 1:00:00 (before the command: after it, --time is the command's own)")
+    .option('--mem <size>', 'memory per task, e.g. 4G')
+    .option('--cpus-per-task <n>', 'cores per task (the shard runs that many worker threads)', intOption(1, 1024), 1)
+    .option('--submit', 'submit the array and the merge job with sbatch and print their ids')
+    .passThroughOptions()
+    .allowUnknownOption()
+    .action((command: string, words: string[], o) => {
+      const { own, rest } = splitTrailing(words);
+      const shards = own['--shards'] !== undefined ? intOption(1, 100_000)(String(own['--shards'])) : o.shards;
+      const out = (own['--out'] as string | undefined) ?? o.out;
+      if (!shards) throw new XbarError('xbar slurm needs --shards N: how many array tasks to split the run into');
+      if (!out) throw new XbarError('xbar slurm needs --out DIR: the folder for the scripts, the parts and the merged results');
+      const opts = {
+        shards,
+        out,
+        partition: (own['--partition'] as string | undefined) ?? o.partition,
+        time: o.time,
+        mem: (own['--mem'] as string | undefined) ?? o.mem,
+        cpusPerTask: own['--cpus-per-task'] !== undefined ? intOption(1, 1024)(String(own['--cpus-per-task'])) : o.cpusPerTask,
+      };
+      const launch = { node: process.execPath, xbar: realpathSync(process.argv[1]), cwd: process.cwd() };
+      const r = slurmRun(command, rest, opts, launch, Boolean(own['--submit'] ?? o.submit));
+      const l = layout(r.out);
+      console.log(`wrote ${r.scripts.join(' and ')}`);
+      if (r.done.length)
+        console.log(`shards done: ${r.done.length} of ${shards}${r.missing.length ? `; to run: ${r.missing.join(', ')}` : ''}`);
+      if (r.merged) console.log(`every shard is done and merged in ${l.results}`);
+      else if (r.submitted)
+        console.log(
+          r.submitted.array
+            ? `submitted array job ${r.submitted.array} (shards ${r.submitted.shards.join(',')}) and merge job ${r.submitted.merge} after it; results in ${l.results}`
+            : `submitted merge job ${r.submitted.merge}; results in ${l.results}`,
+        );
+      else
+        console.log(
+          `submit with: xbar slurm ... --submit (or: sbatch --parsable ${l.array}, then sbatch --dependency=afterany:<its id> ${l.merge})`,
+        );
+    });
+}

@@ -7,7 +7,7 @@
 #   browser chromium, fonts-dejavu-core   headless browser: PNG export of report plots and the report's browser test
 #   onnx   python3-onnx           the ONNX project's checker, run on xbar's exported files (test/onnx/export.test.ts)
 #   slurm  slurm-wlm, munge       a one-node Slurm cluster on this machine (scripts/slurm-local.sh) for `xbar slurm`
-#   test   core data spice browser onnx: everything the test suite needs (what `npm ci` installs as root)
+#   test   core data spice browser onnx slurm: everything the test suite needs (what `npm ci` installs as root)
 # Usage: bash scripts/install-system-deps.sh [core] [data] [spice] [bench] [browser] [onnx] [slurm] [test] (no argument: test)
 set -euo pipefail
 groups=("$@")
@@ -22,7 +22,7 @@ for g in "${groups[@]}"; do
     browser) pkgs+=(chromium fonts-dejavu-core) ;;
     onnx) pkgs+=(python3-onnx) ;;
     slurm) pkgs+=(slurm-wlm munge) ;;
-    test) pkgs+=(libopenblas-dev dataset-fashion-mnist ngspice chromium fonts-dejavu-core python3-onnx) ;;
+    test) pkgs+=(libopenblas-dev dataset-fashion-mnist ngspice chromium fonts-dejavu-core python3-onnx slurm-wlm munge) ;;
     *) echo "install-system-deps: unknown group '$g' (use core, data, spice, bench, browser, onnx, slurm, test)" >&2; exit 2 ;;
   esac
 done

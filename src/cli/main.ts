@@ -220,7 +220,10 @@ function program(): Command {
         `${row.key ? `${row.value.padEnd(kw)} ` : ''}${String(s.n).padStart(5)}  ${pct(s.mean).padStart(7)}  ${pct(s.std).padStart(6)}  ${pct(s.min).padStart(7)}  ${pct(s.max).padStart(7)}  [${pct(s.ci95[0])}, ${pct(s.ci95[1])}]  ${eng(row.cost.energy, 'J').padStart(16)}  ${row.result.seconds.toFixed(1)}`,
       );
     }
-    if (o.out) console.log(`results written to ${o.out}`);
+    if (o.out)
+      console.log(
+        o.shard ? `shard ${o.shard.k}/${o.shard.n}: part written to ${o.out} (xbar merge joins the parts)` : `results written to ${o.out}`,
+      );
   });
 
   // Commands that live in their own modules: register<Name>(p) each.

@@ -16,6 +16,8 @@ export function readPart(dir: string): PartIn {
   if (!existsSync(join(dir, MANIFEST)))
     throw new XbarError(`${dir} is not a finished shard (no ${MANIFEST}): the shard did not end; run it again`);
   verifyRunFolder(dir, 0);
+  if (!existsSync(join(dir, PART_FILE)))
+    throw new XbarError(`${dir} is not a shard's part (no ${PART_FILE}): give the --out folders of xbar simulate --shard K/N`);
   let json: unknown;
   try {
     json = JSON.parse(readFileSync(join(dir, PART_FILE), 'utf8'));

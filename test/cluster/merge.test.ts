@@ -6,7 +6,7 @@ import { runSimulate, type SimulateOptions } from '../../src/cli/simulate.js';
 import { runTrain } from '../../src/cli/train.js';
 import { mergeRun } from '../../src/cluster/merge-node.js';
 import { loadKernels } from '../../src/core/kernels-node.js';
-import { listFiles } from '../../src/core/run-manifest.js';
+import { comparable } from './compare.js';
 
 /** simulate split into shards and merged equals the unsharded run, file for file (timings and timestamps aside). */
 const kernels = loadKernels();
@@ -35,22 +35,6 @@ const run = (o: SimulateOptions) => runSimulate(o, kernels, quiet);
 async function shardsInto(o: SimulateOptions, n: number, dir: string): Promise<string> {
   for (let k = 1; k <= n; k++) await run({ ...o, shard: { k, n }, out: join(dir, String(k)) });
   return dir;
-}
-
-/** The results files with what may differ dropped: when it ran, how long it took, where it went. */
-function comparable(dir: string) {
-  const json = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8'));
-  json.createdAt = undefined;
-  json.command.out = undefined;
-  for (const p of json.points) p.seconds = undefined;
-  const summary = readFileSync(join(dir, 'summary.csv'), 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => l.split(',').slice(0, -1).join(','));
-  const maps = listFiles(dir)
-    .filter((f) => f.startsWith('maps/'))
-    .map((f) => [f, readFileSync(join(dir, f), 'utf8')]);
-  return { json: JSON.stringify(json), chips: readFileSync(join(dir, 'chips.csv'), 'utf8'), summary, maps };
 }
 
 describe('xbar merge (simulate)', () => {

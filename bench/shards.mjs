@@ -5,6 +5,8 @@
 //   --chips N        chips per sweep point (default 64)
 //   --sweep          default sigma=0.05,0.3
 //   --limit-test N   test images (default: all)
+//   --rounds R       repeat the three runs R times in turn and report medians (default 1): on a
+//                    loaded machine the load moves between runs, and rounds spread it evenly
 // Every process runs one worker thread, so two shards use two cores where one process uses one.
 // The load average at the start is printed: on a shared machine the ratio is a loaded figure.
 import { spawn, spawnSync } from 'node:child_process';
@@ -12,6 +14,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { median } from './lib/measure.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const bin = join(root, 'dist/cli/main.js');
@@ -71,13 +74,22 @@ function together(runs) {
 const load = loadavg()[0];
 const cores = availableParallelism();
 log(`${cores} cores, load average ${load.toFixed(1)}${load > cores / 2 ? ' (a loaded machine: the ratio is a loaded figure)' : ''}`);
-log(`one process, one thread: xbar ${args.join(' ')} --workers 1`);
-const one = await together([[...args, '--workers', '1', '--out', join(work, 'one')]]);
-log(`one process, two threads (--workers 2)`);
-const threads = await together([[...args, '--workers', '2', '--out', join(work, 'threads')]]);
-log('two shards as two processes, one thread each');
-const shards = await together([1, 2].map((k) => [...args, '--workers', '1', '--shard', `${k}/2`, '--out', join(work, 'parts', String(k))]));
-const merge = await together([['merge', join(work, 'parts'), '--out', join(work, 'merged')]]);
+log(`xbar ${args.join(' ')}: one process with one thread, with two threads, two shards with one thread each`);
+const rounds = Number(option('--rounds', '1'));
+const times = { one: [], threads: [], shards: [], merge: [] };
+for (let r = 0; r < rounds; r++) {
+  rmSync(join(work, 'parts'), { recursive: true, force: true });
+  times.one.push(await together([[...args, '--workers', '1', '--out', join(work, 'one')]]));
+  times.threads.push(await together([[...args, '--workers', '2', '--out', join(work, 'threads')]]));
+  times.shards.push(
+    await together([1, 2].map((k) => [...args, '--workers', '1', '--shard', `${k}/2`, '--out', join(work, 'parts', String(k))])),
+  );
+  times.merge.push(await together([['merge', join(work, 'parts'), '--out', join(work, 'merged')]]));
+  log(
+    `round ${r + 1}: ${times.one[r].toFixed(2)} s, ${times.threads[r].toFixed(2)} s, ${times.shards[r].toFixed(2)} s + merge ${times.merge[r].toFixed(2)} s`,
+  );
+}
+const [one, threads, shards, merge] = [times.one, times.threads, times.shards, times.merge].map(median);
 const same = readFileSync(join(work, 'merged', 'chips.csv'), 'utf8') === readFileSync(join(work, 'one', 'chips.csv'), 'utf8');
 if (!same) {
   console.error('the merged chips differ from the single-process run');
@@ -87,6 +99,8 @@ const result = {
   cores,
   loadAverage: load,
   chipsPerPoint: Number(chips),
+  rounds,
+  loadAverageAtEnd: loadavg()[0],
   seconds: { oneProcess: one, oneProcessTwoThreads: threads, twoShards: shards, merge },
   speedup: { twoShards: one / shards, twoShardsWithMerge: one / (shards + merge), twoThreads: one / threads },
 };
@@ -97,5 +111,7 @@ else {
   console.log(
     `2 shards (2 processes): ${shards.toFixed(2)} s  (${(one / shards).toFixed(2)}x), merge ${merge.toFixed(2)} s (${(one / (shards + merge)).toFixed(2)}x with it)`,
   );
-  console.log(`merged chips equal the single-process run's; load average ${load.toFixed(1)} on ${cores} cores at the start`);
+  console.log(
+    `medians of ${rounds} round(s); merged chips equal the single-process run's; load average ${load.toFixed(1)} at the start, ${loadavg()[0].toFixed(1)} at the end, ${cores} cores`,
+  );
 }

@@ -1,9 +1,10 @@
 import { realpathSync } from 'node:fs';
+import { join } from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
 import { mergeRun } from '../cluster/merge-node.js';
 import { parseShard, type Shard } from '../cluster/shard.js';
 import { layout } from '../cluster/slurm.js';
-import { slurmRun } from '../cluster/slurm-node.js';
+import { checkCommand, slurmRun } from '../cluster/slurm-node.js';
 import { XbarError } from '../core/errors.js';
 import { output, pct } from './common.js';
 import { intOption } from './options.js';
@@ -47,7 +48,28 @@ function splitTrailing(words: string[]): { own: Record<string, string | true>; r
   return { own, rest };
 }
 
-export function registerCluster(p: Command): void {
+/** Thrown by the check below once the command's flags parsed: its action is not run. */
+class FlagsParsed extends Error {}
+
+/**
+ * Parses the command's words as `xbar <command> ...` would, without running it, so that a
+ * misspelt flag is reported now rather than by every array task. Commander prints its own error;
+ * its CommanderError ends xbar with exit code 2 like any usage error.
+ */
+async function checkFlags(makeProgram: () => Command, words: string[]): Promise<void> {
+  const check = makeProgram();
+  check.hook('preAction', () => {
+    throw new FlagsParsed();
+  });
+  try {
+    await check.parseAsync(words, { from: 'user' });
+  } catch (e) {
+    if (!(e instanceof FlagsParsed)) throw e;
+  }
+}
+
+/** `xbar merge` and `xbar slurm`; `makeProgram` builds a fresh xbar program, to check a sharded command's flags. */
+export function registerCluster(p: Command, makeProgram: () => Command): void {
   output(
     p
       .command('merge')
@@ -97,7 +119,7 @@ export function registerCluster(p: Command): void {
     .option('--submit', 'submit the array and the merge job with sbatch and print their ids')
     .passThroughOptions()
     .allowUnknownOption()
-    .action((command: string, words: string[], o) => {
+    .action(async (command: string, words: string[], o) => {
       const { own, rest } = splitTrailing(words);
       const shards = own['--shards'] !== undefined ? intOption(1, 100_000)(String(own['--shards'])) : o.shards;
       const out = (own['--out'] as string | undefined) ?? o.out;
@@ -111,6 +133,8 @@ export function registerCluster(p: Command): void {
         mem: (own['--mem'] as string | undefined) ?? o.mem,
         cpusPerTask: own['--cpus-per-task'] !== undefined ? intOption(1, 1024)(String(own['--cpus-per-task'])) : o.cpusPerTask,
       };
+      checkCommand(command, rest, out);
+      await checkFlags(makeProgram, [command, ...rest, '--shard', `1/${shards}`, '--out', join(out, 'parts', '1')]);
       const launch = { node: process.execPath, xbar: realpathSync(process.argv[1]), cwd: process.cwd() };
       const r = slurmRun(command, rest, opts, launch, Boolean(own['--submit'] ?? o.submit));
       const l = layout(r.out);

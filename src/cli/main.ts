@@ -235,7 +235,7 @@ function program(): Command {
   registerDoctor(p);
   registerDemo(p);
   registerCost(p);
-  registerCluster(p);
+  registerCluster(p, program);
 
   p.command('faults')
     .description('draw the defect map of one array from a fault spec, to see a pattern (SVG picture or JSON)')

@@ -93,6 +93,15 @@ function sbatch(args: string[]): string {
   return parsableJobId(r.stdout);
 }
 
+/** The command can be sharded, and leaves to xbar slurm what xbar slurm sets. */
+export function checkCommand(command: string, args: string[], out: string): void {
+  if (!(SHARDABLE as readonly string[]).includes(command))
+    throw new XbarError(`xbar slurm runs commands that take --shard (${SHARDABLE.join(', ')}), not '${command}'`);
+  for (const own of ['--shard', '--out', '-o'])
+    if (args.includes(own) || args.some((a) => a.startsWith(`${own}=`)))
+      throw new XbarError(`xbar slurm sets ${own} of each shard itself: leave it out of the command (the run goes to --out ${out})`);
+}
+
 /**
  * `xbar slurm`: writes OUT/job.sbatch (the array) and OUT/merge.sbatch, records the run in
  * OUT/job.json, and with `submit` submits the shards whose part is not finished (all of them the
@@ -100,11 +109,7 @@ function sbatch(args: string[]): string {
  * arguments or another shard count there is refused.
  */
 export function slurmRun(command: string, args: string[], o: SlurmOptions, launch: Launcher, submit: boolean): SlurmOutcome {
-  if (!(SHARDABLE as readonly string[]).includes(command))
-    throw new XbarError(`xbar slurm runs commands that take --shard (${SHARDABLE.join(', ')}), not '${command}'`);
-  for (const own of ['--shard', '--out', '-o'])
-    if (args.includes(own) || args.some((a) => a.startsWith(`${own}=`)))
-      throw new XbarError(`xbar slurm sets ${own} of each shard itself: leave it out of the command (the run goes to --out ${o.out})`);
+  checkCommand(command, args, o.out);
   if (submit && !onPath('sbatch')) throw new XbarError(NO_SBATCH);
   const out = resolve(o.out);
   const opts = { ...o, out };

@@ -102,6 +102,11 @@ describe('xbar slurm (scripts)', () => {
       /sets --shard of each shard itself/,
     );
     expect(bad(['slurm', ...sim, '--out', join(work, 's4')])).toMatch(/needs --shards N/);
+    // The command's flags are checked before anything is written.
+    const typo = xbar(['slurm', ...sim, '--sigmaa', '0.1', '--shards', '2', '--out', join(work, 's6')]);
+    expect(typo.code).toBe(2);
+    expect(typo.err).toMatch(/unknown option '--sigmaa'/);
+    expect(existsSync(join(work, 's6'))).toBe(false);
     expect(bad(['slurm', ...sim, '--shards', '2', '--out', join(work, 's5'), '--submit'], { PATH: '/nonexistent' })).toMatch(
       /sbatch not found on PATH: .*install-system-deps.sh slurm/,
     );

@@ -1,23 +1,12 @@
 import { realpathSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Command, InvalidArgumentError } from 'commander';
+import type { Command } from 'commander';
 import { mergeRun } from '../cluster/merge-node.js';
-import { parseShard, type Shard } from '../cluster/shard.js';
 import { layout } from '../cluster/slurm.js';
 import { checkCommand, slurmRun } from '../cluster/slurm-node.js';
 import { XbarError } from '../core/errors.js';
 import { output, pct } from './common.js';
 import { intOption } from './options.js';
-
-/** --shard's parser: K/N, auto or auto/N (from the scheduler's environment). */
-export function shardOption(v: string): Shard {
-  try {
-    return parseShard(v, process.env);
-  } catch (e) {
-    if (e instanceof XbarError) throw new InvalidArgumentError(e.message);
-    throw e;
-  }
-}
 
 /** Slurm's options that may also follow the command (--time there is the command's own). */
 const TRAILING: Record<string, 'value' | 'flag'> = {
@@ -78,6 +67,14 @@ export function registerCluster(p: Command, makeProgram: () => Command): void {
       .requiredOption('-o, --out <dir>', 'write the merged results here (results.json, chips.csv, summary.csv, maps/)'),
   ).action((parts: string[], o: { out: string; json?: boolean; quiet?: boolean }) => {
     const r = mergeRun(parts, o.out);
+    if (r.heldOut) {
+      if (o.json) console.log(JSON.stringify({ command: r.command, shards: r.shards, out: r.out, heldOut: r.heldOut }, null, 2));
+      else
+        console.log(
+          `held-out chips ${r.heldOut.heldOutChips}: uncorrected ${pct(r.heldOut.uncorrected.mean)}, corrected ${pct(r.heldOut.corrected.mean)}\nmerged ${r.shards} shards of xbar ${r.command} into ${r.out}`,
+        );
+      return;
+    }
     if (o.json) {
       console.log(
         JSON.stringify(
@@ -121,6 +118,8 @@ export function registerCluster(p: Command, makeProgram: () => Command): void {
     .allowUnknownOption()
     .action(async (command: string, words: string[], o) => {
       const { own, rest } = splitTrailing(words);
+      // Two-word commands (correct eval): the study's name is both words.
+      if (command === 'correct' && rest.length && !rest[0].startsWith('-')) command = `${command} ${rest.shift()}`;
       const shards = own['--shards'] !== undefined ? intOption(1, 100_000)(String(own['--shards'])) : o.shards;
       const out = (own['--out'] as string | undefined) ?? o.out;
       if (!shards) throw new XbarError('xbar slurm needs --shards N: how many array tasks to split the run into');
@@ -134,7 +133,7 @@ export function registerCluster(p: Command, makeProgram: () => Command): void {
         cpusPerTask: own['--cpus-per-task'] !== undefined ? intOption(1, 1024)(String(own['--cpus-per-task'])) : o.cpusPerTask,
       };
       checkCommand(command, rest, out);
-      await checkFlags(makeProgram, [command, ...rest, '--shard', `1/${shards}`, '--out', join(out, 'parts', '1')]);
+      await checkFlags(makeProgram, [...command.split(' '), ...rest, '--shard', `1/${shards}`, '--out', join(out, 'parts', '1')]);
       const launch = { node: process.execPath, xbar: realpathSync(process.argv[1]), cwd: process.cwd() };
       const r = slurmRun(command, rest, opts, launch, Boolean(own['--submit'] ?? o.submit));
       const l = layout(r.out);

@@ -1,6 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Command, Option } from 'commander';
+import { checksum, makePart, PART_FILE, studyConfig } from '../cluster/part.js';
+import type { PartIn } from '../cluster/parts-node.js';
+import { itemBlock, type Shard } from '../cluster/shard.js';
 import { XbarError } from '../core/errors.js';
 import { writeFileAtomic } from '../core/fs-node.js';
 import type { Kernels } from '../core/kernels.js';
@@ -52,7 +55,7 @@ import { inRunFolderSync, type RunFolder } from '../study/run-folder.js';
 import { VERSION } from '../version.js';
 import { common, DATA_DIR_HELP, kernelsFrom, pct } from './common.js';
 import { openModel } from './onnx.js';
-import { choiceOption, floatOption, intOption } from './options.js';
+import { choiceOption, floatOption, intOption, shardOption } from './options.js';
 import { makeProgress, type Progress } from './progress.js';
 import { circuitFrom, deviceFrom, type SimulateOptions } from './simulate.js';
 import { checkCompatible } from './train.js';
@@ -103,6 +106,8 @@ interface CorrectEvalOptions extends PopulationFlags {
   dataDir?: string;
   limitTest?: number;
   out?: string;
+  /** Evaluate only this shard of the held-out chips and write its part to --out (src/cluster/). */
+  shard?: Shard;
 }
 
 interface CorrectStudyOptions extends ChipOptions, TrainingOptions {
@@ -281,7 +286,7 @@ export interface HeldOutSummary {
   byType: Record<string, { chips: number; uncorrected: number; corrected: number }>;
 }
 
-function summarizeHeldOut(rows: HeldOutChip[]): HeldOutSummary {
+export function summarizeHeldOut(rows: HeldOutChip[]): HeldOutSummary {
   const byType: HeldOutSummary['byType'] = {};
   for (const r of rows) {
     byType[r.type] ??= { chips: 0, uncorrected: 0, corrected: 0 };
@@ -481,10 +486,13 @@ function correctEvalInto(o: CorrectEvalOptions, dir: string | undefined, kernels
     device: meta.device,
     circuit,
   };
-  const rows = heldOutRun(s, pop, probes, corrector, seed, firstChip, o.chips, kernels, progress);
+  if (o.shard && !dir) throw new XbarError('--shard needs --out: a shard writes its part of the results there, for xbar merge');
+  // A shard evaluates its block of the held-out chips; chip i is the same chip in any block.
+  const block = o.shard ? itemBlock(o.chips, o.shard) : { first: 0, count: o.chips };
+  const rows = heldOutRun(s, pop, probes, corrector, seed, firstChip + block.first, block.count, kernels, progress);
   const summary = summarizeHeldOut(rows);
-  const result = {
-    ...resultHeader('eval', o),
+  const base = {
+    ...resultHeader('eval', { ...studyConfig(o), out: o.out }),
     corrector: o.corrector,
     name: correctorName(corrector),
     model: modelDir,
@@ -494,11 +502,54 @@ function correctEvalInto(o: CorrectEvalOptions, dir: string | undefined, kernels
     firstChip,
     population: pop,
     hardwareCost: correctorCost(s, corrector, kernels),
-    ...summary,
-    chips: rows,
   };
-  if (dir) writeFileAtomic(join(dir, 'results.json'), `${JSON.stringify(result, null, 2)}\n`);
+  const result = { ...base, ...summary, chips: rows };
+  if (dir && o.shard) {
+    const inputs = {
+      model: mf.weightsSha256,
+      corrector: checksum(readFileSync(join(o.corrector, 'corrector.json'))),
+      data: checksum(dataset.test.x, dataset.test.y),
+    };
+    const header = { command: 'correct eval', config: studyConfig(o), inputs, seed, shard: o.shard, items: { ...block, total: o.chips } };
+    writeFileAtomic(join(dir, PART_FILE), `${JSON.stringify(makePart(header, { base, chips: rows }))}\n`);
+  } else if (dir) writeCorrectEval(dir, result);
   return { result, summary, software: s.software, pop, name: correctorName(corrector) };
+}
+
+const writeCorrectEval = (dir: string, result: object) =>
+  writeFileAtomic(join(dir, 'results.json'), `${JSON.stringify(result, null, 2)}\n`);
+
+/**
+ * xbar merge of correct eval's parts (checked by loadParts: shards 1..N of one run): the chips in
+ * index order, summarised by the same summarizeHeldOut, written as the unsharded run writes them.
+ */
+export function mergeCorrectEvalParts(parts: PartIn[], out: string): HeldOutSummary {
+  const datas = parts.map(({ dir, part }) => {
+    const d = part.data as { base?: Record<string, unknown>; chips?: HeldOutChip[] };
+    if (!d?.base || !Array.isArray(d.chips)) throw new XbarError(`${dir}: part.json's correct eval data is damaged: run the shard again`);
+    return d as { base: Record<string, unknown> & { firstChip: number }; chips: HeldOutChip[] };
+  });
+  // What only says when and where the shard ran is left out of the comparison.
+  const fixed = (b: Record<string, unknown>) => JSON.stringify({ ...b, createdAt: 0, command: { ...(b.command as object), out: 0 } });
+  datas.forEach((d, i) => {
+    if (fixed(d.base) !== fixed(datas[0].base))
+      throw new XbarError(`${parts[i].dir} and ${parts[0].dir} disagree on the run's settings or cost: run those shards again`);
+  });
+  const rows = datas.flatMap((d) => d.chips);
+  const { firstChip } = datas[0].base;
+  rows.forEach((r, i) => {
+    if (r.chip !== firstChip + i)
+      throw new XbarError(`the parts hold chip ${r.chip} where chip ${firstChip + i} belongs: run the shards again`);
+  });
+  const summary = summarizeHeldOut(rows);
+  const base = datas[0].base;
+  const result = { ...base, ...resultHeader('eval', { ...(base.command as object), out }), ...summary, chips: rows };
+  const key = { merge: parts[0].part.config, inputs: parts[0].part.inputs };
+  inRunFolderSync(
+    { out, command: 'correct eval', key, inputs: parts.map((p) => p.dir) },
+    (run) => run && writeCorrectEval(run.dir, result),
+  );
+  return summary;
 }
 
 /** The corrector study; with --out, its results are a run folder. */
@@ -608,7 +659,12 @@ export function registerCorrect(p: Command): void {
       .option('-d, --dataset <name>', 'dataset (default: the one the corrector was trained on)')
       .option('--data-dir <dir>', DATA_DIR_HELP)
       .option('--limit-test <n>', 'use only the first n test images', intOption(1))
-      .option('-o, --out <dir>', 'write results.json here'),
+      .option('-o, --out <dir>', 'write results.json here')
+      .option(
+        '--shard <K/N|auto>',
+        'evaluate only shard K of N of the held-out chips and write its part to --out, for xbar merge; auto, auto/N: from a Slurm array task or Kubernetes Indexed Job (docs/cluster.md)',
+        shardOption,
+      ),
   ).action((o) => {
     const r = runCorrectEval(o, kernelsFrom(o), makeProgress(Boolean(o.quiet || o.json)));
     if (o.json) {

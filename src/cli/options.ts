@@ -1,4 +1,6 @@
 import { InvalidArgumentError } from 'commander';
+import { parseShard, type Shard } from '../cluster/shard.js';
+import { XbarError } from '../core/errors.js';
 
 /** Strict option parsers: '12abc', '', NaN and out-of-range values are usage errors, not silently coerced. */
 export function intOption(min: number, max = Number.MAX_SAFE_INTEGER) {
@@ -30,4 +32,14 @@ export function choiceOption<T extends string>(choices: readonly T[]) {
     if (!(choices as readonly string[]).includes(v)) throw new InvalidArgumentError(`expected one of ${choices.join(', ')}, got '${v}'.`);
     return v as T;
   };
+}
+
+/** --shard's parser: K/N, auto or auto/N (from the scheduler's environment). */
+export function shardOption(v: string): Shard {
+  try {
+    return parseShard(v, process.env);
+  } catch (e) {
+    if (e instanceof XbarError) throw new InvalidArgumentError(e.message);
+    throw e;
+  }
 }

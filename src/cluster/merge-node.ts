@@ -1,5 +1,6 @@
 import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { type HeldOutSummary, mergeCorrectEvalParts } from '../cli/correct.js';
 import { writeResults } from '../cli/simulate.js';
 import { XbarError } from '../core/errors.js';
 import { listFiles } from '../core/run-manifest.js';
@@ -13,6 +14,8 @@ export interface MergeResult {
   out: string;
   /** The merged rows (simulate): what the unsharded run would print. */
   rows: SweepRow[];
+  /** The merged held-out summary (correct eval). */
+  heldOut?: HeldOutSummary;
 }
 
 /**
@@ -26,6 +29,8 @@ export function mergeRun(args: string[], out: string): MergeResult {
   switch (command) {
     case 'simulate':
       return { command, shards: parts.length, out, rows: mergeSimulate(parts, out) };
+    case 'correct eval':
+      return { command, shards: parts.length, out, rows: [], heldOut: mergeCorrectEvalParts(parts, out) };
     default:
       throw new XbarError(
         `${parts[0].dir} is a part of xbar ${command}, which this xbar cannot merge: merge it with the xbar that wrote it`,

@@ -8,7 +8,7 @@ import { XbarError } from '../core/errors.js';
  */
 
 /** The commands that take --shard (their parts xbar merge assembles). */
-export const SHARDABLE = ['simulate'] as const;
+export const SHARDABLE = ['simulate', 'correct eval'] as const;
 
 export interface SlurmOptions {
   shards: number;
@@ -60,9 +60,11 @@ export const layout = (out: string) => ({
 export function arrayScript(command: string, args: string[], o: SlurmOptions, launch: Launcher): string {
   const l = layout(o.out);
   const workers = args.includes('--workers') ? [] : ['--workers', String(o.cpusPerTask)];
-  const run = [launch.node, launch.xbar, command, ...args, ...workers, '--shard', `auto/${o.shards}`, '--quiet'].map(shellQuote);
+  const run = [launch.node, launch.xbar, ...command.split(' '), ...args, ...workers, '--shard', `auto/${o.shards}`, '--quiet'].map(
+    shellQuote,
+  );
   return `${[
-    ...directives(o, launch, `xbar-${command}`, `${l.logs}/shard-%a.out`, [
+    ...directives(o, launch, `xbar-${command.replace(/ /g, '-')}`, `${l.logs}/shard-%a.out`, [
       `#SBATCH --array=1-${o.shards}`,
       `#SBATCH --cpus-per-task=${o.cpusPerTask}`,
     ]),

@@ -17,7 +17,7 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 beforeAll(() => {
   const r = xbar(['train', '--model', 'mlp-paper', '--epochs', '3', '--limit-train', '1500', '--out', model, '--quiet']);
   expect(r.code, r.err).toBe(0);
-});
+}, 300_000);
 const sim = [
   'simulate',
   '-m',
@@ -48,7 +48,7 @@ describe('simulate --shard and xbar merge', () => {
     expect(m.out).toMatch(/^sigma=0.05: accuracy .* over 6 chips$/m);
     expect(m.out).toMatch(/merged 2 shards of xbar simulate/);
     expect(comparable(join(work, 'merged'))).toEqual(comparable(join(work, 'one')));
-  });
+  }, 300_000);
 
   it('bad shards and parts get one line and a non-zero exit', () => {
     const bad = (args: string[], env = {}) => {
@@ -73,7 +73,7 @@ describe('simulate --shard and xbar merge', () => {
     expect(bad(['merge', join(work, 'one'), '--out', join(work, 'm2')])).toMatch(/not a shard's part/);
     expect(bad(['merge', join(work, 'nowhere'), '--out', join(work, 'm3')])).toMatch(/does not exist/);
     expect(existsSync(join(work, 'm1'))).toBe(false);
-  });
+  }, 300_000);
 });
 
 describe('xbar slurm (scripts)', () => {
@@ -110,5 +110,5 @@ describe('xbar slurm (scripts)', () => {
     expect(bad(['slurm', ...sim, '--shards', '2', '--out', join(work, 's5'), '--submit'], { PATH: '/nonexistent' })).toMatch(
       /sbatch not found on PATH: .*install-system-deps.sh slurm/,
     );
-  });
+  }, 300_000);
 });

@@ -43,10 +43,10 @@ describe('xbar merge (correct eval)', () => {
     expect(JSON.parse(readFileSync(join(whole, 'results.json'), 'utf8')).chips.map((c: { chip: number }) => c.chip)).toEqual([
       12, 13, 14, 15, 16, 17, 18,
     ]);
-  });
+  }, 300_000);
 
   it('refuses a part evaluated on other chips', () => {
     runCorrectEval({ ...base, firstChip: 30, shard: { k: 2, n: 2 }, out: join(work, 'other') } as never, kernels, quiet);
     expect(() => mergeRun([join(work, 'p2', '1'), join(work, 'other')], join(work, 'bad'))).toThrow(/--first-chip 30 vs \(not set\)/);
-  });
+  }, 300_000);
 });

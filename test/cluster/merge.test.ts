@@ -16,7 +16,7 @@ const model = join(work, 'model');
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 beforeAll(() => {
   runTrain({ model: 'mlp-paper', epochs: 3, limitTrain: 1500, seed: 1, out: model } as never, kernels, quiet);
-});
+}, 300_000);
 
 const base: SimulateOptions = {
   model,
@@ -50,7 +50,7 @@ describe('xbar merge (simulate)', () => {
     expect(b.maps.map((m) => m[0])).toEqual(a.maps.map((m) => m[0]));
     expect(a.maps.length).toBe(2 * 3 * 4 * 2); // 2 points x 3 chips x 4 layers x (json, svg)
     expect(b).toEqual(a);
-  });
+  }, 300_000);
 
   it('a time sweep under another sweep: merged equals the unsharded run', async () => {
     const o = { ...base, time: '1s,1d,1y', sweep: 'read-noise=0,0.05', chips: 4, maps: 0 };
@@ -68,7 +68,7 @@ describe('xbar merge (simulate)', () => {
       '0.05@1y',
     ]);
     expect(comparable(join(work, 'merged-time'))).toEqual(a);
-  });
+  }, 300_000);
 
   it('refuses parts of another run (one line naming the difference), missing and duplicated shards', async () => {
     const dir = join(work, 'bad');
@@ -90,5 +90,5 @@ describe('xbar merge (simulate)', () => {
     writeFileSync(join(ok(2), 'part.json'), readFileSync(join(ok(2), 'part.json'), 'utf8').replace('"seed":3', '"seed":5'));
     expect(merge(join(dir, 'ok'))).toThrow(/part.json changed after the run wrote it/);
     expect(existsSync(join(dir, 'out'))).toBe(false);
-  });
+  }, 300_000);
 });

@@ -144,7 +144,8 @@ export function probe(id: PartId): { ok: boolean; detail: string } {
     case 'onnx':
       return pythonHas('onnx');
     case 'slurm': {
-      const sbin = (bin: string) => onPath(bin) ?? (existsSync(`/usr/sbin/${bin}`) ? `/usr/sbin/${bin}` : null);
+      // Debian puts the daemons in /usr/sbin, often off a user's PATH; the clients in /usr/bin.
+      const sbin = (bin: string) => onPath(bin) ?? ['/usr/bin', '/usr/sbin'].map((d) => join(d, bin)).find((p) => existsSync(p)) ?? null;
       const absent = ['sbatch', 'squeue', 'slurmctld', 'slurmd', 'munged', 'mungekey'].filter((b) => !sbin(b));
       if (absent.length) return { ok: false, detail: `${absent.join(', ')} not found` };
       if (process.getuid?.() !== 0) return { ok: false, detail: 'not root: a local slurmd must run as root' };

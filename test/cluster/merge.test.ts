@@ -38,19 +38,23 @@ async function shardsInto(o: SimulateOptions, n: number, dir: string): Promise<s
 }
 
 describe('xbar merge (simulate)', () => {
-  it.each([1, 2, 3, 7])('%i shards of a sweep merged equal the unsharded run', async (n) => {
-    const whole = join(work, 'whole');
-    if (!existsSync(whole)) await run({ ...base, out: whole });
-    const parts = await shardsInto(base, n, join(work, `parts-${n}`));
-    const merged = join(work, `merged-${n}`);
-    const r = mergeRun([parts], merged);
-    expect(r.shards).toBe(n);
-    const a = comparable(whole);
-    const b = comparable(merged);
-    expect(b.maps.map((m) => m[0])).toEqual(a.maps.map((m) => m[0]));
-    expect(a.maps.length).toBe(2 * 3 * 4 * 2); // 2 points x 3 chips x 4 layers x (json, svg)
-    expect(b).toEqual(a);
-  }, 300_000);
+  it.each([1, 2, 3, 7])(
+    '%i shards of a sweep merged equal the unsharded run',
+    async (n) => {
+      const whole = join(work, 'whole');
+      if (!existsSync(whole)) await run({ ...base, out: whole });
+      const parts = await shardsInto(base, n, join(work, `parts-${n}`));
+      const merged = join(work, `merged-${n}`);
+      const r = mergeRun([parts], merged);
+      expect(r.shards).toBe(n);
+      const a = comparable(whole);
+      const b = comparable(merged);
+      expect(b.maps.map((m) => m[0])).toEqual(a.maps.map((m) => m[0]));
+      expect(a.maps.length).toBe(2 * 3 * 4 * 2); // 2 points x 3 chips x 4 layers x (json, svg)
+      expect(b).toEqual(a);
+    },
+    300_000,
+  );
 
   it('a time sweep under another sweep: merged equals the unsharded run', async () => {
     const o = { ...base, time: '1s,1d,1y', sweep: 'read-noise=0,0.05', chips: 4, maps: 0 };

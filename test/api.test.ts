@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 // The README's library example, through the package entry points.
 import * as browser from '../src/browser.js';
+import { XbarError } from '../src/core/errors.js';
 import {
   buildModel,
   evaluate,
@@ -121,5 +122,55 @@ describe('Monte Carlo worker', () => {
     const { files, external } = importGraph(resolve(import.meta.dirname, '../src/crossbar/mc-worker.ts'), true);
     expect(files.size).toBeGreaterThan(10);
     expect(external.filter((e) => !/ node:/.test(e))).toEqual([]);
+  });
+});
+
+describe('library API: bad arguments are XbarErrors naming them, not NaN or TypeErrors', () => {
+  const kernels = loadKernels();
+  const data = loadDataset('digits8', { limitTrain: 200, limitTest: 50 });
+  const preset = getPreset('mlp-paper');
+  const model = buildModel(preset.spec, 1);
+  const plan = planCrossbars(model, resolveCircuit({}), data.train.x, 100, kernels);
+  const device = resolveDevice('ideal');
+  const oneLine = (f: () => unknown, re: RegExp) => {
+    let err: unknown;
+    try {
+      f();
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(XbarError);
+    expect((err as Error).message).toMatch(re);
+    expect((err as Error).message).not.toContain('\n');
+  };
+  const badLabels = { ...data.test, y: data.test.y.map((v, i) => (i === 3 ? 12 : v)) };
+
+  it('evaluate refuses out-of-range labels and short buffers', () => {
+    oneLine(() => evaluate(model, badLabels, kernels), /label 12 of image 3 is not a class of a model with 10 outputs/);
+    oneLine(() => evaluate(model, { ...data.test, x: data.test.x.subarray(64) }, kernels), /x holds \d+ floats/);
+    oneLine(() => evaluate(model, { ...data.test, n: -1 }, kernels), /n must be a whole number/);
+  });
+
+  it('train refuses epochs -1, a zero batch, labels out of range and an empty training set', () => {
+    const cfg = { ...preset.training, epochs: 1, seed: 1 };
+    oneLine(() => train(model, data.train, null, { ...cfg, epochs: -1 }, kernels), /epochs must be a whole number >= 0, not -1/);
+    oneLine(() => train(model, data.train, null, { ...cfg, batchSize: 0 }, kernels), /batchSize/);
+    oneLine(() => train(model, { ...data.train, y: data.train.y.map(() => 10) }, null, cfg, kernels), /label 10/);
+    oneLine(() => train(model, { ...data.train, n: 0 }, null, cfg, kernels), /training data.n must be a whole number >= 1/);
+  });
+
+  it('runMonteCarlo refuses chips -1, a bad first chip, a non-array spec and bad labels', () => {
+    const run = (cfg: object, test = data.test, faults: unknown = []) =>
+      runMonteCarlo(model, plan, device, faults as never, test, { chips: 2, seed: 1, ...cfg }, kernels);
+    oneLine(() => run({ chips: -1 }), /chips must be a whole number >= 1, not -1/);
+    oneLine(() => run({ chips: 0 }), /chips must be/);
+    oneLine(() => run({ firstChip: 1.5 }), /firstChip/);
+    oneLine(() => run({}, data.test, 'random:sa1=0.1'), /faults must be a fault spec/);
+    oneLine(() => run({}, badLabels), /label 12/);
+  });
+
+  it('parseFaultSpec refuses a non-string spec', () => {
+    oneLine(() => parseFaultSpec(42 as unknown as string), /fault spec is text/);
+    oneLine(() => parseFaultSpec(undefined as unknown as string), /not undefined/);
   });
 });

@@ -10,11 +10,11 @@ import type { Kernels } from '../core/kernels.js';
 import { hardwareText } from '../cost/format.js';
 import { correctorRecoveryCost, recoveryContext } from '../cost/recovery.js';
 import { defaultTech } from '../cost/tech.js';
-import { resolveCircuit } from '../crossbar/circuit.js';
+import { CIRCUIT_LIMITS, resolveCircuit } from '../crossbar/circuit.js';
 import { planCrossbars } from '../crossbar/plan.js';
 import { type Summary, summarize } from '../crossbar/stats.js';
 import { loadDataset } from '../data/node.js';
-import { devicePresetNames } from '../device/config.js';
+import { DEVICE_LIMITS, type DeviceInput, devicePresetNames, resolveDevice } from '../device/config.js';
 import {
   type Corrector,
   type CorrectorTraining,
@@ -124,10 +124,10 @@ const chipOptions = (c: Command): Command =>
   c
     .requiredOption('-m, --model <dir>', 'folder of a saved model (xbar train --out)')
     .option('--device <preset|file>', `device preset (${devicePresetNames.join(', ')}) or a JSON device file`, 'reram-generic')
-    .option('--sigma <x>', 'programming variation, log-normal sigma (default 0: defects only)', floatOption(0, 10))
-    .option('--read-noise <x>', 'relative read noise per inference', floatOption(0, 10))
-    .option('--levels <n>', 'programmable conductance levels, 0 = continuous', intOption(0, 1 << 20))
-    .option('--array-size <n>', 'crossbar array rows and columns', intOption(2, 1 << 16))
+    .option('--sigma <x>', 'programming variation, log-normal sigma (default 0: defects only)', floatOption(0, DEVICE_LIMITS.programSigma))
+    .option('--read-noise <x>', 'relative read noise per inference', floatOption(0, DEVICE_LIMITS.readNoise))
+    .option('--levels <n>', 'programmable conductance levels, 0 = continuous', intOption(0, DEVICE_LIMITS.levels))
+    .option('--array-size <n>', 'crossbar array rows and columns', intOption(2, CIRCUIT_LIMITS.arraySize))
     .addOption(new Option('--scaling <kind>', 'weight-to-conductance scaling').argParser(choiceOption(['layer', 'column'] as const)))
     .option('--population <file.json>', 'defect population as JSON (fields as the flags below; see docs/corrector.md)')
     .option('--patterns <list>', `defect types drawn per chip (default all six: ${SPATIAL_PATTERNS.join(',')})`)
@@ -443,19 +443,7 @@ export function runCorrectEval(o: CorrectEvalOptions, kernels: Kernels, progress
 }
 
 function correctEvalInto(o: CorrectEvalOptions, dir: string | undefined, kernels: Kernels, progress: Progress) {
-  const { corrector, file } = loadCorrector(o.corrector);
-  const meta = file.meta as Record<string, unknown> & {
-    model: string;
-    modelSha256: string;
-    population: PopulationInput;
-    probes: ProbeConfig;
-    hiddenVoltages: number[];
-    seed: number;
-    trainChips: number;
-    device: Parameters<typeof makeEnv>[2];
-    circuit: ReturnType<typeof resolveCircuit>;
-    dataset: string;
-  };
+  const { corrector, meta } = loadCorrector(o.corrector);
   const modelDir = o.model ?? meta.model;
   const seed = o.seed ?? meta.seed;
   const firstChip = o.firstChip ?? (seed === meta.seed ? meta.trainChips : 0);
@@ -463,7 +451,7 @@ function correctEvalInto(o: CorrectEvalOptions, dir: string | undefined, kernels
     throw new XbarError(
       `--first-chip ${firstChip} overlaps the training chips 0..${meta.trainChips - 1} of seed ${seed}: use --first-chip ${meta.trainChips} or more, or another --seed`,
     );
-  const pop = populationFromFlags(meta.population, o);
+  const pop = populationFromFlags(meta.population as PopulationInput, o);
   const { model, file: mf } = loadMappedModel(modelDir);
   if (mf.weightsSha256 !== meta.modelSha256)
     throw new XbarError(
@@ -472,10 +460,12 @@ function correctEvalInto(o: CorrectEvalOptions, dir: string | undefined, kernels
   const dsName = o.dataset ?? meta.dataset;
   const dataset = loadDataset(dsName, { dataDir: o.dataDir, limitTest: o.limitTest });
   checkCompatible(model.spec, dataset, `model ${modelDir}`);
-  const circuit = resolveCircuit(meta.circuit);
+  const where = `${o.corrector}/corrector.json`;
+  const circuit = resolveCircuit(meta.circuit, `meta.circuit in ${where}`);
+  const device = resolveDevice(meta.device as DeviceInput, {}, `meta.device in ${where}`);
   const nCalib = Math.min(dataset.train.n, circuit.calibrationImages);
   const plan = planCrossbars(model, circuit, dataset.train.x.subarray(0, nCalib * model.inputSize), nCalib, kernels);
-  const env = makeEnv(model, plan, meta.device, kernels, meta.hiddenVoltages ?? []);
+  const env = makeEnv(model, plan, device, kernels, meta.hiddenVoltages);
   const probes = makeProbes(env, dataset.train, meta.seed, meta.probes);
   const s: Setup = {
     model,
@@ -483,7 +473,7 @@ function correctEvalInto(o: CorrectEvalOptions, dir: string | undefined, kernels
     dataset,
     env,
     software: evaluate(model, dataset.test, kernels).accuracy,
-    device: meta.device,
+    device,
     circuit,
   };
   if (o.shard && !dir) throw new XbarError('--shard needs --out: a shard writes its part of the results there, for xbar merge');

@@ -11,6 +11,8 @@ export interface EvalOptions {
   dataset?: string;
   dataDir?: string;
   limitTest?: number;
+  /** Load a model holding NaN or Inf weights, with a warning, instead of refusing it. */
+  allowNonfinite?: boolean;
 }
 
 export interface EvalResult {
@@ -24,8 +26,9 @@ export interface EvalResult {
   parameters: number;
 }
 
-export function runEval(opts: EvalOptions, kernels: Kernels): EvalResult {
-  const { model, file } = openModel(opts.model, opts);
+export function runEval(opts: EvalOptions, kernels: Kernels, warn: (line: string) => void = () => {}): EvalResult {
+  const { model, file, warnings } = openModel(opts.model, opts, { nonFinite: opts.allowNonfinite ? 'warn' : 'refuse' });
+  for (const w of warnings) warn(w);
   const datasetName = opts.dataset ?? (typeof file.meta.dataset === 'string' ? file.meta.dataset : undefined);
   if (!datasetName) throw new XbarError(`${opts.model} does not record its dataset: pass --dataset`);
   const ds = loadDataset(datasetName, { dataDir: opts.dataDir, limitTest: opts.limitTest, limitTrain: 1 });

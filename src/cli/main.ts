@@ -3,8 +3,9 @@ import { Command, CommanderError, Option } from 'commander';
 import { XbarError } from '../core/errors.js';
 import { loadKernels } from '../core/kernels-node.js';
 import { eng } from '../cost/format.js';
+import { CIRCUIT_LIMITS } from '../crossbar/circuit.js';
 import { datasetNames } from '../data/node.js';
-import { devicePresetNames } from '../device/config.js';
+import { DEVICE_LIMITS, devicePresetNames } from '../device/config.js';
 import { presets } from '../nn/presets.js';
 import { VERSION } from '../version.js';
 import { registerCluster } from './cluster.js';
@@ -116,9 +117,10 @@ function program(): Command {
       .requiredOption('-m, --model <dir|file.onnx>', 'folder of a saved model, or a .onnx file (imported in memory)')
       .option('-d, --dataset <name>', 'dataset (default: the one it was trained on)')
       .option('--data-dir <dir>', DATA_DIR_HELP)
-      .option('--limit-test <n>', 'use only the first n test images', intOption(1)),
+      .option('--limit-test <n>', 'use only the first n test images', intOption(1))
+      .option('--allow-nonfinite', 'load a model holding NaN or Inf weights with a warning instead of refusing it'),
   ).action((o) => {
-    const r = runEval(o, kernelsFrom(o));
+    const r = runEval(o, kernelsFrom(o), (w) => process.stderr.write(`warning: ${w}\n`));
     if (o.json) console.log(JSON.stringify(r, null, 2));
     else {
       console.log(`${o.model} on ${r.dataset}: test accuracy ${pct(r.accuracy)} (${r.samples} images), loss ${r.loss.toFixed(4)}`);
@@ -132,18 +134,18 @@ function program(): Command {
       .description('evaluate a saved model on many simulated ReRAM crossbar chips (Monte Carlo)')
       .requiredOption('-m, --model <dir|file.onnx>', 'folder of a saved model, or a .onnx file (imported in memory)')
       .option('--device <preset|file>', `device preset (${devicePresetNames.join(', ')}) or a JSON device file`, 'reram-generic')
-      .option('--sigma <x>', 'programming variation: log-normal sigma (overrides the device)', floatOption(0, 10))
-      .option('--read-noise <x>', 'relative read noise per inference (overrides the device)', floatOption(0, 10))
-      .option('--levels <n>', 'programmable conductance levels, 0 = continuous (overrides the device)', intOption(0, 1 << 20))
+      .option('--sigma <x>', 'programming variation: log-normal sigma (overrides the device)', floatOption(0, DEVICE_LIMITS.programSigma))
+      .option('--read-noise <x>', 'relative read noise per inference (overrides the device)', floatOption(0, DEVICE_LIMITS.readNoise))
+      .option('--levels <n>', 'programmable conductance levels, 0 = continuous (overrides the device)', intOption(0, DEVICE_LIMITS.levels))
       .option(
         '--faults <spec>',
         "stuck-at faults, e.g. 'random:sa0=0.0175,sa1=0.0904' or 'circle:radius=0.3@layers=0' (see docs/faults.md)",
       )
       .option('-c, --chips <n>', 'number of simulated chips', intOption(1, 1_000_000), 100)
       .option('-s, --seed <n>', 'random seed; chip i of seed s is always the same chip', intOption(0, 2 ** 31 - 1), 1)
-      .option('--array-size <n>', 'crossbar array rows and columns (a weight uses 2 columns)', intOption(2, 1 << 16))
-      .option('--dac-bits <n>', 'input DAC bits (0 = analog inputs)', intOption(0, 24))
-      .option('--adc-bits <n>', 'ADC bits at tile outputs (0 = none)', intOption(0, 24))
+      .option('--array-size <n>', 'crossbar array rows and columns (a weight uses 2 columns)', intOption(2, CIRCUIT_LIMITS.arraySize))
+      .option('--dac-bits <n>', 'input DAC bits (0 = analog inputs)', intOption(0, CIRCUIT_LIMITS.converterBits))
+      .option('--adc-bits <n>', 'ADC bits at tile outputs (0 = none)', intOption(0, CIRCUIT_LIMITS.converterBits))
       .option('--adc-offset <lsb>', 'static offset of each ADC, std in LSB, drawn once per chip (needs --adc-bits)', floatOption(0, 1e6))
       .option(
         '--adc-gain-error <x>',
@@ -155,7 +157,7 @@ function program(): Command {
       .option(
         '--wire-resistance <ohm>',
         'wire resistance per cell-to-cell segment (IR drop; solved once per chip and array)',
-        floatOption(0, 1e6),
+        floatOption(0, CIRCUIT_LIMITS.wireResistance),
       )
       .addOption(
         new Option('--scaling <kind>', 'weight-to-conductance scaling: per layer, or per output column (a TIA gain each)').argParser(
@@ -192,7 +194,8 @@ function program(): Command {
         '--shard <K/N|auto>',
         'run only shard K of N of the (sweep point x chip) items and write its part to --out, for xbar merge; auto, auto/N: the shard of a Slurm array task or Kubernetes Indexed Job (docs/cluster.md)',
         shardOption,
-      ),
+      )
+      .option('--allow-nonfinite', 'load a model holding NaN or Inf weights with a warning instead of refusing it'),
   ).action(async (o) => {
     const r = await runSimulate(o, kernelsFrom(o), makeProgress(Boolean(o.quiet || o.json)));
     if (o.json) {
@@ -250,6 +253,8 @@ function program(): Command {
       console.log(
         `${o.out}: ${on + off + at} of ${r.cells} cells stuck (${pct((on + off + at) / r.cells)}): ${on} stuck-on, ${off} stuck-off, ${at} stuck-at`,
       );
+      // The picture is one array with every term on it; in a simulation each term goes only to its layers.
+      console.log(`on a chip: ${r.layers.join('; ')}`);
     });
 
   p.command('presets')

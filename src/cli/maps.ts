@@ -1,5 +1,7 @@
 import { XbarError } from '../core/errors.js';
 import { writeFileAtomic } from '../core/fs-node.js';
+import { checkFits, faultMapMemory } from '../core/memory.js';
+import { availableMemory } from '../core/memory-node.js';
 import { Rng } from '../core/rng.js';
 import { programChip } from '../crossbar/chip.js';
 import { writeChipMapFiles } from '../crossbar/maps-node.js';
@@ -7,6 +9,7 @@ import type { CrossbarPlan } from '../crossbar/plan.js';
 import type { Device } from '../device/config.js';
 import {
   countFaults,
+  describeFaultLayers,
   FAULT_MAP_FORMAT,
   FAULT_MAP_VERSION,
   type FaultSpec,
@@ -45,9 +48,15 @@ export interface DrawOptions {
 }
 
 /** `xbar faults`: draws one array's map from a spec, to preview a pattern. */
-export function drawFaults(o: DrawOptions): { counts: number[]; cells: number } {
+export function drawFaults(o: DrawOptions): { counts: number[]; cells: number; layers: string[] } {
   if (!/\.(svg|json)$/.test(o.out)) throw new XbarError(`--out ${o.out} must end in .svg or .json`);
   const spec = loadFaultSpec(o.spec);
+  checkFits(
+    faultMapMemory(o.rows, o.cols),
+    availableMemory(),
+    `drawing a ${o.rows}x${o.cols} array`,
+    'draw a smaller array (--rows, --cols)',
+  );
   const map = generateFaultMap(
     o.rows,
     o.cols,
@@ -60,5 +69,5 @@ export function drawFaults(o: DrawOptions): { counts: number[]; cells: number } 
       `${JSON.stringify({ format: FAULT_MAP_FORMAT, version: FAULT_MAP_VERSION, seed: o.seed, faults: formatFaultSpec(spec), map: faultMapToJSON(map) })}\n`,
     );
   else writeFileAtomic(o.out, faultMapsToSVG([{ map, x: 0, y: 0 }], { title: `${o.spec} (${o.rows}x${o.cols}, seed ${o.seed})` }));
-  return { counts: countFaults(map), cells: o.rows * o.cols };
+  return { counts: countFaults(map), cells: o.rows * o.cols, layers: describeFaultLayers(spec) };
 }

@@ -4,7 +4,7 @@ import { XbarError } from '../core/errors.js';
 import { datasetNames, loadDataset } from '../data/node.js';
 import { loadModel, saveModel } from '../nn/io-node.js';
 import type { Model } from '../nn/model.js';
-import type { ModelFile } from '../nn/serialize.js';
+import { checkFinite, type DecodeOptions, type ModelFile } from '../nn/serialize.js';
 import { importMeta, inMemoryFile, isOnnxPath, readOnnxFile, writeOnnxFile } from '../onnx/node.js';
 import { inRunFolderSync } from '../study/run-folder.js';
 import { VERSION } from '../version.js';
@@ -27,11 +27,11 @@ function datasetShape(o: DataArgs) {
  * A --model argument of any command: a saved model folder, or a .onnx file imported in memory
  * (checked against --dataset / --data-dir, as `xbar import` would).
  */
-export function openModel(arg: string, o: DataArgs = {}): { model: Model; file: ModelFile } {
-  if (!isOnnxPath(arg)) return loadModel(arg);
+export function openModel(arg: string, o: DataArgs = {}, opts: DecodeOptions = {}): { model: Model; file: ModelFile; warnings: string[] } {
+  if (!isOnnxPath(arg)) return loadModel(arg, opts);
   const ds = datasetShape(o);
   const { model, provenance } = readOnnxFile(arg, { imageShape: ds?.imageShape });
-  return { model, file: inMemoryFile(model, importMeta(provenance, ds)) };
+  return { model, file: inMemoryFile(model, importMeta(provenance, ds)), warnings: checkFinite(model, arg, opts.nonFinite) };
 }
 
 export interface ImportCliOptions extends DataArgs {

@@ -15,7 +15,7 @@ import { simulateResultsJson } from '../crossbar/results.js';
 import type { Dataset } from '../data/index.js';
 import { loadDataset } from '../data/node.js';
 import { type Device, type DeviceInput, resolveDevice } from '../device/config.js';
-import { type FaultSpec, formatFaultSpec, parseFaultSpec } from '../faults/index.js';
+import { describeFaultLayers, type FaultSpec, formatFaultSpec, parseFaultSpec, patternSchema } from '../faults/index.js';
 import { loadFaultSpec } from '../faults/node.js';
 import { foldBatchNorm } from '../nn/fold.js';
 import type { Model } from '../nn/model.js';
@@ -64,6 +64,8 @@ export interface SimulateOptions {
   tech?: string;
   /** Run only this shard of the (sweep point x chip) items and write its part to --out (src/cluster/). */
   shard?: Shard;
+  /** Load a model holding NaN or Inf weights, with a warning, instead of refusing it. */
+  allowNonfinite?: boolean;
 }
 
 const TIME_UNITS: Record<string, number> = {
@@ -101,7 +103,8 @@ export function deviceFrom(o: SimulateOptions): Device {
   if (o.sigma !== undefined) overrides.programSigma = o.sigma;
   if (o.readNoise !== undefined) overrides.readNoise = o.readNoise;
   if (o.levels !== undefined) overrides.levels = o.levels;
-  if (o.device.endsWith('.json')) {
+  // Any case: a '.JSON' path is a file too, never a preset name.
+  if (/\.json$/i.test(o.device)) {
     if (!existsSync(o.device)) throw new XbarError(`device file ${o.device} not found`);
     let json: DeviceInput;
     try {
@@ -206,10 +209,11 @@ export function applySweep(o: SimulateOptions, key: string, value: string): Simu
       return { ...o, faults: withLayers(o.faults, value) };
     case 'fault-rate': {
       const r = num();
-      return {
-        ...o,
-        faults: r === 0 ? o.faults : `random:sa0=${r / 2},sa1=${r / 2}${o.faults ? `+${formatFaultSpec(loadFaultSpec(o.faults))}` : ''}`,
-      };
+      if (r < 0 || r > 1) throw new XbarError(`--sweep fault-rate: ${value} is not a rate in [0, 1]`);
+      if (r === 0) return o;
+      // As spec objects, not text: the random term must not fall under the user's spec-wide scope.
+      const random: FaultSpec = [{ patterns: [patternSchema.parse({ pattern: 'random', sa0: r / 2, sa1: r / 2 })], layers: 'all' }];
+      return { ...o, faults: formatFaultSpec([...random, ...(o.faults ? loadFaultSpec(o.faults) : [])]) };
     }
     case 'density':
       if (!o.faults) throw new XbarError('--sweep density=... needs --faults with the patterns to scale');
@@ -224,10 +228,10 @@ export function applySweep(o: SimulateOptions, key: string, value: string): Simu
   throw new XbarError(`--sweep key '${key}' is unknown`);
 }
 
+/** Every group of the spec on the given layers (parsed as a spec-wide scope, so the list gets the parser's checks). */
 function withLayers(faults: string, layers: string): string {
-  const terms = formatFaultSpec(loadFaultSpec(faults)).split('+');
-  // Through the text form, so that the layer list gets the parser's checks.
-  return formatFaultSpec(parseFaultSpec(terms.map((t) => `${t.split('@')[0]}@layers=${layers}`).join('+')));
+  const scope = parseFaultSpec(`random@layers=${layers}`)[0].layers;
+  return formatFaultSpec(loadFaultSpec(faults).map((g) => ({ ...g, layers: scope })));
 }
 
 /** Sets the density of every region pattern; random patterns keep their rates. */
@@ -239,22 +243,12 @@ function withDensity(faults: string, density: number): string {
   return formatFaultSpec(spec);
 }
 
-export interface SimulateRun {
-  rows: SweepRow[];
-  model: string;
-  dataset: string;
-  device: Device;
-  circuit: ReturnType<typeof resolveCircuit>;
-}
-
-export async function runSimulate(o: SimulateOptions, kernels: Kernels, progress: Progress): Promise<SimulateRun> {
-  // The crossbar maps the network with its batch norms folded into the layers before them.
-  const opened = openModel(o.model, o);
-  const { file } = opened;
-  const model = foldBatchNorm(opened.model);
-  const datasetName = o.dataset ?? (typeof file.meta.dataset === 'string' ? file.meta.dataset : undefined);
-  if (!datasetName) throw new XbarError(`${o.model} does not record its dataset: pass --dataset`);
-  let sweep = o.sweep ? parseSweep(o.sweep) : { key: '', values: [''] };
+/**
+ * Every sweep point's options, device, circuit and faults, validated before the long work
+ * starts: a bad value in the last point of a sweep is refused before the first chip.
+ */
+export function sweepPoints(o: SimulateOptions) {
+  let sweep = o.sweep !== undefined ? parseSweep(o.sweep) : { key: '', values: [''] };
   // A time sweep reads the same programmed chips at every time (aging them), not one run per time.
   if (sweep.key === 'time') {
     if (o.time) throw new XbarError('--sweep time=... and --time both give read times: use one of them');
@@ -265,7 +259,6 @@ export async function runSimulate(o: SimulateOptions, kernels: Kernels, progress
   if (o.driftCompensation && o.driftCompensation !== 'none' && !times && sweep.key !== 'drift-compensation')
     throw new XbarError('--drift-compensation needs --time: compensation rescales the drift seen at a read time');
   loadTech(o.tech); // a bad technology file fails here, before the long work starts
-  // Validate every point before the long work starts.
   const points = sweep.values.map((v) => {
     const po = sweep.key ? applySweep(o, sweep.key, v) : o;
     return {
@@ -273,9 +266,33 @@ export async function runSimulate(o: SimulateOptions, kernels: Kernels, progress
       o: po,
       device: deviceFrom(po),
       circuit: resolveCircuit(circuitFrom(po)),
-      faults: po.faults ? loadFaultSpec(po.faults) : [],
+      // '' is refused by the parser (an empty --faults is a mistake, not 'no faults').
+      faults: po.faults !== undefined ? loadFaultSpec(po.faults) : [],
     };
   });
+  return { o, sweep, times, points };
+}
+
+export interface SimulateRun {
+  rows: SweepRow[];
+  model: string;
+  dataset: string;
+  device: Device;
+  circuit: ReturnType<typeof resolveCircuit>;
+}
+
+export async function runSimulate(o: SimulateOptions, kernels: Kernels, progress: Progress): Promise<SimulateRun> {
+  const opened = openModel(o.model, o, { nonFinite: o.allowNonfinite ? 'warn' : 'refuse' });
+  // Shown even with --quiet or --json: the results are not meaningful and the user must know.
+  for (const w of opened.warnings) process.stderr.write(`warning: ${w}\n`);
+  const { file } = opened;
+  // The crossbar maps the network with its batch norms folded into the layers before them.
+  const model = foldBatchNorm(opened.model);
+  const datasetName = o.dataset ?? (typeof file.meta.dataset === 'string' ? file.meta.dataset : undefined);
+  if (!datasetName) throw new XbarError(`${o.model} does not record its dataset: pass --dataset`);
+  const sp = sweepPoints(o);
+  o = sp.o;
+  const { sweep, times, points } = sp;
   if (o.shard && !o.out) throw new XbarError('--shard needs --out: a shard writes its part of the results there, for xbar merge');
   const ds = loadDataset(datasetName, { dataDir: o.dataDir, limitTest: o.limitTest });
   checkCompatible(model.spec, ds, `model ${o.model}`);
@@ -300,6 +317,13 @@ async function simulatePoints(
   const nCalib = Math.min(ds.train.n, points[0].circuit.calibrationImages);
   const calib = ds.train.x.subarray(0, nCalib * model.inputSize);
   const rows: SweepRow[] = [];
+  const nWeighted = model.layers.filter((l) => l.spec.type === 'dense' || l.spec.type === 'conv2d').length;
+  for (const p of points)
+    for (const f of p.faults)
+      if (f.layers !== 'all')
+        for (const l of f.layers)
+          if (l < 0 || l >= nWeighted)
+            throw new XbarError(`--faults names layer ${l}, but the model has weighted layers 0..${nWeighted - 1}`);
   const configs: PointConfig[] = [];
   // A shard runs its block of the flattened (point x chip) items: for each point, a range of chips.
   const items = points.length * o.chips;
@@ -308,12 +332,8 @@ async function simulatePoints(
   for (const [index, p] of points.entries()) {
     const chips = chipsOfPoint(block, o.chips, index);
     if (!chips.count) continue;
-    const nWeighted = model.layers.filter((l) => l.spec.type === 'dense' || l.spec.type === 'conv2d').length;
-    for (const f of p.faults)
-      if (f.layers !== 'all')
-        for (const l of f.layers)
-          if (l < 0 || l >= nWeighted)
-            throw new XbarError(`--faults names layer ${l}, but the model has weighted layers 0..${nWeighted - 1}`);
+    if (p.faults.length)
+      progress.log(`${sweep.key ? `${sweep.key}=${p.value}: ` : ''}faults: ${describeFaultLayers(p.faults, nWeighted).join('; ')}`);
     const plan = planCrossbars(model, p.circuit, calib, nCalib, kernels);
     const cost = costSummary(
       costOfModel({ model, plan, device: p.device, activity: measureActivity(model, plan, calib, nCalib, kernels) }, tech),

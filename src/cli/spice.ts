@@ -4,9 +4,10 @@ import { writeFileAtomic } from '../core/fs-node.js';
 import { onInterrupt } from '../core/interrupt.js';
 import type { Kernels } from '../core/kernels.js';
 import { programChip } from '../crossbar/chip.js';
-import { resolveCircuit } from '../crossbar/circuit.js';
+import { CIRCUIT_LIMITS, resolveCircuit } from '../crossbar/circuit.js';
 import { planCrossbars } from '../crossbar/plan.js';
 import { loadDataset } from '../data/node.js';
+import { DEVICE_LIMITS } from '../device/config.js';
 import { formatFaultSpec } from '../faults/index.js';
 import { loadFaultSpec } from '../faults/node.js';
 import { foldBatchNorm } from '../nn/fold.js';
@@ -51,12 +52,12 @@ function chipOptions(c: Command): Command {
   return common(c)
     .requiredOption('-m, --model <dir>', 'folder of a saved dense (MLP) model')
     .option('--device <preset|file>', 'device preset or JSON device file (must have no read noise)', 'reram-generic')
-    .option('--sigma <x>', 'programming variation: log-normal sigma (overrides the device)', floatOption(0, 10))
-    .option('--levels <n>', 'programmable conductance levels, 0 = continuous (overrides the device)', intOption(0, 1 << 20))
+    .option('--sigma <x>', 'programming variation: log-normal sigma (overrides the device)', floatOption(0, DEVICE_LIMITS.programSigma))
+    .option('--levels <n>', 'programmable conductance levels, 0 = continuous (overrides the device)', intOption(0, DEVICE_LIMITS.levels))
     .option('--faults <spec>', "stuck-at faults, e.g. 'random:sa0=0.0175,sa1=0.0904' (see docs/faults.md)")
     .option('-s, --seed <n>', 'random seed; chip i of seed s is the same chip as in xbar simulate', intOption(0, 2 ** 31 - 1), 1)
-    .option('--array-size <n>', 'crossbar array rows and columns (a weight uses 2 columns)', intOption(2, 1 << 16))
-    .option('--wire-resistance <ohm>', 'wire resistance per cell-to-cell segment', floatOption(0, 1e6))
+    .option('--array-size <n>', 'crossbar array rows and columns (a weight uses 2 columns)', intOption(2, CIRCUIT_LIMITS.arraySize))
+    .option('--wire-resistance <ohm>', 'wire resistance per cell-to-cell segment', floatOption(0, CIRCUIT_LIMITS.wireResistance))
     .addOption(new Option('--scaling <kind>', 'weight-to-conductance scaling').argParser(choiceOption(['layer', 'column'] as const)))
     .option('--no-saturate', 'neurons do not saturate at the rail')
     .option('--opamp-gain <x>', "TIA op-amp open-loop gain, or 'ideal' (nullor)", gainOption, 1e6)
@@ -75,7 +76,7 @@ function prepare(o: SpiceCliOptions, kernels: Kernels) {
   const so: SimulateOptions = { ...o, chips: 1 };
   const device = deviceFrom(so);
   const circuit = resolveCircuit(circuitFrom(so));
-  const faults = o.faults ? loadFaultSpec(o.faults) : [];
+  const faults = o.faults !== undefined ? loadFaultSpec(o.faults) : [];
   const ds = loadDataset(datasetName, { dataDir: o.dataDir, limitTest: o.images });
   checkCompatible(model.spec, ds, `model ${o.model}`);
   const nCalib = Math.min(ds.train.n, circuit.calibrationImages);

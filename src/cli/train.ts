@@ -2,6 +2,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { XbarError } from '../core/errors.js';
 import type { Kernels } from '../core/kernels.js';
+import { checkFits, trainingMemory } from '../core/memory.js';
+import { availableMemory } from '../core/memory-node.js';
 import { resolveCircuit } from '../crossbar/circuit.js';
 import { type Dataset, trainValSplit } from '../data/index.js';
 import { loadDataset } from '../data/node.js';
@@ -72,7 +74,7 @@ export interface TrainResult {
 export function resolveModel(arg: string): { spec: ModelSpec; preset?: Preset } {
   if (presets[arg]) return { spec: presets[arg].spec, preset: presets[arg] };
   if (isOnnxPath(arg) || existsSync(join(arg, 'model.json'))) return { spec: openModel(arg).model.spec };
-  if (arg.endsWith('.json') || existsSync(arg)) {
+  if (/\.json$/i.test(arg) || existsSync(arg)) {
     if (!existsSync(arg)) throw new XbarError(`model spec file ${arg} not found`);
     let json: unknown;
     try {
@@ -123,6 +125,9 @@ export function trainInto(opts: TrainOptions, dir: string | undefined, kernels: 
     schedule: opts.schedule ?? defaults.schedule,
     seed: opts.seed + 1,
   };
+  // Before the dataset and the model are allocated: a spec that cannot fit is one line, not GBs.
+  const need = trainingMemory(spec, config.batchSize, (opts.limitTrain ?? 60_000) + (opts.limitTest ?? 10_000));
+  if (need) checkFits(need, availableMemory(), `training '${opts.model}'`, 'use a smaller model, a smaller --batch-size, or --limit-train');
   const ds = loadDataset(datasetName, { dataDir: opts.dataDir, limitTrain: opts.limitTrain, limitTest: opts.limitTest });
   checkCompatible(spec, ds, `model '${opts.model}'`);
   const { train: trainSplit, val } =

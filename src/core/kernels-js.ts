@@ -1,3 +1,4 @@
+import { checkClamp, checkLognormalPairs, checkMaxPool, checkSgemm, checkSpmm, checkWindows } from './kernel-checks.js';
 import type { Csr, Kernels, WindowGeometry } from './kernels.js';
 import type { Rng } from './rng.js';
 
@@ -9,6 +10,7 @@ import type { Rng } from './rng.js';
 export const jsKernels: Kernels = {
   name: 'js',
   sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) {
+    checkSgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     const pa = new Float32Array(m * k);
     for (let i = 0; i < m; i++) for (let p = 0; p < k; p++) pa[i * k + p] = transA ? a[p * lda + i] : a[i * lda + p];
     const pb = new Float32Array(n * k);
@@ -89,7 +91,7 @@ export const jsKernels: Kernels = {
   spmm,
   lognormalPairs,
   clamp(y, lo, hi) {
-    if (!(lo <= hi)) throw new RangeError('clamp: lo and hi must be numbers with lo <= hi');
+    checkClamp(y, lo, hi);
     for (let i = 0; i < y.length; i++) {
       const v = Math.max(y[i], lo);
       y[i] = v < hi ? v : hi;
@@ -98,10 +100,12 @@ export const jsKernels: Kernels = {
 };
 
 function im2col(x: Float32Array, g: WindowGeometry, cols: Float32Array): void {
+  checkWindows('im2col', x, g, cols);
   windows(x, g, cols, false);
 }
 
 function col2im(cols: Float32Array, g: WindowGeometry, x: Float32Array): void {
+  checkWindows('col2im', cols, g, x);
   windows(x, g, cols, true);
 }
 
@@ -136,6 +140,7 @@ function windows(x: Float32Array, g: WindowGeometry, cols: Float32Array, adjoint
 }
 
 function maxPool(x: Float32Array, g: WindowGeometry, y: Float32Array): void {
+  checkMaxPool(x, g, y);
   const { batch, h, w, c, k, stride, oh, ow } = g;
   let o = 0;
   for (let n = 0; n < batch; n++) {
@@ -165,16 +170,14 @@ function maxPool(x: Float32Array, g: WindowGeometry, y: Float32Array): void {
  * two never changes a result on the JS kernels.
  */
 function spmm(m: number, n: number, k: number, a: Csr, b: Float32Array, c: Float32Array): void {
+  checkSpmm(m, n, k, a, b, c);
   const { rowPtr, col, val } = a;
-  if (rowPtr.length < m + 1 || b.length < k * n || c.length < m * n) throw new RangeError('spmm: arrays shorter than the dimensions need');
   const acc = new Float64Array(n);
   for (let i = 0; i < m; i++) {
     acc.fill(0);
     for (let p = rowPtr[i]; p < rowPtr[i + 1]; p++) {
       const x = val[p];
-      const j0 = col[p];
-      if (!(j0 >= 0 && j0 < k)) throw new RangeError(`spmm: col index ${j0} is outside [0, ${k})`);
-      const row = j0 * n;
+      const row = col[p] * n;
       for (let j = 0; j < n; j++) acc[j] += x * b[row + j];
     }
     const o = i * n;
@@ -184,6 +187,7 @@ function spmm(m: number, n: number, k: number, a: Csr, b: Float32Array, c: Float
 
 /** Box-Muller inlined (two uniforms, cos for G+, sin for G-): the draws of two rng.normal() calls. */
 function lognormalPairs(tPos: Float64Array, tNeg: Float64Array, sigma: number, rng: Rng, gPos: Float64Array, gNeg: Float64Array): void {
+  checkLognormalPairs(tPos, tNeg, sigma, gPos, gNeg);
   for (let i = 0; i < tPos.length; i++) {
     let u = 0;
     while (u === 0) u = rng.uniform();

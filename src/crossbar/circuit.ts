@@ -2,6 +2,14 @@ import { z } from 'zod';
 import { XbarError } from '../core/errors.js';
 import { formatIssues } from '../nn/spec.js';
 
+/** Upper bounds shared by the circuit config, its command-line flags and --sweep values. */
+export const CIRCUIT_LIMITS = {
+  arraySize: 1 << 16,
+  converterBits: 24,
+  /** Ohms per segment: 1 MOhm already swamps every cell's resistance. */
+  wireResistance: 1e6,
+} as const;
+
 /**
  * The peripheral circuit around the arrays: array size, read voltages and converters, neuron
  * saturation, wires. Separate from the device (what a cell is) and from the mapping (which weight
@@ -10,8 +18,8 @@ import { formatIssues } from '../nn/spec.js';
 export const circuitSchema = z
   .strictObject({
     /** Physical array size in cells. A weight column takes two physical columns (G+ and G-). */
-    arrayRows: z.number().int().min(2).default(128),
-    arrayCols: z.number().int().min(2).default(128),
+    arrayRows: z.number().int().min(2).max(CIRCUIT_LIMITS.arraySize).default(128),
+    arrayCols: z.number().int().min(2).max(CIRCUIT_LIMITS.arraySize).default(128),
     /**
      * Weight scaling: 'layer' maps the layer's largest |weight| to the full conductance swing;
      * 'column' does so per output column (a TIA gain per column), so that small-weight columns use
@@ -21,9 +29,9 @@ export const circuitSchema = z
     /** Full-scale read voltage on a word line, volts. */
     vRead: z.number().positive().default(0.2),
     /** Input DAC resolution in bits; 0 = ideal analog inputs. */
-    dacBits: z.number().int().min(0).max(24).default(0),
+    dacBits: z.number().int().min(0).max(CIRCUIT_LIMITS.converterBits).default(0),
     /** ADC resolution at each tile's outputs, in bits; 0 = no ADC (fully analog, as in the papers). */
-    adcBits: z.number().int().min(0).max(24).default(0),
+    adcBits: z.number().int().min(0).max(CIRCUIT_LIMITS.converterBits).default(0),
     /** Static offset of each ADC, std in LSB, drawn once per chip (converters.ts). */
     adcOffset: z.number().min(0).default(0),
     /** Static gain error of each ADC, relative std, drawn once per chip. */
@@ -36,7 +44,7 @@ export const circuitSchema = z
     saturate: z.boolean().default(true),
     railHeadroom: z.number().min(1).default(1.5),
     /** Wire resistance per cell-to-cell segment, ohms; 0 = ideal wires. */
-    wireResistance: z.number().min(0).default(0),
+    wireResistance: z.number().min(0).max(CIRCUIT_LIMITS.wireResistance).default(0),
     /** Training images used to calibrate voltage ranges (DAC, TIA gain, ADC full scale, rails). */
     calibrationImages: z.number().int().min(1).default(1000),
   })

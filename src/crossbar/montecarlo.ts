@@ -1,3 +1,5 @@
+import { checkSplit, seedArg, wholeNumber } from '../core/check-args.js';
+import { XbarError } from '../core/errors.js';
 import type { Kernels } from '../core/kernels.js';
 import { Rng } from '../core/rng.js';
 import type { Split } from '../data/dataset.js';
@@ -72,6 +74,14 @@ export function runMonteCarlo(
   kernels: Kernels,
   hooks: MonteCarloHooks = {},
 ): MonteCarloResult {
+  checkSplit(test, model.inputSize, model.outputSize, 'test data');
+  wholeNumber(cfg.chips, 'chips', 1);
+  seedArg(cfg.seed);
+  if (cfg.firstChip !== undefined) wholeNumber(cfg.firstChip, 'firstChip', 0);
+  if (cfg.batchSize !== undefined) wholeNumber(cfg.batchSize, 'batchSize', 1);
+  if (cfg.chipsPerChunk !== undefined) wholeNumber(cfg.chipsPerChunk, 'chipsPerChunk', 1);
+  if (!Array.isArray(faults))
+    throw new XbarError('faults must be a fault spec (an array: parseFaultSpec or faultSpecFromJSON makes one; [] for none)');
   const t0 = performance.now();
   const reads = cfg.reads?.length ? cfg.reads : null;
   const ages = reads !== null && deviceAges(dev);

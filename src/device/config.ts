@@ -39,6 +39,18 @@ export const programNoiseSchema = z
   .refine((p) => p.gaussian || p.lognormal, 'programNoise needs gaussian, lognormal or both');
 
 /**
+ * Upper bounds of the device's dimensionless parameters. The JSON device file, the command-line
+ * flags (--sigma, --read-noise, --levels) and --sweep values all go through these, so a value
+ * refused on one path is refused on every path. A new bounded field gets its entry here.
+ */
+export const DEVICE_LIMITS = {
+  /** exp(10 sigma) spreads conductances over 4e4x: far beyond any device worth simulating. */
+  programSigma: 10,
+  readNoise: 10,
+  levels: 1 << 20,
+} as const;
+
+/**
  * A ReRAM device model, in siemens. Kept apart from the circuit and the layer mapping, as aihwkit
  * keeps device configs apart from tiles: the same network can be simulated on several devices.
  */
@@ -84,9 +96,9 @@ export const deviceSchema = z
     gMin: z.number().positive(),
     gMax: z.number().positive(),
     /** Programmable levels between gMin and gMax (inclusive); 0 = continuous. */
-    levels: z.number().int().min(0).default(0),
+    levels: z.number().int().min(0).max(DEVICE_LIMITS.levels).default(0),
     /** Programming variation: G' = G * exp(theta), theta ~ N(0, sigma^2), once per chip. */
-    programSigma: z.number().min(0).default(0),
+    programSigma: z.number().min(0).max(DEVICE_LIMITS.programSigma).default(0),
     /** Conductance-dependent programming noise (after programSigma's log-normal, when both are set). */
     programNoise: programNoiseSchema.optional(),
     /** Time after programming (`--time`); absent parts do not age. */
@@ -94,7 +106,7 @@ export const deviceSchema = z
     relaxation: relaxationSchema.optional(),
     noise1f: noise1fSchema.optional(),
     /** Read noise: each read sees G * (1 + eta), eta ~ N(0, readNoise^2), new every inference. */
-    readNoise: z.number().min(0).default(0),
+    readNoise: z.number().min(0).max(DEVICE_LIMITS.readNoise).default(0),
     /** Conductance of a stuck-on cell: uniform in [lo, hi] per cell (lo = hi for a fixed value). */
     stuckOn: z.tuple([z.number().positive(), z.number().positive()]).optional(),
     /** Conductance of a stuck-off cell: uniform in [lo, hi] per cell. */

@@ -4,7 +4,7 @@ import { type FaultSpec, faultSpecFromJSON, parseFaultSpec } from './spec.js';
 
 /** `--faults` takes the text form or the path of a JSON file holding a spec. */
 export function loadFaultSpec(textOrPath: string): FaultSpec {
-  if (!textOrPath.endsWith('.json')) return parseFaultSpec(textOrPath);
+  if (!/\.json$/i.test(textOrPath)) return parseFaultSpec(textOrPath);
   if (!existsSync(textOrPath)) throw new XbarError(`fault spec file ${textOrPath} not found`);
   let json: unknown;
   try {

@@ -20,65 +20,163 @@ function issues(e: z.ZodError): string {
 
 /** A fault spec from JSON (an array of {patterns, layers}, or one such object). */
 export function faultSpecFromJSON(json: unknown, where = 'fault spec'): FaultSpec {
+  if (Array.isArray(json) && !json.length)
+    throw new XbarError(`${where} is empty ([]): to simulate without faults leave --faults out; otherwise list at least one group`);
   const r = faultSpecSchema.safeParse(Array.isArray(json) ? json : [json]);
   if (!r.success) throw new XbarError(`${where} is invalid: ${issues(r.error)}`);
   return r.data;
 }
 
-/**
- * The text form: terms joined by `+`, each `pattern:key=value,...[@layers=0,2]`, for example
- * `random:sa0=0.0175,sa1=0.0904` or `circle:radius=0.3,kind=stuck-off@layers=0+rows:from=0.5,to=0.6`.
- * Keys are the pattern's parameters (docs/faults.md); `@layers` binds to its own term.
- */
-export function parseFaultSpec(text: string): FaultSpec {
-  const spec: FaultSpec = [];
-  for (const raw of text.split('+')) {
-    const term = raw.trim();
-    if (!term) throw new XbarError(`fault spec '${text}' has an empty term: terms are joined by '+'`);
-    const [body, layerPart, extra] = term.split('@');
-    if (extra !== undefined) throw new XbarError(`fault term '${term}' has more than one '@'`);
-    const colon = body.indexOf(':');
-    const name = (colon < 0 ? body : body.slice(0, colon)).trim();
-    if (!patternNames.includes(name as PatternSpec['pattern']))
-      throw new XbarError(`fault pattern '${name}' is unknown: use one of ${patternNames.join(', ')}`);
-    const obj: Record<string, unknown> = { pattern: name };
-    const params = colon < 0 ? '' : body.slice(colon + 1);
-    for (const kv of params.split(',').filter((s) => s.trim())) {
-      const [k, v] = kv.split('=').map((s) => s.trim());
-      if (!k || v === undefined || v === '') throw new XbarError(`fault term '${term}': '${kv}' must look like key=value`);
-      const key = k === 'stuck-at' ? 'stuckAt' : k;
-      if (key in obj) throw new XbarError(`fault term '${term}' sets '${k}' twice`);
-      obj[key] = key === 'kind' ? v : Number(v);
-      if (key !== 'kind' && !Number.isFinite(obj[key])) throw new XbarError(`fault term '${term}': ${k}=${v} is not a number`);
-    }
-    const p = patternSchema.safeParse(obj);
-    if (!p.success) throw new XbarError(`fault term '${term}': ${issues(p.error)}`);
-    spec.push({ patterns: [p.data], layers: parseLayers(layerPart, term) });
+const describe = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v);
+
+/** One `pattern:key=value,...` term, without any scope. */
+function parseTerm(term: string): PatternSpec {
+  const colon = term.indexOf(':');
+  const name = (colon < 0 ? term : term.slice(0, colon)).trim();
+  if (!patternNames.includes(name as PatternSpec['pattern']))
+    throw new XbarError(`fault pattern '${name}' is unknown: use one of ${patternNames.join(', ')}`);
+  const obj: Record<string, unknown> = { pattern: name };
+  const params = colon < 0 ? '' : term.slice(colon + 1);
+  for (const kv of params.split(',').filter((s) => s.trim())) {
+    const [k, v] = kv.split('=').map((s) => s.trim());
+    if (!k || v === undefined || v === '') throw new XbarError(`fault term '${term}': '${kv}' must look like key=value`);
+    const key = k === 'stuck-at' ? 'stuckAt' : k;
+    if (key in obj) throw new XbarError(`fault term '${term}' sets '${k}' twice`);
+    obj[key] = key === 'kind' ? v : Number(v);
+    if (key !== 'kind' && !Number.isFinite(obj[key])) throw new XbarError(`fault term '${term}': ${k}=${v} is not a number`);
   }
-  return spec;
+  const p = patternSchema.safeParse(obj);
+  if (!p.success) throw new XbarError(`fault term '${term}': ${issues(p.error)}`);
+  return p.data;
 }
 
-function parseLayers(part: string | undefined, term: string): FaultGroup['layers'] {
-  if (part === undefined) return 'all';
+/** `body@layers=...` split into the body and its scope (undefined without '@'). */
+function splitScope(text: string): { body: string; layers: FaultGroup['layers'] | undefined } {
+  const [body, layerPart, extra] = text.split('@');
+  if (extra !== undefined) throw new XbarError(`fault term '${text}' has more than one '@'`);
+  return { body: body.trim(), layers: layerPart === undefined ? undefined : parseLayers(layerPart, text) };
+}
+
+/** Splits on '+' outside brackets; each piece is a bare term or one bracketed group. */
+function topLevelItems(text: string): string[] {
+  const items: string[] = [];
+  let depth = 0;
+  let from = 0;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    if (ch === '[') {
+      if (depth) throw new XbarError(`fault spec '${text}': brackets do not nest`);
+      depth = 1;
+    } else if (ch === ']') {
+      if (!depth) throw new XbarError(`fault spec '${text}': ']' without its '['`);
+      depth = 0;
+    } else if (ch === '+' && !depth) {
+      items.push(text.slice(from, i).trim());
+      from = i + 1;
+    }
+  }
+  if (depth) throw new XbarError(`fault spec '${text}': '[' without its ']'`);
+  items.push(text.slice(from).trim());
+  return items;
+}
+
+/**
+ * The text form (docs/faults.md): terms joined by `+`, each `pattern:key=value,...`, for example
+ * `random:sa0=0.0175,sa1=0.0904`. Scopes, so that a spec means what it appears to:
+ * - one `@layers=...` at the end scopes the **whole spec**:
+ *   `ring:radius=0.3+columns:from=0.5,to=0.6@layers=1,2` puts both on layers 1 and 2;
+ * - a bracketed group has its own scope: `[ring:radius=0.3@layers=0]+columns:from=0.5,to=0.6`
+ *   puts the ring on layer 0 and the columns on every layer;
+ * - a term's `@layers` followed by `+` (`circle@layers=0+rows`) can only be that term's own and
+ *   keeps that meaning, but together with a spec-wide scope over other terms
+ *   (`circle@layers=0+rows+columns@layers=2`) it is ambiguous and refused.
+ */
+export function parseFaultSpec(text: string): FaultSpec {
+  if (typeof text !== 'string')
+    throw new XbarError(`a fault spec is text such as 'random:sa1=0.01' (docs/faults.md), not ${describe(text)}`);
+  if (!text.trim())
+    throw new XbarError(`the fault spec is empty: to simulate without faults leave --faults out; otherwise write e.g. 'random:sa1=0.01'`);
+  const items = topLevelItems(text);
+  type Item = { patterns: PatternSpec[]; layers: FaultGroup['layers'] | undefined; bracketed: boolean };
+  const parsed: Item[] = items.map((item) => {
+    if (!item) throw new XbarError(`fault spec '${text}' has an empty term: terms are joined by '+'`);
+    if (item.startsWith('[')) {
+      if (!item.endsWith(']'))
+        throw new XbarError(`fault spec '${text}': write a group's scope inside its brackets, as [ring:radius=0.3@layers=0]`);
+      const { body, layers } = splitScope(item.slice(1, -1));
+      const terms = body.split('+').map((t) => t.trim());
+      if (terms.some((t) => !t)) throw new XbarError(`fault spec '${text}' has an empty term: terms are joined by '+'`);
+      return { patterns: terms.map(parseTerm), layers, bracketed: true };
+    }
+    if (item.includes(']')) throw new XbarError(`fault spec '${text}': ']' without its '['`);
+    const { body, layers } = splitScope(item);
+    if (!body) throw new XbarError(`fault spec '${text}' has an empty term: terms are joined by '+'`);
+    return { patterns: [parseTerm(body)], layers, bracketed: false };
+  });
+  const last = parsed[parsed.length - 1];
+  // A bare last term's scope covers every bare term without its own scope (the whole spec).
+  const wide = !last.bracketed && parsed.length > 1 ? last.layers : undefined;
+  if (wide !== undefined) {
+    const covered = parsed.slice(0, -1).filter((g) => !g.bracketed && g.layers === undefined);
+    const ownScopes = parsed.slice(0, -1).filter((g) => !g.bracketed && g.layers !== undefined);
+    if (covered.length && ownScopes.length)
+      throw new XbarError(
+        `fault spec '${text}' is ambiguous: the last '@layers' could scope the whole spec or its own term; bracket the terms that have their own scope, e.g. [circle@layers=0]+rows+columns@layers=2`,
+      );
+  }
+  return parsed.map((g) => ({ patterns: g.patterns, layers: g.layers ?? wide ?? 'all' }));
+}
+
+function parseLayers(part: string, term: string): FaultGroup['layers'] {
   const m = /^\s*layers\s*=\s*(.+)$/.exec(part);
   if (!m) throw new XbarError(`fault term '${term}': after '@' write layers=0,1 or layers=all`);
   if (m[1].trim() === 'all') return 'all';
   return m[1].split(',').map((s) => {
     const n = Number(s.trim());
-    if (!Number.isInteger(n) || n < 0) throw new XbarError(`fault term '${term}': layer '${s}' is not a layer index (0, 1, ...)`);
+    if (s.trim() === '' || !Number.isInteger(n) || n < 0)
+      throw new XbarError(`fault term '${term}': layer '${s}' is not a layer index (0, 1, ...)`);
     return n;
   });
 }
 
-/** The text form of a spec, listing every parameter, so that it parses back to the same spec. */
+const layersText = (l: FaultGroup['layers']): string => (l === 'all' ? 'all' : l.join(','));
+
+/**
+ * The text form of a spec, listing every parameter, so that it parses back to the same patterns
+ * on the same layers: one spec-wide `@layers` when every group shares its layers, else a bracketed
+ * group for every group scoped to fewer than all layers.
+ */
 export function formatFaultSpec(spec: FaultSpec): string {
+  const term = (p: PatternSpec): string => {
+    const { pattern, ...rest } = p;
+    return `${pattern}:${Object.entries(rest)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',')}`;
+  };
+  const scopes = new Set(spec.map((g) => layersText(g.layers)));
+  if (scopes.size <= 1) {
+    const l = spec[0]?.layers ?? 'all';
+    return `${spec.flatMap((g) => g.patterns.map(term)).join('+')}${l === 'all' ? '' : `@layers=${layersText(l)}`}`;
+  }
   return spec
-    .flatMap((g) =>
-      g.patterns.map((p) => {
-        const { pattern, ...rest } = p;
-        const params = Object.entries(rest).map(([k, v]) => `${k}=${v}`);
-        return `${pattern}:${params.join(',')}${g.layers === 'all' ? '' : `@layers=${g.layers.join(',')}`}`;
-      }),
-    )
+    .map((g) => {
+      const terms = g.patterns.map(term).join('+');
+      return g.layers === 'all' ? terms : `[${terms}@layers=${layersText(g.layers)}]`;
+    })
     .join('+');
+}
+
+/** Which weighted layers each term of a spec lands on, one line per term, for the user to check. */
+export function describeFaultLayers(spec: FaultSpec, weightedLayers?: number): string[] {
+  return spec.flatMap((g) =>
+    g.patterns.map((p) => {
+      const on =
+        g.layers === 'all'
+          ? weightedLayers === undefined
+            ? 'every weighted layer'
+            : `layers ${Array.from({ length: weightedLayers }, (_, i) => i).join(',')} (all)`
+          : `layer${g.layers.length > 1 ? 's' : ''} ${g.layers.join(',')}`;
+      return `${p.pattern} on ${on}`;
+    }),
+  );
 }

@@ -6,7 +6,7 @@ import { writeFileAtomic } from '../core/fs-node.js';
 import { verifyRunFolder } from '../core/run-manifest.js';
 import { foldBatchNorm } from './fold.js';
 import type { Model } from './model.js';
-import { decodeModel, encodeWeights, MODEL_FORMAT, MODEL_FORMAT_VERSION, type ModelFile } from './serialize.js';
+import { type DecodeOptions, decodeModel, encodeWeights, MODEL_FORMAT, MODEL_FORMAT_VERSION, type ModelFile } from './serialize.js';
 
 export const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
@@ -33,12 +33,13 @@ export function saveModel(dir: string, model: Model, meta: Record<string, unknow
  * The saved model as the crossbar maps it: batch norms folded into the layers they follow
  * (nn/fold.ts), so the software network and the chip's arrays compute the same thing.
  */
-export function loadMappedModel(dir: string): { model: Model; file: ModelFile } {
-  const r = loadModel(dir);
+export function loadMappedModel(dir: string, opts: DecodeOptions = {}): { model: Model; file: ModelFile; warnings: string[] } {
+  const r = loadModel(dir, opts);
   return { ...r, model: foldBatchNorm(r.model) };
 }
 
-export function loadModel(dir: string): { model: Model; file: ModelFile } {
+/** Reads a saved model; NaN or Inf weights are refused unless `opts.nonFinite` is 'warn' (then see `warnings`). */
+export function loadModel(dir: string, opts: DecodeOptions = {}): { model: Model; file: ModelFile; warnings: string[] } {
   const headerPath = join(dir, 'model.json');
   if (!existsSync(headerPath))
     throw new XbarError(`no saved model at ${dir}: expected ${headerPath} (train one with 'xbar train --out ${dir}')`);
@@ -52,5 +53,5 @@ export function loadModel(dir: string): { model: Model; file: ModelFile } {
   }
   const weightsPath = join(dir, 'weights.bin');
   if (!existsSync(weightsPath)) throw new XbarError(`${dir}: weights.bin is missing beside model.json`);
-  return decodeModel(header, new Uint8Array(readFileSync(weightsPath)), dir, sha256);
+  return decodeModel(header, new Uint8Array(readFileSync(weightsPath)), dir, sha256, opts);
 }

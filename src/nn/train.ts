@@ -1,3 +1,4 @@
+import { checkSplit, finiteNumber, seedArg, wholeNumber } from '../core/check-args.js';
 import { XbarError } from '../core/errors.js';
 import type { Kernels } from '../core/kernels.js';
 import { Rng } from '../core/rng.js';
@@ -64,6 +65,14 @@ export function train(
   kernels: Kernels,
   hooks: TrainHooks = {},
 ): EpochStats[] {
+  checkSplit(data, model.inputSize, model.outputSize, 'training data');
+  if (val) checkSplit(val, model.inputSize, model.outputSize, 'validation data', { allowEmpty: true });
+  wholeNumber(cfg.epochs, 'epochs', 0);
+  wholeNumber(cfg.batchSize, 'batchSize', 1);
+  seedArg(cfg.seed);
+  finiteNumber(cfg.optimizer?.lr, 'optimizer.lr', 0);
+  if (cfg.schedule !== 'cosine' && cfg.schedule !== 'constant')
+    throw new XbarError(`schedule must be 'cosine' or 'constant', not ${String(cfg.schedule)}`);
   const rng = new Rng(cfg.seed);
   const opt = makeOptimizer(cfg.optimizer);
   const inSize = model.inputSize;
@@ -148,6 +157,8 @@ export function train(
 
 /** Accuracy and mean loss of the model on a split, in bounded-memory batches. */
 export function evaluate(model: Model, split: Split, kernels: Kernels, batchSize = 1000): { accuracy: number; loss: number } {
+  checkSplit(split, model.inputSize, model.outputSize, 'evaluation data', { allowEmpty: true });
+  wholeNumber(batchSize, 'batchSize', 1);
   const ctx: Context = { kernels, training: false };
   const inSize = model.inputSize;
   let correct = 0;

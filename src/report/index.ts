@@ -5,7 +5,7 @@ import { writeFileAtomic } from '../core/fs-node.js';
 import { VERSION } from '../version.js';
 import { withBrowser } from './browser.js';
 import { reportPage } from './html.js';
-import { loadResult, resultFiles } from './load.js';
+import { extractResult, loadResult, resultFilesOf } from './load.js';
 import { renderSVG } from './render.js';
 import type { Plot, Section } from './types.js';
 import { slug } from './util.js';
@@ -56,7 +56,7 @@ function sectionId(file: string, used: Set<string>): string {
 export async function buildReport(paths: string[], opts: ReportOptions = {}): Promise<Report> {
   if (!paths.length) throw new XbarError('no result files: pass at least one results.json or a folder holding one');
   const maxMaps = opts.maxMaps ?? 12;
-  const files = paths.flatMap(resultFiles);
+  const files = resultFilesOf(paths);
   const used = new Set<string>();
   const sections: Section[] = [];
   const skipped: string[] = [];
@@ -66,7 +66,7 @@ export async function buildReport(paths: string[], opts: ReportOptions = {}): Pr
       skipped.push(loaded.skipped);
       continue;
     }
-    const data = loaded.kind.extract(loaded.input);
+    const data = extractResult(loaded);
     const s = loaded.kind.section(data, { id: sectionId(file, used), maxMaps });
     sections.push({ ...s, file, notes: [...loaded.notes, ...s.notes] });
   }

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { XbarError } from '../core/errors.js';
 import { MANIFEST_FORMAT, verifyRunFolder } from '../core/run-manifest.js';
@@ -14,6 +14,34 @@ const WRITERS =
   'results.json of `xbar simulate --out`, or the result of `xbar correct`, `xbar correctnet`, `xbar spice compare` or `xbar cost --out`';
 
 export type Loaded = { kind: AnyKind; input: ResultInput; notes: string[] } | { skipped: string; file: string };
+
+/**
+ * The result files the arguments name, each once: a folder and its results.json (or the same file
+ * by two paths) are one run and get one section.
+ */
+export function resultFilesOf(paths: string[]): string[] {
+  const seen = new Set<string>();
+  return paths.flatMap(resultFiles).filter((f) => {
+    const key = realpathSync(f);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+/**
+ * A kind's extract with every refusal naming the file: the shared readers (accuracyStat and
+ * friends) do not know which file they read.
+ */
+export function extractResult(loaded: { kind: AnyKind; input: ResultInput }): unknown {
+  try {
+    return loaded.kind.extract(loaded.input);
+  } catch (e) {
+    if (e instanceof XbarError && !e.message.startsWith(loaded.input.file))
+      throw new XbarError(`${loaded.input.file}: ${e.message}: the file is malformed; re-run the command that wrote it`);
+    throw e;
+  }
+}
 
 /** The result files a command-line argument names: the file itself, or the results in a folder. */
 export function resultFiles(path: string): string[] {

@@ -30,6 +30,20 @@ export class Fields {
     return v;
   }
 
+  /** A share such as an accuracy: a number in [0, 1]. A report must not draw "4200.00%". */
+  frac(v: unknown, path: string): number {
+    const x = this.num(v, path);
+    if (x < 0 || x > 1) this.fail(path, `is ${x}, outside 0..1 (a share such as an accuracy)`);
+    return x;
+  }
+
+  /** A count: a whole number >= min. */
+  int(v: unknown, path: string, min = 0): number {
+    const x = this.num(v, path);
+    if (!Number.isInteger(x) || x < min) this.fail(path, `is ${x}, not a whole number >= ${min}`);
+    return x;
+  }
+
   str(v: unknown, path: string): string {
     if (typeof v !== 'string') this.fail(path, 'must be a string');
     return v;
@@ -103,26 +117,46 @@ export function toStat(v: unknown): Stat | null {
   return s;
 }
 
-/** Accuracy written as a percentage (e.g. 85.2) instead of a fraction: bring it to 0..1. */
+/**
+ * Accuracy written as a percentage (e.g. 85.2) instead of a fraction: bring it to 0..1. Values no
+ * reading makes an accuracy (below 0 or above 100%) are refused: a report that draws them would
+ * mislead.
+ */
 export function fraction(s: Stat): Stat {
+  // lo/hi are a confidence interval of the mean: with few chips it may leave 0..1 legitimately.
+  const all = [s.mean, s.min, s.max, ...(s.values ?? [])].filter((x): x is number => x !== undefined);
+  const bad = all.find((x) => x < 0 || x > 100);
+  if (bad !== undefined) throw new XbarError(`an accuracy of ${bad} is outside 0..1 (or 0..100%)`);
   const big = s.mean > 1.0000001;
-  if (!big) return s;
-  const f = (x: number | undefined) => (x === undefined ? undefined : x / 100);
-  return {
+  const f = (x: number | undefined) => (x === undefined || !big ? x : x / 100);
+  const out: Stat = {
     ...s,
-    mean: s.mean / 100,
+    mean: f(s.mean) as number,
     std: f(s.std),
     min: f(s.min),
     max: f(s.max),
     lo: f(s.lo),
     hi: f(s.hi),
-    values: s.values?.map((x) => x / 100),
+    values: big ? s.values?.map((x) => x / 100) : s.values,
   };
+  if (out.std !== undefined && (out.std < 0 || out.std > 1)) throw new XbarError(`an accuracy's spread of ${s.std} is outside 0..1`);
+  return out;
 }
 
+/**
+ * An accuracy from whatever form a result gives, or null. The tolerant kinds probe many fields
+ * with it, so a value no reading makes an accuracy (a drop of -0.04, an accuracy of 4200) is "not
+ * an accuracy" here: it is never drawn as one. Strict fields use Fields.frac, which refuses.
+ */
 export const accuracyStat = (v: unknown): Stat | null => {
   const s = toStat(v);
-  return s ? fraction(s) : null;
+  if (!s) return null;
+  try {
+    return fraction(s);
+  } catch (e) {
+    if (e instanceof XbarError) return null;
+    throw e;
+  }
 };
 
 export const pct = (x: number | undefined, digits = 2): string => (x === undefined ? '' : `${(100 * x).toFixed(digits)}%`);

@@ -59,9 +59,10 @@ describe('random pattern', () => {
     expect(a.kind).not.toEqual(c.kind);
   });
 
-  it('caps at the whole array when the rates add up to more than 1', () => {
-    const m = draw(10, 10, [{ pattern: 'random', sa0: 0.7, sa1: 0.7 }]);
-    expect(countFaults(m)[0]).toBe(0);
+  it('honours rates that add up to exactly 1, and refuses rates past 1 instead of realising other ones', () => {
+    const m = draw(10, 10, [{ pattern: 'random', sa0: 0.4, sa1: 0.6 }]);
+    expect(countFaults(m)).toEqual([0, 60, 40, 0]);
+    expect(() => P({ pattern: 'random', sa0: 0.6, sa1: 0.6 })).toThrow(/add up to more than 1/);
   });
 });
 

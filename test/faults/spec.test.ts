@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { XbarError } from '../../src/core/errors.js';
 import { Rng } from '../../src/core/rng.js';
 import {
+  describeFaultLayers,
   faultMapFromJSON,
   faultMapsToSVG,
   faultMapToJSON,
@@ -24,7 +25,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('fault spec text form', () => {
   it('parses terms, parameters, kinds and layers', () => {
-    const s = parseFaultSpec('random:sa0=0.0175,sa1=0.0904+circle:radius=0.2,kind=stuck-off,density=0.5@layers=0,2');
+    const s = parseFaultSpec('random:sa0=0.0175,sa1=0.0904+[circle:radius=0.2,kind=stuck-off,density=0.5@layers=0,2]');
     expect(s).toHaveLength(2);
     expect(s[0].layers).toBe('all');
     expect(s[0].patterns[0]).toMatchObject({ pattern: 'random', sa0: 0.0175, sa1: 0.0904, stuckAt: 0 });
@@ -36,14 +37,15 @@ describe('fault spec text form', () => {
 
   it('formats back to a text that parses to the same spec (property)', () => {
     const term = fc.oneof(
-      fc.record({ pattern: fc.constant('random' as const), sa0: num(1), sa1: num(1) }),
+      fc.record({ pattern: fc.constant('random' as const), sa0: num(0.5), sa1: num(0.5) }),
       fc.record({
-        pattern: fc.constantFrom('circle' as const, 'circle-complement' as const),
+        pattern: fc.constant('circle' as const),
         cx: num(1),
-        radius: num(2),
+        radius: num(2).filter((r) => r > 0),
         kind: fc.constantFrom('stuck-on' as const, 'stuck-off' as const, 'stuck-at' as const),
       }),
-      fc.record({ pattern: fc.constant('rows' as const), from: num(1), every: fc.integer({ min: 1, max: 9 }) }),
+      fc.record({ pattern: fc.constant('circle-complement' as const), cx: num(1), radius: num(0.7) }),
+      fc.record({ pattern: fc.constant('rows' as const), from: num(0.2), every: fc.integer({ min: 1, max: 9 }) }),
     );
     const group = fc.record({
       patterns: fc.array(term, { minLength: 1, maxLength: 3 }),
@@ -53,12 +55,80 @@ describe('fault spec text form', () => {
       fc.property(fc.array(group, { minLength: 1, maxLength: 3 }), (groups) => {
         const spec = faultSpecFromJSON(groups);
         const back = parseFaultSpec(formatFaultSpec(spec));
-        // Groups of several patterns come back as one group per pattern with the same layers.
-        const flat = spec.flatMap((g) => g.patterns.map((p) => ({ patterns: [p], layers: g.layers })));
-        expect(back).toEqual(flat);
+        // Grouping may differ (it does not change a chip): every pattern, in order, on the same layers.
+        const flat = (s: typeof spec) => s.flatMap((g) => g.patterns.map((p) => ({ p, layers: g.layers })));
+        expect(flat(back)).toEqual(flat(spec));
       }),
       { numRuns: 200 },
     );
+  });
+
+  it('scopes a final @layers to the whole spec, as docs/faults.md reads, and brackets to one group', () => {
+    const layersOf = (text: string) => parseFaultSpec(text).flatMap((g) => g.patterns.map((p) => [p.pattern, g.layers]));
+    // The docs' example: both terms on layers 1 and 2 (it put the ring on every layer before).
+    expect(layersOf('ring:radius=0.3,width=0.1+columns:from=0.5,to=0.6@layers=1,2')).toEqual([
+      ['ring', [1, 2]],
+      ['columns', [1, 2]],
+    ]);
+    expect(layersOf('[ring:radius=0.3@layers=0]+columns:from=0.5,to=0.6')).toEqual([
+      ['ring', [0]],
+      ['columns', 'all'],
+    ]);
+    expect(layersOf('[ring+rows@layers=0]+[columns@layers=2,3]')).toEqual([
+      ['ring', [0]],
+      ['rows', [0]],
+      ['columns', [2, 3]],
+    ]);
+    // Unambiguous old forms keep their meaning: a scope followed by '+' is its own term's.
+    expect(layersOf('circle@layers=0+rows')).toEqual([
+      ['circle', [0]],
+      ['rows', 'all'],
+    ]);
+    expect(layersOf('circle@layers=0+rows@layers=1')).toEqual([
+      ['circle', [0]],
+      ['rows', [1]],
+    ]);
+    expect(layersOf('[circle@layers=0]+rows+columns@layers=2')).toEqual([
+      ['circle', [0]],
+      ['rows', [2]],
+      ['columns', [2]],
+    ]);
+    expect(() => parseFaultSpec('circle@layers=0+rows+columns@layers=2')).toThrow(/ambiguous.*bracket/);
+    expect(formatFaultSpec(parseFaultSpec('circle+rows@layers=1'))).toMatch(/^circle:[^@[]*\+rows:[^@]*@layers=1$/);
+    expect(formatFaultSpec(parseFaultSpec('[circle@layers=0]+rows'))).toMatch(/^\[circle:.*@layers=0\]\+rows:/);
+    expect(describeFaultLayers(parseFaultSpec('[ring@layers=0]+columns'), 3)).toEqual(['ring on layer 0', 'columns on layers 0,1,2 (all)']);
+  });
+
+  it('refuses rates past 1, empty specs and empty regions, one line each', () => {
+    const bad: [unknown, RegExp][] = [
+      ['random:sa0=0.6,sa1=0.6', /add up to more than 1/],
+      ['random:sa0=0.5,sa1=0.3,stuck-at=0.3', /add up to more than 1/],
+      ['', /empty: to simulate without faults leave --faults out/],
+      ['   ', /empty/],
+      ['rows:from=0.5,to=0.2', /band is empty/],
+      ['columns:from=0.4,to=0.4', /band is empty/],
+      ['ring:width=0', /width 0 is empty/],
+      ['circle:radius=0', /radius 0 is empty/],
+      ['circle-complement:radius=1.5', /complement is empty/],
+      [42, /fault spec is text.*not number/],
+      [null, /not null/],
+      ['[circle', /'\[' without its '\]'/],
+      ['circle]', /'\]' without its '\['/],
+      ['[circle]@layers=0', /scope inside its brackets/],
+    ];
+    for (const [text, re] of bad) {
+      let err: unknown;
+      try {
+        parseFaultSpec(text as string);
+      } catch (e) {
+        err = e;
+      }
+      expect(err, String(text)).toBeInstanceOf(XbarError);
+      expect((err as Error).message, String(text)).toMatch(re);
+      expect((err as Error).message).not.toContain('\n');
+    }
+    expect(() => faultSpecFromJSON([])).toThrow(/empty/);
+    expect(() => faultSpecFromJSON({ patterns: [{ pattern: 'random', sa1: 0.9, sa0: 0.2 }] })).toThrow(/more than 1/);
   });
 
   it('names the problem in one line for bad specs', () => {

@@ -4,15 +4,17 @@
  * shape `xbar simulate --out` writes.
  */
 
+// Accuracies stay in 0..1 (the report refuses others); a CI of the mean may leave it.
+const clamp = (x: number) => Math.min(1, Math.max(0, x));
 const sum = (mean: number, std: number, n: number) => ({
   n,
   mean,
   std,
-  min: mean - 2 * std,
-  max: mean + 2 * std,
+  min: clamp(mean - 2 * std),
+  max: clamp(mean + 2 * std),
   ci95: [mean - std / 3, mean + std / 3],
-  p025: mean - 2 * std,
-  p975: mean + 2 * std,
+  p025: clamp(mean - 2 * std),
+  p975: clamp(mean + 2 * std),
 });
 
 export function simulateResult(opts: { key?: string; values?: string[]; faults?: string } = {}) {

@@ -1,8 +1,10 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { z } from 'zod';
 import { XbarError } from '../../core/errors.js';
 import { writeFileAtomic } from '../../core/fs-node.js';
 import { loadModel, saveModel } from '../../nn/io-node.js';
+import { formatIssues } from '../../nn/spec.js';
 import { VERSION } from '../../version.js';
 import { type Corrector, correctorSpec, networkCost } from './corrector.js';
 import { CHIP_NORMS, type ChipNorm, type FeatureLayout } from './data.js';
@@ -31,6 +33,51 @@ export interface CorrectorFile {
   meta: Record<string, unknown>;
 }
 
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+const hex64 = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 hex digits');
+
+/**
+ * What `correct eval` reads from corrector.json's meta to regenerate chips. Checked at load so
+ * that a damaged file is one line, not a crash deep in the simulator; other meta keys (history,
+ * command, training chips) are provenance and kept as they are.
+ */
+export const correctorMetaSchema = z.looseObject({
+  model: z.string().min(1),
+  modelSha256: hex64,
+  dataset: z.string().min(1),
+  device: z.record(z.string(), z.unknown()),
+  circuit: z.record(z.string(), z.unknown()),
+  population: z.record(z.string(), z.unknown()),
+  probes: z.strictObject({ statsImages: z.int().min(0), calibImages: z.int().min(0), ridge: z.number().min(0) }),
+  hiddenVoltages: z.array(z.int().min(0)).default([]),
+  seed: z.int().min(0),
+  trainChips: z.int().min(0),
+});
+export type CorrectorMeta = z.output<typeof correctorMetaSchema>;
+
+const correctorHeaderSchema = z.looseObject({
+  hidden: z.array(z.int().min(1)),
+  norm: z.enum(CHIP_NORMS as [ChipNorm, ...ChipNorm[]]),
+  calibImages: z.int().min(0).default(0),
+  layout: z.looseObject({
+    size: z.int().min(1),
+    groups: z
+      .array(
+        z.looseObject({
+          name: z.string(),
+          weighted: z.int().min(0),
+          size: z.int().min(1),
+          until: z.int().min(0).nullable(),
+          volts: z.number().positive(),
+        }),
+      )
+      .min(1),
+  }),
+  classes: z.int().min(2),
+  meta: correctorMetaSchema,
+});
+
 export function saveCorrector(dir: string, c: Corrector, meta: Record<string, unknown>): CorrectorFile {
   if (existsSync(dir) && !statSync(dir).isDirectory()) throw new XbarError(`--out ${dir} is a file, not a folder: choose another path`);
   saveModel(dir, c.model, { role: 'corrector network; see corrector.json' });
@@ -52,7 +99,8 @@ export function saveCorrector(dir: string, c: Corrector, meta: Record<string, un
   return file;
 }
 
-export function loadCorrector(dir: string): { corrector: Corrector; file: CorrectorFile } {
+/** Reads a saved corrector; `meta` is corrector.json's meta, checked against what `correct eval` needs. */
+export function loadCorrector(dir: string): { corrector: Corrector; file: CorrectorFile; meta: CorrectorMeta } {
   const path = join(dir, 'corrector.json');
   if (!existsSync(path)) throw new XbarError(`no corrector at ${dir}: expected ${path} (train one with 'xbar correct train --out ${dir}')`);
   let file: CorrectorFile;
@@ -61,12 +109,14 @@ export function loadCorrector(dir: string): { corrector: Corrector; file: Correc
   } catch (e) {
     throw new XbarError(`${path} is not valid JSON (${(e as Error).message}): the corrector file is corrupt`);
   }
-  if (!file || file.format !== CORRECTOR_FORMAT || (file as { kind?: string }).kind !== 'corrector')
+  if (!isObject(file) || file.format !== CORRECTOR_FORMAT || (file as { kind?: string }).kind !== 'corrector')
     throw new XbarError(`${path} is not a corrector (no "format": "${CORRECTOR_FORMAT}", "kind": "corrector")`);
   if (file.version !== CORRECTOR_FORMAT_VERSION)
     throw new XbarError(`${path}: corrector format version ${file.version} is not supported (this xbar reads ${CORRECTOR_FORMAT_VERSION})`);
-  if (!CHIP_NORMS.includes(file.norm) || !Array.isArray(file.hidden) || !file.layout?.groups?.length || !(file.classes > 0))
-    throw new XbarError(`${path} is incomplete (norm, hidden, layout or classes missing): the corrector file is corrupt`);
+  const checked = correctorHeaderSchema.safeParse(file);
+  if (!checked.success) throw new XbarError(`${path} is malformed (${formatIssues(checked.error)}): the corrector file is corrupt`);
+  if (checked.data.layout.size !== checked.data.layout.groups.reduce((a, g) => a + g.size, 0))
+    throw new XbarError(`${path} is malformed (layout.size is not the sum of its groups' sizes): the corrector file is corrupt`);
   const { model } = loadModel(dir);
   const expected = JSON.stringify(correctorSpec(file.layout.size, file.classes, file.hidden));
   if (JSON.stringify(model.spec) !== expected)
@@ -81,5 +131,6 @@ export function loadCorrector(dir: string): { corrector: Corrector; file: Correc
       classes: file.classes,
     },
     file,
+    meta: checked.data.meta,
   };
 }

@@ -69,30 +69,34 @@ export function extractSimulate(input: ResultInput): SimData {
     const p = f.obj(pIn, at);
     const s = f.obj(p.summary, `${at}.summary`);
     const chips = f.arr(p.chips, `${at}.chips`).map((cIn, k) => f.obj(cIn, `${at}.chips[${k}]`));
-    const values = chips.map((c, k) => f.num(c.accuracy, `${at}.chips[${k}].accuracy`));
+    const values = chips.map((c, k) => f.frac(c.accuracy, `${at}.chips[${k}].accuracy`));
     const faulty = chips.map((c) => (Array.isArray(c.faultyWeights) ? c.faultyWeights.filter(isNum) : []));
     const nLayers = Math.max(0, ...faulty.map((x) => x.length));
     const faultyMean = Array.from({ length: nLayers }, (_, l) => faulty.reduce((a, x) => a + (x[l] ?? 0), 0) / Math.max(1, faulty.length));
     const ci = Array.isArray(s.ci95) ? s.ci95 : [];
+    // Optional fields: absent is fine, present must be a share.
+    const nonNegative = (x: number, path: string) => (x < 0 ? f.fail(path, `is ${x}, below 0`) : x);
+    const share = (v: unknown, path: string) => (v === undefined || v === null ? undefined : f.frac(v, path));
     return {
       key: typeof p.key === 'string' ? p.key : '',
       value: typeof p.value === 'string' ? p.value : fmt(p.value),
       faults: typeof p.faults === 'string' ? p.faults : '',
       stat: {
-        mean: f.num(s.mean, `${at}.summary.mean`),
-        std: f.num(s.std, `${at}.summary.std`),
-        min: f.num(s.min, `${at}.summary.min`),
-        max: f.num(s.max, `${at}.summary.max`),
-        n: f.num(s.n, `${at}.summary.n`),
+        mean: f.frac(s.mean, `${at}.summary.mean`),
+        std: f.frac(s.std, `${at}.summary.std`),
+        min: f.frac(s.min, `${at}.summary.min`),
+        max: f.frac(s.max, `${at}.summary.max`),
+        n: f.int(s.n, `${at}.summary.n`, 1),
+        // A confidence interval of the mean may leave 0..1 with few chips: not a share.
         lo: isNum(ci[0]) ? ci[0] : undefined,
         hi: isNum(ci[1]) ? ci[1] : undefined,
         values,
       },
-      p025: isNum(s.p025) ? s.p025 : Number.NaN,
-      p975: isNum(s.p975) ? s.p975 : Number.NaN,
+      p025: share(s.p025, `${at}.summary.p025`) ?? Number.NaN,
+      p975: share(s.p975, `${at}.summary.p975`) ?? Number.NaN,
       ci95: [isNum(ci[0]) ? ci[0] : Number.NaN, isNum(ci[1]) ? ci[1] : Number.NaN],
-      seconds: isNum(p.seconds) ? p.seconds : Number.NaN,
-      images: isNum(p.images) ? p.images : Number.NaN,
+      seconds: p.seconds === undefined ? Number.NaN : nonNegative(f.num(p.seconds, `${at}.seconds`), `${at}.seconds`),
+      images: p.images === undefined ? Number.NaN : f.int(p.images, `${at}.images`, 1),
       faultyMean,
       faultyPerChip: faulty.map((x) => x.reduce((a, b) => a + b, 0)),
       device: isObj(p.device) ? p.device : {},

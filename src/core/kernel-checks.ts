@@ -1,0 +1,154 @@
+import type { Csr, WindowGeometry } from './kernels.js';
+
+/**
+ * The argument checks of the native kernels (native/xbar_blas.c), for the JS kernels: the same
+ * conditions, in the same order, with the same error class (TypeError for a wrong type,
+ * RangeError for a wrong value) and message, so that a caller sees one behaviour whichever
+ * kernels run. Without them a short buffer reads `undefined` and writes NaN silently.
+ * test/core/kernels.test.ts compares both on generated bad arguments.
+ */
+
+const INT_MAX = 2147483647;
+
+function int(v: unknown, name: string, min: number): number {
+  if (typeof v !== 'number' || v !== Math.floor(v) || v < min || v > INT_MAX)
+    throw new RangeError(`${name} must be an integer in [${min}, ${INT_MAX}]`);
+  return v;
+}
+
+function typed<T>(v: unknown, ctor: { new (...a: never[]): T; name: string }, fn: string, name: string, noun: string): T {
+  if (!(v instanceof ctor)) throw new TypeError(`${fn}: ${name} must be ${noun}`);
+  return v;
+}
+
+const f32 = (v: unknown, fn: string, name: string) => typed(v, Float32Array, fn, name, 'a Float32Array');
+
+function f32Len(v: unknown, fn: string, name: string, need: number): Float32Array {
+  const a = f32(v, fn, name);
+  if (a.length < need) throw new RangeError(`${fn}: ${name} has ${a.length} elements but the dimensions need ${need}`);
+  return a;
+}
+
+/** Whether two views share bytes (the native check compares their element ranges in memory). */
+function overlaps(x: ArrayBufferView, nx: number, y: ArrayBufferView, ny: number, bytes: number): boolean {
+  if (nx <= 0 || ny <= 0 || x.buffer !== y.buffer) return false;
+  const x0 = x.byteOffset;
+  const y0 = y.byteOffset;
+  return x0 < y0 + ny * bytes && y0 < x0 + nx * bytes;
+}
+
+function matrix(v: unknown, name: string, rows: number, cols: number, ld: number): number {
+  const a = f32(v, 'sgemm', name);
+  if (ld < Math.max(cols, 1)) throw new RangeError(`sgemm: ld${name} = ${ld} is less than the row length ${cols}`);
+  const need = rows === 0 || cols === 0 ? 0 : (rows - 1) * ld + cols;
+  if (a.length < need) throw new RangeError(`sgemm: ${name} has ${a.length} elements but the dimensions and stride need ${need}`);
+  return need;
+}
+
+export function checkSgemm(
+  transA: unknown,
+  transB: unknown,
+  m: unknown,
+  n: unknown,
+  k: unknown,
+  alpha: unknown,
+  a: unknown,
+  lda: unknown,
+  b: unknown,
+  ldb: unknown,
+  beta: unknown,
+  c: unknown,
+  ldc: unknown,
+): void {
+  if (typeof transA !== 'boolean') throw new TypeError('sgemm: transA must be a boolean');
+  if (typeof transB !== 'boolean') throw new TypeError('sgemm: transB must be a boolean');
+  const M = int(m, 'm', 0);
+  const N = int(n, 'n', 0);
+  const K = int(k, 'k', 0);
+  if (typeof alpha !== 'number') throw new TypeError('sgemm: alpha must be a number');
+  const LDA = int(lda, 'lda', 1);
+  const LDB = int(ldb, 'ldb', 1);
+  if (typeof beta !== 'number') throw new TypeError('sgemm: beta must be a number');
+  const LDC = int(ldc, 'ldc', 1);
+  const na = matrix(a, 'a', transA ? K : M, transA ? M : K, LDA);
+  const nb = matrix(b, 'b', transB ? N : K, transB ? K : N, LDB);
+  const nc = matrix(c, 'c', M, N, LDC);
+  const [A, B, C] = [a, b, c] as Float32Array[];
+  if (overlaps(C, nc, A, na, 4) || overlaps(C, nc, B, nb, 4)) throw new RangeError('sgemm: c must not share memory with a or b');
+}
+
+const GEOMETRY = ['batch', 'h', 'w', 'c', 'k', 'stride', 'pad', 'oh', 'ow'] as const;
+
+function geometry(g: WindowGeometry, fn: string): void {
+  GEOMETRY.forEach((name, i) => {
+    int(g[name], name, i === 0 || i === 6 ? 0 : 1);
+  });
+  const lastY = (g.oh - 1) * g.stride + g.k;
+  const lastX = (g.ow - 1) * g.stride + g.k;
+  if (lastY > g.h + 2 * g.pad || lastX > g.w + 2 * g.pad)
+    throw new RangeError(
+      `${fn}: a ${g.oh}x${g.ow} output with window ${g.k}, stride ${g.stride} does not fit a ${g.h}x${g.w} input padded by ${g.pad}`,
+    );
+}
+
+/** im2col(x, g, cols) and col2im(cols, g, x): the image and the rows of windows. */
+export function checkWindows(fn: 'im2col' | 'col2im', first: unknown, g: WindowGeometry, last: unknown): void {
+  geometry(g, fn);
+  const xLen = g.batch * g.h * g.w * g.c;
+  const colsLen = g.batch * g.oh * g.ow * g.k * g.k * g.c;
+  const adjoint = fn === 'col2im';
+  f32Len(first, fn, adjoint ? 'cols' : 'x', adjoint ? colsLen : xLen);
+  f32Len(last, fn, adjoint ? 'x' : 'cols', adjoint ? xLen : colsLen);
+}
+
+export function checkMaxPool(x: unknown, g: WindowGeometry, y: unknown): void {
+  geometry(g, 'maxPool');
+  if (g.pad !== 0) throw new RangeError('maxPool: pooling windows have no padding');
+  f32Len(x, 'maxPool', 'x', g.batch * g.h * g.w * g.c);
+  f32Len(y, 'maxPool', 'y', g.batch * g.oh * g.ow * g.c);
+}
+
+export function checkClamp(y: unknown, lo: unknown, hi: unknown): void {
+  f32(y, 'clamp', 'y');
+  if (typeof lo !== 'number' || typeof hi !== 'number' || Number.isNaN(lo) || Number.isNaN(hi) || lo > hi)
+    throw new RangeError('clamp: lo and hi must be numbers with lo <= hi');
+}
+
+function i32Len(v: unknown, name: string, need: number): Int32Array {
+  const a = typed(v, Int32Array, 'spmm', name, 'an Int32Array');
+  if (a.length < need) throw new RangeError(`spmm: ${name} has ${a.length} elements but needs ${need}`);
+  return a;
+}
+
+/** Every index is checked before any output is written, as the native kernel does. */
+export function checkSpmm(m: unknown, n: unknown, k: unknown, a: Csr, b: unknown, c: unknown): void {
+  const M = int(m, 'm', 0);
+  const N = int(n, 'n', 0);
+  const K = int(k, 'k', 0);
+  const rowPtr = i32Len(a.rowPtr, 'rowPtr', M + 1);
+  if (rowPtr[0] !== 0) throw new RangeError('spmm: rowPtr[0] must be 0');
+  for (let i = 0; i < M; i++) if (rowPtr[i + 1] < rowPtr[i]) throw new RangeError('spmm: rowPtr must not decrease');
+  const nnz = rowPtr[M];
+  const col = i32Len(a.col, 'col', nnz);
+  const val = f32Len(a.val, 'spmm', 'val', nnz);
+  const B = f32Len(b, 'spmm', 'b', K * N);
+  const C = f32Len(c, 'spmm', 'c', M * N);
+  if (overlaps(C, M * N, B, K * N, 4) || overlaps(C, M * N, val, nnz, 4))
+    throw new RangeError('spmm: c must not share memory with b or val');
+  for (let p = 0; p < nnz; p++) if (col[p] < 0 || col[p] >= K) throw new RangeError(`spmm: col index ${col[p]} is outside [0, ${K})`);
+}
+
+export function checkLognormalPairs(tPos: unknown, tNeg: unknown, sigma: unknown, gPos: unknown, gNeg: unknown): void {
+  let n = -1;
+  for (const [name, v] of [
+    ['tPos', tPos],
+    ['tNeg', tNeg],
+    ['gPos', gPos],
+    ['gNeg', gNeg],
+  ] as const) {
+    const a = typed(v, Float64Array, 'lognormalPairs', name, 'a Float64Array');
+    if (n < 0) n = a.length;
+    else if (a.length !== n) throw new RangeError('lognormalPairs: tPos, tNeg, gPos and gNeg must have one length');
+  }
+  if (typeof sigma !== 'number' || !(sigma >= 0)) throw new RangeError('lognormalPairs: sigma must be a number >= 0');
+}

@@ -84,7 +84,10 @@ describe('mutated model.json and weights', () => {
         const h = ms.reduce((acc, m) => mutate(acc, m), header as Json);
         const r = outcome(() => decodeModel(h, bytes, 'm', sha256));
         // A load that succeeds must give exactly the saved weights: never the wrong floats.
-        if (r.ok) r.value.model.params.forEach((p, i) => expect(Array.from(p.value)).toEqual(original[i]));
+        if (r.ok)
+          r.value.model.params.forEach((p, i) => {
+            expect(Array.from(p.value)).toEqual(original[i]);
+          });
       }),
       { numRuns: 400 },
     );

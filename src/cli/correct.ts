@@ -34,7 +34,7 @@ import {
   makeProbes,
   type ProbeConfig,
 } from '../mitigation/corrector/data.js';
-import { loadCorrector, saveCorrector } from '../mitigation/corrector/io-node.js';
+import { correctEvalMeta, loadCorrector, saveCorrector } from '../mitigation/corrector/io-node.js';
 import { costOf, runStudy, type StudyConfig, studyMarkdown } from '../mitigation/corrector/study.js';
 import {
   describePopulation,
@@ -443,7 +443,8 @@ export function runCorrectEval(o: CorrectEvalOptions, kernels: Kernels, progress
 }
 
 function correctEvalInto(o: CorrectEvalOptions, dir: string | undefined, kernels: Kernels, progress: Progress) {
-  const { corrector, meta } = loadCorrector(o.corrector);
+  const { corrector, file } = loadCorrector(o.corrector);
+  const meta = correctEvalMeta(file, o.corrector);
   const modelDir = o.model ?? meta.model;
   const seed = o.seed ?? meta.seed;
   const firstChip = o.firstChip ?? (seed === meta.seed ? meta.trainChips : 0);

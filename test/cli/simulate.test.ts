@@ -32,7 +32,7 @@ describe('xbar simulate', () => {
       '--limit-test',
       '500',
       '--faults',
-      'random:sa0=0.01,sa1=0.03+ring:radius=0.3@layers=0',
+      'random:sa0=0.01,sa1=0.03+[ring:radius=0.3@layers=0]',
     ];
     const r = xbar(...args, '--out', out, '--maps', '2');
     expect(r.code, r.err).toBe(0);

@@ -1,9 +1,11 @@
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sha256 } from '../../src/nn/io-node.js';
+import { correctorSpec } from '../../src/mitigation/corrector.js';
+import { saveModel, sha256 } from '../../src/nn/io-node.js';
+import { buildModel } from '../../src/nn/model.js';
 import { simulateResult } from '../report/fixtures.js';
 
 /**
@@ -101,8 +103,8 @@ describe('model.json schema (item 6)', () => {
   it('corrector.json with "meta": null (or missing what correct eval needs) is one line', () => {
     const dir = join(work, 'corrector');
     mkdirSync(dir, { recursive: true });
-    cpSync(join(model, 'model.json'), join(dir, 'model.json'));
-    cpSync(join(model, 'weights.bin'), join(dir, 'weights.bin'));
+    // The corrector's own network (a 10-in, 10-out corrector), so only corrector.json is at fault.
+    saveModel(dir, buildModel(correctorSpec(10, 10, []), 1), {});
     const header = {
       format: 'xbar-corrector',
       version: 1,
@@ -114,9 +116,12 @@ describe('model.json schema (item 6)', () => {
       meta: null,
     };
     writeFileSync(join(dir, 'corrector.json'), JSON.stringify(header));
-    refused(xbar(['correct', 'eval', '--corrector', dir, '--chips', '1']), /corrector\.json is malformed \(meta/);
+    refused(xbar(['correct', 'eval', '--corrector', dir, '--chips', '1']), /corrector\.json is malformed \(meta: /);
     writeFileSync(join(dir, 'corrector.json'), JSON.stringify({ ...header, meta: { model: 'x' } }));
-    refused(xbar(['correct', 'eval', '--corrector', dir, '--chips', '1']), /corrector\.json is malformed \(meta\.modelSha256/);
+    refused(
+      xbar(['correct', 'eval', '--corrector', dir, '--chips', '1']),
+      /corrector\.json lacks what correct eval needs \(meta\.modelSha256/,
+    );
   });
 });
 

@@ -31,7 +31,7 @@ train(model, digits.train, null, { epochs: 4, batchSize: 32, optimizer: { name: 
 const plan = (c: CircuitInput = {}, m: Model = model): CrossbarPlan =>
   planCrossbars(m, resolveCircuit(c), digits.train.x.subarray(0, 500 * 64), 500, kernels);
 const device = resolveDevice('reram-generic'); // sigma 0.1: every chip is different
-const faults = parseFaultSpec('random:sa0=0.02,sa1=0.04+ring:radius=0.3,kind=stuck-off@layers=0');
+const faults = parseFaultSpec('random:sa0=0.02,sa1=0.04+[ring:radius=0.3,kind=stuck-off@layers=0]');
 const engine = missing('ngspice') ? (null as never) : await selectEngine('native');
 const work = mkdtempSync(join(tmpdir(), 'xbar-spice-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));

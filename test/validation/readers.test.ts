@@ -9,7 +9,7 @@ import { resolveCircuit } from '../../src/crossbar/circuit.js';
 import { DEVICE_LIMITS, devicePresets, resolveDevice } from '../../src/device/config.js';
 import { formatFaultSpec, parseFaultSpec } from '../../src/faults/index.js';
 import { correctorSpec } from '../../src/mitigation/corrector/corrector.js';
-import { loadCorrector, saveCorrector } from '../../src/mitigation/corrector/io-node.js';
+import { correctEvalMeta, loadCorrector, saveCorrector } from '../../src/mitigation/corrector/io-node.js';
 import { populationFromFlags } from '../../src/mitigation/population.js';
 import { sha256 } from '../../src/nn/io-node.js';
 import { buildModel } from '../../src/nn/model.js';
@@ -142,9 +142,10 @@ describe('mutated corrector.json', () => {
         outcome(() => {
           const c = loadCorrector(cdir);
           // What `correct eval` does with the meta next: each step a result or an XbarError.
-          resolveCircuit(c.meta.circuit);
-          resolveDevice(c.meta.device as never);
-          populationFromFlags(c.meta.population as never, {});
+          const meta = correctEvalMeta(c.file, cdir);
+          resolveCircuit(meta.circuit);
+          resolveDevice(meta.device as never);
+          populationFromFlags(meta.population as never, {});
           return c;
         });
       }),

@@ -75,8 +75,19 @@ const correctorHeaderSchema = z.looseObject({
       .min(1),
   }),
   classes: z.int().min(2),
-  meta: correctorMetaSchema,
+  // Free-form for a library user's saveCorrector; `correct eval` checks what it needs (correctEvalMeta).
+  meta: z.record(z.string(), z.unknown()),
 });
+
+/** corrector.json's meta, checked for what `correct eval` needs to regenerate the chips; one line naming the field otherwise. */
+export function correctEvalMeta(file: CorrectorFile, dir: string): CorrectorMeta {
+  const r = correctorMetaSchema.safeParse(file.meta);
+  if (!r.success)
+    throw new XbarError(
+      `${join(dir, 'corrector.json')} lacks what correct eval needs (${formatIssues(new z.ZodError(r.error.issues.map((i) => ({ ...i, path: ['meta', ...i.path] }))))}): it was not saved by 'xbar correct train', or is damaged`,
+    );
+  return r.data;
+}
 
 export function saveCorrector(dir: string, c: Corrector, meta: Record<string, unknown>): CorrectorFile {
   if (existsSync(dir) && !statSync(dir).isDirectory()) throw new XbarError(`--out ${dir} is a file, not a folder: choose another path`);
@@ -99,8 +110,8 @@ export function saveCorrector(dir: string, c: Corrector, meta: Record<string, un
   return file;
 }
 
-/** Reads a saved corrector; `meta` is corrector.json's meta, checked against what `correct eval` needs. */
-export function loadCorrector(dir: string): { corrector: Corrector; file: CorrectorFile; meta: CorrectorMeta } {
+/** Reads a saved corrector: corrector.json checked against its schema, and the network beside it. */
+export function loadCorrector(dir: string): { corrector: Corrector; file: CorrectorFile } {
   const path = join(dir, 'corrector.json');
   if (!existsSync(path)) throw new XbarError(`no corrector at ${dir}: expected ${path} (train one with 'xbar correct train --out ${dir}')`);
   let file: CorrectorFile;
@@ -131,6 +142,5 @@ export function loadCorrector(dir: string): { corrector: Corrector; file: Correc
       classes: file.classes,
     },
     file,
-    meta: checked.data.meta,
   };
 }

@@ -7,6 +7,8 @@ import { itemBlock, type Shard } from '../cluster/shard.js';
 import { XbarError } from '../core/errors.js';
 import { writeFileAtomic } from '../core/fs-node.js';
 import type { Kernels } from '../core/kernels.js';
+import { checkFits, chipMemory, type MemoryPart } from '../core/memory.js';
+import { availableMemory } from '../core/memory-node.js';
 import { hardwareText } from '../cost/format.js';
 import { correctorRecoveryCost, recoveryContext } from '../cost/recovery.js';
 import { defaultTech } from '../cost/tech.js';
@@ -222,6 +224,8 @@ function setup(
   hidden: number[],
   pop: Population,
   kernels: Kernels,
+  /** Voltage samples the command keeps (training chips x images per chip), for the memory check. */
+  samples = 0,
 ): Setup {
   // The crossbar maps the network with its batch norms folded into the layers before them.
   const opened = openModel(o.model, o);
@@ -242,6 +246,12 @@ function setup(
   const nCalib = Math.min(dataset.train.n, circuit.calibrationImages);
   const plan = planCrossbars(model, circuit, dataset.train.x.subarray(0, nCalib * model.inputSize), nCalib, kernels);
   const env = makeEnv(model, plan, device, kernels, hidden);
+  // Before the first chip: a chip and a batch, and the voltage samples kept for training.
+  const kept: MemoryPart[] = samples
+    ? [{ what: `${samples.toLocaleString('en-US')} voltage samples`, bytes: 2 * 4 * samples * (env.layout.size + 1) }]
+    : [];
+  const need = chipMemory(model.spec, { workers: 1, images: dataset.test.n, extra: kept });
+  if (need) checkFits(need, availableMemory(), `simulating ${o.model}'s chips`, 'use fewer chips or images per chip, or a smaller model');
   const software = evaluate(model, dataset.test, kernels).accuracy;
   return { model, modelSha: file.weightsSha256, dataset, env, software, device, circuit };
 }
@@ -363,7 +373,7 @@ function correctTrainInto(o: CorrectTrainOptions, dir: string, kernels: Kernels,
   const hidden = parseWidths(o.hidden, '--hidden');
   checkProbeCounts([o.norm], o);
   const pop = populationFromFlags(readPopulationFile(o.population), o);
-  const s = setup(o, hwOptions(o), parseHiddenVoltages(o.hiddenVoltages), pop, kernels);
+  const s = setup(o, hwOptions(o), parseHiddenVoltages(o.hiddenVoltages), pop, kernels, o.trainChips * o.imagesPerChip);
   const probes = makeProbes(s.env, s.dataset.train, o.seed, probeConfig(o));
   progress.start(o.trainChips, 'training chips');
   const set = generateVoltageSet(
@@ -461,6 +471,8 @@ function correctEvalInto(o: CorrectEvalOptions, dir: string | undefined, kernels
   const dsName = o.dataset ?? meta.dataset;
   const dataset = loadDataset(dsName, { dataDir: o.dataDir, limitTest: o.limitTest });
   checkCompatible(model.spec, dataset, `model ${modelDir}`);
+  const need = chipMemory(model.spec, { workers: 1, images: dataset.test.n });
+  if (need) checkFits(need, availableMemory(), `simulating ${modelDir}'s chips`, 'use a smaller model or --limit-test');
   const where = `${o.corrector}/corrector.json`;
   const circuit = resolveCircuit(meta.circuit, `meta.circuit in ${where}`);
   const device = resolveDevice(meta.device as DeviceInput, {}, `meta.device in ${where}`);
@@ -570,7 +582,7 @@ function correctStudyInto(o: CorrectStudyOptions, dir: string | undefined, kerne
   };
   if (cfg.evalChips < 1) throw new XbarError('--eval-chips must be at least 1 for a study');
   checkProbeCounts(cfg.norms, o);
-  const s = setup(o, hwOptions(o), parseHiddenVoltages(o.hiddenVoltages), pop, kernels);
+  const s = setup(o, hwOptions(o), parseHiddenVoltages(o.hiddenVoltages), pop, kernels, o.trainChips * o.imagesPerChip);
   const r = runStudy(s.env, pop, s.dataset.train, s.dataset.test, cfg, kernels, progress);
   const markdown = studyMarkdown(r, s.software);
   const result = {

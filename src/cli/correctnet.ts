@@ -5,6 +5,8 @@ import { join, relative } from 'node:path';
 import { type Command, Option } from 'commander';
 import { XbarError } from '../core/errors.js';
 import type { Kernels } from '../core/kernels.js';
+import { checkFits, chipMemory, trainingMemory } from '../core/memory.js';
+import { availableMemory } from '../core/memory-node.js';
 import { hardwareText } from '../cost/format.js';
 import { compensationRecoveryCost, type RecoveryCost, recoveryContext, siteOverhead } from '../cost/recovery.js';
 import { resolveCircuit } from '../crossbar/circuit.js';
@@ -410,6 +412,14 @@ async function correctnetIn(run: RunFolder, o: CorrectnetOptions, kernels: Kerne
   }
   if (!datasetName) throw new XbarError('--dataset is required with a model spec file');
   const ds: Dataset = loadDataset(datasetName, { dataDir: o.dataDir, limitTrain: o.limitTrain, limitTest: o.limitTest });
+  // Before the first epoch or chip: the training and the chips on their workers must each fit.
+  const spec = resolveModel(modelArg).spec;
+  const memory = availableMemory();
+  const fix = 'use fewer --workers, --limit-train, or a smaller model';
+  const training = trainingMemory(spec, 128, ds.train.n + ds.test.n);
+  if (training) checkFits(training, memory, `training ${o.model}`, fix);
+  const chips = chipMemory(spec, { workers: Math.min(o.workers ?? availableParallelism(), o.chips), images: ds.test.n });
+  if (chips) checkFits(chips, memory, `simulating ${o.model}'s chips`, fix);
   const trainOpts = {
     model: modelArg,
     dataset: datasetName,

@@ -4,6 +4,8 @@ import { checksum, makePart, PART_FILE, studyConfig } from '../cluster/part.js';
 import { chipsOfPoint, itemBlock, type Shard } from '../cluster/shard.js';
 import { XbarError } from '../core/errors.js';
 import type { Kernels } from '../core/kernels.js';
+import { checkFits, chipMemory } from '../core/memory.js';
+import { availableMemory } from '../core/memory-node.js';
 import { costOfModel, measureActivity } from '../cost/network.js';
 import { summary as costSummary } from '../cost/recovery.js';
 import type { Compensation, ReadAt } from '../crossbar/age.js';
@@ -296,6 +298,10 @@ export async function runSimulate(o: SimulateOptions, kernels: Kernels, progress
   if (o.shard && !o.out) throw new XbarError('--shard needs --out: a shard writes its part of the results there, for xbar merge');
   const ds = loadDataset(datasetName, { dataDir: o.dataDir, limitTest: o.limitTest });
   checkCompatible(model.spec, ds, `model ${o.model}`);
+  // Before the first chip: workers each holding a chip and a batch must fit.
+  const workers = Math.min(o.workers ?? availableParallelism(), o.chips);
+  const need = chipMemory(model.spec, { workers, images: ds.test.n });
+  if (need) checkFits(need, availableMemory(), `simulating ${o.model}`, 'use fewer --workers or a smaller model');
   // Every file goes to a staging folder that replaces --out whole at the end (src/study/run-folder.ts).
   const runOptions = { out: o.out, command: 'simulate', key: o, inputs: [o.model, o.dataDir, o.device] };
   return inRunFolder(runOptions, (run) => simulatePoints(o, run, model, points, sweep.key, times, ds, kernels, progress));

@@ -3,6 +3,8 @@ import { XbarError } from '../core/errors.js';
 import { writeFileAtomic } from '../core/fs-node.js';
 import { onInterrupt } from '../core/interrupt.js';
 import type { Kernels } from '../core/kernels.js';
+import { checkFits, chipMemory } from '../core/memory.js';
+import { availableMemory } from '../core/memory-node.js';
 import { programChip } from '../crossbar/chip.js';
 import { CIRCUIT_LIMITS, resolveCircuit } from '../crossbar/circuit.js';
 import { planCrossbars } from '../crossbar/plan.js';
@@ -79,6 +81,8 @@ function prepare(o: SpiceCliOptions, kernels: Kernels) {
   const faults = o.faults !== undefined ? loadFaultSpec(o.faults) : [];
   const ds = loadDataset(datasetName, { dataDir: o.dataDir, limitTest: o.images });
   checkCompatible(model.spec, ds, `model ${o.model}`);
+  const need = chipMemory(model.spec, { workers: 1, images: ds.test.n });
+  if (need) checkFits(need, availableMemory(), `simulating ${o.model}'s chips`, 'use fewer --images or a smaller model');
   const nCalib = Math.min(ds.train.n, circuit.calibrationImages);
   const plan = planCrossbars(model, circuit, ds.train.x.subarray(0, nCalib * model.inputSize), nCalib, kernels);
   checkSpiceSupport(model, plan, device);

@@ -149,3 +149,29 @@ export function faultMapMemory(rows: number, cols: number): MemoryPart[] {
     { what: 'the picture or JSON text', bytes: 2 * cells },
   ];
 }
+
+/**
+ * Simulating chips (simulate, correct, correctnet's sweeps, spice compare): the test images, held
+ * once and once more in shared memory when workers read them; per worker, a programmed chip (the
+ * weights as a conductance pair, their programmed values, the defect map and the ideal copy: about
+ * 6 float32 per parameter) and one batch of images through every layer (its outputs and the
+ * convolutions' unrolled inputs, twice for the transient buffers). `extra` adds what a command
+ * keeps beyond that (the corrector's voltage samples). Null when the spec's sizes are unknown.
+ */
+export function chipMemory(
+  spec: ModelSpec,
+  o: { workers: number; images: number; batch?: number; extra?: MemoryPart[] },
+): MemoryPart[] | null {
+  const s = specSizes(spec);
+  if (!s) return null;
+  const inputSize = spec.inputShape.reduce((a, b) => a * b, 1);
+  const workers = Math.max(1, o.workers);
+  const batch = Math.max(1, Math.min(o.images, o.batch ?? 1000));
+  const per = workers > 1 ? ` on each of ${workers} workers` : '';
+  return [
+    { what: `${o.images} test images`, bytes: 4 * o.images * inputSize * (workers > 1 ? 2 : 1) },
+    { what: `a programmed chip${per} (${s.params.toLocaleString('en-US')} weights)`, bytes: workers * 24 * s.params },
+    { what: `a batch of ${batch} images through the network${per}`, bytes: workers * 2 * 4 * batch * s.activationsPerImage },
+    ...(o.extra ?? []),
+  ];
+}

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -59,7 +59,7 @@ describe('model.json schema (item 6)', () => {
     refused(evalOf(mutated('meta-null', (h) => (h.meta = null))), /model\.json is malformed: meta/);
     refused(evalOf(mutated('null-entry', (h) => ((h.weights as unknown[])[0] = null))), /model\.json is malformed: weights\.0/);
     refused(evalOf(mutated('null-shape', (h) => ((h.weights as { shape: unknown }[])[1].shape = null))), /weights\.1\.shape/);
-  });
+  }, 300_000);
 
   it('offsets that are negative, overlap or leave floats uncovered are refused, not loaded wrong', () => {
     type E = { offset: number; shape: number[] };
@@ -82,7 +82,7 @@ describe('model.json schema (item 6)', () => {
       ),
       /manifest in model\.json is corrupt/,
     );
-  });
+  }, 300_000);
 
   it('NaN or Inf weights are refused naming the tensor, or loaded with a warning on request', () => {
     const nan = mutated(
@@ -98,7 +98,7 @@ describe('model.json schema (item 6)', () => {
     expect(r.code, r.err).toBe(0);
     expect(r.err).toMatch(/^warning: .*holds 2 NaN or infinite/m);
     refused(xbar(['simulate', '-m', nan, '--chips', '1', '--limit-test', '50']), /NaN or infinite/);
-  });
+  }, 300_000);
 
   it('corrector.json with "meta": null (or missing what correct eval needs) is one line', () => {
     const dir = join(work, 'corrector');
@@ -122,7 +122,7 @@ describe('model.json schema (item 6)', () => {
       xbar(['correct', 'eval', '--corrector', dir, '--chips', '1']),
       /corrector\.json lacks what correct eval needs \(meta\.modelSha256/,
     );
-  });
+  }, 300_000);
 });
 
 describe('fault specs (items 7, 10)', () => {
@@ -133,7 +133,7 @@ describe('fault specs (items 7, 10)', () => {
     refused(sim('--faults', 'rows:from=0.5,to=0.2'), /band is empty/);
     refused(sim('--faults', 'ring:width=0'), /width 0 is empty/);
     refused(xbar(['faults', '--spec', 'ring:width=0', '--out', join(work, 'x.svg')]), /width 0 is empty/);
-  });
+  }, 300_000);
 
   it('prints which layers each term lands on; a final @layers scopes the whole spec', () => {
     const r = sim('--faults', 'ring:radius=0.3,width=0.1+columns:from=0.5,to=0.6@layers=1,2');
@@ -146,7 +146,7 @@ describe('fault specs (items 7, 10)', () => {
     const f = xbar(['faults', '--spec', '[ring@layers=0]+columns@layers=1', '--out', join(work, 'f.svg')]);
     expect(f.code, f.err).toBe(0);
     expect(f.out).toMatch(/on a chip: ring on layer 0; columns on layer 1/);
-  });
+  }, 300_000);
 });
 
 describe('device files and sweeps agree with the flags (item 8)', () => {
@@ -169,7 +169,7 @@ describe('device files and sweeps agree with the flags (item 8)', () => {
     const ok = sim('--device', upper, '--json');
     expect(ok.code, ok.err).toBe(0);
     refused(sim('--device', join(work, 'missing.JSON')), /device file .*missing\.JSON not found/);
-  });
+  }, 300_000);
 });
 
 describe('report values and duplicates (item 8)', () => {
@@ -190,7 +190,7 @@ describe('report values and duplicates (item 8)', () => {
     bad.points[0].chips[1].accuracy = -5;
     writeFileSync(join(dir, 'results.json'), JSON.stringify(bad));
     refused(xbar(['report', dir, '--out', out]), /chips\[1\]\.accuracy is -5, outside 0\.\.1/);
-  });
+  }, 300_000);
 });
 
 describe('size check before work (item 9)', () => {
@@ -208,6 +208,30 @@ describe('size check before work (item 9)', () => {
       }),
       /drawing a 16384x16384 array needs about \d+\.\d GB/,
     );
-    expect(Date.now() - t0).toBeLessThan(20_000);
-  });
+    // Seconds, not the minutes (or the out-of-memory kill) the work would take: a loose bound for a loaded machine.
+    expect(Date.now() - t0).toBeLessThan(60_000);
+  }, 300_000);
+
+  it('every long command checks memory before its first epoch or chip, and leaves no --out', () => {
+    // 10 kB is less than any of these runs needs (the test images alone are more), so each must refuse at once.
+    const tiny = { XBAR_MEMORY_LIMIT: '10k' };
+    const out = (name: string) => join(work, `mem-${name}`);
+    const cases: [string, string[], RegExp][] = [
+      ['train', ['train', '--model', 'mlp-paper', '--epochs', '1'], /training 'mlp-paper' needs about/],
+      [
+        'simulate',
+        ['simulate', '-m', model, '--chips', '2'],
+        /simulating .* needs about .* more than the 10 kB allowed by XBAR_MEMORY_LIMIT/,
+      ],
+      ['correct', ['correct', 'train', '-m', model, '--train-chips', '2', '--eval-chips', '1'], /simulating .*'s chips needs about/],
+      ['correctnet', ['correctnet', '--model', 'mlp-paper', '--plain-epochs', '1'], /training mlp-paper needs about/],
+      ['spice', ['spice', 'compare', '-m', model, '--images', '5'], /simulating .* needs about/],
+    ];
+    for (const [name, args, re] of cases) {
+      const r = xbar([...args, '--out', out(name)], tiny);
+      // spice compare needs ngspice only after the check: without it the refusal is the same.
+      refused(r, re);
+      expect(existsSync(out(name)), name).toBe(false);
+    }
+  }, 300_000);
 });

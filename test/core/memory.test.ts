@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { XbarError } from '../../src/core/errors.js';
-import { checkFits, faultMapMemory, specSizes, trainingMemory } from '../../src/core/memory.js';
+import { checkFits, chipMemory, faultMapMemory, specSizes, trainingMemory } from '../../src/core/memory.js';
 import { availableMemory } from '../../src/core/memory-node.js';
 import { compensatedSpec } from '../../src/mitigation/correctnet/compensation.js';
 import { buildModel } from '../../src/nn/model.js';
@@ -45,6 +45,27 @@ describe('memory estimates', () => {
     expect(availableMemory({ XBAR_MEMORY_LIMIT: '1500M' }).bytes).toBe(1.5e9);
     expect(availableMemory({}).bytes).toBeGreaterThan(0);
     expect(() => availableMemory({ XBAR_MEMORY_LIMIT: 'lots' })).toThrow(/not a size/);
+  });
+
+  it('size simulated chips by workers, images and the network, and refuse too many workers for a large network', () => {
+    const total = (parts: { bytes: number }[] | null) => (parts ?? []).reduce((a, p) => a + p.bytes, 0);
+    const one = total(chipMemory(presets.lenet5.spec, { workers: 1, images: 10_000 }));
+    const many = total(chipMemory(presets.lenet5.spec, { workers: 8, images: 10_000 }));
+    // Workers each hold a chip and a batch; the images are held once more in shared memory.
+    expect(many).toBeGreaterThan(6 * one);
+    expect(one).toBeGreaterThan(4 * 10_000 * 28 * 28);
+    expect(() =>
+      checkFits(chipMemory(presets['mlp-paper'].spec, { workers: 2, images: 10_000 }) ?? [], { bytes: 1e9, source: '' }, 's', ''),
+    ).not.toThrow();
+    const vgg = presets['vgg-small'];
+    expect(() =>
+      checkFits(
+        chipMemory(vgg.spec, { workers: 256, images: 10_000 }) ?? [],
+        { bytes: 2e9, source: 'available' },
+        'simulating',
+        'use fewer --workers',
+      ),
+    ).toThrow(/^simulating needs about .* on each of 256 workers .* more than the 2\.0 GB available: use fewer --workers$/);
   });
 
   it('handles compensation layers', () => {

@@ -56,4 +56,14 @@ describe('progress', () => {
     p.stop();
     expect(lines.join('')).toMatch(/eta 3m10s/);
   });
+
+  it('on a terminal, never hides the cursor: a Ctrl-C during a bar leaves the terminal as it was', () => {
+    const { lines, stream } = sink(true);
+    const p = makeProgress(false, stream);
+    p.start(10, 'epochs');
+    p.update(3, 'loss 0.5');
+    // Killed here: no stop() runs. Nothing written may have hidden the cursor (ESC [?25l).
+    expect(lines.join('')).not.toContain('\x1b[?25l');
+    expect(lines.join('')).toContain('epochs');
+  });
 });

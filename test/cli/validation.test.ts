@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { correctorSpec } from '../../src/mitigation/corrector.js';
+import { correctorSpec } from '../../src/mitigation/corrector/corrector.js';
 import { saveModel, sha256 } from '../../src/nn/io-node.js';
 import { buildModel } from '../../src/nn/model.js';
 import { simulateResult } from '../report/fixtures.js';

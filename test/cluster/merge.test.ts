@@ -25,7 +25,7 @@ const base: SimulateOptions = {
   seed: 3,
   limitTest: 300,
   sweep: 'sigma=0.05,0.3',
-  faults: 'random:sa0=0.01,sa1=0.02+ring:radius=0.3@layers=0',
+  faults: 'random:sa0=0.01,sa1=0.02+[ring:radius=0.3@layers=0]',
   readNoise: 0.02,
   maps: 3,
   workers: 1,

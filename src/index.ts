@@ -1,9 +1,10 @@
 /** xbar's library API for Node: everything in the portable entry, plus files and native kernels. */
 export * from './browser.js';
 export { type CorrectnetOptions, markdownTable as correctnetTable, runCorrectnet } from './cli/correctnet.js';
-export { makeProgress, type Progress } from './cli/progress.js';
 export { writeFileAtomic } from './core/fs-node.js';
 export { loadKernels } from './core/kernels-node.js';
+export { type Progress, silentProgress } from './core/progress.js';
+export { makeProgress } from './core/progress-node.js';
 export * from './data/node.js';
 export { loadFaultSpec } from './faults/node.js';
 export {

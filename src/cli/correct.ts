@@ -4,6 +4,8 @@ import { type Command, Option } from 'commander';
 import { XbarError } from '../core/errors.js';
 import { writeFileAtomic } from '../core/fs-node.js';
 import type { Kernels } from '../core/kernels.js';
+import type { Progress } from '../core/progress.js';
+import { makeProgress } from '../core/progress-node.js';
 import { hardwareText } from '../cost/format.js';
 import { correctorRecoveryCost, recoveryContext } from '../cost/recovery.js';
 import { defaultTech } from '../cost/tech.js';
@@ -48,14 +50,12 @@ import { foldBatchNorm } from '../nn/fold.js';
 import { loadMappedModel } from '../nn/io-node.js';
 import type { Model } from '../nn/model.js';
 import { evaluate } from '../nn/train.js';
+import { openModel } from '../onnx/convert-node.js';
+import { checkCompatible, circuitFrom, type HardwareOptions } from '../study/inputs.js';
+import { deviceFrom } from '../study/inputs-node.js';
 import { inRunFolderSync, type RunFolder } from '../study/run-folder.js';
 import { VERSION } from '../version.js';
-import { common, DATA_DIR_HELP, kernelsFrom, pct } from './common.js';
-import { openModel } from './onnx.js';
-import { choiceOption, floatOption, intOption } from './options.js';
-import { makeProgress, type Progress } from './progress.js';
-import { circuitFrom, deviceFrom, type SimulateOptions } from './simulate.js';
-import { checkCompatible } from './train.js';
+import { choiceOption, common, DATA_DIR_HELP, floatOption, intOption, kernelsFrom, pct } from './options.js';
 
 /** Options shared by the commands that make chips. */
 interface ChipOptions extends PopulationFlags {
@@ -213,7 +213,7 @@ interface Setup {
 
 function setup(
   o: { model: string; dataset?: string; dataDir?: string; limitTest?: number },
-  hw: SimulateOptions,
+  hw: HardwareOptions,
   hidden: number[],
   pop: Population,
   kernels: Kernels,
@@ -241,16 +241,13 @@ function setup(
   return { model, modelSha: file.weightsSha256, dataset, env, software, device, circuit };
 }
 
-const hwOptions = (o: ChipOptions): SimulateOptions => ({
-  model: o.model,
+const hwOptions = (o: ChipOptions): HardwareOptions => ({
   device: o.device,
   sigma: o.sigma ?? 0,
   readNoise: o.readNoise,
   levels: o.levels,
   arraySize: o.arraySize,
   scaling: o.scaling,
-  chips: 1,
-  seed: o.seed,
 });
 
 function parseHiddenVoltages(text: string | undefined): number[] {

@@ -5,6 +5,8 @@ import { join, relative } from 'node:path';
 import { type Command, Option } from 'commander';
 import { XbarError } from '../core/errors.js';
 import type { Kernels } from '../core/kernels.js';
+import type { Progress } from '../core/progress.js';
+import { makeProgress } from '../core/progress-node.js';
 import { hardwareText } from '../cost/format.js';
 import { compensationRecoveryCost, type RecoveryCost, recoveryContext, siteOverhead } from '../cost/recovery.js';
 import { resolveCircuit } from '../crossbar/circuit.js';
@@ -62,13 +64,11 @@ import { loadModel, saveModel } from '../nn/io-node.js';
 import type { Model } from '../nn/model.js';
 import { presets } from '../nn/presets.js';
 import { evaluate } from '../nn/train.js';
+import { loadTech, resolveModel } from '../study/inputs-node.js';
 import { RunFolder } from '../study/run-folder.js';
+import { trainInto } from '../study/train-node.js';
 import { VERSION } from '../version.js';
-import { common, DATA_DIR_HELP, kernelsFrom, pct } from './common.js';
-import { loadTech } from './cost.js';
-import { choiceOption, floatOption, intOption } from './options.js';
-import { makeProgress, type Progress } from './progress.js';
-import { resolveModel, trainInto } from './train.js';
+import { choiceOption, common, DATA_DIR_HELP, floatOption, intOption, kernelsFrom, pct } from './options.js';
 
 export interface CorrectnetOptions {
   model: string;

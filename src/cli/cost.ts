@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { type Command, Option } from 'commander';
 import { XbarError } from '../core/errors.js';
 import { writeFileAtomic } from '../core/fs-node.js';
@@ -6,7 +6,7 @@ import type { Kernels } from '../core/kernels.js';
 import { costText } from '../cost/format.js';
 import type { NetworkCost } from '../cost/model.js';
 import { type ConductanceSource, costOfModel, measureActivity } from '../cost/network.js';
-import { resolveTech, type Tech } from '../cost/tech.js';
+import type { Tech } from '../cost/tech.js';
 import { programChip } from '../crossbar/chip.js';
 import { type Circuit, resolveCircuit } from '../crossbar/circuit.js';
 import { type CrossbarPlan, planCrossbars } from '../crossbar/plan.js';
@@ -15,12 +15,11 @@ import { type Device, devicePresetNames } from '../device/config.js';
 import { loadFaultSpec } from '../faults/node.js';
 import { buildModel, type Model } from '../nn/model.js';
 import { presets } from '../nn/presets.js';
+import { openModel } from '../onnx/convert-node.js';
+import { checkCompatible, circuitFrom } from '../study/inputs.js';
+import { deviceFrom, loadTech } from '../study/inputs-node.js';
 import { VERSION } from '../version.js';
-import { common, kernelsFrom } from './common.js';
-import { openModel } from './onnx.js';
-import { choiceOption, floatOption, intOption } from './options.js';
-import { circuitFrom, deviceFrom, type SimulateOptions } from './simulate.js';
-import { checkCompatible } from './train.js';
+import { choiceOption, common, floatOption, intOption, kernelsFrom } from './options.js';
 
 export const COST_FORMAT = 'xbar-cost';
 
@@ -44,19 +43,6 @@ export interface CostOptions {
   dataset?: string;
   dataDir?: string;
   out?: string;
-}
-
-/** A technology file from disk (partial files complete from the defaults); one clear line on any problem. */
-export function loadTech(file: string | undefined): Tech {
-  if (!file) return resolveTech({});
-  if (!existsSync(file)) throw new XbarError(`technology file ${file} not found (see src/cost/tech/default.json for the format)`);
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new XbarError(`technology file ${file} is not valid JSON: ${(e as Error).message}`);
-  }
-  return resolveTech(json, `technology file ${file}`);
 }
 
 /**
@@ -90,9 +76,8 @@ export function costSetup(o: CostOptions, kernels: Kernels): CostSetup {
   const { model, dataset: saved, trained } = modelFrom(o.model, o.seed, o);
   const dataset = o.dataset ?? saved;
   if (!dataset) throw new XbarError(`${o.model} does not record its dataset: pass --dataset`);
-  const so: SimulateOptions = { ...o, chips: 1 };
-  const device = deviceFrom(so);
-  const circuit = resolveCircuit({ ...circuitFrom(so), ...(o.calibrationImages ? { calibrationImages: o.calibrationImages } : {}) });
+  const device = deviceFrom(o);
+  const circuit = resolveCircuit({ ...circuitFrom(o), ...(o.calibrationImages ? { calibrationImages: o.calibrationImages } : {}) });
   const ds = loadDataset(dataset, { dataDir: o.dataDir, limitTrain: circuit.calibrationImages, limitTest: 1 });
   checkCompatible(model.spec, ds, `model ${o.model}`);
   const n = Math.min(ds.train.n, circuit.calibrationImages);

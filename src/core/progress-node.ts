@@ -1,20 +1,14 @@
 import cliProgress from 'cli-progress';
 
+import { type Progress, silentProgress } from './progress.js';
+
 /**
- * Progress for long work: a live bar on an interactive terminal, one line per finished unit
+ * Progress on the terminal: a live bar on an interactive terminal, one line per finished unit
  * (epoch, chip) in logs, nothing with --quiet. Everything goes to stderr so stdout stays clean
  * for results.
  */
-export interface Progress {
-  start(total: number, label: string): void;
-  update(done: number, info?: string): void;
-  /** A finished unit's summary: printed under the bar, or as a log line. */
-  log(line: string): void;
-  stop(): void;
-}
-
 export function makeProgress(quiet: boolean, stream: NodeJS.WriteStream = process.stderr): Progress {
-  if (quiet) return { start() {}, update() {}, log() {}, stop() {} };
+  if (quiet) return silentProgress;
   if (!stream.isTTY) return { start() {}, update() {}, log: (l) => stream.write(`${l}\n`), stop() {} };
   let bar: cliProgress.SingleBar | null = null;
   return {

@@ -1,0 +1,43 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+// The command line only parses flags, calls one library function and prints (docs/architecture.md):
+// a command module takes what it shares with other commands from options.ts alone, and only the
+// entry, main.ts, names the command modules (to register them).
+const CLI = join(import.meta.dirname, '../../src/cli');
+const SHARED = new Set(['options.ts']);
+const ENTRY = 'main.ts';
+
+const sources = readdirSync(CLI)
+  .filter((f) => f.endsWith('.ts'))
+  .map((f) => ({ file: f, text: readFileSync(join(CLI, f), 'utf8') }));
+
+/** Every module specifier a file names: static imports and exports, and dynamic import(). */
+function specifiers(text: string): string[] {
+  const out: string[] = [];
+  for (const m of text.matchAll(/(?:^|\n)\s*(?:import|export)\b[^'"]*?\bfrom\s*['"]([^'"]+)['"]/g)) out.push(m[1]);
+  for (const m of text.matchAll(/\bimport\s*\(\s*['"]([^'"]+)['"]\s*\)/g)) out.push(m[1]);
+  return out;
+}
+
+describe('src/cli structure', () => {
+  it('finds the command modules and their imports', () => {
+    expect(sources.map((s) => s.file)).toEqual(expect.arrayContaining([ENTRY, 'options.ts', 'simulate.ts', 'train.ts']));
+    const simulate = sources.find((s) => s.file === 'simulate.ts');
+    expect(specifiers(simulate?.text ?? '')).toContain('./options.js');
+  });
+
+  it('no command module imports another command module', () => {
+    const offending: string[] = [];
+    for (const { file, text } of sources) {
+      if (file === ENTRY) continue;
+      for (const spec of specifiers(text)) {
+        if (!spec.startsWith('./')) continue; // the library (../) and packages are fine
+        const target = spec.slice(2).replace(/\.js$/, '.ts');
+        if (!SHARED.has(target)) offending.push(`${file} imports ${spec}`);
+      }
+    }
+    expect(offending).toEqual([]);
+  });
+});

@@ -1,42 +1,9 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { XbarError } from '../core/errors.js';
-import { writeFileAtomic } from '../core/fs-node.js';
-import { onInterrupt } from '../core/interrupt.js';
-import type { Kernels } from '../core/kernels.js';
 import { makeProgress } from '../core/progress-node.js';
-import { programChip } from '../crossbar/chip.js';
-import { resolveCircuit } from '../crossbar/circuit.js';
-import { planCrossbars } from '../crossbar/plan.js';
-import { loadDataset } from '../data/node.js';
 import { formatFaultSpec } from '../faults/index.js';
-import { loadFaultSpec } from '../faults/node.js';
-import { foldBatchNorm } from '../nn/fold.js';
-import { openModel } from '../onnx/convert-node.js';
-import { type ChipComparison, type CompareResult, compareWithSpice } from '../spice/compare.js';
-import { type EngineChoice, selectEngine } from '../spice/engine.js';
-import { buildNetlist, checkSpiceSupport, netlistText } from '../spice/netlist.js';
-import { checkCompatible, circuitFrom } from '../study/inputs.js';
-import { deviceFrom } from '../study/inputs-node.js';
-import { inRunFolder } from '../study/run-folder.js';
-import { VERSION } from '../version.js';
+import type { ChipComparison, CompareResult } from '../spice/compare.js';
+import { runSpiceCompare, runSpiceExport } from '../study/spice-node.js';
 import { choiceOption, common, DATA_DIR_HELP, floatOption, intOption, kernelsFrom, pct } from './options.js';
-
-export interface SpiceCliOptions {
-  model: string;
-  device: string;
-  sigma?: number;
-  levels?: number;
-  faults?: string;
-  seed: number;
-  arraySize?: number;
-  wireResistance?: number;
-  scaling?: 'layer' | 'column';
-  saturate?: boolean;
-  dataset?: string;
-  dataDir?: string;
-  images: number;
-  opampGain: number;
-}
 
 const gainOption = (v: string): number => {
   if (v === 'ideal' || v === 'inf') return Number.POSITIVE_INFINITY;
@@ -61,30 +28,6 @@ function chipOptions(c: Command): Command {
     .option('--opamp-gain <x>', "TIA op-amp open-loop gain, or 'ideal' (nullor)", gainOption, 1e6)
     .option('-d, --dataset <name>', 'dataset (default: the one the model was trained on)')
     .option('--data-dir <dir>', DATA_DIR_HELP);
-}
-
-/** Model, dataset (first `images` test images), device, circuit, faults and plan: the same as `xbar simulate` builds. */
-function prepare(o: SpiceCliOptions, kernels: Kernels) {
-  // The crossbar maps the network with its batch norms folded into the layers before them.
-  const opened = openModel(o.model, o);
-  const { file } = opened;
-  const model = foldBatchNorm(opened.model);
-  const datasetName = o.dataset ?? (typeof file.meta.dataset === 'string' ? file.meta.dataset : undefined);
-  if (!datasetName) throw new XbarError(`${o.model} does not record its dataset: pass --dataset`);
-  const device = deviceFrom(o);
-  const circuit = resolveCircuit(circuitFrom(o));
-  const faults = o.faults ? loadFaultSpec(o.faults) : [];
-  const ds = loadDataset(datasetName, { dataDir: o.dataDir, limitTest: o.images });
-  checkCompatible(model.spec, ds, `model ${o.model}`);
-  const nCalib = Math.min(ds.train.n, circuit.calibrationImages);
-  const plan = planCrossbars(model, circuit, ds.train.x.subarray(0, nCalib * model.inputSize), nCalib, kernels);
-  checkSpiceSupport(model, plan, device);
-  for (const f of faults)
-    if (f.layers !== 'all')
-      for (const l of f.layers)
-        if (l >= plan.layers.length)
-          throw new XbarError(`--faults names layer ${l}, but the model has weighted layers 0..${plan.layers.length - 1}`);
-  return { model, plan, device, faults, test: ds.test, dataset: ds.name };
 }
 
 const sci = (v: number) => (v === 0 ? '0' : v.toExponential(2));
@@ -122,25 +65,13 @@ export function registerSpice(p: Command): void {
     .option('--images <n>', 'test images in the sweep', intOption(1, 100_000), 1)
     .requiredOption('-o, --out <file>', 'netlist file to write (.cir)')
     .action((o) => {
-      const { model, plan, device, faults, test, dataset } = prepare(o, kernelsFrom(o));
-      const chip = programChip(plan, device, faults, o.seed, o.chip);
-      const labels = Array.from(test.y.subarray(0, 40)).join(' ');
-      const net = buildNetlist(model, plan, chip.layers, device, test.x, test.n, {
-        opampGain: o.opampGain,
-        title: `xbar ${o.model}, chip ${o.chip} of seed ${o.seed}, ${test.n} ${dataset} test image(s)`,
-        comments: [
-          `faults: ${faults.length ? formatFaultSpec(faults) : 'none'}; labels of the images: ${labels}${test.n > 40 ? ' ...' : ''}`,
-          `Run: ngspice -b -r out.raw ${o.out}   (v(out<j>) at sweep point k = output j for image k)`,
-        ],
-      });
-      writeFileAtomic(o.out, netlistText(net));
-      const k = net.counts;
-      const summary = { out: o.out, images: test.n, ...k, outputs: net.outputs.length };
+      const { summary, layers } = runSpiceExport(o, kernelsFrom(o));
+      const k = summary;
       if (o.json) console.log(JSON.stringify(summary, null, 2));
       else
         console.log(
-          `${o.out}: ${plan.layers.length} layers on ${k.arrays} arrays, ${k.cells} cell resistors, ${k.wires} wire segments, ` +
-            `${k.opamps} TIAs, ${net.outputs.length} outputs, ${test.n} image(s); run it with: ngspice -b -r out.raw ${o.out}`,
+          `${o.out}: ${layers} layers on ${k.arrays} arrays, ${k.cells} cell resistors, ${k.wires} wire segments, ` +
+            `${k.opamps} TIAs, ${k.outputs} outputs, ${k.images} image(s); run it with: ngspice -b -r out.raw ${o.out}`,
         );
     });
 
@@ -155,75 +86,14 @@ export function registerSpice(p: Command): void {
     .option('--model-ideal-wires', 'the behavioural model ignores the wire resistance (shows what IR drop costs against SPICE)')
     .option('-o, --out <dir>', 'write compare.json and every chip netlist (netlists/chip-<k>.cir) here')
     .action(async (o) => {
-      const kernels = kernelsFrom(o);
-      const { model, plan, device, faults, test, dataset } = prepare(o, kernels);
-      const engine = await selectEngine(o.engine as EngineChoice);
-      // compare.json and the netlists are a run folder: whole or absent (src/study/run-folder.ts).
-      const runOptions = { out: o.out, command: 'spice compare', key: o, inputs: [o.model, o.dataDir] };
-      // Signals handled for the whole comparison: its own work between SPICE runs is short, so the
-      // handlers defer nothing noticeably, and an interruption always stops ngspice and tidies up.
-      const handled = onInterrupt(() => {});
-      try {
-        await inRunFolder(runOptions, async (run) => {
-          const progress = makeProgress(Boolean(o.quiet || o.json));
-          progress.start(o.chips, 'chips');
-          let result: CompareResult;
-          try {
-            result = await compareWithSpice(
-              model,
-              plan,
-              device,
-              faults,
-              test,
-              {
-                chips: o.chips,
-                seed: o.seed,
-                opampGain: o.opampGain,
-                modelPlan: o.modelIdealWires ? { ...plan, circuit: { ...plan.circuit, wireResistance: 0 } } : undefined,
-              },
-              engine,
-              kernels,
-              {
-                onChip: (r, done) => progress.update(done, `chip ${r.chip}: max rel ${sci(r.maxRelError)}`),
-                onNetlist: (c, net) => {
-                  run?.write(`netlists/chip-${c}.cir`, netlistText(net));
-                },
-              },
-            );
-          } finally {
-            progress.stop();
-          }
-          const config = {
-            model: o.model,
-            dataset,
-            images: test.n,
-            seed: o.seed,
-            device,
-            circuit: plan.circuit,
-            faults: faults.length ? formatFaultSpec(faults) : '',
-            opampGain: Number.isFinite(o.opampGain) ? o.opampGain : 'ideal',
-            behaviouralWires: o.modelIdealWires ? 'ideal' : 'same as SPICE',
-          };
-          const json = {
-            format: 'xbar-spice-compare',
-            version: 1,
-            xbarVersion: VERSION,
-            createdAt: new Date().toISOString(),
-            ...config,
-            ...result,
-          };
-          run?.write('compare.json', `${JSON.stringify(json, null, 2)}\n`);
-          if (o.json) console.log(JSON.stringify(json, null, 2));
-          else
-            printCompare(
-              result,
-              `${o.model} on ${dataset}: ${o.chips} chip(s) x ${test.n} images, ${device.name}${faults.length ? `, faults ${formatFaultSpec(faults)}` : ''}, ` +
-                `wire ${plan.circuit.wireResistance} ohm${o.modelIdealWires ? ' (behavioural: ideal wires)' : ''}, op-amp gain ${config.opampGain}; netlist ${result.netlist.cells} cells, ` +
-                `${result.netlist.wires} wire segments, ${result.netlist.opamps} TIAs`,
-            );
-        });
-      } finally {
-        handled();
-      }
+      const r = await runSpiceCompare(o, kernelsFrom(o), makeProgress(Boolean(o.quiet || o.json)));
+      if (o.json) console.log(JSON.stringify(r.json, null, 2));
+      else
+        printCompare(
+          r.result,
+          `${o.model} on ${r.dataset}: ${o.chips} chip(s) x ${r.images} images, ${r.device.name}${r.faults.length ? `, faults ${formatFaultSpec(r.faults)}` : ''}, ` +
+            `wire ${r.plan.circuit.wireResistance} ohm${o.modelIdealWires ? ' (behavioural: ideal wires)' : ''}, op-amp gain ${r.config.opampGain}; netlist ${r.result.netlist.cells} cells, ` +
+            `${r.result.netlist.wires} wire segments, ${r.result.netlist.opamps} TIAs`,
+        );
     });
 }

@@ -2,27 +2,26 @@ import { availableParallelism } from 'node:os';
 import { XbarError } from '../core/errors.js';
 import type { Kernels } from '../core/kernels.js';
 import type { Progress } from '../core/progress.js';
-import { costOfModel, measureActivity } from '../cost/network.js';
-import { type CostSummary, summary as costSummary } from '../cost/recovery.js';
-import type { Compensation, ReadAt } from '../crossbar/age.js';
+import type { Compensation } from '../crossbar/age.js';
 import { resolveCircuit } from '../crossbar/circuit.js';
 import { writeChipMaps } from '../crossbar/maps-node.js';
-import { type ChipResult, type MonteCarloResult, resultsPerRead, runMonteCarlo } from '../crossbar/montecarlo.js';
 import { runMonteCarloParallel } from '../crossbar/parallel-node.js';
-import { planCrossbars } from '../crossbar/plan.js';
-import { simulateResultsJson } from '../crossbar/results.js';
-import type { Dataset } from '../data/index.js';
+import type { CrossbarPlan } from '../crossbar/plan.js';
 import { loadDataset } from '../data/node.js';
-import type { Device } from '../device/config.js';
 import { type FaultSpec, formatFaultSpec, parseFaultSpec } from '../faults/index.js';
 import { loadFaultSpec } from '../faults/node.js';
 import { foldBatchNorm } from '../nn/fold.js';
-import type { Model } from '../nn/model.js';
 import { openModel } from '../onnx/convert-node.js';
-import { inRunFolder, type RunFolder } from '../study/run-folder.js';
 import { checkCompatible, circuitFrom, type HardwareOptions } from './inputs.js';
 import { deviceFrom, loadTech } from './inputs-node.js';
+import { inRunFolder } from './run-folder.js';
+import { type ChipsRunner, parseSweep, parseTimes, type SimulateRun, type SweepPoint, simulateFiles, simulateStudy } from './simulate.js';
 
+/**
+ * `xbar simulate` in Node: the model, data, device and fault files named by the options, the
+ * chips on worker threads, and the run folder (results.json, chips.csv, summary.csv, maps/)
+ * written whole or not at all. The study itself is simulate.ts.
+ */
 export interface SimulateOptions extends HardwareOptions {
   model: string;
   faults?: string;
@@ -43,78 +42,6 @@ export interface SimulateOptions extends HardwareOptions {
   driftCompensation?: Compensation;
   /** Technology file for the energy, latency and area of each point (default src/cost/tech/default.json). */
   tech?: string;
-}
-
-const TIME_UNITS: Record<string, number> = {
-  s: 1,
-  sec: 1,
-  min: 60,
-  h: 3600,
-  d: 86400,
-  w: 7 * 86400,
-  mo: 30 * 86400,
-  month: 30 * 86400,
-  y: 365 * 86400,
-  year: 365 * 86400,
-};
-
-/** '1s,1h,1d,1mo,1y' -> seconds (a month is 30 days, a year 365); a bare number is seconds. */
-export function parseTimes(text: string): { label: string; t: number }[] {
-  const items = text
-    .split(',')
-    .map((v) => v.trim())
-    .filter(Boolean);
-  if (!items.length) throw new XbarError('--time has no values: give times after programming such as 1s,1h,1d,1mo,1y');
-  return items.map((label) => {
-    const m = /^(\d+(?:\.\d+)?(?:e[+-]?\d+)?)\s*([a-z]*)$/i.exec(label);
-    const unit = m ? TIME_UNITS[m[2].toLowerCase() || 's'] : undefined;
-    if (!m || unit === undefined)
-      throw new XbarError(`--time '${label}' is not a time: use a number with s, min, h, d, w, mo or y (e.g. 1s,1h,1d,1mo,1y)`);
-    return { label, t: Number(m[1]) * unit };
-  });
-}
-
-export interface SweepRow {
-  key: string;
-  value: string;
-  result: MonteCarloResult;
-  /** Energy, latency and area per inference of this point's mapping (docs/cost.md), nominal conductances. */
-  cost: CostSummary;
-}
-
-/** `key=v1,v2,...`; fault specs contain commas, so `faults=` and `layers=` take `;` between values. */
-export function parseSweep(text: string): { key: string; values: string[] } {
-  const eq = text.indexOf('=');
-  const keys = [
-    'sigma',
-    'read-noise',
-    'levels',
-    'adc-bits',
-    'dac-bits',
-    'adc-offset',
-    'adc-gain-error',
-    'adc-noise',
-    'dac-inl',
-    'array-size',
-    'wire-resistance',
-    'faults',
-    'layers',
-    'fault-rate',
-    'density',
-    'time',
-    'drift-compensation',
-  ];
-  if (eq < 1) throw new XbarError(`--sweep '${text}' must look like key=v1,v2,... with key one of ${keys.join(', ')}`);
-  const key = text.slice(0, eq);
-  if (!keys.includes(key)) throw new XbarError(`--sweep key '${key}' is unknown: use one of ${keys.join(', ')}`);
-  const sep = key === 'faults' || key === 'layers' ? ';' : ',';
-  const values = text
-    .slice(eq + 1)
-    .split(sep)
-    .map((v) => v.trim())
-    .filter(Boolean);
-  if (!values.length) throw new XbarError(`--sweep ${key}= has no values`);
-  return { key, values };
 }
 
 /** The options of one sweep point. */
@@ -187,14 +114,6 @@ function withDensity(faults: string, density: number): string {
   return formatFaultSpec(spec);
 }
 
-export interface SimulateRun {
-  rows: SweepRow[];
-  model: string;
-  dataset: string;
-  device: Device;
-  circuit: ReturnType<typeof resolveCircuit>;
-}
-
 export async function runSimulate(o: SimulateOptions, kernels: Kernels, progress: Progress): Promise<SimulateRun> {
   // The crossbar maps the network with its batch norms folded into the layers before them.
   const opened = openModel(o.model, o);
@@ -214,142 +133,43 @@ export async function runSimulate(o: SimulateOptions, kernels: Kernels, progress
     throw new XbarError('--drift-compensation needs --time: compensation rescales the drift seen at a read time');
   loadTech(o.tech); // a bad technology file fails here, before the long work starts
   // Validate every point before the long work starts.
-  const points = sweep.values.map((v) => {
+  const points: SweepPoint[] = sweep.values.map((v) => {
     const po = sweep.key ? applySweep(o, sweep.key, v) : o;
     return {
       value: v,
-      o: po,
       device: deviceFrom(po),
       circuit: resolveCircuit(circuitFrom(po)),
       faults: po.faults ? loadFaultSpec(po.faults) : [],
+      driftCompensation: po.driftCompensation,
     };
   });
   const ds = loadDataset(datasetName, { dataDir: o.dataDir, limitTest: o.limitTest });
   checkCompatible(model.spec, ds, `model ${o.model}`);
   // Every file goes to a staging folder that replaces --out whole at the end (src/study/run-folder.ts).
   const runOptions = { out: o.out, command: 'simulate', key: o, inputs: [o.model, o.dataDir, o.device] };
-  return inRunFolder(runOptions, (run) => simulatePoints(o, run, model, points, sweep.key, times, ds, kernels, progress));
-}
-
-async function simulatePoints(
-  o: SimulateOptions,
-  run: RunFolder | null,
-  model: Model,
-  points: { value: string; o: SimulateOptions; device: Device; circuit: ReturnType<typeof resolveCircuit>; faults: FaultSpec }[],
-  sweepKey: string,
-  times: ReturnType<typeof parseTimes> | null,
-  ds: Dataset,
-  kernels: Kernels,
-  progress: Progress,
-): Promise<SimulateRun> {
-  const sweep = { key: sweepKey };
-  const tech = loadTech(o.tech);
-  const nCalib = Math.min(ds.train.n, points[0].circuit.calibrationImages);
-  const calib = ds.train.x.subarray(0, nCalib * model.inputSize);
-  const rows: SweepRow[] = [];
-  const configs: PointConfig[] = [];
-  for (const p of points) {
-    const nWeighted = model.layers.filter((l) => l.spec.type === 'dense' || l.spec.type === 'conv2d').length;
-    for (const f of p.faults)
-      if (f.layers !== 'all')
-        for (const l of f.layers)
-          if (l < 0 || l >= nWeighted)
-            throw new XbarError(`--faults names layer ${l}, but the model has weighted layers 0..${nWeighted - 1}`);
-    const plan = planCrossbars(model, p.circuit, calib, nCalib, kernels);
-    const cost = costSummary(
-      costOfModel({ model, plan, device: p.device, activity: measureActivity(model, plan, calib, nCalib, kernels) }, tech),
-    );
-    progress.start(o.chips, sweep.key ? `${sweep.key}=${p.value}` : 'chips');
-    const onChip = (r: ChipResult, done: number) => progress.update(done, `chip ${r.chip}: ${(100 * r.accuracy).toFixed(2)}%`);
-    const reads: ReadAt[] | undefined = times?.map(({ t }) => ({ t, compensation: p.o.driftCompensation ?? 'none' }));
-    const cfg = { chips: o.chips, seed: o.seed, reads };
-    const workers = Math.min(o.workers ?? availableParallelism(), o.chips);
-    const result =
-      workers > 1
-        ? await runMonteCarloParallel(model, plan, p.device, p.faults, ds.test, cfg, {
-            workers,
-            kernels: kernels.name === 'js' ? 'js' : 'native',
-            onChip,
-          })
-        : runMonteCarlo(model, plan, p.device, p.faults, ds.test, cfg, kernels, { onChip });
-    progress.stop();
-    // Several times with another sweep: one row per (value, time), keyed 'key+time' with values 'v@t'.
-    if (times && times.length > 1)
-      resultsPerRead(result, times.length).forEach((r, i) => {
-        const label = times[i].label;
-        rows.push(
-          sweep.key
-            ? { key: `${sweep.key}+time`, value: `${p.value}@${label}`, result: r, cost }
-            : { key: 'time', value: label, result: r, cost },
-        );
-        configs.push(configOf(p, reads?.[i]));
-      });
-    else {
-      rows.push({ key: sweep.key, value: p.value, result, cost });
-      configs.push(configOf(p, reads?.[0]));
-    }
+  const study = { sweepKey: sweep.key, points, chips: o.chips, seed: o.seed, times, tech: loadTech(o.tech) };
+  const workers = Math.min(o.workers ?? availableParallelism(), o.chips);
+  const runChips: ChipsRunner | undefined =
+    workers > 1
+      ? (m, plan, device, faults, test, cfg, onChip) =>
+          runMonteCarloParallel(m, plan, device, faults, test, cfg, { workers, kernels: kernels.name === 'js' ? 'js' : 'native', onChip })
+      : undefined;
+  return inRunFolder(runOptions, async (run) => {
     const nMaps = Math.min(o.chips, o.maps ?? 1);
-    if (run && p.faults.length && nMaps > 0)
-      writeChipMaps(
-        run.path('maps', sweep.key ? `${sweep.key}=${p.value}`.replace(/[^\w.=-]+/g, '_') : ''),
-        plan,
-        p.device,
-        p.faults,
-        o.seed,
-        nMaps,
-      );
-    if (times && times.length > 1)
-      for (const r of rows.slice(-times.length))
-        progress.log(
-          `${r.key}=${r.value}: accuracy ${(100 * r.result.summary.mean).toFixed(2)}% +- ${(100 * r.result.summary.std).toFixed(2)} over ${o.chips} chips`,
+    // The defect maps of the first chips of every point with faults.
+    const onPoint = (p: SweepPoint, plan: CrossbarPlan) => {
+      if (run && p.faults.length && nMaps > 0)
+        writeChipMaps(
+          run.path('maps', sweep.key ? `${sweep.key}=${p.value}`.replace(/[^\w.=-]+/g, '_') : ''),
+          plan,
+          p.device,
+          p.faults,
+          o.seed,
+          nMaps,
         );
-    else if (sweep.key)
-      progress.log(
-        `${sweep.key}=${p.value}: accuracy ${(100 * result.summary.mean).toFixed(2)}% +- ${(100 * result.summary.std).toFixed(2)} over ${o.chips} chips`,
-      );
-  }
-  const result: SimulateRun = { rows, model: o.model, dataset: ds.name, device: points[0].device, circuit: points[0].circuit };
-  if (run) writeResults(o, run, result, configs);
-  return result;
-}
-
-interface PointConfig {
-  device: Device;
-  circuit: unknown;
-  faults: string;
-  /** The read time (seconds after programming) and drift compensation, with --time. */
-  read?: ReadAt;
-}
-
-function configOf(p: { device: Device; circuit: unknown; faults: FaultSpec }, read: ReadAt | undefined): PointConfig {
-  return { device: p.device, circuit: p.circuit, faults: p.faults ? formatFaultSpec(p.faults) : '', ...(read ? { read } : {}) };
-}
-
-function csvRow(cells: (string | number)[]): string {
-  return cells.map((c) => (typeof c === 'string' && /[",\n]/.test(c) ? `"${c.replace(/"/g, '""')}"` : String(c))).join(',');
-}
-
-/** results.json (everything, with the configuration and seeds), chips.csv and summary.csv. */
-function writeResults(o: SimulateOptions, folder: RunFolder, run: SimulateRun, configs: PointConfig[]): void {
-  const json = simulateResultsJson({
-    command: o,
-    model: run.model,
-    dataset: run.dataset,
-    points: run.rows.map((r, i) => ({ key: r.key, value: r.value, ...configs[i], cost: r.cost, result: r.result })),
+    };
+    const result = await simulateStudy(o.model, model, ds, study, kernels, progress, { runChips, onPoint });
+    if (run) for (const [name, text] of Object.entries(simulateFiles(o, result))) run.write(name, text);
+    return result;
   });
-  const chips = [csvRow(['sweep_key', 'sweep_value', 'chip', 'accuracy', 'correct', 'images', 'faulty_weights_per_layer'])];
-  const summary = [
-    csvRow(['sweep_key', 'sweep_value', 'chips', 'mean', 'std', 'min', 'max', 'ci95_low', 'ci95_high', 'p2.5', 'p97.5', 'seconds']),
-  ];
-  for (const r of run.rows) {
-    for (const c of r.result.chips)
-      chips.push(csvRow([r.key, r.value, c.chip, c.accuracy, c.correct, r.result.images, c.faultyWeights.join(' ')]));
-    const s = r.result.summary;
-    summary.push(
-      csvRow([r.key, r.value, s.n, s.mean, s.std, s.min, s.max, s.ci95[0], s.ci95[1], s.p025, s.p975, r.result.seconds.toFixed(3)]),
-    );
-  }
-  folder.write('results.json', `${JSON.stringify(json, null, 2)}\n`);
-  folder.write('chips.csv', `${chips.join('\n')}\n`);
-  folder.write('summary.csv', `${summary.join('\n')}\n`);
 }

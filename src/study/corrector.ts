@@ -115,7 +115,7 @@ export function parseWidths(text: string, flag: string): number[] {
   });
 }
 
-export function parseList(text: string, flag: string): string[] {
+function parseList(text: string, flag: string): string[] {
   const items = text
     .split(/[;]/)
     .map((s) => s.trim())
@@ -124,7 +124,7 @@ export function parseList(text: string, flag: string): string[] {
   return items;
 }
 
-export function parseNorms(text: string): ChipNorm[] {
+function parseNorms(text: string): ChipNorm[] {
   return text.split(',').map((s) => {
     const n = s.trim() as ChipNorm;
     if (!CHIP_NORMS.includes(n)) throw new XbarError(`--norms: '${s}' is not a normalisation; use ${CHIP_NORMS.join(', ')}`);
@@ -132,7 +132,7 @@ export function parseNorms(text: string): ChipNorm[] {
   });
 }
 
-export function parseCounts(text: string, flag: string): number[] {
+function parseCounts(text: string, flag: string): number[] {
   if (text.trim() === '' || text.trim() === 'none') return [];
   return text.split(',').map((s) => {
     const n = Number(s.trim());
@@ -200,11 +200,11 @@ export function checkProbeCounts(norms: ChipNorm[], o: TrainingOptions): void {
   if (norms.includes('stats') && o.normImages < 2) throw new XbarError("'stats' normalisation needs --norm-images of 2 or more");
 }
 
-export function probeConfig(o: TrainingOptions): ProbeConfig {
+function probeConfig(o: TrainingOptions): ProbeConfig {
   return { statsImages: o.normImages, calibImages: o.calibImages, ridge: o.ridge };
 }
 
-export function trainingConfig(o: TrainingOptions & { seed: number }, valFraction: number): CorrectorTraining {
+function trainingConfig(o: TrainingOptions & { seed: number }, valFraction: number): CorrectorTraining {
   return { epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, seed: o.seed + 100, valFraction };
 }
 
@@ -215,7 +215,7 @@ export interface HeldOutSummary {
   byType: Record<string, { chips: number; uncorrected: number; corrected: number }>;
 }
 
-export function summarizeHeldOut(rows: HeldOutChip[]): HeldOutSummary {
+function summarizeHeldOut(rows: HeldOutChip[]): HeldOutSummary {
   const byType: HeldOutSummary['byType'] = {};
   for (const r of rows) {
     byType[r.type] ??= { chips: 0, uncorrected: 0, corrected: 0 };
@@ -236,11 +236,11 @@ export function summarizeHeldOut(rows: HeldOutChip[]): HeldOutSummary {
   };
 }
 
-export function resultHeader(kind: string, command: object) {
+function resultHeader(kind: string, command: object) {
   return { format: 'xbar-corrector', version: 1, kind, xbarVersion: VERSION, createdAt: new Date().toISOString(), command: { ...command } };
 }
 
-export function heldOutRun(
+function heldOutRun(
   s: CorrectorSetup,
   pop: Population,
   probes: ReturnType<typeof makeProbes>,
@@ -270,7 +270,7 @@ export function heldOutRun(
 }
 
 /** Energy, latency and area the corrector adds per inference on the chip (docs/cost.md), default technology. */
-export function correctorCost(s: CorrectorSetup, c: Corrector, kernels: Kernels) {
+function correctorCost(s: CorrectorSetup, c: Corrector, kernels: Kernels) {
   const groups = c.layout.groups;
   const outputs = groups[groups.length - 1]?.size ?? c.classes;
   return correctorRecoveryCost(

@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 // The command line only parses flags, calls one library function and prints (docs/architecture.md):
@@ -38,6 +38,23 @@ describe('src/cli structure', () => {
         if (!SHARED.has(target)) offending.push(`${file} imports ${spec}`);
       }
     }
+    expect(offending).toEqual([]);
+  });
+  it('the browser entry reaches no Node-only module', () => {
+    // Pure studies take data in and give results out: nothing under src/browser.ts may import
+    // node:* or a *-node.ts module (those hold the file handling beside each study).
+    const seen = new Set<string>();
+    const offending: string[] = [];
+    const visit = (file: string): void => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      for (const spec of specifiers(readFileSync(file, 'utf8'))) {
+        if (spec.startsWith('node:') || /-node\.js$/.test(spec)) offending.push(`${file.slice(file.indexOf('src/'))} imports ${spec}`);
+        else if (spec.startsWith('.')) visit(resolve(dirname(file), spec.replace(/\.js$/, '.ts')));
+      }
+    };
+    visit(join(CLI, '../browser.ts'));
+    expect(seen.size).toBeGreaterThan(50);
     expect(offending).toEqual([]);
   });
 });

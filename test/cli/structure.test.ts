@@ -57,4 +57,42 @@ describe('src/cli structure', () => {
     expect(seen.size).toBeGreaterThan(50);
     expect(offending).toEqual([]);
   });
+  it('folders import only from the folders below them (docs/architecture.md)', () => {
+    const order = [
+      'core',
+      'data',
+      'faults',
+      'nn',
+      'device',
+      'onnx',
+      'crossbar',
+      'spice',
+      'mitigation',
+      'cost',
+      'report',
+      'study',
+      'system',
+      'cli',
+    ];
+    const src = join(CLI, '..');
+    const offending: string[] = [];
+    for (const folder of order) {
+      const walk = (dir: string): void => {
+        for (const e of readdirSync(dir, { withFileTypes: true })) {
+          const path = join(dir, e.name);
+          if (e.isDirectory()) walk(path);
+          else if (e.name.endsWith('.ts'))
+            for (const spec of specifiers(readFileSync(path, 'utf8'))) {
+              if (!spec.startsWith('.')) continue;
+              const target = resolve(dirname(path), spec)
+                .slice(src.length + 1)
+                .split('/')[0];
+              if (order.indexOf(target) > order.indexOf(folder)) offending.push(`${path.slice(src.length + 1)} imports ${spec}`);
+            }
+        }
+      };
+      walk(join(src, folder));
+    }
+    expect(offending).toEqual([]);
+  });
 });

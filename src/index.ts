@@ -68,12 +68,13 @@ export {
 export { composeStepHooks, perturbLayer, Rails, WeightNoise, type WeightNoiseConfig } from './mitigation/noise.js';
 export { Compensation } from './nn/compensation.js';
 export { loadModel, saveModel } from './nn/io-node.js';
-export { openModel } from './onnx/convert-node.js';
+export { openModel } from './onnx/open-node.js';
 export * from './spice/index.js';
 export { runCorrectEval, runCorrectStudy, runCorrectTrain } from './study/corrector-node.js';
 export { type CostOptions, runCost } from './study/cost-node.js';
 export { runDemoFolder } from './study/demo-node.js';
 export { type EvalOptions, runEval } from './study/eval-node.js';
+export { type ImportCliOptions, runExport, runImport } from './study/import-node.js';
 export { deviceFrom, loadTech, resolveModel } from './study/inputs-node.js';
 export { runSimulate, type SimulateOptions } from './study/simulate-node.js';
 export { runSpiceCompare, runSpiceExport, type SpiceCompareOptions, type SpiceExportOptions } from './study/spice-node.js';

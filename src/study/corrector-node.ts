@@ -12,7 +12,7 @@ import { loadCorrector, saveCorrector } from '../mitigation/corrector/io-node.js
 import { type Population, type PopulationInput, populationFromFlags } from '../mitigation/population.js';
 import { foldBatchNorm } from '../nn/fold.js';
 import { loadMappedModel } from '../nn/io-node.js';
-import { openModel } from '../onnx/convert-node.js';
+import { openModel } from '../onnx/open-node.js';
 import {
   type CorrectEvalOptions,
   type CorrectorSetup,

@@ -13,7 +13,7 @@ import type { Device } from '../device/config.js';
 import { loadFaultSpec } from '../faults/node.js';
 import { buildModel, type Model } from '../nn/model.js';
 import { presets } from '../nn/presets.js';
-import { openModel } from '../onnx/convert-node.js';
+import { openModel } from '../onnx/open-node.js';
 import { VERSION } from '../version.js';
 import { checkCompatible, circuitFrom, type HardwareOptions } from './inputs.js';
 import { deviceFrom, loadTech } from './inputs-node.js';

@@ -1,7 +1,7 @@
 import { XbarError } from '../core/errors.js';
 import type { Kernels } from '../core/kernels.js';
 import { loadDataset } from '../data/node.js';
-import { openModel } from '../onnx/convert-node.js';
+import { openModel } from '../onnx/open-node.js';
 import { type EvalResult, evalStudy } from './eval.js';
 import { checkCompatible } from './inputs.js';
 

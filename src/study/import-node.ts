@@ -1,8 +1,8 @@
 import { basename, resolve } from 'node:path';
 import { XbarError } from '../core/errors.js';
 import { saveModel } from '../nn/io-node.js';
-import { type DataArgs, datasetShape, openModel } from '../onnx/convert-node.js';
 import { importMeta, readOnnxFile, writeOnnxFile } from '../onnx/node.js';
+import { type DataArgs, datasetShape, openModel } from '../onnx/open-node.js';
 import { VERSION } from '../version.js';
 import { inRunFolderSync } from './run-folder.js';
 

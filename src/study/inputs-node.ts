@@ -6,8 +6,8 @@ import { resolveTech, type Tech } from '../cost/tech.js';
 import { type Device, type DeviceInput, resolveDevice } from '../device/config.js';
 import { getPreset, type Preset, presets } from '../nn/presets.js';
 import { type ModelSpec, parseModelSpec } from '../nn/spec.js';
-import { openModel } from '../onnx/convert-node.js';
 import { isOnnxPath } from '../onnx/node.js';
+import { openModel } from '../onnx/open-node.js';
 import type { HardwareOptions } from './inputs.js';
 
 /** A preset name, a JSON file holding a ModelSpec, or a saved model folder / .onnx file (its architecture). */

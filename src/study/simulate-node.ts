@@ -11,7 +11,7 @@ import { loadDataset } from '../data/node.js';
 import { type FaultSpec, formatFaultSpec, parseFaultSpec } from '../faults/index.js';
 import { loadFaultSpec } from '../faults/node.js';
 import { foldBatchNorm } from '../nn/fold.js';
-import { openModel } from '../onnx/convert-node.js';
+import { openModel } from '../onnx/open-node.js';
 import { checkCompatible, circuitFrom, type HardwareOptions } from './inputs.js';
 import { deviceFrom, loadTech } from './inputs-node.js';
 import { inRunFolder } from './run-folder.js';

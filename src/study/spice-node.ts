@@ -10,7 +10,7 @@ import { loadDataset } from '../data/node.js';
 import { formatFaultSpec } from '../faults/index.js';
 import { loadFaultSpec } from '../faults/node.js';
 import { foldBatchNorm } from '../nn/fold.js';
-import { openModel } from '../onnx/convert-node.js';
+import { openModel } from '../onnx/open-node.js';
 import { type CompareResult, compareWithSpice } from '../spice/compare.js';
 import { type EngineChoice, selectEngine } from '../spice/engine.js';
 import { buildNetlist, checkSpiceSupport, netlistText } from '../spice/netlist.js';

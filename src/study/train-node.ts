@@ -4,7 +4,7 @@ import type { Progress } from '../core/progress.js';
 import { loadDataset } from '../data/node.js';
 import { saveModel } from '../nn/io-node.js';
 import { buildModel, type Model } from '../nn/model.js';
-import { openModel } from '../onnx/convert-node.js';
+import { openModel } from '../onnx/open-node.js';
 import { VERSION } from '../version.js';
 import { checkCompatible } from './inputs.js';
 import { resolveModel } from './inputs-node.js';

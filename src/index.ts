@@ -1,6 +1,5 @@
 /** xbar's library API for Node: everything in the portable entry, plus files and native kernels. */
 export * from './browser.js';
-export { type CorrectnetOptions, markdownTable as correctnetTable, runCorrectnet } from './cli/correctnet.js';
 export { writeFileAtomic } from './core/fs-node.js';
 export { loadKernels } from './core/kernels-node.js';
 export { type Progress, silentProgress } from './core/progress.js';
@@ -47,6 +46,7 @@ export {
   greedyPlacement,
   type PlacementProblem,
   type PlacementSite,
+  REINFORCE_DEFAULTS,
   type ReinforceConfig,
   type RlResult,
   reinforcePlacement,
@@ -70,6 +70,7 @@ export { Compensation } from './nn/compensation.js';
 export { loadModel, saveModel } from './nn/io-node.js';
 export { openModel } from './onnx/open-node.js';
 export * from './spice/index.js';
+export { type CorrectnetOptions, markdownTable as correctnetTable, runCorrectnet } from './study/correctnet-node.js';
 export { runCorrectEval, runCorrectStudy, runCorrectTrain } from './study/corrector-node.js';
 export { type CostOptions, runCost } from './study/cost-node.js';
 export { runDemoFolder } from './study/demo-node.js';

@@ -95,4 +95,24 @@ describe('src/cli structure', () => {
     }
     expect(offending).toEqual([]);
   });
+  it('the library does not import the command line', () => {
+    const offending: string[] = [];
+    const walk = (dir: string, rel: string): void => {
+      for (const e of readdirSync(dir, { withFileTypes: true })) {
+        const path = join(dir, e.name);
+        const r = `${rel}/${e.name}`;
+        if (e.isDirectory()) {
+          if (r !== 'src/cli') walk(path, r);
+        } else if (e.name.endsWith('.ts'))
+          for (const spec of specifiers(readFileSync(path, 'utf8'))) if (/(^|\/)cli\//.test(spec)) offending.push(`${r} imports ${spec}`);
+      }
+    };
+    walk(join(CLI, '..'), 'src');
+    expect(offending).toEqual([]);
+  });
+
+  it('every command module stays small: flags, one library call, printing', () => {
+    const long = sources.map((s) => ({ file: s.file, lines: s.text.split('\n').length })).filter((s) => s.lines > 250);
+    expect(long).toEqual([]);
+  });
 });

@@ -55,13 +55,13 @@ import { inRunFolderSync, type RunFolder } from '../study/run-folder.js';
 import { VERSION } from '../version.js';
 import { common, DATA_DIR_HELP, kernelsFrom, pct } from './common.js';
 import { openModel } from './onnx.js';
-import { choiceOption, floatOption, intOption, shardOption } from './options.js';
+import { choiceOption, floatOption, intOption, type MappingFlags, mappingOptions, shardOption } from './options.js';
 import { makeProgress, type Progress } from './progress.js';
 import { circuitFrom, deviceFrom, type SimulateOptions } from './simulate.js';
 import { checkCompatible } from './train.js';
 
 /** Options shared by the commands that make chips. */
-interface ChipOptions extends PopulationFlags {
+interface ChipOptions extends PopulationFlags, MappingFlags {
   model: string;
   device: string;
   sigma?: number;
@@ -121,7 +121,7 @@ interface CorrectStudyOptions extends ChipOptions, TrainingOptions {
 }
 
 const chipOptions = (c: Command): Command =>
-  c
+  mappingOptions(c)
     .requiredOption('-m, --model <dir>', 'folder of a saved model (xbar train --out)')
     .option('--device <preset|file>', `device preset (${devicePresetNames.join(', ')}) or a JSON device file`, 'reram-generic')
     .option('--sigma <x>', 'programming variation, log-normal sigma (default 0: defects only)', floatOption(0, 10))
@@ -254,6 +254,9 @@ const hwOptions = (o: ChipOptions): SimulateOptions => ({
   levels: o.levels,
   arraySize: o.arraySize,
   scaling: o.scaling,
+  mapping: o.mapping,
+  cellsPerWeight: o.cellsPerWeight,
+  sliceBits: o.sliceBits,
   chips: 1,
   seed: o.seed,
 });

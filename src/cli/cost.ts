@@ -18,13 +18,13 @@ import { presets } from '../nn/presets.js';
 import { VERSION } from '../version.js';
 import { common, kernelsFrom } from './common.js';
 import { openModel } from './onnx.js';
-import { choiceOption, floatOption, intOption } from './options.js';
+import { choiceOption, floatOption, intOption, type MappingFlags, mappingOptions } from './options.js';
 import { circuitFrom, deviceFrom, type SimulateOptions } from './simulate.js';
 import { checkCompatible } from './train.js';
 
 export const COST_FORMAT = 'xbar-cost';
 
-export interface CostOptions {
+export interface CostOptions extends MappingFlags {
   model: string;
   device: string;
   sigma?: number;
@@ -156,7 +156,7 @@ export function techConstants(tech: Tech): Record<string, { value: number; unit:
 
 /** Options of the commands that cost a network (shared with the sweeps that report energy). */
 export function costCircuitOptions(c: Command): Command {
-  return c
+  return mappingOptions(c)
     .option('--device <preset|file>', `device preset (${devicePresetNames.join(', ')}) or a JSON device file`, 'reram-generic')
     .option('--sigma <x>', 'programming variation of the chip costed with --chip (overrides the device)', floatOption(0, 10))
     .option('--levels <n>', 'programmable conductance levels, 0 = continuous', intOption(0, 1 << 20))

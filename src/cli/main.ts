@@ -17,7 +17,7 @@ import { registerDoctor } from './doctor.js';
 import { runEval } from './eval.js';
 import { drawFaults } from './maps.js';
 import { registerOnnx } from './onnx.js';
-import { choiceOption, floatOption, intOption, shardOption } from './options.js';
+import { choiceOption, floatOption, intOption, mappingOptions, shardOption } from './options.js';
 import { makeProgress } from './progress.js';
 import { registerReport } from './report.js';
 import { runSimulate } from './simulate.js';
@@ -127,8 +127,7 @@ function program(): Command {
   });
 
   common(
-    p
-      .command('simulate')
+    mappingOptions(p.command('simulate'))
       .description('evaluate a saved model on many simulated ReRAM crossbar chips (Monte Carlo)')
       .requiredOption('-m, --model <dir|file.onnx>', 'folder of a saved model, or a .onnx file (imported in memory)')
       .option('--device <preset|file>', `device preset (${devicePresetNames.join(', ')}) or a JSON device file`, 'reram-generic')
@@ -169,7 +168,7 @@ function program(): Command {
       .option('--limit-test <n>', 'use only the first n test images', intOption(1))
       .option(
         '--sweep <key=values>',
-        'sweep one setting: sigma, read-noise, levels, adc-bits, dac-bits, adc-offset, adc-gain-error, adc-noise, dac-inl, array-size, wire-resistance, fault-rate, density, time, drift-compensation, faults (;-separated), layers (;-separated)',
+        'sweep one setting: sigma, read-noise, levels, adc-bits, dac-bits, adc-offset, adc-gain-error, adc-noise, dac-inl, array-size, wire-resistance, fault-rate, density, time, drift-compensation, mapping, cells-per-weight, faults (;-separated), layers (;-separated)',
       )
       .option(
         '--time <times>',

@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { parseShard, type Shard } from '../cluster/shard.js';
 import { XbarError } from '../core/errors.js';
 
@@ -42,4 +42,27 @@ export function shardOption(v: string): Shard {
     if (e instanceof XbarError) throw new InvalidArgumentError(e.message);
     throw e;
   }
+}
+
+/** How weights sit on cells (crossbar/mapping.ts): the flags of every command that builds chips. */
+export interface MappingFlags {
+  mapping?: 'differential' | 'reference';
+  cellsPerWeight?: number;
+  sliceBits?: number;
+}
+
+export function mappingOptions(c: Command): Command {
+  return c
+    .addOption(
+      new Option(
+        '--mapping <scheme>',
+        'a weight as a differential pair (G+, G-), or as one cell against a shared reference column per array (docs/devices.md)',
+      ).argParser(choiceOption(['differential', 'reference'] as const)),
+    )
+    .option('--cells-per-weight <n>', 'cells (pairs, when differential) per weight, each on its own bit lines (default 1)', intOption(1, 8))
+    .option(
+      '--slice-bits <k>',
+      'with --cells-per-weight N: K-bit slices of an N*K-bit weight (default 0: each cell holds the whole weight)',
+      intOption(0, 8),
+    );
 }

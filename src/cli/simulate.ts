@@ -24,10 +24,11 @@ import { type PointConfig, pointRows, type SimulatePartData, type SimulatePartPo
 import { loadTech } from './cost.js';
 import { writeChipMaps } from './maps.js';
 import { openModel } from './onnx.js';
+import type { MappingFlags } from './options.js';
 import type { Progress } from './progress.js';
 import { checkCompatible } from './train.js';
 
-export interface SimulateOptions {
+export interface SimulateOptions extends MappingFlags {
   model: string;
   device: string;
   sigma?: number;
@@ -128,6 +129,9 @@ export function circuitFrom(o: SimulateOptions): CircuitInput {
   if (o.dacInl !== undefined) c.dacInl = o.dacInl;
   if (o.wireResistance !== undefined) c.wireResistance = o.wireResistance;
   if (o.scaling !== undefined) c.scaling = o.scaling;
+  if (o.mapping !== undefined) c.mapping = o.mapping;
+  if (o.cellsPerWeight !== undefined) c.cellsPerWeight = o.cellsPerWeight;
+  if (o.sliceBits !== undefined) c.sliceBits = o.sliceBits;
   if (o.saturate === false) c.saturate = false;
   return c;
 }
@@ -155,6 +159,8 @@ export function parseSweep(text: string): { key: string; values: string[] } {
     'density',
     'time',
     'drift-compensation',
+    'mapping',
+    'cells-per-weight',
   ];
   if (eq < 1) throw new XbarError(`--sweep '${text}' must look like key=v1,v2,... with key one of ${keys.join(', ')}`);
   const key = text.slice(0, eq);
@@ -216,6 +222,12 @@ export function applySweep(o: SimulateOptions, key: string, value: string): Simu
       return { ...o, faults: withDensity(o.faults, num()) };
     case 'time':
       return { ...o, time: value };
+    case 'mapping':
+      if (value !== 'differential' && value !== 'reference')
+        throw new XbarError(`--sweep mapping: '${value}' is not one of differential, reference`);
+      return { ...o, mapping: value };
+    case 'cells-per-weight':
+      return { ...o, cellsPerWeight: num() };
     case 'drift-compensation':
       if (!['none', 'global', 'column'].includes(value))
         throw new XbarError(`--sweep drift-compensation: '${value}' is not one of none, global, column`);

@@ -17,12 +17,12 @@ import { inRunFolder } from '../study/run-folder.js';
 import { VERSION } from '../version.js';
 import { common, DATA_DIR_HELP, kernelsFrom, pct } from './common.js';
 import { openModel } from './onnx.js';
-import { choiceOption, floatOption, intOption } from './options.js';
+import { choiceOption, floatOption, intOption, type MappingFlags, mappingOptions } from './options.js';
 import { makeProgress } from './progress.js';
 import { circuitFrom, deviceFrom, type SimulateOptions } from './simulate.js';
 import { checkCompatible } from './train.js';
 
-export interface SpiceCliOptions {
+export interface SpiceCliOptions extends MappingFlags {
   model: string;
   device: string;
   sigma?: number;
@@ -48,7 +48,7 @@ const gainOption = (v: string): number => {
 
 /** The options a chip needs, shared by export and compare (the same meaning as in `xbar simulate`). */
 function chipOptions(c: Command): Command {
-  return common(c)
+  return mappingOptions(common(c))
     .requiredOption('-m, --model <dir>', 'folder of a saved dense (MLP) model')
     .option('--device <preset|file>', 'device preset or JSON device file (must have no read noise)', 'reram-generic')
     .option('--sigma <x>', 'programming variation: log-normal sigma (overrides the device)', floatOption(0, 10))

@@ -7,16 +7,20 @@ import { programNoisePairs, programVaries } from '../device/program.js';
 import { type FaultMap, generateFaultMap, STUCK_OFF, STUCK_ON } from '../faults/pattern.js';
 import type { FaultSpec } from '../faults/spec.js';
 import { type AdcErrors, drawAdcErrors } from './converters.js';
+import { cellAt, cellGain, cellIndex, type Mapping, mappingOf, physicalCols, significances, sliceValues, tieReference } from './mapping.js';
 import type { CrossbarPlan, LayerPlan, Tile } from './plan.js';
 import { wireTransfer } from './wires.js';
 
-/** One layer as programmed on one chip. Conductances in siemens, [nIn + 1, nOut] row-major. */
+/**
+ * One layer as programmed on one chip. Conductances in siemens, N slices of [nIn + 1, nOut] row-major
+ * (N cells per weight; gNeg is G-, or the reference cell under the reference mapping: mapping.ts).
+ */
 export interface LayerChip {
   gPos: Float32Array;
   gNeg: Float32Array;
-  /** What the circuit computes, in weight units: (G+ - G-) * colScale / (gMax - gMin). */
+  /** What the circuit computes, in weight units: sum_s sig_s (G+ - G-) * gain * colScale / (gMax - gMin) (mapping.ts). */
   wEff: Float32Array;
-  /** Fault map of each tile (physical rows x 2 * weight columns; column 2j is G+, 2j+1 is G-), or null. */
+  /** Fault map of each tile (physical rows x physical columns, laid out as mapping.ts says), or null. */
   faults: (FaultMap | null)[];
   faultyCells: number;
   /** When the only chip-to-chip difference is faults: wEff - (fault-free wEff) at the faulty weights. */
@@ -52,10 +56,11 @@ export interface ChipBase {
 
 export function chipBase(plan: CrossbarPlan, device: Device): ChipBase {
   const span = device.gMax - device.gMin;
+  const m = mappingOf(plan.circuit);
   return {
     layers: plan.layers.map((lp) => {
-      const { gPos, gNeg } = targetConductances(lp, device);
-      return { gPos, gNeg, ideal: toWeights(gPos, gNeg, lp, span) };
+      const { gPos, gNeg } = targetConductances(lp, device, m);
+      return { gPos, gNeg, ideal: toWeights(gPos, gNeg, lp, span, m) };
     }),
   };
 }
@@ -87,6 +92,7 @@ export function programChip(
       // Its own stream, drawn only by devices that have the model: older chips stay bit-identical.
       device.programNoise ? Rng.derive(seed, index, lp.weighted, 3) : null,
       plan.circuit.wireResistance,
+      mappingOf(plan.circuit),
       kernels,
     );
     // Its own stream (6), drawn only when the circuit has static ADC errors.
@@ -108,15 +114,17 @@ function programLayer(
   faultRng: Rng,
   noiseRng: Rng | null,
   rWire: number,
+  m: Mapping,
   kernels: Pick<Kernels, 'lognormalPairs'>,
 ): LayerChip {
   const n = lp.A.length;
+  const cells = base.gPos.length;
   const span = d.gMax - d.gMin;
   let gPos: Float64Array;
   let gNeg: Float64Array;
   if (d.programSigma > 0) {
-    gPos = new Float64Array(n);
-    gNeg = new Float64Array(n);
+    gPos = new Float64Array(cells);
+    gNeg = new Float64Array(cells);
     // Most of programming's cost: three or four math functions per cell.
     kernels.lognormalPairs(base.gPos, base.gNeg, d.programSigma, varRng, gPos, gNeg);
   } else {
@@ -124,18 +132,22 @@ function programLayer(
     gNeg = base.gNeg.slice();
   }
   if (noiseRng) programNoisePairs(d, base.gPos, base.gNeg, gPos, gNeg, noiseRng);
+  tieReference(lp, m, gNeg);
   // With resistive wires every cell affects every output: no sparse shortcut.
   const ideal = !programVaries(d) && rWire === 0 ? base.ideal : null;
-  const faults = lp.tiles.map((t) => (patterns.length ? generateFaultMap(t.r1 - t.r0, 2 * (t.c1 - t.c0), patterns, faultRng) : null));
+  const faults = lp.tiles.map((t) =>
+    patterns.length ? generateFaultMap(t.r1 - t.r0, physicalCols(t.c1 - t.c0, m), patterns, faultRng) : null,
+  );
   // Weights with a stuck cell (either of the pair), marked rather than kept in a Set: ~20% of a
   // large layer's weights at the usual random rates.
   const faulty = new Uint8Array(patterns.length ? n : 0);
   let nFaulty = 0;
   lp.tiles.forEach((t, k) => {
     const map = faults[k];
-    if (map) nFaulty += applyFaults(map, t, lp.nOut, gPos, gNeg, d, faultRng, faulty);
+    if (map) nFaulty += applyFaults(map, lp, t, m, gPos, gNeg, d, faultRng, faulty);
   });
-  const wEff = rWire > 0 ? wiredWeights(lp, gPos, gNeg, rWire, span) : toWeights(gPos, gNeg, lp, span);
+  if (nFaulty) tieReference(lp, m, gNeg);
+  const wEff = rWire > 0 ? wiredWeights(lp, gPos, gNeg, rWire, span, m) : toWeights(gPos, gNeg, lp, span, m);
   let sparse: LayerChip['sparse'] = null;
   // The shortcut adds each stuck weight's change image by image: worth it only while few
   // weights are stuck (measured: at ~20% stuck weights a full product is ~6x faster).
@@ -151,37 +163,51 @@ function programLayer(
   return { gPos: new Float32Array(gPos), gNeg: new Float32Array(gNeg), wEff, faults, faultyCells: nFaulty, sparse };
 }
 
-function targetConductances(lp: LayerPlan, d: Device): { gPos: Float64Array; gNeg: Float64Array } {
+/** Target conductances of every slice's cells (mapping.ts), quantised to the device's levels. */
+function targetConductances(lp: LayerPlan, d: Device, mp: Mapping): { gPos: Float64Array; gNeg: Float64Array } {
   const n = lp.A.length;
-  const gPos = new Float64Array(n);
-  const gNeg = new Float64Array(n);
+  const gPos = new Float64Array(n * mp.cells);
+  const gNeg = new Float64Array(n * mp.cells);
   const span = d.gMax - d.gMin;
   const q = d.levels >= 2 ? d.levels - 1 : 0;
+  const level = (u: number) => (q ? Math.round(u * q) / q : u);
+  const ref = mp.scheme === 'reference';
+  const v = new Float64Array(mp.cells);
   for (let i = 0; i < n; i++) {
     const wn = lp.A[i] / lp.colScale[i % lp.nOut];
-    let p = wn > 0 ? wn : 0;
-    let m = wn < 0 ? -wn : 0;
-    if (q) {
-      p = Math.round(p * q) / q;
-      m = Math.round(m * q) / q;
+    if (mp.cells === 1) v[0] = wn;
+    else sliceValues(wn, mp, v);
+    for (let s = 0; s < mp.cells; s++) {
+      const k = s * n + i;
+      if (ref) {
+        // One cell from gMin (w = -colScale) to gMax (w = +colScale); the reference sits mid-swing.
+        gPos[k] = d.gMin + span * level((1 + v[s]) / 2);
+        gNeg[k] = d.gMin + span / 2;
+      } else {
+        gPos[k] = d.gMin + span * level(v[s] > 0 ? v[s] : 0);
+        gNeg[k] = d.gMin + span * level(v[s] < 0 ? -v[s] : 0);
+      }
     }
-    gPos[i] = d.gMin + span * p;
-    gNeg[i] = d.gMin + span * m;
   }
   return { gPos, gNeg };
 }
 
-/** The weights a fault-free, variation-free chip computes: A itself, up to level quantisation. */
-export function idealLayerWeights(lp: LayerPlan, d: Device): Float32Array {
-  const { gPos, gNeg } = targetConductances(lp, d);
-  return toWeights(gPos, gNeg, lp, d.gMax - d.gMin);
+/** The weights a fault-free, variation-free chip computes: A itself, up to level quantisation and slicing. */
+export function idealLayerWeights(lp: LayerPlan, d: Device, circuit: CrossbarPlan['circuit']): Float32Array {
+  const m = mappingOf(circuit);
+  const { gPos, gNeg } = targetConductances(lp, d, m);
+  return toWeights(gPos, gNeg, lp, d.gMax - d.gMin, m);
 }
 
-/** Sets the stuck cells of one tile; returns how many weights became faulty (not already marked). */
+/**
+ * Sets the stuck cells of one tile (a stuck reference cell on its stand-in: tieReference spreads it);
+ * returns how many weights became faulty (not already marked).
+ */
 function applyFaults(
   map: FaultMap,
+  lp: LayerPlan,
   t: Tile,
-  nOut: number,
+  m: Mapping,
   gPos: Float64Array,
   gNeg: Float64Array,
   d: Device,
@@ -189,49 +215,83 @@ function applyFaults(
   faulty: Uint8Array,
 ): number {
   let added = 0;
+  const w = t.c1 - t.c0;
+  const mark = (weight: number) => {
+    if (!faulty[weight]) {
+      faulty[weight] = 1;
+      added++;
+    }
+  };
   for (let r = 0; r < map.rows; r++) {
     for (let pc = 0; pc < map.cols; pc++) {
       const k = map.kind[r * map.cols + pc];
       if (!k) continue;
-      const cell = (t.r0 + r) * nOut + t.c0 + (pc >> 1);
+      const at = cellAt(pc, w, m);
+      const cell = cellIndex(lp, t, r, at);
       const range = k === STUCK_ON ? d.stuckOn : k === STUCK_OFF ? d.stuckOff : null;
       const g = range ? range[0] + (range[1] - range[0]) * rng.uniform() : d.gMin + (d.gMax - d.gMin) * map.level[r * map.cols + pc];
-      if (pc & 1) gNeg[cell] = g;
+      if (at.neg) gNeg[cell] = g;
       else gPos[cell] = g;
-      if (!faulty[cell]) {
-        faulty[cell] = 1;
-        added++;
-      }
+      const row = (t.r0 + r) * lp.nOut + t.c0;
+      if (at.j >= 0) mark(row + at.j);
+      else for (let j = 0; j < w; j++) mark(row + j);
     }
   }
   return added;
 }
 
-/** What each tile computes with IR drop: (T+ - T-) * scale, T from the wire solver (wires.ts). */
-export function wiredWeights(lp: LayerPlan, gPos: Float64Array, gNeg: Float64Array, rWire: number, span: number): Float32Array {
-  const w = new Float32Array(gPos.length);
+/**
+ * What each tile computes with IR drop: the toWeights sum over each weight's cells with every cell's
+ * G replaced by its effective transfer T from the wire solver (wires.ts), over the tile's physical
+ * columns as mapping.ts lays them out.
+ */
+export function wiredWeights(lp: LayerPlan, gPos: Float64Array, gNeg: Float64Array, rWire: number, span: number, m: Mapping): Float32Array {
+  const n = lp.A.length;
+  const tPos = new Float64Array(gPos.length);
+  const tNeg = new Float64Array(gNeg.length);
   for (const t of lp.tiles) {
     const rows = t.r1 - t.r0;
-    const cols = 2 * (t.c1 - t.c0);
+    const w = t.c1 - t.c0;
+    const cols = physicalCols(w, m);
     const g = new Float64Array(rows * cols);
+    const where = Array.from({ length: cols }, (_, pc) => cellAt(pc, w, m));
     for (let r = 0; r < rows; r++)
-      for (let j = 0; j < cols >> 1; j++) {
-        const cell = (t.r0 + r) * lp.nOut + t.c0 + j;
-        g[r * cols + 2 * j] = gPos[cell];
-        g[r * cols + 2 * j + 1] = gNeg[cell];
+      for (let pc = 0; pc < cols; pc++) {
+        const at = where[pc];
+        const cell = cellIndex(lp, t, r, at);
+        g[r * cols + pc] = at.neg ? gNeg[cell] : gPos[cell];
       }
     const { T } = wireTransfer(g, rows, cols, rWire);
     for (let r = 0; r < rows; r++)
-      for (let j = 0; j < cols >> 1; j++)
-        w[(t.r0 + r) * lp.nOut + t.c0 + j] = ((T[r * cols + 2 * j] - T[r * cols + 2 * j + 1]) * lp.colScale[t.c0 + j]) / span;
+      for (let pc = 0; pc < cols; pc++) {
+        const at = where[pc];
+        const v = T[r * cols + pc];
+        if (at.j >= 0) (at.neg ? tNeg : tPos)[cellIndex(lp, t, r, at)] = v;
+        // The reference column's transfer, for every weight and slice of the row.
+        else for (let s = 0; s < m.cells; s++) tNeg.fill(v, s * n + (t.r0 + r) * lp.nOut + t.c0, s * n + (t.r0 + r) * lp.nOut + t.c1);
+      }
   }
-  return w;
+  return toWeights(tPos, tNeg, lp, span, m);
 }
 
-/** (G+ - G-) * colScale / span, in float64 before rounding so that an ideal chip reproduces the weights exactly. */
-export function toWeights(gPos: Float64Array, gNeg: Float64Array, lp: LayerPlan, span: number): Float32Array {
-  const w = new Float32Array(gPos.length);
+/**
+ * sum_s sig_s (G+_s - G-_s) * gain * colScale / span (mapping.ts), in float64 before rounding so that
+ * an ideal chip reproduces the weights exactly.
+ */
+export function toWeights(gPos: Float64Array, gNeg: Float64Array, lp: LayerPlan, span: number, m: Mapping): Float32Array {
+  const n = lp.A.length;
+  const w = new Float32Array(n);
   const nOut = lp.nOut;
-  for (let i = 0, j = 0; i < w.length; i++, j = j + 1 === nOut ? 0 : j + 1) w[i] = ((gPos[i] - gNeg[i]) * lp.colScale[j]) / span;
+  const gain = cellGain(m);
+  if (m.cells === 1) {
+    for (let i = 0, j = 0; i < n; i++, j = j + 1 === nOut ? 0 : j + 1) w[i] = ((gPos[i] - gNeg[i]) * gain * lp.colScale[j]) / span;
+    return w;
+  }
+  const sig = significances(m);
+  for (let i = 0, j = 0; i < n; i++, j = j + 1 === nOut ? 0 : j + 1) {
+    let d = 0;
+    for (let s = 0; s < m.cells; s++) d += sig[s] * (gPos[s * n + i] - gNeg[s * n + i]);
+    w[i] = (d * gain * lp.colScale[j]) / span;
+  }
   return w;
 }

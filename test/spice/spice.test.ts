@@ -69,6 +69,35 @@ describeWith(['ngspice'], 'behavioural model vs ngspice', () => {
     expect(ideal.summary.maxRelError).toBeGreaterThan(10 * wired.summary.maxRelError);
   });
 
+  it('every mapping scheme (reference column, pairs split or bit-sliced, several cells), tiled, with and without wires', async () => {
+    const test = take(digits.test, 6);
+    for (const c of [
+      { mapping: 'reference' },
+      { cellsPerWeight: 2 },
+      { cellsPerWeight: 2, sliceBits: 4, wireResistance: 2 },
+      { mapping: 'reference', cellsPerWeight: 3, wireResistance: 2 },
+    ] as CircuitInput[]) {
+      const p = plan({ arrayRows: 16, arrayCols: 16, ...c });
+      const r = await compareWithSpice(model, p, device, faults, test, { chips: 1, seed: 4, opampGain: 1e6 }, engine, kernels);
+      expect(r.summary.maxRelError).toBeLessThan(1e-3);
+      expect(r.summary.agreement).toBe(1);
+      // Every physical cell is in the netlist: 2N per weight, or N plus a reference column per array.
+      const cells = p.layers.reduce(
+        (a, lp) =>
+          a +
+          lp.tiles.reduce(
+            (b, t) =>
+              b +
+              (t.r1 - t.r0) *
+                ((c.mapping === 'reference' ? 1 : 2) * (c.cellsPerWeight ?? 1) * (t.c1 - t.c0) + (c.mapping === 'reference' ? 1 : 0)),
+            0,
+          ),
+        0,
+      );
+      expect(r.netlist.cells).toBe(cells);
+    }
+  });
+
   it('every activation (tanh, sigmoid, crelu), per-column scaling and no saturation', async () => {
     const spec = {
       inputShape: [8, 8, 1],

@@ -103,7 +103,11 @@ export function sharedPrefix(env: CorrectorEnv, x: Float32Array, n: number): Pre
   if (!env.sharable) return { layer: first.layerIndex, h };
   const layer = env.model.layers[first.layerIndex];
   const xin = layerInput(layer instanceof Conv2d ? layer.im2col(h.data, n, env.kernels).slice() : h.data, first, env.plan);
-  return { layer: first.layerIndex, h, shared: sharedInput(xin, first, env.plan, env.kernels, idealLayerWeights(first, env.device)) };
+  return {
+    layer: first.layerIndex,
+    h,
+    shared: sharedInput(xin, first, env.plan, env.kernels, idealLayerWeights(first, env.device, env.plan.circuit)),
+  };
 }
 
 /** The features [n, layout.size] of one chip on n images, in volts. */

@@ -1,5 +1,5 @@
 import { Rng } from '../core/rng.js';
-import { ageCells, drawCellAging, readTimeRng } from '../device/aging.js';
+import { ageCells, drawCellAging, readTimeRng, targetCurves } from '../device/aging.js';
 import type { Device } from '../device/config.js';
 import { deviceAges } from '../device/program.js';
 import { type Chip, type ChipBase, type LayerChip, toWeights, wiredWeights } from './chip.js';
@@ -45,10 +45,20 @@ function ageLayer(
   read: ReadAt,
 ): LayerChip {
   // The chip's own per-cell draws (nu, relaxation direction): from its stream 4, on first use.
-  lc.aging ??= drawCellAging(dev, base.gPos, base.gNeg, lc.gPos, lc.gNeg, Rng.derive(seed, index, lp.weighted, 4));
+  // The curves read off the targets are the same on every chip: computed once, on the shared base.
+  base.curves ??= targetCurves(dev, base.gPos, base.gNeg);
+  lc.aging ??= drawCellAging(dev, base.gPos, base.gNeg, lc.gPos, lc.gNeg, Rng.derive(seed, index, lp.weighted, 4), base.curves);
   const { gPos, gNeg } = ageCells(
     dev,
-    { tPos: base.gPos, tNeg: base.gNeg, gPos: lc.gPos, gNeg: lc.gNeg, aging: lc.aging, stuck: stuckCells(lp, lc, mappingOf(plan.circuit)) },
+    {
+      tPos: base.gPos,
+      tNeg: base.gNeg,
+      gPos: lc.gPos,
+      gNeg: lc.gNeg,
+      aging: lc.aging,
+      stuck: stuckCells(lp, lc, mappingOf(plan.circuit)),
+      curves: base.curves,
+    },
     read.t,
     readTimeRng(seed, index, lp.weighted, read.t),
   );

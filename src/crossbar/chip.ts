@@ -1,7 +1,7 @@
 import type { Kernels } from '../core/kernels.js';
 import { jsKernels } from '../core/kernels-js.js';
 import { Rng } from '../core/rng.js';
-import type { CellAging } from '../device/aging.js';
+import type { CellAging, TargetCurves } from '../device/aging.js';
 import type { Device } from '../device/config.js';
 import { programNoisePairs, programVaries } from '../device/program.js';
 import { type FaultMap, generateFaultMap, STUCK_OFF, STUCK_ON } from '../faults/pattern.js';
@@ -51,7 +51,7 @@ export function patternsFor(spec: FaultSpec, w: number) {
  * is most of programming's cost when only stuck cells differ between chips.
  */
 export interface ChipBase {
-  layers: { gPos: Float64Array; gNeg: Float64Array; ideal: Float32Array }[];
+  layers: { gPos: Float64Array; gNeg: Float64Array; ideal: Float32Array; curves?: TargetCurves }[];
 }
 
 export function chipBase(plan: CrossbarPlan, device: Device): ChipBase {

@@ -50,7 +50,7 @@ if (dir) {
   dataset = 'digits8';
   model = buildModel(presets['mlp-paper'].spec, 1);
   const ds = loadDataset('digits8');
-  train(model, ds.train, null, { ...presets['mlp-paper'].train, epochs: 8, seed: 1 }, kernels);
+  train(model, ds.train, null, { ...presets['mlp-paper'].training, epochs: 8, seed: 1 }, kernels);
 }
 const ds = loadDataset(dataset, { limitTest });
 const circuit = resolveCircuit({});

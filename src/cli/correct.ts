@@ -10,11 +10,14 @@ import type { Kernels } from '../core/kernels.js';
 import { hardwareText } from '../cost/format.js';
 import { correctorRecoveryCost, recoveryContext } from '../cost/recovery.js';
 import { defaultTech } from '../cost/tech.js';
+import { checkFaultMaps } from '../crossbar/chip.js';
 import { resolveCircuit } from '../crossbar/circuit.js';
 import { planCrossbars } from '../crossbar/plan.js';
 import { type Summary, summarize } from '../crossbar/stats.js';
 import { loadDataset } from '../data/node.js';
 import { devicePresetNames } from '../device/config.js';
+import { type FaultSpec, formatFaultSpec } from '../faults/index.js';
+import { loadFaultSpec } from '../faults/node.js';
 import {
   type Corrector,
   type CorrectorTraining,
@@ -98,6 +101,8 @@ interface CorrectTrainOptions extends ChipOptions, TrainingOptions {
 
 interface CorrectEvalOptions extends PopulationFlags {
   corrector: string;
+  /** Any fault spec (patterns, gradients, combinations, random faults, defect-map files) instead of the population. */
+  faults?: string;
   model?: string;
   chips: number;
   firstChip?: number;
@@ -334,6 +339,7 @@ function heldOutRun(
   chips: number,
   kernels: Kernels,
   progress: Progress,
+  faults?: FaultSpec,
 ): HeldOutChip[] {
   progress.start(chips, 'held-out chips');
   const rows = evaluateChips(
@@ -341,7 +347,7 @@ function heldOutRun(
     pop,
     probes,
     s.dataset.test,
-    { seed, firstChip, chips },
+    { seed, firstChip, chips, faults },
     [(f, n, chip) => correctChip(corrector, f, n, chip, kernels)],
     (r, done) =>
       progress.update(
@@ -478,6 +484,8 @@ function correctEvalInto(o: CorrectEvalOptions, dir: string | undefined, kernels
   const circuit = resolveCircuit(meta.circuit);
   const nCalib = Math.min(dataset.train.n, circuit.calibrationImages);
   const plan = planCrossbars(model, circuit, dataset.train.x.subarray(0, nCalib * model.inputSize), nCalib, kernels);
+  const faults = o.faults ? loadFaultSpec(o.faults) : undefined;
+  if (faults) checkFaultMaps(plan, faults);
   const env = makeEnv(model, plan, meta.device, kernels, meta.hiddenVoltages ?? []);
   const probes = makeProbes(env, dataset.train, meta.seed, meta.probes);
   const s: Setup = {
@@ -492,7 +500,7 @@ function correctEvalInto(o: CorrectEvalOptions, dir: string | undefined, kernels
   if (o.shard && !dir) throw new XbarError('--shard needs --out: a shard writes its part of the results there, for xbar merge');
   // A shard evaluates its block of the held-out chips; chip i is the same chip in any block.
   const block = o.shard ? itemBlock(o.chips, o.shard) : { first: 0, count: o.chips };
-  const rows = heldOutRun(s, pop, probes, corrector, seed, firstChip + block.first, block.count, kernels, progress);
+  const rows = heldOutRun(s, pop, probes, corrector, seed, firstChip + block.first, block.count, kernels, progress, faults);
   const summary = summarizeHeldOut(rows);
   const base = {
     ...resultHeader('eval', { ...studyConfig(o), out: o.out }),
@@ -504,6 +512,7 @@ function correctEvalInto(o: CorrectEvalOptions, dir: string | undefined, kernels
     seed,
     firstChip,
     population: pop,
+    ...(faults && { faults: formatFaultSpec(faults) }),
     hardwareCost: correctorCost(s, corrector, kernels),
   };
   const result = { ...base, ...summary, chips: rows };
@@ -654,6 +663,10 @@ export function registerCorrect(p: Command): void {
       .option('--first-chip <n>', 'first chip index (default: right after the training chips)', intOption(0))
       .option('-s, --seed <n>', "chip seed (default: the corrector's)", intOption(0, 2 ** 31 - 1))
       .option('--patterns <list>', 'override the defect types (e.g. one the corrector never saw)')
+      .option(
+        '--faults <spec>',
+        "give every held-out chip this fault spec instead of population draws: any patterns, gradients, combinations, random faults or a defect-map file (.png, .csv, .json), e.g. 'row-gradient:density=0.05+random:sa1=0.002' or wafer.png@layers=2",
+      )
       .option('--kinds <list>', 'override the stuck-cell kinds and weights')
       .option('--density <list>', 'override density ranges per kind')
       .option('--level <range>', 'override the stuck-at level range')
@@ -675,7 +688,7 @@ export function registerCorrect(p: Command): void {
       console.log(JSON.stringify(rest, null, 2));
       return;
     }
-    console.log(`corrector ${r.name} on ${describePopulation(r.pop)}`);
+    console.log(`corrector ${r.name} on ${o.faults ? `chips with --faults ${o.faults}` : describePopulation(r.pop)}`);
     printHeldOut(r.summary, r.software);
     if (o.out) console.log(`results written to ${o.out}`);
   });

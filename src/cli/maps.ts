@@ -14,6 +14,8 @@ import {
   faultMapToJSON,
   formatFaultSpec,
   generateFaultMap,
+  mapToCsv,
+  mapToPng,
 } from '../faults/index.js';
 import { loadFaultSpec } from '../faults/node.js';
 
@@ -46,7 +48,7 @@ export interface DrawOptions {
 
 /** `xbar faults`: draws one array's map from a spec, to preview a pattern. */
 export function drawFaults(o: DrawOptions): { counts: number[]; cells: number } {
-  if (!/\.(svg|json)$/.test(o.out)) throw new XbarError(`--out ${o.out} must end in .svg or .json`);
+  if (!/\.(svg|json|png|csv)$/.test(o.out)) throw new XbarError(`--out ${o.out} must end in .svg, .json, .png or .csv`);
   const spec = loadFaultSpec(o.spec);
   const map = generateFaultMap(
     o.rows,
@@ -54,7 +56,10 @@ export function drawFaults(o: DrawOptions): { counts: number[]; cells: number } 
     spec.flatMap((g) => g.patterns),
     new Rng(o.seed),
   );
-  if (o.out.endsWith('.json'))
+  // .png and .csv are the measured-map formats --faults reads back (faults/map-file.ts).
+  if (o.out.endsWith('.png')) writeFileAtomic(o.out, mapToPng(map));
+  else if (o.out.endsWith('.csv')) writeFileAtomic(o.out, mapToCsv(map));
+  else if (o.out.endsWith('.json'))
     writeFileAtomic(
       o.out,
       `${JSON.stringify({ format: FAULT_MAP_FORMAT, version: FAULT_MAP_VERSION, seed: o.seed, faults: formatFaultSpec(spec), map: faultMapToJSON(map) })}\n`,

@@ -7,6 +7,7 @@ import type { Kernels } from '../core/kernels.js';
 import { costOfModel, measureActivity } from '../cost/network.js';
 import { summary as costSummary } from '../cost/recovery.js';
 import type { Compensation, ReadAt } from '../crossbar/age.js';
+import { checkFaultMaps } from '../crossbar/chip.js';
 import { type CircuitInput, idealCircuit, resolveCircuit } from '../crossbar/circuit.js';
 import { type ChipResult, runMonteCarlo } from '../crossbar/montecarlo.js';
 import { runMonteCarloParallel } from '../crossbar/parallel-node.js';
@@ -15,7 +16,7 @@ import { simulateResultsJson } from '../crossbar/results.js';
 import type { Dataset } from '../data/index.js';
 import { loadDataset } from '../data/node.js';
 import { type Device, type DeviceInput, resolveDevice } from '../device/config.js';
-import { type FaultSpec, formatFaultSpec, parseFaultSpec } from '../faults/index.js';
+import { type FaultSpec, formatFaultSpec } from '../faults/index.js';
 import { loadFaultSpec } from '../faults/node.js';
 import { foldBatchNorm } from '../nn/fold.js';
 import type { Model } from '../nn/model.js';
@@ -239,7 +240,7 @@ export function applySweep(o: SimulateOptions, key: string, value: string): Simu
 function withLayers(faults: string, layers: string): string {
   const terms = formatFaultSpec(loadFaultSpec(faults)).split('+');
   // Through the text form, so that the layer list gets the parser's checks.
-  return formatFaultSpec(parseFaultSpec(terms.map((t) => `${t.split('@')[0]}@layers=${layers}`).join('+')));
+  return formatFaultSpec(loadFaultSpec(terms.map((t) => `${t.split('@')[0]}@layers=${layers}`).join('+')));
 }
 
 /** Sets the density of every region pattern; random patterns keep their rates. */
@@ -327,6 +328,7 @@ async function simulatePoints(
           if (l < 0 || l >= nWeighted)
             throw new XbarError(`--faults names layer ${l}, but the model has weighted layers 0..${nWeighted - 1}`);
     const plan = planCrossbars(model, p.circuit, calib, nCalib, kernels);
+    checkFaultMaps(plan, p.faults);
     const cost = costSummary(
       costOfModel({ model, plan, device: p.device, activity: measureActivity(model, plan, calib, nCalib, kernels) }, tech),
     );

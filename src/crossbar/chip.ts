@@ -1,3 +1,4 @@
+import { XbarError } from '../core/errors.js';
 import type { Kernels } from '../core/kernels.js';
 import { jsKernels } from '../core/kernels-js.js';
 import { Rng } from '../core/rng.js';
@@ -45,6 +46,58 @@ export function patternsFor(spec: FaultSpec, w: number) {
   return spec.filter((s) => s.layers === 'all' || s.layers.includes(w)).flatMap((s) => s.patterns);
 }
 
+/** The measured defect maps (faults/map-file.ts) that land on array `k` of weighted layer `w`, with their files. */
+function mapsFor(spec: FaultSpec, w: number, k: number): { source: string; map: FaultMap }[] {
+  return spec
+    .filter((s) => s.maps && (s.layers === 'all' || s.layers.includes(w)))
+    .flatMap((s) =>
+      (s.maps?.arrays ?? [])
+        .filter((a) => (a.layer === undefined || a.layer === w) && (a.array === undefined || a.array === k))
+        .map((a) => ({ source: s.maps?.source ?? '', map: a.map })),
+    );
+}
+
+/** Whether weighted layer `w` gets any stuck cell from the spec (patterns or measured maps). */
+export function hasFaults(spec: FaultSpec, w: number): boolean {
+  return spec.some((s) => (s.layers === 'all' || s.layers.includes(w)) && (s.patterns.length > 0 || (s.maps?.arrays.length ?? 0) > 0));
+}
+
+/**
+ * Throws one line naming the first array whose measured defect map has the wrong size, and the
+ * size it needs (rows x physical columns, as the mapping lays the array out). Run before a
+ * simulation so that a wrong map fails at once, not in a worker.
+ */
+export function checkFaultMaps(plan: CrossbarPlan, spec: FaultSpec): void {
+  const m = mappingOf(plan.circuit);
+  for (const lp of plan.layers)
+    lp.tiles.forEach((t, k) => {
+      measuredMap(lp, t, k, m, spec);
+    });
+}
+
+/** The measured maps of array k of a layer merged (the first file wins a cell), or null; checks their size. */
+function measuredMap(lp: LayerPlan, t: Tile, k: number, m: Mapping, spec: FaultSpec): FaultMap | null {
+  const maps = mapsFor(spec, lp.weighted, k);
+  if (!maps.length) return null;
+  const rows = t.r1 - t.r0;
+  const cols = physicalCols(t.c1 - t.c0, m);
+  const out: FaultMap = { rows, cols, kind: new Uint8Array(rows * cols), level: new Float32Array(rows * cols) };
+  for (const { source, map } of maps) {
+    if (map.rows !== rows || map.cols !== cols)
+      throw new XbarError(
+        `defect map ${source} is ${map.rows}x${map.cols} but layer ${lp.weighted}'s array ${k} (weight rows ${t.r0}-${t.r1 - 1}, ` +
+          `weight columns ${t.c0}-${t.c1 - 1}) is ${rows}x${cols} (rows x physical columns): give a ${rows}x${cols} map for it, ` +
+          'or bind the file to the layers it fits with @layers=',
+      );
+    for (let i = 0; i < rows * cols; i++)
+      if (!out.kind[i] && map.kind[i]) {
+        out.kind[i] = map.kind[i];
+        out.level[i] = map.level[i];
+      }
+  }
+  return out;
+}
+
 /**
  * What every chip of a run shares: each layer's target conductances (quantised) and the weights a
  * fault-free, variation-free chip computes. Computing them once per run instead of once per chip
@@ -87,6 +140,7 @@ export function programChip(
       base.layers[k],
       device,
       patternsFor(faults, lp.weighted),
+      faults,
       Rng.derive(seed, index, lp.weighted, 1),
       Rng.derive(seed, index, lp.weighted, 2),
       // Its own stream, drawn only by devices that have the model: older chips stay bit-identical.
@@ -110,6 +164,7 @@ function programLayer(
   base: ChipBase['layers'][number],
   d: Device,
   patterns: ReturnType<typeof patternsFor>,
+  spec: FaultSpec,
   varRng: Rng,
   faultRng: Rng,
   noiseRng: Rng | null,
@@ -135,12 +190,15 @@ function programLayer(
   tieReference(lp, m, gNeg);
   // With resistive wires every cell affects every output: no sparse shortcut.
   const ideal = !programVaries(d) && rWire === 0 ? base.ideal : null;
-  const faults = lp.tiles.map((t) =>
-    patterns.length ? generateFaultMap(t.r1 - t.r0, physicalCols(t.c1 - t.c0, m), patterns, faultRng) : null,
-  );
+  // Measured maps first (their cells as given), then the patterns on the cells still healthy.
+  const faults = lp.tiles.map((t, k) => {
+    const measured = measuredMap(lp, t, k, m, spec);
+    if (!patterns.length) return measured;
+    return generateFaultMap(t.r1 - t.r0, physicalCols(t.c1 - t.c0, m), patterns, faultRng, measured ?? undefined);
+  });
   // Weights with a stuck cell (either of the pair), marked rather than kept in a Set: ~20% of a
   // large layer's weights at the usual random rates.
-  const faulty = new Uint8Array(patterns.length ? n : 0);
+  const faulty = new Uint8Array(faults.some(Boolean) ? n : 0);
   let nFaulty = 0;
   lp.tiles.forEach((t, k) => {
     const map = faults[k];

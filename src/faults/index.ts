@@ -1,3 +1,4 @@
+export * from './map-file.js';
 export * from './pattern.js';
 export * from './render.js';
 export * from './schema.js';

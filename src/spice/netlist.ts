@@ -24,7 +24,10 @@ import { VERSION } from '../version.js';
  *   ground;
  * - a behavioural source per weight column sums sig_s (V- - V+) over the slices and row tiles
  *   (V- = the reference column's TIA under the reference mapping) and scales it to the layer output
- *   y in weight units (1 V per unit); a second one is the neuron: the activation,
+ *   y in weight units (1 V per unit); with ADCs (circuit.adcBits) each row tile's partial sum first
+ *   passes its ADC: gain and offset of this chip (crossbar/converters.ts), clipping at the
+ *   calibrated full scale and rounding to the nearest code (floor(u q + 0.5) / q, as Math.round);
+ *   a second one is the neuron: the activation,
  *   clipped at the rail when the circuit saturates, scaled to the next layer's word-line voltage
  *   (or, for the last layer, to plan.voltsPerUnit: the output voltages out0, out1, ...);
  * - optional wire resistance r per segment, with the topology of crossbar/wires.ts.
@@ -73,8 +76,12 @@ export function checkSpiceSupport(model: Model, plan: CrossbarPlan, device: Devi
     prev = l;
   });
   const c = plan.circuit;
-  if (c.dacBits > 0 || c.adcBits > 0)
-    throw new XbarError(`the SPICE netlist is fully analog: use --dac-bits 0 --adc-bits 0 (got ${c.dacBits}, ${c.adcBits})`);
+  if (c.dacBits > 0)
+    throw new XbarError(`the SPICE netlist drives its word lines with ideal sources: use --dac-bits 0 (got ${c.dacBits})`);
+  if (c.adcBits > 0 && c.adcNoise > 0)
+    throw new XbarError(
+      `ADC noise (${c.adcNoise} LSB) is drawn per conversion and has no netlist equivalent: use --adc-noise 0 (offsets and gain errors are in the netlist)`,
+    );
   if (device.readNoise > 0)
     throw new XbarError(
       `read noise (${device.readNoise}) is drawn per inference and has no netlist equivalent: use a device with readNoise 0`,
@@ -178,7 +185,7 @@ export function buildNetlist(
     );
     for (let j = 0; j < lp.nOut; j++) {
       const k = (cellGain(m) * lp.xMax * lp.colScale[j]) / (rf * c.vRead * span);
-      const terms = lp.rowTiles.flatMap((row) => {
+      const tileTerms = lp.rowTiles.map((row) => {
         const ti = lp.tiles.indexOf(row.find((t) => j >= t.c0 && j < t.c1) as Tile);
         const w = lp.tiles[ti].c1 - lp.tiles[ti].c0;
         const o = (pc: number) => `v(l${li}_t${ti}_o${pc})`;
@@ -188,7 +195,19 @@ export function buildNetlist(
           return m.cells > 1 ? `${num(sig[s])} * (${diff})` : diff;
         });
       });
-      line(`B_L${li}_Y${j} l${li}_y${j} 0 V = ${num(k)} * (${terms.join(' + ')})`);
+      if (c.adcBits > 0) {
+        // Each row tile's partial sum (weight units), then its ADC: y_j is the sum of the codes.
+        const q = 2 ** (c.adcBits - 1) - 1;
+        const codes = tileTerms.map((terms, t) => {
+          const p = `l${li}_p${t}_${j}`;
+          line(`B_L${li}_P${t}_${j} ${p} 0 V = ${num(k)} * (${terms.join(' + ')})`);
+          const fs = lp.adcFullScale[t];
+          const e = lc.adc ? { g: lc.adc.gain[t * lp.nOut + j], o: lc.adc.offset[t * lp.nOut + j] } : { g: 1, o: 0 };
+          const u = `min(max(v(${p}) * ${num(e.g / fs)} + ${num(e.o)}, -1), 1)`;
+          return `floor(${u} * ${q} + 0.5)`;
+        });
+        line(`B_L${li}_Y${j} l${li}_y${j} 0 V = ${codes.map((cd, t) => `${num(lp.adcFullScale[t] / q)} * ${cd}`).join(' + ')}`);
+      } else line(`B_L${li}_Y${j} l${li}_y${j} 0 V = ${num(k)} * (${tileTerms.flat().join(' + ')})`);
     }
 
     const scale = last ? plan.voltsPerUnit : c.vRead / plan.layers[li + 1].xMax;

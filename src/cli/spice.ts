@@ -62,7 +62,11 @@ function chipOptions(c: Command): Command {
     .option('--wire-resistance <ohm>', 'wire resistance per cell-to-cell segment', floatOption(0, 1e6))
     .option('--adc-bits <n>', 'ADC bits at each row tile output (0 = fully analog)', intOption(0, 24))
     .option('--adc-offset <lsb>', 'static offset of each ADC, std in LSB, drawn once per chip (needs --adc-bits)', floatOption(0, 1e6))
-    .option('--adc-gain-error <x>', 'static gain error of each ADC, relative std, drawn once per chip (needs --adc-bits)', floatOption(0, 10))
+    .option(
+      '--adc-gain-error <x>',
+      'static gain error of each ADC, relative std, drawn once per chip (needs --adc-bits)',
+      floatOption(0, 10),
+    )
     .addOption(new Option('--scaling <kind>', 'weight-to-conductance scaling').argParser(choiceOption(['layer', 'column'] as const)))
     .option('--no-saturate', 'neurons do not saturate at the rail')
     .option('--opamp-gain <x>', "TIA op-amp open-loop gain, or 'ideal' (nullor)", gainOption, 1e6)

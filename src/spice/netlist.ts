@@ -76,8 +76,7 @@ export function checkSpiceSupport(model: Model, plan: CrossbarPlan, device: Devi
     prev = l;
   });
   const c = plan.circuit;
-  if (c.dacBits > 0)
-    throw new XbarError(`the SPICE netlist drives its word lines with ideal sources: use --dac-bits 0 (got ${c.dacBits})`);
+  if (c.dacBits > 0) throw new XbarError(`the SPICE netlist drives its word lines with ideal sources: use --dac-bits 0 (got ${c.dacBits})`);
   if (c.adcBits > 0 && c.adcNoise > 0)
     throw new XbarError(
       `ADC noise (${c.adcNoise} LSB) is drawn per conversion and has no netlist equivalent: use --adc-noise 0 (offsets and gain errors are in the netlist)`,

@@ -240,7 +240,9 @@ describe('xbar faults', () => {
         const got = JSON.parse(readFileSync(join(out, 'maps', `chip-${c}-layer-0.json`), 'utf8')).tiles[0].map;
         expect(got.cells).toEqual(want.cells);
         // PNG keeps stuck-at levels to 1/254.
-        got.stuckAt.forEach((a: number[], i: number) => expect(a[2]).toBeCloseTo(want.stuckAt[i][2], 2));
+        got.stuckAt.forEach((a: number[], i: number) => {
+          expect(a[2]).toBeCloseTo(want.stuckAt[i][2], 2);
+        });
       }
     }
   });

@@ -64,6 +64,22 @@ describe('xbar correct', () => {
     expect(text.code, text.err).toBe(0);
     expect(text.out).toMatch(/corrector mlp-16\/calib-20 on patterns checkerboard/);
     expect(text.out).toMatch(/corrected +\d+\.\d+%/);
+
+    // Any fault spec instead of the population: a gradient plus random faults, and a measured map file.
+    const spec = 'row-gradient:density=0.08,kind=stuck-off@layers=1+random:sa1=0.01';
+    const any = xbar('correct', 'eval', '--corrector', corrector, '--chips', '2', '--limit-test', '300', '--faults', spec, '--json');
+    expect(any.code, any.err).toBe(0);
+    const aj = JSON.parse(any.out);
+    expect(aj.faults).toBe('row-gradient:min=0,density=0.08,kind=stuck-off,level=0.5@layers=1+random:sa0=0,sa1=0.01,stuckAt=0,level=0.5');
+    expect(aj.heldOutChips).toBe(2);
+    const png = join(work, 'wafer.png');
+    expect(xbar('faults', '--spec', 'circle:radius=0.4,kind=stuck-on', '--rows', '9', '--cols', '16', '--out', png).code).toBe(0);
+    const mapped = xbar('correct', 'eval', '--corrector', corrector, '--chips', '1', '--limit-test', '300', '--faults', `${png}@layers=1`);
+    expect(mapped.code, mapped.err).toBe(0);
+    expect(mapped.out).toMatch(/on chips with --faults .*wafer.png@layers=1/);
+    const wrong = xbar('correct', 'eval', '--corrector', corrector, '--chips', '1', '--faults', `${png}@layers=0`);
+    expect(wrong.code).toBe(1);
+    expect(wrong.err).toMatch(/defect map .*wafer.png is 9x16 but layer 0's array 0 .* is 65x16/);
   });
 
   it('runs a small study and writes its tables', () => {

@@ -14,9 +14,9 @@ import {
   faultMapToJSON,
   formatFaultSpec,
   generateFaultMap,
-  mapToCsv,
-  mapToPng,
 } from '../faults/index.js';
+// Node side only: fast-png is not in the browser entry, which loads as plain ES modules.
+import { mapToCsv, mapToPng } from '../faults/map-file.js';
 import { loadFaultSpec } from '../faults/node.js';
 
 /**

@@ -1,4 +1,3 @@
-export * from './map-file.js';
 export * from './pattern.js';
 export * from './render.js';
 export * from './schema.js';

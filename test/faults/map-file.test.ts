@@ -1,18 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../src/core/rng.js';
-import {
-  type FaultMap,
-  faultMapToJSON,
-  generateFaultMap,
-  mapFromCsv,
-  mapFromPng,
-  mapsFromJson,
-  mapToCsv,
-  mapToPng,
-  parseFaultSpec,
-  STUCK_AT,
-} from '../../src/faults/index.js';
+import { type FaultMap, faultMapToJSON, generateFaultMap, parseFaultSpec, STUCK_AT } from '../../src/faults/index.js';
+import { mapFromCsv, mapFromPng, mapsFromJson, mapToCsv, mapToPng } from '../../src/faults/map-file.js';
 
 const draw = (rows: number, cols: number, seed: number): FaultMap =>
   generateFaultMap(

@@ -35,6 +35,7 @@ beforeAll(() => {
 const small = ['--images-per-chip', '60', '--epochs', '2', '--hidden', '16', '--limit-test', '300', '--threads', '1'];
 
 describe('xbar correct', () => {
+  // Several CLI runs (train, eval x 5, faults): minutes on a loaded machine.
   it('trains a corrector, saves it, and evaluates it on held-out chips', () => {
     const r = xbar('correct', 'train', '-m', model, '--train-chips', '20', '--eval-chips', '4', ...small, '--out', corrector, '--json');
     expect(r.code, r.err).toBe(0);
@@ -80,7 +81,7 @@ describe('xbar correct', () => {
     const wrong = xbar('correct', 'eval', '--corrector', corrector, '--chips', '1', '--faults', `${png}@layers=0`);
     expect(wrong.code).toBe(1);
     expect(wrong.err).toMatch(/defect map .*wafer.png is 9x16 but layer 0's array 0 .* is 65x16/);
-  });
+  }, 400_000);
 
   it('runs a small study and writes its tables', () => {
     const out = join(work, 'study');
@@ -145,5 +146,5 @@ describe('xbar correct', () => {
     bad(['train', '-m', model, '--population', file, '--out', join(work, 'x')], /density.stuck-on.*lo <= hi/);
     const usage = xbar('correct', 'train', '-m', model, '--norm', 'magic');
     expect(usage.code).toBe(2);
-  });
+  }, 300_000);
 });

@@ -6,8 +6,9 @@
 #   bench  python3-torch, python3-numpy, libopenblas0-pthread   the peers the benchmarks compare against
 #   browser chromium, fonts-dejavu-core   headless browser: PNG export of report plots and the report's browser test
 #   onnx   python3-onnx           the ONNX project's checker, run on xbar's exported files (test/onnx/export.test.ts)
-#   test   core data spice browser onnx: everything the test suite needs (what `npm ci` installs as root)
-# Usage: bash scripts/install-system-deps.sh [core] [data] [spice] [bench] [browser] [onnx] [test] (no argument: test)
+#   slurm  slurm-wlm, munge       a one-node Slurm cluster on this machine (scripts/slurm-local.sh) for `xbar slurm`
+#   test   core data spice browser onnx slurm: everything the test suite needs (what `npm ci` installs as root)
+# Usage: bash scripts/install-system-deps.sh [core] [data] [spice] [bench] [browser] [onnx] [slurm] [test] (no argument: test)
 set -euo pipefail
 groups=("$@")
 [ ${#groups[@]} -eq 0 ] && groups=(test)
@@ -20,8 +21,9 @@ for g in "${groups[@]}"; do
     bench) pkgs+=(python3-torch python3-numpy libopenblas0-pthread) ;;
     browser) pkgs+=(chromium fonts-dejavu-core) ;;
     onnx) pkgs+=(python3-onnx) ;;
-    test) pkgs+=(libopenblas-dev dataset-fashion-mnist ngspice chromium fonts-dejavu-core python3-onnx) ;;
-    *) echo "install-system-deps: unknown group '$g' (use core, data, spice, bench, browser, onnx, test)" >&2; exit 2 ;;
+    slurm) pkgs+=(slurm-wlm munge) ;;
+    test) pkgs+=(libopenblas-dev dataset-fashion-mnist ngspice chromium fonts-dejavu-core python3-onnx slurm-wlm munge) ;;
+    *) echo "install-system-deps: unknown group '$g' (use core, data, spice, bench, browser, onnx, slurm, test)" >&2; exit 2 ;;
   esac
 done
 missing=()

@@ -94,6 +94,7 @@ export {
   SPATIAL_PATTERNS,
   type SpatialPattern,
 } from './mitigation/population.js';
+export { foldBatchNorm } from './nn/fold.js';
 export type { ActivationName, Context, Layer, LayerSpec } from './nn/layer.js';
 export { accuracy, argmaxRows, softmaxCrossEntropy } from './nn/loss.js';
 export { buildModel, Model } from './nn/model.js';

@@ -12,12 +12,12 @@ import {
   evaluate,
   evaluateChips,
   type FaultSpec,
+  foldBatchNorm,
   fromIdx,
   generateVoltageSet,
   type HeldOutChip,
   jsKernels,
   type Model,
-  type ModelFile,
   type MonteCarloResult,
   makeEnv,
   makeProbes,
@@ -36,6 +36,10 @@ import {
   trainCorrector,
   XbarError,
 } from '../../src/browser.js';
+// Not in xbar's browser entry: the ONNX decoder needs protobufjs (CommonJS), which a bundler
+// resolves (the page is bundled by esbuild) but a browser loading dist/browser.js as plain ES
+// modules cannot (test/browser/simulator.test.ts).
+import { importOnnx } from '../../src/onnx/import.js';
 import type { Settings } from './settings.js';
 
 /**
@@ -57,7 +61,6 @@ export interface IdxBytes {
 export interface Session {
   name: string;
   model: Model;
-  file: ModelFile;
   dataset: string;
   /** The simulator's calibration images come from here (the first circuit.calibrationImages). */
   train: Split;
@@ -79,6 +82,26 @@ export function openSession(name: string, modelJson: string, weights: Uint8Array
     throw new XbarError(
       `${name} was trained on '${dataset || 'an unrecorded dataset'}', but the page ships MNIST digits only (mnist, digits8): use xbar simulate for it`,
     );
+  return sessionOf(name, model, dataset, data);
+}
+
+/**
+ * An .onnx file (from PyTorch, Keras, ...) imported as `xbar simulate --model file.onnx` does.
+ * An ONNX file names no dataset: the page runs it on its MNIST images, so its input must take one
+ * 28x28 grey image (the import refuses any other shape with the shape it found).
+ */
+export function openOnnxSession(name: string, bytes: Uint8Array, sha256: string, data: IdxBytes): Session {
+  const { model } = importOnnx(bytes, sha256, { source: name, imageShape: [1, 28, 28] });
+  if (model.outputSize !== 10)
+    throw new XbarError(
+      `${name} has ${model.outputSize} outputs, but the page's MNIST digits have 10 classes: use xbar simulate with its dataset`,
+    );
+  return sessionOf(name, model, 'mnist', data);
+}
+
+/** The crossbar maps the network with its batch norms folded into the layers before them, as `xbar simulate` does. */
+function sessionOf(name: string, opened: Model, dataset: string, data: IdxBytes): Session {
+  const model = foldBatchNorm(opened);
   let train = fromIdx(decodeIdx(data.trainImages, 'training images'), decodeIdx(data.trainLabels, 'training labels'), 'training slice');
   let test = fromIdx(decodeIdx(data.testImages, 'test images'), decodeIdx(data.testLabels, 'test labels'), 'test slice');
   if (dataset === 'digits8') {
@@ -90,7 +113,7 @@ export function openSession(name: string, modelJson: string, weights: Uint8Array
     throw new XbarError(
       `${name} takes ${model.inputSize} inputs, but its dataset ${dataset} has ${inSize} per image: the model file is inconsistent`,
     );
-  return { name, model, file, dataset, train, test, softwareAccuracy: evaluate(model, test, kernels).accuracy };
+  return { name, model, dataset, train, test, softwareAccuracy: evaluate(model, test, kernels).accuracy };
 }
 
 export interface Hardware {

@@ -30,8 +30,9 @@ interface Manifest {
 
 interface ModelSource {
   name: string;
-  /** Where the model sits for the command line (the repo's asset folder, or the user's folder). */
+  /** Where the model sits for the command line (the repo's asset folder, or the user's folder or .onnx file). */
   dir: string;
+  format: 'xbar' | 'onnx';
   modelJson: string;
   weights: ArrayBuffer;
 }
@@ -91,7 +92,14 @@ function openIn(w: Worker): void {
   const m = state.model;
   const d = state.data;
   if (!m || !d) return;
-  const req: Request = { type: 'open', name: m.name, modelJson: m.modelJson, weights: m.weights.slice(0), data: { ...d } };
+  const req: Request = {
+    type: 'open',
+    name: m.name,
+    format: m.format,
+    modelJson: m.modelJson,
+    weights: m.weights.slice(0),
+    data: { ...d },
+  };
   w.postMessage(req);
 }
 
@@ -126,15 +134,21 @@ async function start(): Promise<void> {
 async function pickShipped(name: string): Promise<void> {
   const base = `assets/models/${name}`;
   const [json, weights] = await Promise.all([fetch(`${base}/model.json`).then((r) => r.text()), fetchBytes(`${base}/weights.bin`)]);
-  useModel({ name, dir: `${REPO_MODELS}/${name}`, modelJson: json, weights });
+  useModel({ name, dir: `${REPO_MODELS}/${name}`, format: 'xbar', modelJson: json, weights });
 }
 
 async function pickOwn(files: FileList): Promise<void> {
   const list = [...files];
+  const onnx = list.find((f) => f.name.toLowerCase().endsWith('.onnx'));
+  if (onnx) {
+    useModel({ name: onnx.name, dir: `path/to/${onnx.name}`, format: 'onnx', modelJson: '', weights: await onnx.arrayBuffer() });
+    return;
+  }
   const json = list.find((f) => f.name.endsWith('.json'));
   const bin = list.find((f) => f.name.endsWith('.bin'));
   if (!json || !bin) {
-    $('model-info').textContent = 'pick both files of the model folder: model.json and weights.bin (hold Ctrl or Shift to pick two)';
+    $('model-info').textContent =
+      'pick an .onnx file, or both files of an xbar model folder: model.json and weights.bin (hold Ctrl or Shift to pick two)';
     return;
   }
   let name = 'my-model';
@@ -144,7 +158,7 @@ async function pickOwn(files: FileList): Promise<void> {
   } catch {
     // The worker reports the bad JSON with the fix.
   }
-  useModel({ name, dir: `path/to/${name}`, modelJson: await json.text(), weights: await bin.arrayBuffer() });
+  useModel({ name, dir: `path/to/${name}`, format: 'xbar', modelJson: await json.text(), weights: await bin.arrayBuffer() });
 }
 
 function useModel(m: ModelSource): void {

@@ -7,6 +7,8 @@ import type { Settings } from './settings.js';
 export interface OpenRequest {
   type: 'open';
   name: string;
+  /** An xbar model folder (model.json and weights.bin), or an .onnx file (its bytes in `weights`, no modelJson). */
+  format: 'xbar' | 'onnx';
   modelJson: string;
   weights: ArrayBuffer;
   /** The four IDX files, raw or gzipped. */

@@ -59,6 +59,8 @@ export function commandOf(s: Settings, model: string): Record<string, unknown> {
 /** The `xbar simulate` argument list of a setting (without the leading `xbar simulate`). */
 export function cliArgs(s: Settings, modelDir: string, dataDir = REPO_DATA): string[] {
   const a = ['--model', modelDir, '--device', s.device];
+  // An .onnx file names no dataset; the page runs it on its MNIST images.
+  if (modelDir.toLowerCase().endsWith('.onnx')) a.push('--dataset', 'mnist');
   const flag = (k: string) => `--${k.replace(/[A-Z]/g, (ch) => `-${ch.toLowerCase()}`)}`;
   for (const k of ['sigma', 'readNoise', 'levels', 'arraySize', 'dacBits', 'adcBits'] as const)
     if (s[k] !== undefined) a.push(flag(k), String(s[k]));

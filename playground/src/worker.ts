@@ -1,5 +1,14 @@
 import { formatFaultSpec, isGzip, XbarError } from '../../src/browser.js';
-import { chipMaps, hardwareOf, layerImpact, openSession, type Session, simulate, trainAndEvaluateCorrector } from './engine.js';
+import {
+  chipMaps,
+  hardwareOf,
+  layerImpact,
+  openOnnxSession,
+  openSession,
+  type Session,
+  simulate,
+  trainAndEvaluateCorrector,
+} from './engine.js';
 import type { ModelInfo, OpenRequest, Reply, Request } from './protocol.js';
 
 /**
@@ -44,7 +53,9 @@ async function open(m: OpenRequest): Promise<ModelInfo> {
   const [trainImages, trainLabels, testImages, testLabels] = await Promise.all(
     [m.data.trainImages, m.data.trainLabels, m.data.testImages, m.data.testLabels].map(gunzip),
   );
-  session = openSession(m.name, m.modelJson, weights, await sha256Hex(weights), { trainImages, trainLabels, testImages, testLabels });
+  const data = { trainImages, trainLabels, testImages, testLabels };
+  const sha = await sha256Hex(weights);
+  session = m.format === 'onnx' ? openOnnxSession(m.name, weights, sha, data) : openSession(m.name, m.modelJson, weights, sha, data);
   const { model } = session;
   return {
     name: m.name,

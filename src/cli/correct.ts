@@ -7,10 +7,10 @@ import { CHIP_NORMS } from '../mitigation/corrector/data.js';
 import { describePopulation, SPATIAL_PATTERNS } from '../mitigation/population.js';
 import type { HeldOutSummary } from '../study/corrector.js';
 import { runCorrectEval, runCorrectStudy, runCorrectTrain } from '../study/corrector-node.js';
-import { choiceOption, common, DATA_DIR_HELP, floatOption, intOption, kernelsFrom, pct } from './options.js';
+import { choiceOption, common, DATA_DIR_HELP, floatOption, intOption, kernelsFrom, mappingOptions, pct, shardOption } from './options.js';
 
 const chipOptions = (c: Command): Command =>
-  c
+  mappingOptions(c)
     .requiredOption('-m, --model <dir>', 'folder of a saved model (xbar train --out)')
     .option('--device <preset|file>', `device preset (${devicePresetNames.join(', ')}) or a JSON device file`, 'reram-generic')
     .option('--sigma <x>', 'programming variation, log-normal sigma (default 0: defects only)', floatOption(0, 10))
@@ -106,6 +106,10 @@ export function registerCorrect(p: Command): void {
       .option('--first-chip <n>', 'first chip index (default: right after the training chips)', intOption(0))
       .option('-s, --seed <n>', "chip seed (default: the corrector's)", intOption(0, 2 ** 31 - 1))
       .option('--patterns <list>', 'override the defect types (e.g. one the corrector never saw)')
+      .option(
+        '--faults <spec>',
+        "give every held-out chip this fault spec instead of population draws: any patterns, gradients, combinations, random faults or a defect-map file (.png, .csv, .json), e.g. 'row-gradient:density=0.05+random:sa1=0.002' or wafer.png@layers=2",
+      )
       .option('--kinds <list>', 'override the stuck-cell kinds and weights')
       .option('--density <list>', 'override density ranges per kind')
       .option('--level <range>', 'override the stuck-at level range')
@@ -114,7 +118,12 @@ export function registerCorrect(p: Command): void {
       .option('-d, --dataset <name>', 'dataset (default: the one the corrector was trained on)')
       .option('--data-dir <dir>', DATA_DIR_HELP)
       .option('--limit-test <n>', 'use only the first n test images', intOption(1))
-      .option('-o, --out <dir>', 'write results.json here'),
+      .option('-o, --out <dir>', 'write results.json here')
+      .option(
+        '--shard <K/N|auto>',
+        'evaluate only shard K of N of the held-out chips and write its part to --out, for xbar merge; auto, auto/N: from a Slurm array task or Kubernetes Indexed Job (docs/cluster.md)',
+        shardOption,
+      ),
   ).action((o) => {
     const r = runCorrectEval(o, kernelsFrom(o), makeProgress(Boolean(o.quiet || o.json)));
     if (o.json) {
@@ -122,7 +131,7 @@ export function registerCorrect(p: Command): void {
       console.log(JSON.stringify(rest, null, 2));
       return;
     }
-    console.log(`corrector ${r.name} on ${describePopulation(r.pop)}`);
+    console.log(`corrector ${r.name} on ${o.faults ? `chips with --faults ${o.faults}` : describePopulation(r.pop)}`);
     printHeldOut(r.summary, r.software);
     if (o.out) console.log(`results written to ${o.out}`);
   });

@@ -3,11 +3,11 @@ import { costText } from '../cost/format.js';
 import { devicePresetNames } from '../device/config.js';
 import { presets } from '../nn/presets.js';
 import { runCost } from '../study/cost-node.js';
-import { choiceOption, common, floatOption, intOption, kernelsFrom } from './options.js';
+import { choiceOption, common, floatOption, intOption, kernelsFrom, mappingOptions } from './options.js';
 
 /** Options of the commands that cost a network (shared with the sweeps that report energy). */
 export function costCircuitOptions(c: Command): Command {
-  return c
+  return mappingOptions(c)
     .option('--device <preset|file>', `device preset (${devicePresetNames.join(', ')}) or a JSON device file`, 'reram-generic')
     .option('--sigma <x>', 'programming variation of the chip costed with --chip (overrides the device)', floatOption(0, 10))
     .option('--levels <n>', 'programmable conductance levels, 0 = continuous', intOption(0, 1 << 20))

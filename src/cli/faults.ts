@@ -5,12 +5,14 @@ import { intOption, pct } from './options.js';
 /** `xbar faults`: one array's defect map from a spec (src/faults/node.ts, drawFaults). */
 export function registerFaults(p: Command): void {
   p.command('faults')
-    .description('draw the defect map of one array from a fault spec, to see a pattern (SVG picture or JSON)')
+    .description(
+      'draw the defect map of one array from a fault spec: an SVG picture, or a map (.json, .png, .csv) that --faults reads back',
+    )
     .requiredOption('--spec <spec>', "fault spec, e.g. 'ring:radius=0.3,width=0.1' or a JSON file (see docs/faults.md)")
     .option('--rows <n>', 'array rows', intOption(1, 1 << 14), 64)
-    .option('--cols <n>', 'array columns', intOption(1, 1 << 14), 64)
+    .option('--cols <n>', 'array physical columns (2 per weight column with the default differential pair)', intOption(1, 1 << 14), 64)
     .option('-s, --seed <n>', 'random seed', intOption(0, 2 ** 31 - 1), 1)
-    .requiredOption('-o, --out <file>', 'output file: .svg or .json')
+    .requiredOption('-o, --out <file>', 'output file: .svg, .json, .png or .csv (docs/faults.md)')
     .action((o) => {
       const r = drawFaults(o);
       const [, on, off, at] = r.counts;

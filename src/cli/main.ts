@@ -4,6 +4,7 @@ import { XbarError } from '../core/errors.js';
 import { loadKernels } from '../core/kernels-node.js';
 import { presets } from '../nn/presets.js';
 import { VERSION } from '../version.js';
+import { registerCluster } from './cluster.js';
 import { registerCorrect } from './correct.js';
 import { registerCorrectnet } from './correctnet.js';
 import { registerCost } from './cost.js';
@@ -37,6 +38,7 @@ function program(): Command {
   registerDemo(p);
   registerCost(p);
   registerFaults(p);
+  registerCluster(p, program);
 
   p.command('presets')
     .description('list the model presets')

@@ -1,5 +1,7 @@
 /** What every command shares: strict option parsers, the common options, the kernels they choose. */
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import { parseShard, type Shard } from '../cluster/shard.js';
+import { XbarError } from '../core/errors.js';
 import { loadKernels } from '../core/kernels-node.js';
 
 /** Strict option parsers: '12abc', '', NaN and out-of-range values are usage errors, not silently coerced. */
@@ -32,6 +34,33 @@ export function choiceOption<T extends string>(choices: readonly T[]) {
     if (!(choices as readonly string[]).includes(v)) throw new InvalidArgumentError(`expected one of ${choices.join(', ')}, got '${v}'.`);
     return v as T;
   };
+}
+
+/** --shard's parser: K/N, auto or auto/N (from the scheduler's environment). */
+export function shardOption(v: string): Shard {
+  try {
+    return parseShard(v, process.env);
+  } catch (e) {
+    if (e instanceof XbarError) throw new InvalidArgumentError(e.message);
+    throw e;
+  }
+}
+
+/** How weights sit on cells (crossbar/mapping.ts): the flags of every command that builds chips (HardwareOptions). */
+export function mappingOptions(c: Command): Command {
+  return c
+    .addOption(
+      new Option(
+        '--mapping <scheme>',
+        'a weight as a differential pair (G+, G-), or as one cell against a shared reference column per array (docs/devices.md)',
+      ).argParser(choiceOption(['differential', 'reference'] as const)),
+    )
+    .option('--cells-per-weight <n>', 'cells (pairs, when differential) per weight, each on its own bit lines (default 1)', intOption(1, 8))
+    .option(
+      '--slice-bits <k>',
+      'with --cells-per-weight N: K-bit slices of an N*K-bit weight (default 0: each cell holds the whole weight)',
+      intOption(0, 8),
+    );
 }
 
 /** --data-dir's help, the same for every command. */

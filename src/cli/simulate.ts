@@ -3,13 +3,12 @@ import { makeProgress } from '../core/progress-node.js';
 import { eng } from '../cost/format.js';
 import { devicePresetNames } from '../device/config.js';
 import { runSimulate } from '../study/simulate-node.js';
-import { choiceOption, common, DATA_DIR_HELP, floatOption, intOption, kernelsFrom, pct } from './options.js';
+import { choiceOption, common, DATA_DIR_HELP, floatOption, intOption, kernelsFrom, mappingOptions, pct, shardOption } from './options.js';
 
 /** `xbar simulate`: the study is src/study/simulate-node.ts (runSimulate); this reads flags and prints. */
 export function registerSimulate(p: Command): void {
   common(
-    p
-      .command('simulate')
+    mappingOptions(p.command('simulate'))
       .description('evaluate a saved model on many simulated ReRAM crossbar chips (Monte Carlo)')
       .requiredOption('-m, --model <dir|file.onnx>', 'folder of a saved model, or a .onnx file (imported in memory)')
       .option('--device <preset|file>', `device preset (${devicePresetNames.join(', ')}) or a JSON device file`, 'reram-generic')
@@ -50,7 +49,7 @@ export function registerSimulate(p: Command): void {
       .option('--limit-test <n>', 'use only the first n test images', intOption(1))
       .option(
         '--sweep <key=values>',
-        'sweep one setting: sigma, read-noise, levels, adc-bits, dac-bits, adc-offset, adc-gain-error, adc-noise, dac-inl, array-size, wire-resistance, fault-rate, density, time, drift-compensation, faults (;-separated), layers (;-separated)',
+        'sweep one setting: sigma, read-noise, levels, adc-bits, dac-bits, adc-offset, adc-gain-error, adc-noise, dac-inl, array-size, wire-resistance, fault-rate, density, time, drift-compensation, mapping, cells-per-weight, faults (;-separated), layers (;-separated)',
       )
       .option(
         '--time <times>',
@@ -68,7 +67,12 @@ export function registerSimulate(p: Command): void {
         'technology file for the energy per inference of each point (docs/cost.md; default src/cost/tech/default.json)',
       )
       .option('-o, --out <dir>', 'write results.json, chips.csv, summary.csv and the defect maps (maps/) here')
-      .option('--maps <n>', 'defect maps (JSON + SVG) of the first n chips to write with --out (default 1)', intOption(0, 10_000)),
+      .option('--maps <n>', 'defect maps (JSON + SVG) of the first n chips to write with --out (default 1)', intOption(0, 10_000))
+      .option(
+        '--shard <K/N|auto>',
+        'run only shard K of N of the (sweep point x chip) items and write its part to --out, for xbar merge; auto, auto/N: the shard of a Slurm array task or Kubernetes Indexed Job (docs/cluster.md)',
+        shardOption,
+      ),
   ).action(async (o) => {
     const r = await runSimulate(o, kernelsFrom(o), makeProgress(Boolean(o.quiet || o.json)));
     if (o.json) {
@@ -96,6 +100,9 @@ export function registerSimulate(p: Command): void {
         `${row.key ? `${row.value.padEnd(kw)} ` : ''}${String(s.n).padStart(5)}  ${pct(s.mean).padStart(7)}  ${pct(s.std).padStart(6)}  ${pct(s.min).padStart(7)}  ${pct(s.max).padStart(7)}  [${pct(s.ci95[0])}, ${pct(s.ci95[1])}]  ${eng(row.cost.energy, 'J').padStart(16)}  ${row.result.seconds.toFixed(1)}`,
       );
     }
-    if (o.out) console.log(`results written to ${o.out}`);
+    if (o.out)
+      console.log(
+        o.shard ? `shard ${o.shard.k}/${o.shard.n}: part written to ${o.out} (xbar merge joins the parts)` : `results written to ${o.out}`,
+      );
   });
 }

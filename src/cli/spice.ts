@@ -3,7 +3,7 @@ import { makeProgress } from '../core/progress-node.js';
 import { formatFaultSpec } from '../faults/index.js';
 import type { ChipComparison, CompareResult } from '../spice/compare.js';
 import { runSpiceCompare, runSpiceExport } from '../study/spice-node.js';
-import { choiceOption, common, DATA_DIR_HELP, floatOption, intOption, kernelsFrom, pct } from './options.js';
+import { choiceOption, common, DATA_DIR_HELP, floatOption, intOption, kernelsFrom, mappingOptions, pct } from './options.js';
 
 const gainOption = (v: string): number => {
   if (v === 'ideal' || v === 'inf') return Number.POSITIVE_INFINITY;
@@ -14,7 +14,7 @@ const gainOption = (v: string): number => {
 
 /** The options a chip needs, shared by export and compare (the same meaning as in `xbar simulate`). */
 function chipOptions(c: Command): Command {
-  return common(c)
+  return mappingOptions(common(c))
     .requiredOption('-m, --model <dir>', 'folder of a saved dense (MLP) model')
     .option('--device <preset|file>', 'device preset or JSON device file (must have no read noise)', 'reram-generic')
     .option('--sigma <x>', 'programming variation: log-normal sigma (overrides the device)', floatOption(0, 10))
@@ -23,6 +23,13 @@ function chipOptions(c: Command): Command {
     .option('-s, --seed <n>', 'random seed; chip i of seed s is the same chip as in xbar simulate', intOption(0, 2 ** 31 - 1), 1)
     .option('--array-size <n>', 'crossbar array rows and columns (a weight uses 2 columns)', intOption(2, 1 << 16))
     .option('--wire-resistance <ohm>', 'wire resistance per cell-to-cell segment', floatOption(0, 1e6))
+    .option('--adc-bits <n>', 'ADC bits at each row tile output (0 = fully analog)', intOption(0, 24))
+    .option('--adc-offset <lsb>', 'static offset of each ADC, std in LSB, drawn once per chip (needs --adc-bits)', floatOption(0, 1e6))
+    .option(
+      '--adc-gain-error <x>',
+      'static gain error of each ADC, relative std, drawn once per chip (needs --adc-bits)',
+      floatOption(0, 10),
+    )
     .addOption(new Option('--scaling <kind>', 'weight-to-conductance scaling').argParser(choiceOption(['layer', 'column'] as const)))
     .option('--no-saturate', 'neurons do not saturate at the rail')
     .option('--opamp-gain <x>', "TIA op-amp open-loop gain, or 'ideal' (nullor)", gainOption, 1e6)

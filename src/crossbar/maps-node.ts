@@ -17,13 +17,21 @@ export function writeMapFiles(dir: string, maps: ChipLayerMap[]): string[] {
 }
 
 /**
- * Writes the defect maps of chips 0..count-1 of a run: per chip and weighted layer, a JSON file
- * (every tile's map) and an SVG picture of the tiles as they sit on the chip (chipMaps): the files
- * the report draws.
+ * Writes the defect maps of chips first..first+count-1 of a run: per chip and weighted layer, a
+ * JSON file (every tile's map) and an SVG picture of the tiles as they sit on the chip (chipMaps):
+ * the files the report draws.
  */
-export function writeChipMaps(dir: string, plan: CrossbarPlan, dev: Device, faults: FaultSpec, seed: number, count: number): string[] {
+export function writeChipMaps(
+  dir: string,
+  plan: CrossbarPlan,
+  dev: Device,
+  faults: FaultSpec,
+  seed: number,
+  count: number,
+  first = 0,
+): string[] {
   const written: string[] = [];
-  for (let c = 0; c < count; c++)
+  for (let c = first; c < first + count; c++)
     written.push(...writeMapFiles(dir, chipMaps(plan, programChip(plan, dev, faults, seed, c), faults, seed)));
   return written;
 }

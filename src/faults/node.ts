@@ -2,21 +2,57 @@ import { existsSync, readFileSync } from 'node:fs';
 import { XbarError } from '../core/errors.js';
 import { writeFileAtomic } from '../core/fs-node.js';
 import { Rng } from '../core/rng.js';
+import { type ArrayMap, mapFromCsv, mapFromPng, mapsFromJson, mapToCsv, mapToPng } from './map-file.js';
 import { countFaults, generateFaultMap } from './pattern.js';
 import { FAULT_MAP_FORMAT, FAULT_MAP_VERSION, faultMapsToSVG, faultMapToJSON } from './render.js';
-import { type FaultSpec, faultSpecFromJSON, formatFaultSpec, parseFaultSpec } from './spec.js';
+import { type FaultGroup, type FaultSpec, faultSpecFromJSON, formatFaultSpec, parseFaultSpec, parseLayers } from './spec.js';
 
-/** `--faults` takes the text form or the path of a JSON file holding a spec. */
+const MAP_FILE = /\.(png|csv|json)$/i;
+
+/**
+ * `--faults` takes the text form, the path of a JSON file holding a spec, or measured defect-map
+ * files (map-file.ts: .png, .csv, .json) as terms of the text form, e.g. `wafer.png@layers=0` or
+ * `wafer.csv+random:sa1=0.001`.
+ */
 export function loadFaultSpec(textOrPath: string): FaultSpec {
-  if (!textOrPath.endsWith('.json')) return parseFaultSpec(textOrPath);
-  if (!existsSync(textOrPath)) throw new XbarError(`fault spec file ${textOrPath} not found`);
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(textOrPath, 'utf8'));
-  } catch (e) {
-    throw new XbarError(`fault spec file ${textOrPath} is not valid JSON: ${(e as Error).message}`);
+  if (textOrPath.endsWith('.json') && !textOrPath.includes('@') && !textOrPath.includes('+')) {
+    const json = readJson(textOrPath);
+    const maps = mapsFromJson(json, `defect map ${textOrPath}`);
+    if (maps) return [mapGroup(textOrPath, maps, 'all')];
+    return faultSpecFromJSON(json, `fault spec file ${textOrPath}`);
   }
-  return faultSpecFromJSON(json, `fault spec file ${textOrPath}`);
+  if (!textOrPath.split('+').some((t) => MAP_FILE.test(t.split('@')[0].trim()))) return parseFaultSpec(textOrPath);
+  return textOrPath.split('+').flatMap((raw) => {
+    const term = raw.trim();
+    const [body, layerPart] = term.split('@');
+    const file = body.trim();
+    if (!MAP_FILE.test(file)) return parseFaultSpec(term);
+    return [mapGroup(file, readMapFile(file), parseLayers(layerPart, term))];
+  });
+}
+
+function mapGroup(source: string, arrays: ArrayMap[], layers: FaultGroup['layers']): FaultGroup {
+  return { patterns: [], layers, maps: { source, arrays } };
+}
+
+function readJson(path: string): unknown {
+  if (!existsSync(path)) throw new XbarError(`fault file ${path} not found`);
+  try {
+    return JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new XbarError(`fault file ${path} is not valid JSON: ${(e as Error).message}`);
+  }
+}
+
+/** One defect-map file's arrays. */
+export function readMapFile(path: string): ArrayMap[] {
+  if (!existsSync(path)) throw new XbarError(`defect map ${path} not found`);
+  const where = `defect map ${path}`;
+  if (/\.png$/i.test(path)) return [{ map: mapFromPng(new Uint8Array(readFileSync(path)), where) }];
+  if (/\.csv$/i.test(path)) return [{ map: mapFromCsv(readFileSync(path, 'utf8'), where) }];
+  const maps = mapsFromJson(readJson(path), where);
+  if (!maps) throw new XbarError(`${where} is not a defect map: give format xbar-fault-map or xbar-defect-list (docs/faults.md)`);
+  return maps;
 }
 
 export interface DrawOptions {
@@ -27,9 +63,12 @@ export interface DrawOptions {
   out: string;
 }
 
-/** `xbar faults`: draws one array's map from a spec into an SVG picture or a JSON file, to preview a pattern. */
+/**
+ * `xbar faults`: draws one array's map from a spec, to preview a pattern: an SVG picture, or a
+ * map file (.json, .png, .csv) that --faults reads back.
+ */
 export function drawFaults(o: DrawOptions): { counts: number[]; cells: number } {
-  if (!/\.(svg|json)$/.test(o.out)) throw new XbarError(`--out ${o.out} must end in .svg or .json`);
+  if (!/\.(svg|json|png|csv)$/.test(o.out)) throw new XbarError(`--out ${o.out} must end in .svg, .json, .png or .csv`);
   const spec = loadFaultSpec(o.spec);
   const map = generateFaultMap(
     o.rows,
@@ -37,7 +76,10 @@ export function drawFaults(o: DrawOptions): { counts: number[]; cells: number } 
     spec.flatMap((g) => g.patterns),
     new Rng(o.seed),
   );
-  if (o.out.endsWith('.json'))
+  // .png and .csv are the measured-map formats --faults reads back (map-file.ts).
+  if (o.out.endsWith('.png')) writeFileAtomic(o.out, mapToPng(map));
+  else if (o.out.endsWith('.csv')) writeFileAtomic(o.out, mapToCsv(map));
+  else if (o.out.endsWith('.json'))
     writeFileAtomic(
       o.out,
       `${JSON.stringify({ format: FAULT_MAP_FORMAT, version: FAULT_MAP_VERSION, seed: o.seed, faults: formatFaultSpec(spec), map: faultMapToJSON(map) })}\n`,

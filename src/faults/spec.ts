@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { XbarError } from '../core/errors.js';
+import type { ArrayMap } from './map-file.js';
 import { type PatternSpec, patternNames, patternSchema } from './schema.js';
 
 /**
@@ -10,7 +11,11 @@ export const faultGroupSchema = z.strictObject({
   patterns: z.array(patternSchema).min(1),
   layers: z.union([z.literal('all'), z.array(z.int().min(0)).min(1)]).default('all'),
 });
-export type FaultGroup = z.output<typeof faultGroupSchema>;
+/**
+ * A group places random patterns (`patterns`), or a measured defect-map file (`maps`, from
+ * map-file.ts via faults/node.ts, with `patterns` empty): its arrays' cells exactly as measured.
+ */
+export type FaultGroup = z.output<typeof faultGroupSchema> & { maps?: { source: string; arrays: ArrayMap[] } };
 export const faultSpecSchema = z.array(faultGroupSchema);
 export type FaultSpec = FaultGroup[];
 
@@ -58,7 +63,7 @@ export function parseFaultSpec(text: string): FaultSpec {
   return spec;
 }
 
-function parseLayers(part: string | undefined, term: string): FaultGroup['layers'] {
+export function parseLayers(part: string | undefined, term: string): FaultGroup['layers'] {
   if (part === undefined) return 'all';
   const m = /^\s*layers\s*=\s*(.+)$/.exec(part);
   if (!m) throw new XbarError(`fault term '${term}': after '@' write layers=0,1 or layers=all`);
@@ -74,11 +79,13 @@ function parseLayers(part: string | undefined, term: string): FaultGroup['layers
 export function formatFaultSpec(spec: FaultSpec): string {
   return spec
     .flatMap((g) =>
-      g.patterns.map((p) => {
-        const { pattern, ...rest } = p;
-        const params = Object.entries(rest).map(([k, v]) => `${k}=${v}`);
-        return `${pattern}:${params.join(',')}${g.layers === 'all' ? '' : `@layers=${g.layers.join(',')}`}`;
-      }),
+      g.maps
+        ? [`${g.maps.source}${g.layers === 'all' ? '' : `@layers=${g.layers.join(',')}`}`]
+        : g.patterns.map((p) => {
+            const { pattern, ...rest } = p;
+            const params = Object.entries(rest).map(([k, v]) => `${k}=${v}`);
+            return `${pattern}:${params.join(',')}${g.layers === 'all' ? '' : `@layers=${g.layers.join(',')}`}`;
+          }),
     )
     .join('+');
 }

@@ -1,12 +1,18 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { checksum, makePart, PART_FILE, studyConfig as runConfig } from '../cluster/part.js';
+import type { PartIn } from '../cluster/parts-node.js';
+import { itemBlock } from '../cluster/shard.js';
 import { XbarError } from '../core/errors.js';
 import { writeFileAtomic } from '../core/fs-node.js';
 import type { Kernels } from '../core/kernels.js';
 import type { Progress } from '../core/progress.js';
+import { checkFaultMaps } from '../crossbar/chip.js';
 import { type Circuit, resolveCircuit } from '../crossbar/circuit.js';
 import { loadDataset } from '../data/node.js';
 import type { Device } from '../device/config.js';
+import { loadFaultSpec } from '../faults/node.js';
+import type { HeldOutChip } from '../mitigation/corrector/data.js';
 import { makeProbes, type ProbeConfig } from '../mitigation/corrector/data.js';
 import { loadCorrector, saveCorrector } from '../mitigation/corrector/io-node.js';
 import { type Population, type PopulationInput, populationFromFlags } from '../mitigation/population.js';
@@ -23,10 +29,13 @@ import {
   correctorSetup,
   correctorStudy,
   evalCorrectorStudy,
+  type HeldOutSummary,
   hwOptions,
   parseHiddenVoltages,
   parseWidths,
+  resultHeader,
   studyConfig,
+  summarizeHeldOut,
   trainCorrectorStudy,
 } from './corrector.js';
 import { checkCompatible, circuitFrom } from './inputs.js';
@@ -120,11 +129,62 @@ export function runCorrectEval(o: CorrectEvalOptions, kernels: Kernels, progress
     checkCompatible(model.spec, dataset, `model ${modelDir}`);
     const circuit = resolveCircuit(meta.circuit);
     const s = correctorSetup(model, mf.weightsSha256, dataset, meta.device, circuit, meta.hiddenVoltages ?? [], kernels);
+    const faults = o.faults ? loadFaultSpec(o.faults) : undefined;
+    if (faults) checkFaultMaps(s.env.plan, faults);
     const probes = makeProbes(s.env, dataset.train, meta.seed, meta.probes);
-    const r = evalCorrectorStudy(o, corrector, s, pop, probes, { modelDir, seed, firstChip }, kernels, progress);
-    if (run) writeFileAtomic(join(run.dir, 'results.json'), `${JSON.stringify(r.result, null, 2)}\n`);
+    if (o.shard && !run) throw new XbarError('--shard needs --out: a shard writes its part of the results there, for xbar merge');
+    // A shard evaluates its block of the held-out chips; chip i is the same chip in any block.
+    const block = o.shard ? itemBlock(o.chips, o.shard) : { first: 0, count: o.chips };
+    const command = { ...runConfig(o), out: o.out };
+    const at = { modelDir, seed, firstChip, block, faults, command };
+    const r = evalCorrectorStudy(o, corrector, s, pop, probes, at, kernels, progress);
+    if (run && o.shard) {
+      const inputs = {
+        model: mf.weightsSha256,
+        corrector: checksum(readFileSync(join(o.corrector, 'corrector.json'))),
+        data: checksum(dataset.test.x, dataset.test.y),
+      };
+      const header = { command: 'correct eval', config: runConfig(o), inputs, seed, shard: o.shard, items: { ...block, total: o.chips } };
+      writeFileAtomic(join(run.dir, PART_FILE), `${JSON.stringify(makePart(header, { base: r.base, chips: r.rows }))}\n`);
+    } else if (run) writeCorrectEval(run.dir, r.result);
     return r;
   });
+}
+
+const writeCorrectEval = (dir: string, result: object) =>
+  writeFileAtomic(join(dir, 'results.json'), `${JSON.stringify(result, null, 2)}\n`);
+
+/**
+ * xbar merge of correct eval's parts (checked by loadParts: shards 1..N of one run): the chips in
+ * index order, summarised by the same summarizeHeldOut, written as the unsharded run writes them.
+ */
+export function mergeCorrectEvalParts(parts: PartIn[], out: string): HeldOutSummary {
+  const datas = parts.map(({ dir, part }) => {
+    const d = part.data as { base?: Record<string, unknown>; chips?: HeldOutChip[] };
+    if (!d?.base || !Array.isArray(d.chips)) throw new XbarError(`${dir}: part.json's correct eval data is damaged: run the shard again`);
+    return d as { base: Record<string, unknown> & { firstChip: number }; chips: HeldOutChip[] };
+  });
+  // What only says when and where the shard ran is left out of the comparison.
+  const fixed = (b: Record<string, unknown>) => JSON.stringify({ ...b, createdAt: 0, command: { ...(b.command as object), out: 0 } });
+  datas.forEach((d, i) => {
+    if (fixed(d.base) !== fixed(datas[0].base))
+      throw new XbarError(`${parts[i].dir} and ${parts[0].dir} disagree on the run's settings or cost: run those shards again`);
+  });
+  const rows = datas.flatMap((d) => d.chips);
+  const { firstChip } = datas[0].base;
+  rows.forEach((r, i) => {
+    if (r.chip !== firstChip + i)
+      throw new XbarError(`the parts hold chip ${r.chip} where chip ${firstChip + i} belongs: run the shards again`);
+  });
+  const summary = summarizeHeldOut(rows);
+  const base = datas[0].base;
+  const result = { ...base, ...resultHeader('eval', { ...(base.command as object), out }), ...summary, chips: rows };
+  const key = { merge: parts[0].part.config, inputs: parts[0].part.inputs };
+  inRunFolderSync(
+    { out, command: 'correct eval', key, inputs: parts.map((p) => p.dir) },
+    (run) => run && writeCorrectEval(run.dir, result),
+  );
+  return summary;
 }
 
 /** The corrector study; with --out, its results are a run folder. */

@@ -1,3 +1,4 @@
+import type { ItemRange, Shard } from '../cluster/shard.js';
 import { XbarError } from '../core/errors.js';
 import type { Kernels } from '../core/kernels.js';
 import { type Progress, silentProgress } from '../core/progress.js';
@@ -8,6 +9,7 @@ import { planCrossbars } from '../crossbar/plan.js';
 import { type Summary, summarize } from '../crossbar/stats.js';
 import type { Dataset } from '../data/dataset.js';
 import type { Device } from '../device/config.js';
+import { type FaultSpec, formatFaultSpec } from '../faults/index.js';
 import {
   type Corrector,
   type CorrectorTraining,
@@ -46,7 +48,7 @@ import type { HardwareOptions } from './inputs.js';
  */
 
 /** Options shared by the commands that make chips. */
-export interface ChipOptions extends PopulationFlags {
+export interface ChipOptions extends PopulationFlags, Pick<HardwareOptions, 'mapping' | 'cellsPerWeight' | 'sliceBits'> {
   model: string;
   device: string;
   sigma?: number;
@@ -83,6 +85,8 @@ export interface CorrectTrainOptions extends ChipOptions, TrainingOptions {
 
 export interface CorrectEvalOptions extends PopulationFlags {
   corrector: string;
+  /** Any fault spec (patterns, gradients, combinations, random faults, defect-map files) instead of the population. */
+  faults?: string;
   model?: string;
   chips: number;
   firstChip?: number;
@@ -91,6 +95,8 @@ export interface CorrectEvalOptions extends PopulationFlags {
   dataDir?: string;
   limitTest?: number;
   out?: string;
+  /** Evaluate only this shard of the held-out chips and write its part to --out (src/cluster/). */
+  shard?: Shard;
 }
 
 export interface CorrectStudyOptions extends ChipOptions, TrainingOptions {
@@ -185,6 +191,9 @@ export const hwOptions = (o: ChipOptions): HardwareOptions => ({
   levels: o.levels,
   arraySize: o.arraySize,
   scaling: o.scaling,
+  mapping: o.mapping,
+  cellsPerWeight: o.cellsPerWeight,
+  sliceBits: o.sliceBits,
 });
 
 export function parseHiddenVoltages(text: string | undefined): number[] {
@@ -215,7 +224,7 @@ export interface HeldOutSummary {
   byType: Record<string, { chips: number; uncorrected: number; corrected: number }>;
 }
 
-function summarizeHeldOut(rows: HeldOutChip[]): HeldOutSummary {
+export function summarizeHeldOut(rows: HeldOutChip[]): HeldOutSummary {
   const byType: HeldOutSummary['byType'] = {};
   for (const r of rows) {
     byType[r.type] ??= { chips: 0, uncorrected: 0, corrected: 0 };
@@ -236,7 +245,7 @@ function summarizeHeldOut(rows: HeldOutChip[]): HeldOutSummary {
   };
 }
 
-function resultHeader(kind: string, command: object) {
+export function resultHeader(kind: string, command: object) {
   return { format: 'xbar-corrector', version: 1, kind, xbarVersion: VERSION, createdAt: new Date().toISOString(), command: { ...command } };
 }
 
@@ -250,6 +259,7 @@ function heldOutRun(
   chips: number,
   kernels: Kernels,
   progress: Progress,
+  faults?: FaultSpec,
 ): HeldOutChip[] {
   progress.start(chips, 'held-out chips');
   const rows = evaluateChips(
@@ -257,7 +267,7 @@ function heldOutRun(
     pop,
     probes,
     s.dataset.test,
-    { seed, firstChip, chips },
+    { seed, firstChip, chips, faults },
     [(f, n, chip) => correctChip(corrector, f, n, chip, kernels)],
     (r, done) =>
       progress.update(
@@ -374,22 +384,29 @@ export function trainCorrectorStudy(
   };
 }
 
-/** A saved corrector on held-out chips `firstChip..firstChip+chips-1` of `seed`: the results file's content. */
+/**
+ * A saved corrector on held-out chips `firstChip..firstChip+chips-1` of `seed` (or a shard's block
+ * of them: chip i is the same chip in any block), with the population's defects or one fault spec
+ * on every chip: the results file's content. `run.command` is what results.json records as the
+ * command (default: the options).
+ */
 export function evalCorrectorStudy(
   o: CorrectEvalOptions,
   corrector: Corrector,
   s: CorrectorSetup,
   pop: Population,
   probes: Probes,
-  run: { modelDir: string; seed: number; firstChip: number },
+  run: { modelDir: string; seed: number; firstChip: number; block?: ItemRange; faults?: FaultSpec; command?: object },
   kernels: Kernels,
   progress: Progress = silentProgress,
 ) {
-  const { modelDir, seed, firstChip } = run;
-  const rows = heldOutRun(s, pop, probes, corrector, seed, firstChip, o.chips, kernels, progress);
+  const { modelDir, seed, firstChip, faults } = run;
+  const block = run.block ?? { first: 0, count: o.chips };
+  const rows = heldOutRun(s, pop, probes, corrector, seed, firstChip + block.first, block.count, kernels, progress, faults);
   const summary = summarizeHeldOut(rows);
-  const result = {
-    ...resultHeader('eval', o),
+  // What every shard of a run shares (xbar merge checks it), then the chips' figures.
+  const base = {
+    ...resultHeader('eval', run.command ?? o),
     corrector: o.corrector,
     name: correctorName(corrector),
     model: modelDir,
@@ -398,11 +415,11 @@ export function evalCorrectorStudy(
     seed,
     firstChip,
     population: pop,
+    ...(faults && { faults: formatFaultSpec(faults) }),
     hardwareCost: correctorCost(s, corrector, kernels),
-    ...summary,
-    chips: rows,
   };
-  return { result, summary, software: s.software, pop, name: correctorName(corrector) };
+  const result = { ...base, ...summary, chips: rows };
+  return { base, rows, result, summary, software: s.software, pop, name: correctorName(corrector) };
 }
 
 /** The options' study configuration (checked: a study needs held-out chips, each normalisation its images). */

@@ -21,6 +21,12 @@ export interface HardwareOptions {
   dacInl?: number;
   wireResistance?: number;
   scaling?: 'layer' | 'column';
+  /** How weights sit on cells (crossbar/mapping.ts): a differential pair, or one cell against a reference column. */
+  mapping?: 'differential' | 'reference';
+  /** Cells (pairs, when differential) per weight. */
+  cellsPerWeight?: number;
+  /** With several cells per weight: bits per slice (0: each cell holds the whole weight). */
+  sliceBits?: number;
   saturate?: boolean;
   ideal?: boolean;
 }
@@ -40,6 +46,9 @@ export function circuitFrom(o: HardwareOptions): CircuitInput {
   if (o.dacInl !== undefined) c.dacInl = o.dacInl;
   if (o.wireResistance !== undefined) c.wireResistance = o.wireResistance;
   if (o.scaling !== undefined) c.scaling = o.scaling;
+  if (o.mapping !== undefined) c.mapping = o.mapping;
+  if (o.cellsPerWeight !== undefined) c.cellsPerWeight = o.cellsPerWeight;
+  if (o.sliceBits !== undefined) c.sliceBits = o.sliceBits;
   if (o.saturate === false) c.saturate = false;
   return c;
 }

@@ -1,21 +1,27 @@
 import { availableParallelism } from 'node:os';
+import { checksum, makePart, PART_FILE, studyConfig } from '../cluster/part.js';
+import type { Shard } from '../cluster/shard.js';
 import { XbarError } from '../core/errors.js';
 import type { Kernels } from '../core/kernels.js';
 import type { Progress } from '../core/progress.js';
 import type { Compensation } from '../crossbar/age.js';
 import { resolveCircuit } from '../crossbar/circuit.js';
 import { writeChipMaps } from '../crossbar/maps-node.js';
+import { runMonteCarlo } from '../crossbar/montecarlo.js';
 import { runMonteCarloParallel } from '../crossbar/parallel-node.js';
 import type { CrossbarPlan } from '../crossbar/plan.js';
+import type { Dataset } from '../data/dataset.js';
 import { loadDataset } from '../data/node.js';
-import { type FaultSpec, formatFaultSpec, parseFaultSpec } from '../faults/index.js';
+import { type FaultSpec, formatFaultSpec } from '../faults/index.js';
 import { loadFaultSpec } from '../faults/node.js';
 import { foldBatchNorm } from '../nn/fold.js';
+import type { Model } from '../nn/model.js';
 import { openModel } from '../onnx/open-node.js';
 import { checkCompatible, circuitFrom, type HardwareOptions } from './inputs.js';
 import { deviceFrom, loadTech } from './inputs-node.js';
 import { inRunFolder } from './run-folder.js';
 import { type ChipsRunner, parseSweep, parseTimes, type SimulateRun, type SweepPoint, simulateFiles, simulateStudy } from './simulate.js';
+import type { SimulatePartData } from './simulate-part.js';
 
 /**
  * `xbar simulate` in Node: the model, data, device and fault files named by the options, the
@@ -42,6 +48,8 @@ export interface SimulateOptions extends HardwareOptions {
   driftCompensation?: Compensation;
   /** Technology file for the energy, latency and area of each point (default src/cost/tech/default.json). */
   tech?: string;
+  /** Run only this shard of the (sweep point x chip) items and write its part to --out (src/cluster/). */
+  shard?: Shard;
 }
 
 /** The options of one sweep point. */
@@ -91,6 +99,12 @@ export function applySweep(o: SimulateOptions, key: string, value: string): Simu
       return { ...o, faults: withDensity(o.faults, num()) };
     case 'time':
       return { ...o, time: value };
+    case 'mapping':
+      if (value !== 'differential' && value !== 'reference')
+        throw new XbarError(`--sweep mapping: '${value}' is not one of differential, reference`);
+      return { ...o, mapping: value };
+    case 'cells-per-weight':
+      return { ...o, cellsPerWeight: num() };
     case 'drift-compensation':
       if (!['none', 'global', 'column'].includes(value))
         throw new XbarError(`--sweep drift-compensation: '${value}' is not one of none, global, column`);
@@ -102,7 +116,7 @@ export function applySweep(o: SimulateOptions, key: string, value: string): Simu
 function withLayers(faults: string, layers: string): string {
   const terms = formatFaultSpec(loadFaultSpec(faults)).split('+');
   // Through the text form, so that the layer list gets the parser's checks.
-  return formatFaultSpec(parseFaultSpec(terms.map((t) => `${t.split('@')[0]}@layers=${layers}`).join('+')));
+  return formatFaultSpec(loadFaultSpec(terms.map((t) => `${t.split('@')[0]}@layers=${layers}`).join('+')));
 }
 
 /** Sets the density of every region pattern; random patterns keep their rates. */
@@ -143,21 +157,23 @@ export async function runSimulate(o: SimulateOptions, kernels: Kernels, progress
       driftCompensation: po.driftCompensation,
     };
   });
+  if (o.shard && !o.out) throw new XbarError('--shard needs --out: a shard writes its part of the results there, for xbar merge');
   const ds = loadDataset(datasetName, { dataDir: o.dataDir, limitTest: o.limitTest });
   checkCompatible(model.spec, ds, `model ${o.model}`);
   // Every file goes to a staging folder that replaces --out whole at the end (src/study/run-folder.ts).
   const runOptions = { out: o.out, command: 'simulate', key: o, inputs: [o.model, o.dataDir, o.device] };
-  const study = { sweepKey: sweep.key, points, chips: o.chips, seed: o.seed, times, tech: loadTech(o.tech) };
-  const workers = Math.min(o.workers ?? availableParallelism(), o.chips);
-  const runChips: ChipsRunner | undefined =
-    workers > 1
-      ? (m, plan, device, faults, test, cfg, onChip) =>
-          runMonteCarloParallel(m, plan, device, faults, test, cfg, { workers, kernels: kernels.name === 'js' ? 'js' : 'native', onChip })
-      : undefined;
+  const study = { sweepKey: sweep.key, points, chips: o.chips, seed: o.seed, times, tech: loadTech(o.tech), shard: o.shard };
+  // The chips of a point (all, or a shard's) on worker threads, unless there are too few for two.
+  const runChips: ChipsRunner = (m, plan, device, faults, test, cfg, onChip) => {
+    const workers = Math.min(o.workers ?? availableParallelism(), cfg.chips);
+    return workers > 1
+      ? runMonteCarloParallel(m, plan, device, faults, test, cfg, { workers, kernels: kernels.name === 'js' ? 'js' : 'native', onChip })
+      : runMonteCarlo(m, plan, device, faults, test, cfg, kernels, { onChip });
+  };
   return inRunFolder(runOptions, async (run) => {
-    const nMaps = Math.min(o.chips, o.maps ?? 1);
-    // The defect maps of the first chips of every point with faults.
-    const onPoint = (p: SweepPoint, plan: CrossbarPlan) => {
+    // The defect maps of the first chips of every point with faults: each shard draws those of its own chips.
+    const onPoint = (p: SweepPoint, plan: CrossbarPlan, chips: { first: number; count: number }) => {
+      const nMaps = Math.min(o.chips, o.maps ?? 1) - chips.first;
       if (run && p.faults.length && nMaps > 0)
         writeChipMaps(
           run.path('maps', sweep.key ? `${sweep.key}=${p.value}`.replace(/[^\w.=-]+/g, '_') : ''),
@@ -165,11 +181,49 @@ export async function runSimulate(o: SimulateOptions, kernels: Kernels, progress
           p.device,
           p.faults,
           o.seed,
-          nMaps,
+          Math.min(nMaps, chips.count),
+          chips.first,
         );
     };
     const result = await simulateStudy(o.model, model, ds, study, kernels, progress, { runChips, onPoint });
-    if (run) for (const [name, text] of Object.entries(simulateFiles(o, result))) run.write(name, text);
+    if (run && o.shard) run.write(PART_FILE, `${JSON.stringify(simulatePart(o, o.shard, model, ds, result, sweep.key, times))}\n`);
+    else if (run)
+      for (const [name, text] of Object.entries(simulateFiles({ ...studyConfig(o), out: o.out }, result))) run.write(name, text);
     return result;
   });
+}
+
+/** A shard's part (src/cluster/part.ts): its points' chips, and what must agree between the shards of one run. */
+function simulatePart(
+  o: SimulateOptions,
+  shard: Shard,
+  model: Model,
+  ds: Dataset,
+  result: SimulateRun,
+  sweepKey: string,
+  times: { label: string }[] | null,
+) {
+  const data: SimulatePartData = {
+    sweepKey,
+    times: times?.map((t) => t.label) ?? null,
+    points: result.items.total / o.chips,
+    chips: o.chips,
+    dataset: ds.name,
+    run: result.ran.map((p) => ({
+      index: p.index,
+      value: p.value,
+      configs: p.configs,
+      cost: p.cost,
+      images: p.result.images,
+      seconds: p.result.seconds,
+      chips: p.result.chips,
+    })),
+  };
+  const nCalib = Math.min(ds.train.n, result.circuit.calibrationImages);
+  const inputs = {
+    model: checksum(JSON.stringify(model.spec), ...model.params.map((q) => q.value)),
+    data: checksum(ds.test.x, ds.test.y, ds.train.x.subarray(0, nCalib * model.inputSize)),
+  };
+  const header = { command: 'simulate', config: studyConfig(o), inputs, seed: o.seed, shard, items: result.items };
+  return makePart(header, data);
 }

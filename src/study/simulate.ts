@@ -1,3 +1,4 @@
+import { chipsOfPoint, type ItemRange, itemBlock, type Shard } from '../cluster/shard.js';
 import { XbarError } from '../core/errors.js';
 import type { Kernels } from '../core/kernels.js';
 import type { Progress } from '../core/progress.js';
@@ -5,14 +6,18 @@ import { costOfModel, measureActivity } from '../cost/network.js';
 import { type CostSummary, summary as costSummary } from '../cost/recovery.js';
 import type { Tech } from '../cost/tech.js';
 import type { Compensation, ReadAt } from '../crossbar/age.js';
+import { checkFaultMaps } from '../crossbar/chip.js';
 import type { Circuit } from '../crossbar/circuit.js';
-import { type ChipResult, type MonteCarloConfig, type MonteCarloResult, resultsPerRead, runMonteCarlo } from '../crossbar/montecarlo.js';
+import { type ChipResult, type MonteCarloConfig, type MonteCarloResult, runMonteCarlo } from '../crossbar/montecarlo.js';
 import { type CrossbarPlan, planCrossbars } from '../crossbar/plan.js';
 import { simulateResultsJson } from '../crossbar/results.js';
 import type { Dataset, Split } from '../data/dataset.js';
 import type { Device } from '../device/config.js';
 import { type FaultSpec, formatFaultSpec } from '../faults/index.js';
 import type { Model } from '../nn/model.js';
+import { type PointConfig, pointRows, type SweepRow } from './simulate-part.js';
+
+export type { PointConfig, SweepRow } from './simulate-part.js';
 
 /**
  * The Monte Carlo study of `xbar simulate`: one network on many simulated chips at every point of
@@ -71,6 +76,8 @@ export function parseSweep(text: string): { key: string; values: string[] } {
     'density',
     'time',
     'drift-compensation',
+    'mapping',
+    'cells-per-weight',
   ];
   if (eq < 1) throw new XbarError(`--sweep '${text}' must look like key=v1,v2,... with key one of ${keys.join(', ')}`);
   const key = text.slice(0, eq);
@@ -83,14 +90,6 @@ export function parseSweep(text: string): { key: string; values: string[] } {
     .filter(Boolean);
   if (!values.length) throw new XbarError(`--sweep ${key}= has no values`);
   return { key, values };
-}
-
-export interface SweepRow {
-  key: string;
-  value: string;
-  result: MonteCarloResult;
-  /** Energy, latency and area per inference of this point's mapping (docs/cost.md), nominal conductances. */
-  cost: CostSummary;
 }
 
 /** One point of a sweep: what its chips are made of. */
@@ -114,6 +113,8 @@ export interface SimulateStudy {
   times: { label: string; t: number }[] | null;
   /** The technology the points are costed with. */
   tech: Tech;
+  /** Run only this shard of the (point x chip) items (src/cluster/): for each point, a range of its chips. */
+  shard?: Shard;
 }
 
 /** Runs a point's chips: runMonteCarlo in this thread by default (simulate-node.ts: worker threads). */
@@ -129,8 +130,8 @@ export type ChipsRunner = (
 
 export interface SimulateHooks {
   runChips?: ChipsRunner;
-  /** After a point's chips ran: its plan, e.g. to draw the chips' defect maps. */
-  onPoint?: (point: SweepPoint, plan: CrossbarPlan) => void;
+  /** After a point's chips ran: its plan and the chips that ran, e.g. to draw their defect maps. */
+  onPoint?: (point: SweepPoint, plan: CrossbarPlan, chips: ItemRange) => void;
 }
 
 export interface SimulateRun {
@@ -141,6 +142,20 @@ export interface SimulateRun {
   circuit: Circuit;
   /** Each row's configuration, as results.json records it. */
   configs: PointConfig[];
+  /** The points that ran (all, or a shard's), with their chips: what a shard's part holds. */
+  ran: PointRun[];
+  /** The (point x chip) items that ran, of how many. */
+  items: ItemRange & { total: number };
+}
+
+/** One sweep point as it ran: its rows' configurations, cost and result (its chips, or a shard's). */
+export interface PointRun {
+  /** The point's position in the sweep. */
+  index: number;
+  value: string;
+  configs: PointConfig[];
+  cost: CostSummary;
+  result: MonteCarloResult;
 }
 
 /** Every point's chips: one row per point, or per (point, read time) with several times. */
@@ -162,7 +177,13 @@ export async function simulateStudy(
   const calib = ds.train.x.subarray(0, nCalib * model.inputSize);
   const rows: SweepRow[] = [];
   const configs: PointConfig[] = [];
-  for (const p of points) {
+  const ran: PointRun[] = [];
+  // A shard runs its block of the flattened (point x chip) items: for each point, a range of chips.
+  const total = points.length * study.chips;
+  const block = study.shard ? itemBlock(total, study.shard) : { first: 0, count: total };
+  for (const [index, p] of points.entries()) {
+    const chips = chipsOfPoint(block, study.chips, index);
+    if (!chips.count) continue;
     const nWeighted = model.layers.filter((l) => l.spec.type === 'dense' || l.spec.type === 'conv2d').length;
     for (const f of p.faults)
       if (f.layers !== 'all')
@@ -170,50 +191,39 @@ export async function simulateStudy(
           if (l < 0 || l >= nWeighted)
             throw new XbarError(`--faults names layer ${l}, but the model has weighted layers 0..${nWeighted - 1}`);
     const plan = planCrossbars(model, p.circuit, calib, nCalib, kernels);
+    checkFaultMaps(plan, p.faults);
     const cost = costSummary(
       costOfModel({ model, plan, device: p.device, activity: measureActivity(model, plan, calib, nCalib, kernels) }, tech),
     );
-    progress.start(study.chips, sweep.key ? `${sweep.key}=${p.value}` : 'chips');
+    progress.start(chips.count, sweep.key ? `${sweep.key}=${p.value}` : 'chips');
     const onChip = (r: ChipResult, done: number) => progress.update(done, `chip ${r.chip}: ${(100 * r.accuracy).toFixed(2)}%`);
     const reads: ReadAt[] | undefined = times?.map(({ t }) => ({ t, compensation: p.driftCompensation ?? 'none' }));
-    const cfg = { chips: study.chips, seed: study.seed, reads };
+    const cfg = { chips: chips.count, firstChip: chips.first, seed: study.seed, reads };
     const result = await runChips(model, plan, p.device, p.faults, ds.test, cfg, onChip);
     progress.stop();
-    // Several times with another sweep: one row per (value, time), keyed 'key+time' with values 'v@t'.
-    if (times && times.length > 1)
-      resultsPerRead(result, times.length).forEach((r, i) => {
-        const label = times[i].label;
-        rows.push(
-          sweep.key
-            ? { key: `${sweep.key}+time`, value: `${p.value}@${label}`, result: r, cost }
-            : { key: 'time', value: label, result: r, cost },
-        );
-        configs.push(configOf(p, reads?.[i]));
-      });
-    else {
-      rows.push({ key: sweep.key, value: p.value, result, cost });
-      configs.push(configOf(p, reads?.[0]));
-    }
-    hooks.onPoint?.(p, plan);
-    if (times && times.length > 1)
-      for (const r of rows.slice(-times.length))
+    // Several times: one row per (value, time), keyed 'time', or 'key+time' with values 'v@t' (pointRows).
+    const pointConfigs = times && times.length > 1 ? times.map((_, i) => configOf(p, reads?.[i])) : [configOf(p, reads?.[0])];
+    const pointRowsOf = pointRows(sweep.key, times?.map((t) => t.label) ?? null, p.value, result, cost);
+    rows.push(...pointRowsOf);
+    configs.push(...pointConfigs);
+    ran.push({ index, value: p.value, configs: pointConfigs, cost, result });
+    hooks.onPoint?.(p, plan, chips);
+    if (sweep.key || pointRowsOf.length > 1)
+      for (const r of pointRowsOf)
         progress.log(
-          `${r.key}=${r.value}: accuracy ${(100 * r.result.summary.mean).toFixed(2)}% +- ${(100 * r.result.summary.std).toFixed(2)} over ${study.chips} chips`,
+          `${r.key}=${r.value}: accuracy ${(100 * r.result.summary.mean).toFixed(2)}% +- ${(100 * r.result.summary.std).toFixed(2)} over ${chips.count} chips`,
         );
-    else if (sweep.key)
-      progress.log(
-        `${sweep.key}=${p.value}: accuracy ${(100 * result.summary.mean).toFixed(2)}% +- ${(100 * result.summary.std).toFixed(2)} over ${study.chips} chips`,
-      );
   }
-  return { rows, model: name, dataset: ds.name, device: points[0].device, circuit: points[0].circuit, configs };
-}
-
-export interface PointConfig {
-  device: Device;
-  circuit: unknown;
-  faults: string;
-  /** The read time (seconds after programming) and drift compensation, with --time. */
-  read?: ReadAt;
+  return {
+    rows,
+    model: name,
+    dataset: ds.name,
+    device: points[0].device,
+    circuit: points[0].circuit,
+    configs,
+    ran,
+    items: { ...block, total },
+  };
 }
 
 function configOf(p: { device: Device; circuit: unknown; faults: FaultSpec }, read: ReadAt | undefined): PointConfig {
@@ -228,7 +238,10 @@ function csvRow(cells: (string | number)[]): string {
  * The files of a run: results.json (everything, with the configuration and seeds; `command` the
  * options that reproduce it), chips.csv and summary.csv.
  */
-export function simulateFiles(command: object, run: SimulateRun): Record<'results.json' | 'chips.csv' | 'summary.csv', string> {
+export function simulateFiles(
+  command: object,
+  run: Pick<SimulateRun, 'rows' | 'model' | 'dataset' | 'configs'>,
+): Record<'results.json' | 'chips.csv' | 'summary.csv', string> {
   const json = simulateResultsJson({
     command,
     model: run.model,

@@ -3,7 +3,7 @@ import { writeFileAtomic } from '../core/fs-node.js';
 import { onInterrupt } from '../core/interrupt.js';
 import type { Kernels } from '../core/kernels.js';
 import type { Progress } from '../core/progress.js';
-import { programChip } from '../crossbar/chip.js';
+import { checkFaultMaps, programChip } from '../crossbar/chip.js';
 import { resolveCircuit } from '../crossbar/circuit.js';
 import { planCrossbars } from '../crossbar/plan.js';
 import { loadDataset } from '../data/node.js';
@@ -65,6 +65,7 @@ function prepare(o: SpiceOptions, kernels: Kernels) {
   checkCompatible(model.spec, ds, `model ${o.model}`);
   const nCalib = Math.min(ds.train.n, circuit.calibrationImages);
   const plan = planCrossbars(model, circuit, ds.train.x.subarray(0, nCalib * model.inputSize), nCalib, kernels);
+  checkFaultMaps(plan, faults);
   checkSpiceSupport(model, plan, device);
   for (const f of faults)
     if (f.layers !== 'all')

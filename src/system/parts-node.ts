@@ -24,7 +24,7 @@ export interface Part {
   install: string;
 }
 
-export type PartId = 'native' | 'ngspice' | 'eecircuit' | 'chromium' | 'fashion-mnist' | 'torch' | 'onnx';
+export type PartId = 'native' | 'ngspice' | 'eecircuit' | 'chromium' | 'fashion-mnist' | 'torch' | 'onnx' | 'slurm';
 
 /** Debian's interpreter: the `python3` first on PATH may be another one without Debian's packages. */
 export const DEBIAN_PYTHON = '/usr/bin/python3';
@@ -71,6 +71,13 @@ export const PARTS: readonly Part[] = [
     for: 'checking exported ONNX files against the reference checker',
     tested: true,
     install: 'bash scripts/install-system-deps.sh onnx',
+  },
+  {
+    id: 'slurm',
+    what: 'Slurm and munge (slurm-wlm), run as root',
+    for: 'xbar slurm --submit on this machine (scripts/slurm-local.sh) and the cluster test (test/cluster/)',
+    tested: true,
+    install: 'bash scripts/install-system-deps.sh slurm (and run as root: the local cluster starts slurmd)',
   },
   {
     id: 'torch',
@@ -136,6 +143,15 @@ export function probe(id: PartId): { ok: boolean; detail: string } {
       return existsSync(FASHION_MNIST_DIR) ? { ok: true, detail: FASHION_MNIST_DIR } : { ok: false, detail: `no ${FASHION_MNIST_DIR}` };
     case 'onnx':
       return pythonHas('onnx');
+    case 'slurm': {
+      // Debian puts the daemons in /usr/sbin, often off a user's PATH; the clients in /usr/bin.
+      const sbin = (bin: string) => onPath(bin) ?? ['/usr/bin', '/usr/sbin'].map((d) => join(d, bin)).find((p) => existsSync(p)) ?? null;
+      const absent = ['sbatch', 'squeue', 'slurmctld', 'slurmd', 'munged', 'mungekey'].filter((b) => !sbin(b));
+      if (absent.length) return { ok: false, detail: `${absent.join(', ')} not found` };
+      if (process.getuid?.() !== 0) return { ok: false, detail: 'not root: a local slurmd must run as root' };
+      const r = spawnSync(sbin('sbatch') as string, ['--version'], { encoding: 'utf8', timeout: 20_000 });
+      return { ok: true, detail: r.stdout.trim() || 'sbatch' };
+    }
     case 'torch':
       return pythonHas('torch');
   }

@@ -70,11 +70,17 @@ describe('src/cli structure', () => {
       'mitigation',
       'cost',
       'report',
+      'cluster',
       'study',
       'system',
       'cli',
     ];
     const src = join(CLI, '..');
+    // A new folder takes its place in the order (and in docs/architecture.md) before it is used.
+    const folders = readdirSync(src, { withFileTypes: true })
+      .filter((e) => e.isDirectory())
+      .map((e) => e.name);
+    expect(folders.filter((f) => !order.includes(f))).toEqual([]);
     const offending: string[] = [];
     for (const folder of order) {
       const walk = (dir: string): void => {

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { chipMaps, hardwareOf, layerImpact, openSession, simulate } from '../../playground/src/engine.js';
+import { chipMaps, hardwareOf, layerImpact, openOnnxSession, openSession, simulate } from '../../playground/src/engine.js';
 import { cliArgs, parseSettings } from '../../playground/src/settings.js';
 
 /**
@@ -17,15 +17,24 @@ const assets = join(root, 'playground/assets');
 const data = join(assets, 'data/mnist');
 const idx = (n: string) => new Uint8Array(gunzipSync(readFileSync(join(data, `${n}.gz`))));
 
+const pageData = () => ({
+  trainImages: idx('train-images-idx3-ubyte'),
+  trainLabels: idx('train-labels-idx1-ubyte'),
+  testImages: idx('t10k-images-idx3-ubyte'),
+  testLabels: idx('t10k-labels-idx1-ubyte'),
+});
+const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
 function session(name: string) {
   const dir = join(assets, 'models', name);
   const weights = new Uint8Array(readFileSync(join(dir, 'weights.bin')));
-  return openSession(name, readFileSync(join(dir, 'model.json'), 'utf8'), weights, createHash('sha256').update(weights).digest('hex'), {
-    trainImages: idx('train-images-idx3-ubyte'),
-    trainLabels: idx('train-labels-idx1-ubyte'),
-    testImages: idx('t10k-images-idx3-ubyte'),
-    testLabels: idx('t10k-labels-idx1-ubyte'),
-  });
+  return openSession(name, readFileSync(join(dir, 'model.json'), 'utf8'), weights, sha(weights), pageData());
+}
+
+function cliSimulate(args: string[]) {
+  return JSON.parse(
+    execFileSync('node', [join(root, 'dist/cli/main.js'), 'simulate', ...args, '--json', '--workers', '1'], { encoding: 'utf8' }),
+  );
 }
 
 describe('the playground engine', () => {
@@ -43,22 +52,7 @@ describe('the playground engine', () => {
     let reported = 0;
     const sim = simulate(s, hw, settings, () => reported++);
     expect(reported).toBe(20);
-    const cli = JSON.parse(
-      execFileSync(
-        'node',
-        [
-          join(root, 'dist/cli/main.js'),
-          'simulate',
-          ...cliArgs(settings, join(assets, 'models/mlp-paper'), data),
-          '--json',
-          '--workers',
-          '1',
-        ],
-        {
-          encoding: 'utf8',
-        },
-      ),
-    );
+    const cli = cliSimulate(cliArgs(settings, join(assets, 'models/mlp-paper'), data));
     expect(cli[0].summary).toEqual(sim.result.summary);
     // The confusion matrix holds every image of every chip, its diagonal the correct answers.
     const total = sim.confusion.reduce((a, b) => a + b, 0);
@@ -75,5 +69,26 @@ describe('the playground engine', () => {
     for (const l of impact.layers) expect(l.accuracy).toBeLessThanOrEqual(impact.base + 0.02);
     const maps = chipMaps(hw, settings.seed);
     expect(maps.map((m) => m.tiles.some((t) => t.kind?.some((k) => k > 0)))).toEqual([false, true, false, true]);
+  });
+
+  it('opens an .onnx file from PyTorch (an MLP) and simulates it as xbar simulate --model file.onnx does', () => {
+    const file = join(root, 'test/fixtures/onnx/mlp-op17.onnx');
+    const bytes = new Uint8Array(readFileSync(file));
+    const onnx = openOnnxSession('mlp-op17.onnx', bytes, sha(bytes), pageData());
+    expect(onnx.dataset).toBe('mnist');
+    expect(onnx.softwareAccuracy).toBeGreaterThan(0.9);
+    const set = parseSettings({
+      device: 'reram-generic',
+      sigma: 0.1,
+      faults: 'ring:cx=0.5,cy=0.5,radius=0.3,width=0.1,density=1@layers=0',
+      chips: 3,
+      seed: 5,
+    });
+    const sim = simulate(onnx, hardwareOf(onnx, set), set, () => {});
+    expect(cliSimulate(cliArgs(set, file, data))[0].summary).toEqual(sim.result.summary);
+    // Not an ONNX file: one line naming the file.
+    expect(() => openOnnxSession('broken.onnx', bytes.subarray(0, 100), sha(bytes), pageData())).toThrow(
+      /broken\.onnx is not a readable ONNX model/,
+    );
   });
 });

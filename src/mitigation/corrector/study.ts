@@ -2,7 +2,7 @@ import type { Kernels } from '../../core/kernels.js';
 import { type Progress, silentProgress } from '../../core/progress.js';
 import { type Summary, summarize } from '../../crossbar/stats.js';
 import type { Split } from '../../data/dataset.js';
-import { describePopulation, type Population, type SpatialPattern } from '../population.js';
+import { type ChipDefect, describePopulation, type Population, type SpatialPattern } from '../population.js';
 import {
   type Corrector,
   type CorrectorShape,
@@ -80,7 +80,7 @@ export interface StudyRow {
 
 export interface OracleRow {
   chip: number;
-  type: SpatialPattern;
+  type: ChipDefect['type'];
   uncorrected: number;
   oracle: number;
   /** The main-size correctors (one per normalisation) on the same chip. */

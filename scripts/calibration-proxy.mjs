@@ -48,7 +48,7 @@ const whole = (name) => {
 const [images, epochs, chips, workers] = ['images', 'epochs', 'chips', 'workers'].map(whole);
 const resultsPath = join(a.run, 'results.json');
 if (!existsSync(resultsPath)) fail(`${resultsPath} is missing: give the folder of a finished xbar correctnet run`);
-if (!existsSync(new URL('../dist/cli/correctnet.js', import.meta.url))) fail('run `npm run build` first');
+if (!existsSync(new URL('../dist/study/correctnet-node.js', import.meta.url))) fail('run `npm run build` first');
 let r;
 try {
   r = JSON.parse(readFileSync(resultsPath, 'utf8'));
@@ -68,7 +68,7 @@ const configs = positionals.map((p) => {
 if (!configs.length) fail('give at least one configuration, e.g. 4,4,4,4,2,4');
 
 const { loadKernels } = await import('../dist/core/kernels-node.js');
-const { calibrationSearchSetup, correctnetImages, evaluationWorkers } = await import('../dist/cli/correctnet.js');
+const { calibrationSearchSetup, correctnetImages, evaluationWorkers } = await import('../dist/study/correctnet-node.js');
 const { loadDataset } = await import('../dist/data/node.js');
 const { calibrationPlacementProblem } = await import('../dist/mitigation/correctnet/calibration.js');
 const { loadModel } = await import('../dist/nn/io-node.js');

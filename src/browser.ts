@@ -5,6 +5,7 @@
 export { XbarError } from './core/errors.js';
 export type { Kernels } from './core/kernels.js';
 export { jsKernels } from './core/kernels-js.js';
+export { type Progress, silentProgress } from './core/progress.js';
 export { Rng } from './core/rng.js';
 export { costText, eng } from './cost/format.js';
 export {
@@ -104,4 +105,32 @@ export { type ModelSpec, modelSpecSchema, parseModelSpec } from './nn/spec.js';
 export type { Param, Tensor } from './nn/tensor.js';
 export { type EpochStats, evaluate, type TrainConfig, type TrainHooks, train } from './nn/train.js';
 export { commandLine as simulateCommandLine, extractSimulate, type SimData } from './report/kinds/simulate.js';
+export {
+  type ChipOptions,
+  type CorrectEvalOptions,
+  type CorrectorSetup,
+  type CorrectStudyOptions,
+  type CorrectTrainOptions,
+  correctorSetup,
+  correctorStudy,
+  evalCorrectorStudy,
+  type HeldOutSummary,
+  studyConfig as correctorStudyConfig,
+  type TrainingOptions as CorrectorTrainingOptions,
+  trainCorrectorStudy,
+} from './study/corrector.js';
+export { DEMO_DEFAULTS, type DemoConfig, type DemoResult, runDemoStudy } from './study/demo.js';
+export { type EvalResult, evalStudy } from './study/eval.js';
+export { checkCompatible, circuitFrom, type HardwareOptions } from './study/inputs.js';
+export {
+  parseSweep,
+  parseTimes,
+  type SimulateRun,
+  type SimulateStudy,
+  type SweepPoint,
+  type SweepRow,
+  simulateFiles,
+  simulateStudy,
+} from './study/simulate.js';
+export { type TrainOptions, type TrainResult, trainConfig, trainStudy } from './study/train.js';
 export { VERSION } from './version.js';

@@ -1,9 +1,9 @@
 /** xbar's library API for Node: everything in the portable entry, plus files and native kernels. */
 export * from './browser.js';
-export { type CorrectnetOptions, markdownTable as correctnetTable, runCorrectnet } from './cli/correctnet.js';
-export { makeProgress, type Progress } from './cli/progress.js';
 export { writeFileAtomic } from './core/fs-node.js';
 export { loadKernels } from './core/kernels-node.js';
+export { type Progress, silentProgress } from './core/progress.js';
+export { makeProgress } from './core/progress-node.js';
 export * from './data/node.js';
 export { loadFaultSpec } from './faults/node.js';
 export {
@@ -46,6 +46,7 @@ export {
   greedyPlacement,
   type PlacementProblem,
   type PlacementSite,
+  REINFORCE_DEFAULTS,
   type ReinforceConfig,
   type RlResult,
   reinforcePlacement,
@@ -67,4 +68,15 @@ export {
 export { composeStepHooks, perturbLayer, Rails, WeightNoise, type WeightNoiseConfig } from './mitigation/noise.js';
 export { Compensation } from './nn/compensation.js';
 export { loadModel, saveModel } from './nn/io-node.js';
+export { openModel } from './onnx/open-node.js';
 export * from './spice/index.js';
+export { type CorrectnetOptions, markdownTable as correctnetTable, runCorrectnet } from './study/correctnet-node.js';
+export { runCorrectEval, runCorrectStudy, runCorrectTrain } from './study/corrector-node.js';
+export { type CostOptions, runCost } from './study/cost-node.js';
+export { runDemoFolder } from './study/demo-node.js';
+export { type EvalOptions, runEval } from './study/eval-node.js';
+export { type ImportCliOptions, runExport, runImport } from './study/import-node.js';
+export { deviceFrom, loadTech, resolveModel } from './study/inputs-node.js';
+export { runSimulate, type SimulateOptions } from './study/simulate-node.js';
+export { runSpiceCompare, runSpiceExport, type SpiceCompareOptions, type SpiceExportOptions } from './study/spice-node.js';
+export { runTrain } from './study/train-node.js';

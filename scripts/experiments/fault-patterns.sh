@@ -2,11 +2,15 @@
 # The spatial-defect experiment of docs/faults.md: mlp-paper on digits8, 100 chips per row, every
 # pattern at the same overall fault rate (default 1% of the cells of every array), stuck-on and
 # stuck-off. Region densities are rate / (the region's share of the array).
-# Usage: bash scripts/experiments/fault-patterns.sh [rate] [chips]   (after npm ci)
+# Usage: bash scripts/experiments/fault-patterns.sh [rate] [chips] [mapping]   (after npm ci)
+# mapping: differential (default: a G+/G- pair per weight) or reference (one cell per weight and a
+# shared reference column per array, docs/devices.md); results go to runs/fault-patterns[-reference]-<kind>.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 rate=${1:-0.01}
 chips=${2:-100}
+mapping=${3:-differential}
+suffix=""; [ "$mapping" = differential ] || suffix="-$mapping"
 model=runs/mlp-paper
 [ -f "$model/model.json" ] || node dist/cli/main.js train --model mlp-paper --seed 1 --out "$model" --quiet
 d() { node -e "console.log(+(($1) * $rate).toPrecision(4))"; }
@@ -17,6 +21,6 @@ spec() {
 }
 for kind in stuck-on stuck-off; do
   sa=1; [ "$kind" = stuck-off ] && sa=0
-  echo "== $kind, overall fault rate $rate, $chips chips, no programming variation"
-  node dist/cli/main.js simulate -m "$model" --chips "$chips" --seed 1 --sigma 0 --sweep "faults=$(spec $kind $sa)" --quiet --out "runs/fault-patterns-$kind"
+  echo "== $kind, overall fault rate $rate, $chips chips, no programming variation, $mapping mapping"
+  node dist/cli/main.js simulate -m "$model" --chips "$chips" --seed 1 --sigma 0 --mapping "$mapping" --sweep "faults=$(spec $kind $sa)" --quiet --out "runs/fault-patterns$suffix-$kind"
 done

@@ -1,12 +1,11 @@
 import { realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { mergeRun } from '../cluster/merge-node.js';
 import { layout } from '../cluster/slurm.js';
 import { checkCommand, slurmRun } from '../cluster/slurm-node.js';
 import { XbarError } from '../core/errors.js';
-import { output, pct } from './common.js';
-import { intOption } from './options.js';
+import { mergeRun } from '../study/merge-node.js';
+import { intOption, output, pct } from './options.js';
 
 /** Slurm's options that may also follow the command (--time there is the command's own). */
 const TRAILING: Record<string, 'value' | 'flag'> = {

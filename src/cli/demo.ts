@@ -1,12 +1,11 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { makeProgress } from '../core/progress-node.js';
 import { demoTable } from '../report/kinds/demo.js';
 import { DEMO_DEFAULTS, type DemoConfig } from '../study/demo.js';
 import { runDemoFolder } from '../study/demo-node.js';
-import { common, kernelsFrom, pct } from './common.js';
-import { floatOption, intOption } from './options.js';
-import { makeProgress } from './progress.js';
-import { runTrain } from './train.js';
+import { runTrain } from '../study/train-node.js';
+import { common, floatOption, intOption, kernelsFrom, pct } from './options.js';
 
 /**
  * `xbar demo` (`npm start`): train the papers' network, damage it on simulated chips (variation,

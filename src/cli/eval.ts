@@ -1,52 +1,24 @@
-import { XbarError } from '../core/errors.js';
-import type { Kernels } from '../core/kernels.js';
-import { loadDataset } from '../data/node.js';
-import { argmaxRows } from '../nn/loss.js';
-import { evaluate } from '../nn/train.js';
-import { openModel } from './onnx.js';
-import { checkCompatible } from './train.js';
+import type { Command } from 'commander';
+import { runEval } from '../study/eval-node.js';
+import { common, DATA_DIR_HELP, intOption, kernelsFrom, pct } from './options.js';
 
-export interface EvalOptions {
-  model: string;
-  dataset?: string;
-  dataDir?: string;
-  limitTest?: number;
-  /** Load a model holding NaN or Inf weights, with a warning, instead of refusing it. */
-  allowNonfinite?: boolean;
-}
-
-export interface EvalResult {
-  dataset: string;
-  samples: number;
-  accuracy: number;
-  loss: number;
-  /** confusion[true][predicted] */
-  confusion: number[][];
-  perClassAccuracy: number[];
-  parameters: number;
-}
-
-export function runEval(opts: EvalOptions, kernels: Kernels, warn: (line: string) => void = () => {}): EvalResult {
-  const { model, file, warnings } = openModel(opts.model, opts, { nonFinite: opts.allowNonfinite ? 'warn' : 'refuse' });
-  for (const w of warnings) warn(w);
-  const datasetName = opts.dataset ?? (typeof file.meta.dataset === 'string' ? file.meta.dataset : undefined);
-  if (!datasetName) throw new XbarError(`${opts.model} does not record its dataset: pass --dataset`);
-  const ds = loadDataset(datasetName, { dataDir: opts.dataDir, limitTest: opts.limitTest, limitTrain: 1 });
-  checkCompatible(model.spec, ds, `model ${opts.model}`);
-  const { accuracy, loss } = evaluate(model, ds.test, kernels);
-  const k = ds.numClasses;
-  if (model.outputSize !== k)
-    throw new XbarError(`model ${opts.model} has ${model.outputSize} outputs, dataset '${ds.name}' has ${k} classes`);
-  const pred = argmaxRows(model.predict(ds.test.x, ds.test.n, kernels), k);
-  const confusion = Array.from({ length: k }, () => new Array<number>(k).fill(0));
-  for (let i = 0; i < pred.length; i++) confusion[ds.test.y[i]][pred[i]]++;
-  const perClassAccuracy = confusion.map(
-    (row, i) =>
-      row[i] /
-      Math.max(
-        1,
-        row.reduce((a, b) => a + b, 0),
-      ),
-  );
-  return { dataset: ds.name, samples: ds.test.n, accuracy, loss, confusion, perClassAccuracy, parameters: model.parameterCount };
+/** `xbar eval`: src/study/eval-node.ts (runEval) does the work; this reads flags and prints. */
+export function registerEval(p: Command): void {
+  common(
+    p
+      .command('eval')
+      .description('evaluate a saved model on a test set')
+      .requiredOption('-m, --model <dir|file.onnx>', 'folder of a saved model, or a .onnx file (imported in memory)')
+      .option('-d, --dataset <name>', 'dataset (default: the one it was trained on)')
+      .option('--data-dir <dir>', DATA_DIR_HELP)
+      .option('--limit-test <n>', 'use only the first n test images', intOption(1))
+      .option('--allow-nonfinite', 'load a model holding NaN or Inf weights with a warning instead of refusing it'),
+  ).action((o) => {
+    const r = runEval(o, kernelsFrom(o), (w) => process.stderr.write(`warning: ${w}\n`));
+    if (o.json) console.log(JSON.stringify(r, null, 2));
+    else {
+      console.log(`${o.model} on ${r.dataset}: test accuracy ${pct(r.accuracy)} (${r.samples} images), loss ${r.loss.toFixed(4)}`);
+      console.log(`per class: ${r.perClassAccuracy.map((a, i) => `${i}:${pct(a)}`).join(' ')}`);
+    }
+  });
 }

@@ -1,9 +1,8 @@
 import { statSync } from 'node:fs';
 import { type Command, Option } from 'commander';
 import { XbarError } from '../core/errors.js';
-import { output } from './common.js';
-import { choiceOption, intOption } from './options.js';
-import { makeProgress } from './progress.js';
+import { makeProgress } from '../core/progress-node.js';
+import { choiceOption, intOption, output } from './options.js';
 
 export interface ReportCliOptions {
   out: string;

@@ -1,452 +1,110 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
-import { checksum, makePart, PART_FILE, studyConfig } from '../cluster/part.js';
-import { chipsOfPoint, itemBlock, type Shard } from '../cluster/shard.js';
-import { XbarError } from '../core/errors.js';
-import type { Kernels } from '../core/kernels.js';
-import { checkFits, chipMemory } from '../core/memory.js';
-import { availableMemory } from '../core/memory-node.js';
-import { costOfModel, measureActivity } from '../cost/network.js';
-import { summary as costSummary } from '../cost/recovery.js';
-import type { Compensation, ReadAt } from '../crossbar/age.js';
-import { type CircuitInput, idealCircuit, resolveCircuit } from '../crossbar/circuit.js';
-import { type ChipResult, runMonteCarlo } from '../crossbar/montecarlo.js';
-import { runMonteCarloParallel } from '../crossbar/parallel-node.js';
-import { planCrossbars } from '../crossbar/plan.js';
-import { simulateResultsJson } from '../crossbar/results.js';
-import type { Dataset } from '../data/index.js';
-import { loadDataset } from '../data/node.js';
-import { type Device, type DeviceInput, resolveDevice } from '../device/config.js';
-import { describeFaultLayers, type FaultSpec, formatFaultSpec, parseFaultSpec, patternSchema } from '../faults/index.js';
-import { loadFaultSpec } from '../faults/node.js';
-import { foldBatchNorm } from '../nn/fold.js';
-import type { Model } from '../nn/model.js';
-import { inRunFolder, type RunFolder } from '../study/run-folder.js';
-import { type PointConfig, pointRows, type SimulatePartData, type SimulatePartPoint, type SweepRow } from '../study/simulate-part.js';
-import { loadTech } from './cost.js';
-import { writeChipMaps } from './maps.js';
-import { openModel } from './onnx.js';
-import type { Progress } from './progress.js';
-import { checkCompatible } from './train.js';
+import { type Command, Option } from 'commander';
+import { makeProgress } from '../core/progress-node.js';
+import { eng } from '../cost/format.js';
+import { CIRCUIT_LIMITS } from '../crossbar/circuit.js';
+import { DEVICE_LIMITS, devicePresetNames } from '../device/config.js';
+import { runSimulate } from '../study/simulate-node.js';
+import { choiceOption, common, DATA_DIR_HELP, floatOption, intOption, kernelsFrom, mappingOptions, pct, shardOption } from './options.js';
 
-export interface SimulateOptions {
-  model: string;
-  device: string;
-  sigma?: number;
-  readNoise?: number;
-  levels?: number;
-  faults?: string;
-  chips: number;
-  seed: number;
-  arraySize?: number;
-  dacBits?: number;
-  adcBits?: number;
-  adcOffset?: number;
-  adcGainError?: number;
-  adcNoise?: number;
-  dacInl?: number;
-  wireResistance?: number;
-  scaling?: 'layer' | 'column';
-  saturate?: boolean;
-  ideal?: boolean;
-  dataset?: string;
-  dataDir?: string;
-  limitTest?: number;
-  sweep?: string;
-  out?: string;
-  /** Defect maps (JSON + SVG) of the first n chips go to OUT/maps; default 1 when there are faults. */
-  maps?: number;
-  /** Worker threads for the chips (default: all cores; 1 runs in this thread). */
-  workers?: number;
-  /** Read the chips at these times after programming, e.g. '1s,1h,1d,1y' (parseTimes); several times are a sweep. */
-  time?: string;
-  /** Drift compensation at read time (with --time): none, global (per layer) or column. */
-  driftCompensation?: Compensation;
-  /** Technology file for the energy, latency and area of each point (default src/cost/tech/default.json). */
-  tech?: string;
-  /** Run only this shard of the (sweep point x chip) items and write its part to --out (src/cluster/). */
-  shard?: Shard;
-  /** Load a model holding NaN or Inf weights, with a warning, instead of refusing it. */
-  allowNonfinite?: boolean;
-}
-
-const TIME_UNITS: Record<string, number> = {
-  s: 1,
-  sec: 1,
-  min: 60,
-  h: 3600,
-  d: 86400,
-  w: 7 * 86400,
-  mo: 30 * 86400,
-  month: 30 * 86400,
-  y: 365 * 86400,
-  year: 365 * 86400,
-};
-
-/** '1s,1h,1d,1mo,1y' -> seconds (a month is 30 days, a year 365); a bare number is seconds. */
-export function parseTimes(text: string): { label: string; t: number }[] {
-  const items = text
-    .split(',')
-    .map((v) => v.trim())
-    .filter(Boolean);
-  if (!items.length) throw new XbarError('--time has no values: give times after programming such as 1s,1h,1d,1mo,1y');
-  return items.map((label) => {
-    const m = /^(\d+(?:\.\d+)?(?:e[+-]?\d+)?)\s*([a-z]*)$/i.exec(label);
-    const unit = m ? TIME_UNITS[m[2].toLowerCase() || 's'] : undefined;
-    if (!m || unit === undefined)
-      throw new XbarError(`--time '${label}' is not a time: use a number with s, min, h, d, w, mo or y (e.g. 1s,1h,1d,1mo,1y)`);
-    return { label, t: Number(m[1]) * unit };
-  });
-}
-
-/** A preset name or a JSON device file, with command-line overrides. */
-export function deviceFrom(o: SimulateOptions): Device {
-  const overrides: Partial<DeviceInput> = {};
-  if (o.sigma !== undefined) overrides.programSigma = o.sigma;
-  if (o.readNoise !== undefined) overrides.readNoise = o.readNoise;
-  if (o.levels !== undefined) overrides.levels = o.levels;
-  // Any case: a '.JSON' path is a file too, never a preset name.
-  if (/\.json$/i.test(o.device)) {
-    if (!existsSync(o.device)) throw new XbarError(`device file ${o.device} not found`);
-    let json: DeviceInput;
-    try {
-      json = JSON.parse(readFileSync(o.device, 'utf8'));
-    } catch (e) {
-      throw new XbarError(`device file ${o.device} is not valid JSON: ${(e as Error).message}`);
-    }
-    return resolveDevice(json, overrides, `device file ${o.device}`);
-  }
-  return resolveDevice(o.device, overrides);
-}
-
-export function circuitFrom(o: SimulateOptions): CircuitInput {
-  const c: CircuitInput = o.ideal ? { ...idealCircuit } : {};
-  if (o.arraySize !== undefined) {
-    c.arrayRows = o.arraySize;
-    c.arrayCols = o.arraySize;
-  }
-  if (o.dacBits !== undefined) c.dacBits = o.dacBits;
-  if (o.adcBits !== undefined) c.adcBits = o.adcBits;
-  if (o.adcOffset !== undefined) c.adcOffset = o.adcOffset;
-  if (o.adcGainError !== undefined) c.adcGainError = o.adcGainError;
-  if (o.adcNoise !== undefined) c.adcNoise = o.adcNoise;
-  if (o.dacInl !== undefined) c.dacInl = o.dacInl;
-  if (o.wireResistance !== undefined) c.wireResistance = o.wireResistance;
-  if (o.scaling !== undefined) c.scaling = o.scaling;
-  if (o.saturate === false) c.saturate = false;
-  return c;
-}
-
-export type { SweepRow } from '../study/simulate-part.js';
-
-/** `key=v1,v2,...`; fault specs contain commas, so `faults=` and `layers=` take `;` between values. */
-export function parseSweep(text: string): { key: string; values: string[] } {
-  const eq = text.indexOf('=');
-  const keys = [
-    'sigma',
-    'read-noise',
-    'levels',
-    'adc-bits',
-    'dac-bits',
-    'adc-offset',
-    'adc-gain-error',
-    'adc-noise',
-    'dac-inl',
-    'array-size',
-    'wire-resistance',
-    'faults',
-    'layers',
-    'fault-rate',
-    'density',
-    'time',
-    'drift-compensation',
-  ];
-  if (eq < 1) throw new XbarError(`--sweep '${text}' must look like key=v1,v2,... with key one of ${keys.join(', ')}`);
-  const key = text.slice(0, eq);
-  if (!keys.includes(key)) throw new XbarError(`--sweep key '${key}' is unknown: use one of ${keys.join(', ')}`);
-  const sep = key === 'faults' || key === 'layers' ? ';' : ',';
-  const values = text
-    .slice(eq + 1)
-    .split(sep)
-    .map((v) => v.trim())
-    .filter(Boolean);
-  if (!values.length) throw new XbarError(`--sweep ${key}= has no values`);
-  return { key, values };
-}
-
-/** The options of one sweep point. */
-export function applySweep(o: SimulateOptions, key: string, value: string): SimulateOptions {
-  const num = (): number => {
-    const n = Number(value);
-    if (!Number.isFinite(n)) throw new XbarError(`--sweep ${key}: '${value}' is not a number`);
-    return n;
-  };
-  switch (key) {
-    case 'sigma':
-      return { ...o, sigma: num() };
-    case 'read-noise':
-      return { ...o, readNoise: num() };
-    case 'levels':
-      return { ...o, levels: num() };
-    case 'adc-bits':
-      return { ...o, adcBits: num() };
-    case 'dac-bits':
-      return { ...o, dacBits: num() };
-    case 'adc-offset':
-      return { ...o, adcOffset: num() };
-    case 'adc-gain-error':
-      return { ...o, adcGainError: num() };
-    case 'adc-noise':
-      return { ...o, adcNoise: num() };
-    case 'dac-inl':
-      return { ...o, dacInl: num() };
-    case 'array-size':
-      return { ...o, arraySize: num() };
-    case 'wire-resistance':
-      return { ...o, wireResistance: num() };
-    case 'faults':
-      return { ...o, faults: value === 'none' ? undefined : value };
-    case 'layers':
-      if (!o.faults) throw new XbarError('--sweep layers=... needs --faults to say which faults go on the layers');
-      return { ...o, faults: withLayers(o.faults, value) };
-    case 'fault-rate': {
-      const r = num();
-      if (r < 0 || r > 1) throw new XbarError(`--sweep fault-rate: ${value} is not a rate in [0, 1]`);
-      if (r === 0) return o;
-      // As spec objects, not text: the random term must not fall under the user's spec-wide scope.
-      const random: FaultSpec = [{ patterns: [patternSchema.parse({ pattern: 'random', sa0: r / 2, sa1: r / 2 })], layers: 'all' }];
-      return { ...o, faults: formatFaultSpec([...random, ...(o.faults ? loadFaultSpec(o.faults) : [])]) };
-    }
-    case 'density':
-      if (!o.faults) throw new XbarError('--sweep density=... needs --faults with the patterns to scale');
-      return { ...o, faults: withDensity(o.faults, num()) };
-    case 'time':
-      return { ...o, time: value };
-    case 'drift-compensation':
-      if (!['none', 'global', 'column'].includes(value))
-        throw new XbarError(`--sweep drift-compensation: '${value}' is not one of none, global, column`);
-      return { ...o, driftCompensation: value as Compensation };
-  }
-  throw new XbarError(`--sweep key '${key}' is unknown`);
-}
-
-/** Every group of the spec on the given layers (parsed as a spec-wide scope, so the list gets the parser's checks). */
-function withLayers(faults: string, layers: string): string {
-  const scope = parseFaultSpec(`random@layers=${layers}`)[0].layers;
-  return formatFaultSpec(loadFaultSpec(faults).map((g) => ({ ...g, layers: scope })));
-}
-
-/** Sets the density of every region pattern; random patterns keep their rates. */
-function withDensity(faults: string, density: number): string {
-  const spec: FaultSpec = loadFaultSpec(faults).map((s) => ({
-    ...s,
-    patterns: s.patterns.map((p) => (p.pattern === 'random' ? p : { ...p, density })),
-  }));
-  return formatFaultSpec(spec);
-}
-
-/**
- * Every sweep point's options, device, circuit and faults, validated before the long work
- * starts: a bad value in the last point of a sweep is refused before the first chip.
- */
-export function sweepPoints(o: SimulateOptions) {
-  let sweep = o.sweep !== undefined ? parseSweep(o.sweep) : { key: '', values: [''] };
-  // A time sweep reads the same programmed chips at every time (aging them), not one run per time.
-  if (sweep.key === 'time') {
-    if (o.time) throw new XbarError('--sweep time=... and --time both give read times: use one of them');
-    o = { ...o, time: sweep.values.join(',') };
-    sweep = { key: '', values: [''] };
-  }
-  const times = o.time ? parseTimes(o.time) : null;
-  if (o.driftCompensation && o.driftCompensation !== 'none' && !times && sweep.key !== 'drift-compensation')
-    throw new XbarError('--drift-compensation needs --time: compensation rescales the drift seen at a read time');
-  loadTech(o.tech); // a bad technology file fails here, before the long work starts
-  const points = sweep.values.map((v) => {
-    const po = sweep.key ? applySweep(o, sweep.key, v) : o;
-    return {
-      value: v,
-      o: po,
-      device: deviceFrom(po),
-      circuit: resolveCircuit(circuitFrom(po)),
-      // '' is refused by the parser (an empty --faults is a mistake, not 'no faults').
-      faults: po.faults !== undefined ? loadFaultSpec(po.faults) : [],
-    };
-  });
-  return { o, sweep, times, points };
-}
-
-export interface SimulateRun {
-  rows: SweepRow[];
-  model: string;
-  dataset: string;
-  device: Device;
-  circuit: ReturnType<typeof resolveCircuit>;
-}
-
-export async function runSimulate(o: SimulateOptions, kernels: Kernels, progress: Progress): Promise<SimulateRun> {
-  const opened = openModel(o.model, o, { nonFinite: o.allowNonfinite ? 'warn' : 'refuse' });
-  // Shown even with --quiet or --json: the results are not meaningful and the user must know.
-  for (const w of opened.warnings) process.stderr.write(`warning: ${w}\n`);
-  const { file } = opened;
-  // The crossbar maps the network with its batch norms folded into the layers before them.
-  const model = foldBatchNorm(opened.model);
-  const datasetName = o.dataset ?? (typeof file.meta.dataset === 'string' ? file.meta.dataset : undefined);
-  if (!datasetName) throw new XbarError(`${o.model} does not record its dataset: pass --dataset`);
-  const sp = sweepPoints(o);
-  o = sp.o;
-  const { sweep, times, points } = sp;
-  if (o.shard && !o.out) throw new XbarError('--shard needs --out: a shard writes its part of the results there, for xbar merge');
-  const ds = loadDataset(datasetName, { dataDir: o.dataDir, limitTest: o.limitTest });
-  checkCompatible(model.spec, ds, `model ${o.model}`);
-  // Before the first chip: workers each holding a chip and a batch must fit.
-  const workers = Math.min(o.workers ?? availableParallelism(), o.chips);
-  const need = chipMemory(model.spec, { workers, images: ds.test.n });
-  if (need) checkFits(need, availableMemory(), `simulating ${o.model}`, 'use fewer --workers or a smaller model');
-  // Every file goes to a staging folder that replaces --out whole at the end (src/study/run-folder.ts).
-  const runOptions = { out: o.out, command: 'simulate', key: o, inputs: [o.model, o.dataDir, o.device] };
-  return inRunFolder(runOptions, (run) => simulatePoints(o, run, model, points, sweep.key, times, ds, kernels, progress));
-}
-
-async function simulatePoints(
-  o: SimulateOptions,
-  run: RunFolder | null,
-  model: Model,
-  points: { value: string; o: SimulateOptions; device: Device; circuit: ReturnType<typeof resolveCircuit>; faults: FaultSpec }[],
-  sweepKey: string,
-  times: ReturnType<typeof parseTimes> | null,
-  ds: Dataset,
-  kernels: Kernels,
-  progress: Progress,
-): Promise<SimulateRun> {
-  const sweep = { key: sweepKey };
-  const tech = loadTech(o.tech);
-  const nCalib = Math.min(ds.train.n, points[0].circuit.calibrationImages);
-  const calib = ds.train.x.subarray(0, nCalib * model.inputSize);
-  const rows: SweepRow[] = [];
-  const nWeighted = model.layers.filter((l) => l.spec.type === 'dense' || l.spec.type === 'conv2d').length;
-  for (const p of points)
-    for (const f of p.faults)
-      if (f.layers !== 'all')
-        for (const l of f.layers)
-          if (l < 0 || l >= nWeighted)
-            throw new XbarError(`--faults names layer ${l}, but the model has weighted layers 0..${nWeighted - 1}`);
-  const configs: PointConfig[] = [];
-  // A shard runs its block of the flattened (point x chip) items: for each point, a range of chips.
-  const items = points.length * o.chips;
-  const block = o.shard ? itemBlock(items, o.shard) : { first: 0, count: items };
-  const partPoints: SimulatePartPoint[] = [];
-  for (const [index, p] of points.entries()) {
-    const chips = chipsOfPoint(block, o.chips, index);
-    if (!chips.count) continue;
-    if (p.faults.length)
-      progress.log(`${sweep.key ? `${sweep.key}=${p.value}: ` : ''}faults: ${describeFaultLayers(p.faults, nWeighted).join('; ')}`);
-    const plan = planCrossbars(model, p.circuit, calib, nCalib, kernels);
-    const cost = costSummary(
-      costOfModel({ model, plan, device: p.device, activity: measureActivity(model, plan, calib, nCalib, kernels) }, tech),
-    );
-    progress.start(chips.count, sweep.key ? `${sweep.key}=${p.value}` : 'chips');
-    const onChip = (r: ChipResult, done: number) => progress.update(done, `chip ${r.chip}: ${(100 * r.accuracy).toFixed(2)}%`);
-    const reads: ReadAt[] | undefined = times?.map(({ t }) => ({ t, compensation: p.o.driftCompensation ?? 'none' }));
-    const cfg = { chips: chips.count, firstChip: chips.first, seed: o.seed, reads };
-    const workers = Math.min(o.workers ?? availableParallelism(), chips.count);
-    const result =
-      workers > 1
-        ? await runMonteCarloParallel(model, plan, p.device, p.faults, ds.test, cfg, {
-            workers,
-            kernels: kernels.name === 'js' ? 'js' : 'native',
-            onChip,
-          })
-        : runMonteCarlo(model, plan, p.device, p.faults, ds.test, cfg, kernels, { onChip });
-    progress.stop();
-    const pointConfigs = times && times.length > 1 ? times.map((_, i) => configOf(p, reads?.[i])) : [configOf(p, reads?.[0])];
-    const pointRowsOf = pointRows(sweep.key, times?.map((t) => t.label) ?? null, p.value, result, cost);
-    rows.push(...pointRowsOf);
-    configs.push(...pointConfigs);
-    if (o.shard)
-      partPoints.push({
-        index,
-        value: p.value,
-        configs: pointConfigs,
-        cost,
-        images: result.images,
-        seconds: result.seconds,
-        chips: result.chips,
-      });
-    // The defect maps of the first chips: each shard draws those of its own chips.
-    const nMaps = Math.min(o.chips, o.maps ?? 1) - chips.first;
-    if (run && p.faults.length && nMaps > 0)
-      writeChipMaps(
-        run.path('maps', sweep.key ? `${sweep.key}=${p.value}`.replace(/[^\w.=-]+/g, '_') : ''),
-        plan,
-        p.device,
-        p.faults,
-        o.seed,
-        Math.min(nMaps, chips.count),
-        chips.first,
+/** `xbar simulate`: the study is src/study/simulate-node.ts (runSimulate); this reads flags and prints. */
+export function registerSimulate(p: Command): void {
+  common(
+    mappingOptions(p.command('simulate'))
+      .description('evaluate a saved model on many simulated ReRAM crossbar chips (Monte Carlo)')
+      .requiredOption('-m, --model <dir|file.onnx>', 'folder of a saved model, or a .onnx file (imported in memory)')
+      .option('--device <preset|file>', `device preset (${devicePresetNames.join(', ')}) or a JSON device file`, 'reram-generic')
+      .option('--sigma <x>', 'programming variation: log-normal sigma (overrides the device)', floatOption(0, DEVICE_LIMITS.programSigma))
+      .option('--read-noise <x>', 'relative read noise per inference (overrides the device)', floatOption(0, DEVICE_LIMITS.readNoise))
+      .option('--levels <n>', 'programmable conductance levels, 0 = continuous (overrides the device)', intOption(0, DEVICE_LIMITS.levels))
+      .option(
+        '--faults <spec>',
+        "stuck-at faults, e.g. 'random:sa0=0.0175,sa1=0.0904' or 'circle:radius=0.3@layers=0' (see docs/faults.md)",
+      )
+      .option('-c, --chips <n>', 'number of simulated chips', intOption(1, 1_000_000), 100)
+      .option('-s, --seed <n>', 'random seed; chip i of seed s is always the same chip', intOption(0, 2 ** 31 - 1), 1)
+      .option('--array-size <n>', 'crossbar array rows and columns (a weight uses 2 columns)', intOption(2, CIRCUIT_LIMITS.arraySize))
+      .option('--dac-bits <n>', 'input DAC bits (0 = analog inputs)', intOption(0, CIRCUIT_LIMITS.converterBits))
+      .option('--adc-bits <n>', 'ADC bits at tile outputs (0 = none)', intOption(0, CIRCUIT_LIMITS.converterBits))
+      .option('--adc-offset <lsb>', 'static offset of each ADC, std in LSB, drawn once per chip (needs --adc-bits)', floatOption(0, 1e6))
+      .option(
+        '--adc-gain-error <x>',
+        'static gain error of each ADC, relative std, drawn once per chip (needs --adc-bits)',
+        floatOption(0, 10),
+      )
+      .option('--adc-noise <lsb>', 'noise of every ADC conversion, std in LSB (needs --adc-bits)', floatOption(0, 1e6))
+      .option('--dac-inl <lsb>', 'input DAC integral non-linearity, bow-shaped, LSB at mid-code (needs --dac-bits)', floatOption(0, 1e6))
+      .option(
+        '--wire-resistance <ohm>',
+        'wire resistance per cell-to-cell segment (IR drop; solved once per chip and array)',
+        floatOption(0, CIRCUIT_LIMITS.wireResistance),
+      )
+      .addOption(
+        new Option('--scaling <kind>', 'weight-to-conductance scaling: per layer, or per output column (a TIA gain each)').argParser(
+          choiceOption(['layer', 'column'] as const),
+        ),
+      )
+      .option('--no-saturate', 'neurons do not saturate at the rail')
+      .option('--ideal', 'ideal periphery: no DAC/ADC, no saturation, ideal wires')
+      .option('-d, --dataset <name>', 'dataset (default: the one the model was trained on)')
+      .option('--data-dir <dir>', DATA_DIR_HELP)
+      .option('--limit-test <n>', 'use only the first n test images', intOption(1))
+      .option(
+        '--sweep <key=values>',
+        'sweep one setting: sigma, read-noise, levels, adc-bits, dac-bits, adc-offset, adc-gain-error, adc-noise, dac-inl, array-size, wire-resistance, fault-rate, density, time, drift-compensation, mapping, cells-per-weight, faults (;-separated), layers (;-separated)',
+      )
+      .option(
+        '--time <times>',
+        'read the chips at these times after programming (drift, relaxation, 1/f noise of the device), e.g. 1s,1h,1d,1mo,1y; several times age the same chips',
+      )
+      .addOption(
+        new Option(
+          '--drift-compensation <kind>',
+          'with --time: rescale outputs by a calibration read, per layer (global) or per column',
+        ).argParser(choiceOption(['none', 'global', 'column'] as const)),
+      )
+      .option('--workers <n>', 'worker threads for the chips (default: all cores; 1 = no workers)', intOption(1, 256))
+      .option(
+        '--tech <file>',
+        'technology file for the energy per inference of each point (docs/cost.md; default src/cost/tech/default.json)',
+      )
+      .option('-o, --out <dir>', 'write results.json, chips.csv, summary.csv and the defect maps (maps/) here')
+      .option('--maps <n>', 'defect maps (JSON + SVG) of the first n chips to write with --out (default 1)', intOption(0, 10_000))
+      .option(
+        '--shard <K/N|auto>',
+        'run only shard K of N of the (sweep point x chip) items and write its part to --out, for xbar merge; auto, auto/N: the shard of a Slurm array task or Kubernetes Indexed Job (docs/cluster.md)',
+        shardOption,
+      )
+      .option('--allow-nonfinite', 'load a model holding NaN or Inf weights with a warning instead of refusing it'),
+  ).action(async (o) => {
+    const r = await runSimulate(o, kernelsFrom(o), makeProgress(Boolean(o.quiet || o.json)));
+    if (o.json) {
+      console.log(
+        JSON.stringify(
+          r.rows.map((row) => ({
+            key: row.key,
+            value: row.value,
+            summary: row.result.summary,
+            cost: row.cost,
+            seconds: row.result.seconds,
+          })),
+          null,
+          2,
+        ),
       );
-    if (sweep.key || pointRowsOf.length > 1)
-      for (const r of pointRowsOf)
-        progress.log(
-          `${r.key}=${r.value}: accuracy ${(100 * r.result.summary.mean).toFixed(2)}% +- ${(100 * r.result.summary.std).toFixed(2)} over ${chips.count} chips`,
-        );
-  }
-  const result: SimulateRun = { rows, model: o.model, dataset: ds.name, device: points[0].device, circuit: points[0].circuit };
-  if (run && o.shard) {
-    const data: SimulatePartData = {
-      sweepKey: sweep.key,
-      times: times?.map((t) => t.label) ?? null,
-      points: points.length,
-      chips: o.chips,
-      dataset: ds.name,
-      run: partPoints,
-    };
-    const inputs = {
-      model: checksum(JSON.stringify(model.spec), ...model.params.map((q) => q.value)),
-      data: checksum(ds.test.x, ds.test.y, calib),
-    };
-    const header = { command: 'simulate', config: studyConfig(o), inputs, seed: o.seed, shard: o.shard, items: { ...block, total: items } };
-    run.write(PART_FILE, `${JSON.stringify(makePart(header, data))}\n`);
-  } else if (run) writeResults(o, run, result, configs);
-  return result;
-}
-
-function configOf(p: { device: Device; circuit: unknown; faults: FaultSpec }, read: ReadAt | undefined): PointConfig {
-  return { device: p.device, circuit: p.circuit, faults: p.faults ? formatFaultSpec(p.faults) : '', ...(read ? { read } : {}) };
-}
-
-function csvRow(cells: (string | number)[]): string {
-  return cells.map((c) => (typeof c === 'string' && /[",\n]/.test(c) ? `"${c.replace(/"/g, '""')}"` : String(c))).join(',');
-}
-
-/**
- * results.json (everything, with the options that change a result and seeds), chips.csv and
- * summary.csv: of the whole run, or of a sharded one's merged parts (xbar merge).
- */
-export function writeResults(
-  o: { out?: string; model: string },
-  folder: RunFolder,
-  run: { rows: SweepRow[]; model: string; dataset: string },
-  configs: PointConfig[],
-): void {
-  const json = simulateResultsJson({
-    command: { ...studyConfig(o), out: o.out },
-    model: run.model,
-    dataset: run.dataset,
-    points: run.rows.map((r, i) => ({ key: r.key, value: r.value, ...configs[i], cost: r.cost, result: r.result })),
+      return;
+    }
+    const kw = Math.max(12, r.rows[0].key.length, ...r.rows.map((row) => row.value.length));
+    const head = r.rows[0].key ? `${r.rows[0].key.padEnd(kw)} ` : '';
+    console.log(`${head}chips  mean acc   std     min      max      95% CI of mean     energy/inference  seconds`);
+    for (const row of r.rows) {
+      const s = row.result.summary;
+      console.log(
+        `${row.key ? `${row.value.padEnd(kw)} ` : ''}${String(s.n).padStart(5)}  ${pct(s.mean).padStart(7)}  ${pct(s.std).padStart(6)}  ${pct(s.min).padStart(7)}  ${pct(s.max).padStart(7)}  [${pct(s.ci95[0])}, ${pct(s.ci95[1])}]  ${eng(row.cost.energy, 'J').padStart(16)}  ${row.result.seconds.toFixed(1)}`,
+      );
+    }
+    if (o.out)
+      console.log(
+        o.shard ? `shard ${o.shard.k}/${o.shard.n}: part written to ${o.out} (xbar merge joins the parts)` : `results written to ${o.out}`,
+      );
   });
-  const chips = [csvRow(['sweep_key', 'sweep_value', 'chip', 'accuracy', 'correct', 'images', 'faulty_weights_per_layer'])];
-  const summary = [
-    csvRow(['sweep_key', 'sweep_value', 'chips', 'mean', 'std', 'min', 'max', 'ci95_low', 'ci95_high', 'p2.5', 'p97.5', 'seconds']),
-  ];
-  for (const r of run.rows) {
-    for (const c of r.result.chips)
-      chips.push(csvRow([r.key, r.value, c.chip, c.accuracy, c.correct, r.result.images, c.faultyWeights.join(' ')]));
-    const s = r.result.summary;
-    summary.push(
-      csvRow([r.key, r.value, s.n, s.mean, s.std, s.min, s.max, s.ci95[0], s.ci95[1], s.p025, s.p975, r.result.seconds.toFixed(3)]),
-    );
-  }
-  folder.write('results.json', `${JSON.stringify(json, null, 2)}\n`);
-  folder.write('chips.csv', `${chips.join('\n')}\n`);
-  folder.write('summary.csv', `${summary.join('\n')}\n`);
 }

@@ -1,243 +1,87 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { XbarError } from '../core/errors.js';
-import type { Kernels } from '../core/kernels.js';
-import { checkFits, trainingMemory } from '../core/memory.js';
-import { availableMemory } from '../core/memory-node.js';
-import { resolveCircuit } from '../crossbar/circuit.js';
-import { type Dataset, trainValSplit } from '../data/index.js';
-import { loadDataset } from '../data/node.js';
-import { type Device, resolveDevice } from '../device/config.js';
-import { type LipschitzConfig, type LipschitzKind, LipschitzRegularizer } from '../mitigation/lipschitz.js';
-import { composeStepHooks, Rails, WeightNoise } from '../mitigation/noise.js';
-import { saveModel } from '../nn/io-node.js';
-import { buildModel, type Model } from '../nn/model.js';
-import type { OptimizerName } from '../nn/optim.js';
-import { getPreset, type Preset, presets } from '../nn/presets.js';
-import { type ModelSpec, parseModelSpec } from '../nn/spec.js';
-import { type EpochStats, evaluate, type TrainConfig, type TrainHooks, train } from '../nn/train.js';
-import { isOnnxPath } from '../onnx/node.js';
-import { inRunFolderSync } from '../study/run-folder.js';
-import { VERSION } from '../version.js';
-import { openModel } from './onnx.js';
-import type { Progress } from './progress.js';
+import { type Command, Option } from 'commander';
+import { makeProgress } from '../core/progress-node.js';
+import { datasetNames } from '../data/node.js';
+import { presets } from '../nn/presets.js';
+import { runTrain } from '../study/train-node.js';
+import { choiceOption, common, DATA_DIR_HELP, floatOption, intOption, kernelsFrom, pct } from './options.js';
 
-export interface TrainOptions {
-  model: string;
-  dataset?: string;
-  dataDir?: string;
-  epochs?: number;
-  batchSize?: number;
-  lr?: number;
-  optimizer?: OptimizerName;
-  momentum?: number;
-  weightDecay?: number;
-  schedule?: 'cosine' | 'constant';
-  seed: number;
-  valFraction: number;
-  limitTrain?: number;
-  limitTest?: number;
-  out?: string;
-  /** Start from this saved model's weights (same architecture) instead of a fresh init: fine-tuning. */
-  init?: string;
-  /** Lipschitz regularisation (CorrectNet error suppression): 'orthogonal' or 'spectral', weight lambda. */
-  lipschitz?: LipschitzKind;
-  lambda?: number;
-  lipschitzBound?: number;
-  lipschitzIterations?: number;
-  /** Noise-injection training: a fresh simulated chip of this sigma (log-normal) in every forward pass. */
-  noiseSigma?: number;
-  noiseReadNoise?: number;
-  /** Device whose conductance mapping the injected noise follows (default reram-generic). */
-  noiseDevice?: string;
-  /** Share of the training steps over which the injected noise ramps up from 0 (default 0: full from the start). */
-  noiseRamp?: number;
-  /**
-   * Noise injection through the chip's neuron rails: each weighted layer's output clipped where the
-   * simulator saturates it (calibrated on the clean weights at every epoch). Without them the
-   * heavy tail of log-normal variation compounds over a deep network's layers unbounded.
-   */
-  noiseRails?: boolean;
-}
-
-export interface TrainResult {
-  model: Model;
-  dataset: Dataset;
-  history: EpochStats[];
-  testAccuracy: number;
-  testLoss: number;
-  seconds: number;
-  config: TrainConfig;
-}
-
-/** A preset name, a JSON file holding a ModelSpec, or a saved model folder / .onnx file (its architecture). */
-export function resolveModel(arg: string): { spec: ModelSpec; preset?: Preset } {
-  if (presets[arg]) return { spec: presets[arg].spec, preset: presets[arg] };
-  if (isOnnxPath(arg) || existsSync(join(arg, 'model.json'))) return { spec: openModel(arg).model.spec };
-  if (/\.json$/i.test(arg) || existsSync(arg)) {
-    if (!existsSync(arg)) throw new XbarError(`model spec file ${arg} not found`);
-    let json: unknown;
-    try {
-      json = JSON.parse(readFileSync(arg, 'utf8'));
-    } catch (e) {
-      throw new XbarError(`model spec ${arg} is not valid JSON: ${(e as Error).message}`);
-    }
-    return { spec: parseModelSpec(json, arg) };
-  }
-  return { spec: getPreset(arg).spec };
-}
-
-/** The model's [h, w, c] input must match the dataset's [c, h, w] images. */
-export function checkCompatible(spec: ModelSpec, ds: Dataset, what: string): void {
-  const [c, h, w] = ds.inputShape;
-  const [mh, mw, mc] = spec.inputShape;
-  if (mh !== h || mw !== w || mc !== c)
-    throw new XbarError(
-      `${what} expects ${mh}x${mw}x${mc} inputs but dataset '${ds.name}' has ${h}x${w}x${c} images: pick the matching --dataset`,
-    );
-}
-
-/**
- * Trains and, with --out, saves the model as a run folder: --out is checked before the first epoch,
- * and the model replaces the folder whole at the end (src/study/run-folder.ts).
- */
-export function runTrain(opts: TrainOptions, kernels: Kernels, progress: Progress): TrainResult {
-  const inputs = [opts.init, opts.dataDir, opts.model];
-  return inRunFolderSync({ out: opts.out, command: 'train', key: opts, inputs }, (run) => trainInto(opts, run?.dir, kernels, progress));
-}
-
-/** Trains, and saves the model into `dir` (written file by file: the caller's run folder keeps it whole). */
-export function trainInto(opts: TrainOptions, dir: string | undefined, kernels: Kernels, progress: Progress): TrainResult {
-  const { spec, preset } = resolveModel(opts.model);
-  const datasetName = opts.dataset ?? preset?.dataset;
-  if (!datasetName) throw new XbarError(`--dataset is required with a model spec file (no preset default)`);
-  const defaults = preset?.training ?? { epochs: 10, batchSize: 128, optimizer: { name: 'adam', lr: 0.001 }, schedule: 'cosine' };
-  const optName = opts.optimizer ?? defaults.optimizer.name;
-  const config: TrainConfig = {
-    epochs: opts.epochs ?? defaults.epochs,
-    batchSize: opts.batchSize ?? defaults.batchSize,
-    optimizer: {
-      name: optName,
-      lr: opts.lr ?? (optName === defaults.optimizer.name ? defaults.optimizer.lr : optName === 'sgd' ? 0.05 : 0.001),
-      momentum: opts.momentum,
-      weightDecay: opts.weightDecay,
-    },
-    schedule: opts.schedule ?? defaults.schedule,
-    seed: opts.seed + 1,
-  };
-  // Before the dataset and the model are allocated: a spec that cannot fit is one line, not GBs.
-  const need = trainingMemory(spec, config.batchSize, (opts.limitTrain ?? 60_000) + (opts.limitTest ?? 10_000));
-  if (need) checkFits(need, availableMemory(), `training '${opts.model}'`, 'use a smaller model, a smaller --batch-size, or --limit-train');
-  const ds = loadDataset(datasetName, { dataDir: opts.dataDir, limitTrain: opts.limitTrain, limitTest: opts.limitTest });
-  checkCompatible(spec, ds, `model '${opts.model}'`);
-  const { train: trainSplit, val } =
-    opts.valFraction > 0 ? trainValSplit(ds.train, opts.valFraction, opts.seed + 2) : { train: ds.train, val: null };
-  const model = buildModel(spec, opts.seed);
-  if (opts.init) copyWeightsFrom(model, opts.init);
-  const step = stepHooks(model, opts, kernels, config.epochs * Math.ceil(trainSplit.n / config.batchSize));
-  const rails = opts.noiseRails ? new Rails(model) : null;
-  const nCalib = Math.min(trainSplit.n, resolveCircuit({}).calibrationImages);
-  const t0 = performance.now();
-  // Trained through the rails' model, which shares its parameters with `model`.
-  const history = train(rails ? rails.model : model, trainSplit, val, config, kernels, {
-    ...step.hooks,
-    onEpochStart: (epoch, steps) => {
-      // As the simulator calibrates them: on the clean weights, the first training images.
-      rails?.calibrate(trainSplit.x.subarray(0, nCalib * model.inputSize), nCalib, kernels);
-      progress.start(steps, `epoch ${epoch}/${config.epochs}`);
-    },
-    onBatch: (done, _total, loss) => progress.update(done, `loss ${loss.toFixed(4)}`),
-    onEpoch: (s) => {
-      progress.log(
-        `epoch ${s.epoch}/${config.epochs}  loss ${s.loss.toFixed(4)}  train ${(100 * s.trainAccuracy).toFixed(2)}%` +
-          (s.valAccuracy !== undefined ? `  val ${(100 * s.valAccuracy).toFixed(2)}%` : '') +
-          (s.penalty !== undefined ? `  penalty ${s.penalty.toFixed(4)}` : '') +
-          `  ${s.seconds.toFixed(1)} s`,
-      );
-    },
-  });
-  progress.stop();
-  const seconds = (performance.now() - t0) / 1000;
-  const test = evaluate(model, ds.test, kernels);
-  const result: TrainResult = { model, dataset: ds, history, testAccuracy: test.accuracy, testLoss: test.loss, seconds, config };
-  if (dir) {
-    saveModel(dir, model, {
-      xbarVersion: VERSION,
-      createdAt: new Date().toISOString(),
-      model: opts.model,
-      dataset: ds.name,
-      dataDir: opts.dataDir ?? null,
-      inputShape: spec.inputShape,
-      numClasses: ds.numClasses,
-      classNames: ds.classNames,
-      seed: opts.seed,
-      valFraction: opts.valFraction,
-      trainSamples: trainSplit.n,
-      training: config,
-      init: opts.init ?? null,
-      lipschitz: step.lipschitz,
-      noiseInjection: step.noise,
+/** `xbar train`: the study is src/study/train-node.ts (runTrain); this reads flags and prints. */
+export function registerTrain(p: Command): void {
+  common(
+    p
+      .command('train')
+      .description('train a network on a dataset and save it')
+      .requiredOption(
+        '-m, --model <preset|file>',
+        `a preset (${Object.keys(presets).join(', ')}), a JSON model spec, or a saved model folder / .onnx file (its architecture; --init for its weights)`,
+      )
+      .option('-d, --dataset <name>', `dataset (${datasetNames.join(', ')}); default: the preset's`)
+      .option('--data-dir <dir>', DATA_DIR_HELP)
+      .option('-e, --epochs <n>', "epochs (default: the preset's)", intOption(1, 100000))
+      .option('-b, --batch-size <n>', 'mini-batch size', intOption(1, 1 << 20))
+      .option('--lr <x>', 'learning rate', floatOption(0, 10, { minExclusive: true }))
+      .addOption(new Option('--optimizer <name>', 'adam or sgd').argParser(choiceOption(['adam', 'sgd'] as const)))
+      .option('--momentum <x>', 'SGD momentum', floatOption(0, 1, { maxExclusive: true }))
+      .option('--weight-decay <x>', 'decoupled weight decay', floatOption(0, 1))
+      .addOption(new Option('--schedule <kind>', 'learning-rate schedule').argParser(choiceOption(['cosine', 'constant'] as const)))
+      .option('-s, --seed <n>', 'random seed (weights, split, shuffling)', intOption(0, 2 ** 31 - 1), 1)
+      .option('--val-fraction <x>', 'share of the training set held out for validation', floatOption(0, 1, { maxExclusive: true }), 0.1)
+      .option('--limit-train <n>', 'use only the first n training images', intOption(1))
+      .option('--limit-test <n>', 'use only the first n test images', intOption(1))
+      .option('-o, --out <dir>', 'save the trained model to this folder')
+      .option('--init <dir>', 'start from this saved model (same architecture): fine-tuning')
+      .addOption(
+        new Option(
+          '--lipschitz <kind>',
+          'Lipschitz regulariser: orthogonal (||W^T W - I||^2) or spectral (spectral norm above a bound)',
+        ).argParser(choiceOption(['orthogonal', 'spectral'] as const)),
+      )
+      .option('--lambda <x>', 'weight of the Lipschitz penalty', floatOption(0, 1e6))
+      .option(
+        '--lipschitz-bound <x>',
+        'spectral norm allowed per layer before the spectral penalty starts (default 1)',
+        floatOption(0, 1e6, { minExclusive: true }),
+      )
+      .option('--lipschitz-iterations <n>', 'power iterations per step for the spectral norm (default 1, warm-started)', intOption(1, 1000))
+      .option(
+        '--noise-sigma <x>',
+        'noise-injection training: log-normal conductance variation of a fresh simulated chip in every forward pass',
+        floatOption(0, 10),
+      )
+      .option('--noise-read-noise <x>', 'noise-injection training: relative read noise, one draw per mini-batch', floatOption(0, 10))
+      .option('--noise-device <preset>', 'device preset whose conductance mapping the injected noise follows (default reram-generic)')
+      .option(
+        '--noise-ramp <x>',
+        'share of the training steps over which the injected noise grows from 0 to its full level',
+        floatOption(0, 1),
+      )
+      .option(
+        '--noise-rails',
+        "noise-injection training: clip each layer's outputs at the chip's neuron rails (calibrated each epoch), as the simulator does; for deep networks",
+      ),
+  ).action((o) => {
+    const kernels = kernelsFrom(o);
+    const progress = makeProgress(Boolean(o.quiet || o.json));
+    const r = runTrain(o, kernels, progress);
+    const summary = {
+      model: o.model,
+      dataset: r.dataset.name,
+      epochs: r.config.epochs,
+      seed: o.seed,
+      parameters: r.model.parameterCount,
+      testAccuracy: r.testAccuracy,
+      testLoss: r.testLoss,
+      finalValAccuracy: r.history[r.history.length - 1]?.valAccuracy ?? null,
+      trainSeconds: r.seconds,
       kernels: kernels.name,
-      history,
-      testAccuracy: test.accuracy,
-      testLoss: test.loss,
-      testSamples: ds.test.n,
-      trainSeconds: seconds,
-    });
-  }
-  return result;
-}
-
-/** Copies a saved model's weights into `model`; the architectures must match parameter for parameter. */
-export function copyWeightsFrom(model: Model, dir: string): void {
-  const { model: src } = openModel(dir);
-  const byName = new Map(src.params.map((p) => [p.name, p]));
-  for (const p of model.params) {
-    const q = byName.get(p.name);
-    if (!q || q.value.length !== p.value.length)
-      throw new XbarError(
-        `--init ${dir}: its weights do not fit this architecture (parameter ${p.name}): start from a model of the same spec`,
-      );
-    p.value.set(q.value);
-  }
-}
-
-/** The per-step hooks of the regularised / noise-injected run, and their settings for the saved meta. */
-function stepHooks(
-  model: Model,
-  opts: TrainOptions,
-  kernels: Kernels,
-  steps: number,
-): {
-  hooks: Pick<TrainHooks, 'beforeForward' | 'afterBackward'>;
-  lipschitz: LipschitzConfig | null;
-  noise: { device: Device; sigma: number; readNoise: number; seed: number; rampSteps: number; rails: boolean } | null;
-} {
-  const parts: Pick<TrainHooks, 'beforeForward' | 'afterBackward'>[] = [];
-  let noise = null;
-  if (opts.noiseSigma !== undefined || opts.noiseReadNoise !== undefined) {
-    const device = resolveDevice(opts.noiseDevice ?? 'reram-generic', {
-      programSigma: opts.noiseSigma ?? 0,
-      readNoise: opts.noiseReadNoise ?? 0,
-    });
-    const rampDraws = Math.round((opts.noiseRamp ?? 0) * steps);
-    noise = {
-      device,
-      sigma: device.programSigma,
-      readNoise: device.readNoise,
-      seed: opts.seed + 3,
-      rampSteps: rampDraws,
-      rails: Boolean(opts.noiseRails),
+      out: o.out ?? null,
     };
-    parts.push(new WeightNoise(model, { device, seed: noise.seed, rampDraws }).hooks());
-  } else if (opts.noiseDevice || opts.noiseRamp !== undefined || opts.noiseRails)
-    throw new XbarError('--noise-device, --noise-ramp and --noise-rails need --noise-sigma or --noise-read-noise');
-  let lipschitz: LipschitzConfig | null = null;
-  if (opts.lipschitz) {
-    if (opts.lambda === undefined) throw new XbarError(`--lipschitz ${opts.lipschitz} needs --lambda (the penalty weight, e.g. 0.01)`);
-    lipschitz = { kind: opts.lipschitz, lambda: opts.lambda, bound: opts.lipschitzBound ?? 1, iterations: opts.lipschitzIterations ?? 1 };
-    parts.push(new LipschitzRegularizer(model, lipschitz, kernels).hooks());
-  } else if (opts.lambda !== undefined || opts.lipschitzBound !== undefined)
-    throw new XbarError('--lambda and --lipschitz-bound need --lipschitz orthogonal|spectral');
-  return { hooks: composeStepHooks(...parts), lipschitz, noise };
+    if (o.json) console.log(JSON.stringify(summary, null, 2));
+    else
+      console.log(
+        `trained ${o.model} on ${r.dataset.name}: test accuracy ${pct(r.testAccuracy)} (${r.dataset.test.n} images), ` +
+          `${r.model.parameterCount} parameters, ${r.seconds.toFixed(1)} s` +
+          (o.out ? `, saved to ${o.out}` : ''),
+      );
+  });
 }

@@ -1,4 +1,5 @@
 import type { Circuit } from '../crossbar/circuit.js';
+import { mappingOf, physicalCols, weightColsPerArray } from '../crossbar/mapping.js';
 import type { LayerPlan } from '../crossbar/plan.js';
 import type { Tech } from './tech.js';
 
@@ -14,7 +15,10 @@ export interface CostLayer {
   plan: LayerPlan;
   /** Array reads per inference: 1 for a dense layer, one per output position for a convolution. */
   reads: number;
-  /** Programmed conductances, siemens, [nIn + 1, nOut] row-major (a chip's, or the nominal targets). */
+  /**
+   * Programmed conductances, siemens, [nIn + 1, nOut] row-major per slice (a chip's, or the nominal
+   * targets; N slices and gNeg = the reference cell under the reference mapping: crossbar/mapping.ts).
+   */
   gPos: ArrayLike<number>;
   gNeg: ArrayLike<number>;
   /**
@@ -53,7 +57,7 @@ export interface LayerCost {
   layer: number | null;
   kind: 'dense' | 'conv2d' | 'digital';
   arrays: number;
-  /** Mapped cells (two per weight, bias row included). */
+  /** Mapped cells (2N per weight differential, N per weight plus a reference column per array; bias row included). */
   cells: number;
   reads: number;
   macs: number;
@@ -140,6 +144,12 @@ export function layerCost(l: CostLayer, circuit: Circuit, tech: Tech, first: boo
   const colTiles = lp.rowTiles[0]?.length ?? 0;
   const weightCols = lp.tiles.reduce((a, tl) => a + (tl.c1 - tl.c0), 0);
   const act = (i: number) => (l.activity ? l.activity[i] : 1);
+  const m = mappingOf(circuit);
+  const ref = m.scheme === 'reference';
+  const n = rows * lp.nOut;
+  // Sensed bit lines (one TIA each; a differential pair shares one): a slice per weight column, and
+  // under the reference mapping each array's reference column.
+  const senseCols = weightCols * m.cells + (ref ? arrays : 0);
 
   // (1) Cells: each driven row i puts v_i^2 G on every cell of its row for the read time.
   let conductance = 0;
@@ -147,7 +157,10 @@ export function layerCost(l: CostLayer, circuit: Circuit, tech: Tech, first: boo
   let activeRows = 0;
   for (let i = 0; i < rows; i++) {
     let gRow = 0;
-    for (let j = 0; j < lp.nOut; j++) gRow += l.gPos[i * lp.nOut + j] + l.gNeg[i * lp.nOut + j];
+    for (let s = 0; s < m.cells; s++)
+      for (let j = 0; j < lp.nOut; j++) gRow += l.gPos[s * n + i * lp.nOut + j] + (ref ? 0 : l.gNeg[s * n + i * lp.nOut + j]);
+    // A reference cell per row of each column tile (gNeg holds it at every weight of the array).
+    if (ref) for (const tl of lp.rowTiles[0] ?? []) gRow += l.gNeg[i * lp.nOut + tl.c0];
     conductance += gRow;
     weightedG += act(i) * gRow;
     activeRows += act(i);
@@ -158,7 +171,7 @@ export function layerCost(l: CostLayer, circuit: Circuit, tech: Tech, first: boo
   const rowWire = circuit.arrayCols * tech.array.cellWidthF * tech.array.featureSize * tech.array.wireCapacitance;
   energy.wires = R * V * V * rowWire * colTiles * activeRows;
   // (3) TIAs: one per weight column of every tile, on for the read.
-  energy.tia = R * weightCols * tech.periphery.tiaPower * t;
+  energy.tia = R * senseCols * tech.periphery.tiaPower * t;
   const conv = converterBits(circuit, tech, first, last);
   // (4) Neurons: one analog neuron per output when the layer's outputs stay analog.
   energy.neurons = conv.perTile ? 0 : R * lp.nOut * tech.periphery.neuronPower * t;
@@ -191,8 +204,8 @@ export function layerCost(l: CostLayer, circuit: Circuit, tech: Tech, first: boo
   const area = zeros(AREA_PARTS);
   const F = tech.array.featureSize;
   area.cells = arrays * circuit.arrayRows * circuit.arrayCols * tech.array.cellHeightF * tech.array.cellWidthF * F * F;
-  const colsPerArray = Math.floor(circuit.arrayCols / 2);
-  area.tia = arrays * colsPerArray * tech.periphery.tiaArea;
+  const colsPerArray = weightColsPerArray(circuit.arrayCols, m);
+  area.tia = arrays * (colsPerArray * m.cells + (ref ? 1 : 0)) * tech.periphery.tiaArea;
   area.neurons = conv.perTile ? 0 : lp.nOut * tech.periphery.neuronArea;
   area.dac = conv.dac ? arrays * circuit.arrayRows * dacArea(conv.dac, tech) : 0;
   area.adc = conv.perTile
@@ -207,7 +220,7 @@ export function layerCost(l: CostLayer, circuit: Circuit, tech: Tech, first: boo
     layer: lp.weighted,
     kind: lp.kind,
     arrays,
-    cells: 2 * rows * lp.nOut,
+    cells: lp.tiles.reduce((a, tl) => a + (tl.r1 - tl.r0) * physicalCols(tl.c1 - tl.c0, m), 0),
     reads: R,
     macs: R * lp.nIn * lp.nOut,
     conductance,

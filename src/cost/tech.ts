@@ -105,3 +105,17 @@ export function resolveTech(input: unknown = {}, source = 'technology file'): Te
 }
 
 export const defaultTech = (): Tech => resolveTech({});
+
+/** Every constant with its unit and source, for the result file. */
+export function techConstants(tech: Tech): Record<string, { value: number; unit: string; source: string }> {
+  const out: Record<string, { value: number; unit: string; source: string }> = {};
+  for (const key of Object.keys(tech.sources)) {
+    const [g, k] = key.split('.');
+    out[key] = {
+      value: (tech as unknown as Record<string, Record<string, number>>)[g][k],
+      unit: tech.units[key],
+      source: tech.sources[key],
+    };
+  }
+  return out;
+}

@@ -1,8 +1,9 @@
 import { Rng } from '../core/rng.js';
-import { ageCells, drawCellAging, readTimeRng } from '../device/aging.js';
+import { ageCells, drawCellAging, readTimeRng, targetCurves } from '../device/aging.js';
 import type { Device } from '../device/config.js';
 import { deviceAges } from '../device/program.js';
 import { type Chip, type ChipBase, type LayerChip, toWeights, wiredWeights } from './chip.js';
+import { cellAt, cellIndex, type Mapping, mappingOf, tieReference } from './mapping.js';
 import type { CrossbarPlan, LayerPlan } from './plan.js';
 
 /**
@@ -44,16 +45,29 @@ function ageLayer(
   read: ReadAt,
 ): LayerChip {
   // The chip's own per-cell draws (nu, relaxation direction): from its stream 4, on first use.
-  lc.aging ??= drawCellAging(dev, base.gPos, base.gNeg, lc.gPos, lc.gNeg, Rng.derive(seed, index, lp.weighted, 4));
+  // The curves read off the targets are the same on every chip: computed once, on the shared base.
+  base.curves ??= targetCurves(dev, base.gPos, base.gNeg);
+  lc.aging ??= drawCellAging(dev, base.gPos, base.gNeg, lc.gPos, lc.gNeg, Rng.derive(seed, index, lp.weighted, 4), base.curves);
   const { gPos, gNeg } = ageCells(
     dev,
-    { tPos: base.gPos, tNeg: base.gNeg, gPos: lc.gPos, gNeg: lc.gNeg, aging: lc.aging, stuck: stuckCells(lp, lc) },
+    {
+      tPos: base.gPos,
+      tNeg: base.gNeg,
+      gPos: lc.gPos,
+      gNeg: lc.gNeg,
+      aging: lc.aging,
+      stuck: stuckCells(lp, lc, mappingOf(plan.circuit)),
+      curves: base.curves,
+    },
     read.t,
     readTimeRng(seed, index, lp.weighted, read.t),
   );
+  const m = mappingOf(plan.circuit);
+  // One reference cell per row and array, aged once (its stand-in's draws).
+  tieReference(lp, m, gNeg);
   const span = dev.gMax - dev.gMin;
   const rWire = plan.circuit.wireResistance;
-  const wEff = rWire > 0 ? wiredWeights(lp, gPos, gNeg, rWire, span) : toWeights(gPos, gNeg, lp, span);
+  const wEff = rWire > 0 ? wiredWeights(lp, gPos, gNeg, rWire, span, m) : toWeights(gPos, gNeg, lp, span, m);
   const gain = compensationGain(read.compensation, lp.nOut, lc.gPos, lc.gNeg, gPos, gNeg);
   if (gain) for (let i = 0, j = 0; i < wEff.length; i++, j = j + 1 === lp.nOut ? 0 : j + 1) wEff[i] *= gain[j];
   return {
@@ -101,16 +115,23 @@ export function compensationGain(
   return gain;
 }
 
-/** Per weight, which cells of its pair are stuck (bit 0: G+, bit 1: G-), from the tiles' defect maps; null without faults. */
-function stuckCells(lp: LayerPlan, lc: LayerChip): Uint8Array | null {
+/**
+ * Per cell slot (gPos/gNeg index), which of its two cells are stuck (bit 0: G+ or data cell, bit 1:
+ * G- or the reference's stand-in), from the tiles' defect maps; null without faults.
+ */
+function stuckCells(lp: LayerPlan, lc: LayerChip, m: Mapping): Uint8Array | null {
   if (!lc.faults.some(Boolean)) return null;
-  const mask = new Uint8Array(lp.A.length);
+  const mask = new Uint8Array(lc.gPos.length);
   lp.tiles.forEach((t, k) => {
     const map = lc.faults[k];
     if (!map) return;
+    const w = t.c1 - t.c0;
     for (let r = 0; r < map.rows; r++)
       for (let pc = 0; pc < map.cols; pc++)
-        if (map.kind[r * map.cols + pc]) mask[(t.r0 + r) * lp.nOut + t.c0 + (pc >> 1)] |= pc & 1 ? 2 : 1;
+        if (map.kind[r * map.cols + pc]) {
+          const at = cellAt(pc, w, m);
+          mask[cellIndex(lp, t, r, at)] |= at.neg ? 2 : 1;
+        }
   });
   return mask;
 }

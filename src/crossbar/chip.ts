@@ -1,22 +1,27 @@
+import { XbarError } from '../core/errors.js';
 import type { Kernels } from '../core/kernels.js';
 import { jsKernels } from '../core/kernels-js.js';
 import { Rng } from '../core/rng.js';
-import type { CellAging } from '../device/aging.js';
+import type { CellAging, TargetCurves } from '../device/aging.js';
 import type { Device } from '../device/config.js';
 import { programNoisePairs, programVaries } from '../device/program.js';
 import { type FaultMap, generateFaultMap, STUCK_OFF, STUCK_ON } from '../faults/pattern.js';
 import type { FaultSpec } from '../faults/spec.js';
 import { type AdcErrors, drawAdcErrors } from './converters.js';
+import { cellAt, cellGain, cellIndex, type Mapping, mappingOf, physicalCols, significances, sliceValues, tieReference } from './mapping.js';
 import type { CrossbarPlan, LayerPlan, Tile } from './plan.js';
 import { wireTransfer } from './wires.js';
 
-/** One layer as programmed on one chip. Conductances in siemens, [nIn + 1, nOut] row-major. */
+/**
+ * One layer as programmed on one chip. Conductances in siemens, N slices of [nIn + 1, nOut] row-major
+ * (N cells per weight; gNeg is G-, or the reference cell under the reference mapping: mapping.ts).
+ */
 export interface LayerChip {
   gPos: Float32Array;
   gNeg: Float32Array;
-  /** What the circuit computes, in weight units: (G+ - G-) * colScale / (gMax - gMin). */
+  /** What the circuit computes, in weight units: sum_s sig_s (G+ - G-) * gain * colScale / (gMax - gMin) (mapping.ts). */
   wEff: Float32Array;
-  /** Fault map of each tile (physical rows x 2 * weight columns; column 2j is G+, 2j+1 is G-), or null. */
+  /** Fault map of each tile (physical rows x physical columns, laid out as mapping.ts says), or null. */
   faults: (FaultMap | null)[];
   faultyCells: number;
   /** When the only chip-to-chip difference is faults: wEff - (fault-free wEff) at the faulty weights. */
@@ -41,21 +46,74 @@ export function patternsFor(spec: FaultSpec, w: number) {
   return spec.filter((s) => s.layers === 'all' || s.layers.includes(w)).flatMap((s) => s.patterns);
 }
 
+/** The measured defect maps (faults/map-file.ts) that land on array `k` of weighted layer `w`, with their files. */
+function mapsFor(spec: FaultSpec, w: number, k: number): { source: string; map: FaultMap }[] {
+  return spec
+    .filter((s) => s.maps && (s.layers === 'all' || s.layers.includes(w)))
+    .flatMap((s) =>
+      (s.maps?.arrays ?? [])
+        .filter((a) => (a.layer === undefined || a.layer === w) && (a.array === undefined || a.array === k))
+        .map((a) => ({ source: s.maps?.source ?? '', map: a.map })),
+    );
+}
+
+/** Whether weighted layer `w` gets any stuck cell from the spec (patterns or measured maps). */
+export function hasFaults(spec: FaultSpec, w: number): boolean {
+  return spec.some((s) => (s.layers === 'all' || s.layers.includes(w)) && (s.patterns.length > 0 || (s.maps?.arrays.length ?? 0) > 0));
+}
+
+/**
+ * Throws one line naming the first array whose measured defect map has the wrong size, and the
+ * size it needs (rows x physical columns, as the mapping lays the array out). Run before a
+ * simulation so that a wrong map fails at once, not in a worker.
+ */
+export function checkFaultMaps(plan: CrossbarPlan, spec: FaultSpec): void {
+  const m = mappingOf(plan.circuit);
+  for (const lp of plan.layers)
+    lp.tiles.forEach((t, k) => {
+      measuredMap(lp, t, k, m, spec);
+    });
+}
+
+/** The measured maps of array k of a layer merged (the first file wins a cell), or null; checks their size. */
+function measuredMap(lp: LayerPlan, t: Tile, k: number, m: Mapping, spec: FaultSpec): FaultMap | null {
+  const maps = mapsFor(spec, lp.weighted, k);
+  if (!maps.length) return null;
+  const rows = t.r1 - t.r0;
+  const cols = physicalCols(t.c1 - t.c0, m);
+  const out: FaultMap = { rows, cols, kind: new Uint8Array(rows * cols), level: new Float32Array(rows * cols) };
+  for (const { source, map } of maps) {
+    if (map.rows !== rows || map.cols !== cols)
+      throw new XbarError(
+        `defect map ${source} is ${map.rows}x${map.cols} but layer ${lp.weighted}'s array ${k} (weight rows ${t.r0}-${t.r1 - 1}, ` +
+          `weight columns ${t.c0}-${t.c1 - 1}) is ${rows}x${cols} (rows x physical columns): give a ${rows}x${cols} map for it, ` +
+          'or bind the file to the layers it fits with @layers=',
+      );
+    for (let i = 0; i < rows * cols; i++)
+      if (!out.kind[i] && map.kind[i]) {
+        out.kind[i] = map.kind[i];
+        out.level[i] = map.level[i];
+      }
+  }
+  return out;
+}
+
 /**
  * What every chip of a run shares: each layer's target conductances (quantised) and the weights a
  * fault-free, variation-free chip computes. Computing them once per run instead of once per chip
  * is most of programming's cost when only stuck cells differ between chips.
  */
 export interface ChipBase {
-  layers: { gPos: Float64Array; gNeg: Float64Array; ideal: Float32Array }[];
+  layers: { gPos: Float64Array; gNeg: Float64Array; ideal: Float32Array; curves?: TargetCurves }[];
 }
 
 export function chipBase(plan: CrossbarPlan, device: Device): ChipBase {
   const span = device.gMax - device.gMin;
+  const m = mappingOf(plan.circuit);
   return {
     layers: plan.layers.map((lp) => {
-      const { gPos, gNeg } = targetConductances(lp, device);
-      return { gPos, gNeg, ideal: toWeights(gPos, gNeg, lp, span) };
+      const { gPos, gNeg } = targetConductances(lp, device, m);
+      return { gPos, gNeg, ideal: toWeights(gPos, gNeg, lp, span, m) };
     }),
   };
 }
@@ -82,11 +140,13 @@ export function programChip(
       base.layers[k],
       device,
       patternsFor(faults, lp.weighted),
+      faults,
       Rng.derive(seed, index, lp.weighted, 1),
       Rng.derive(seed, index, lp.weighted, 2),
       // Its own stream, drawn only by devices that have the model: older chips stay bit-identical.
       device.programNoise ? Rng.derive(seed, index, lp.weighted, 3) : null,
       plan.circuit.wireResistance,
+      mappingOf(plan.circuit),
       kernels,
     );
     // Its own stream (6), drawn only when the circuit has static ADC errors.
@@ -104,19 +164,22 @@ function programLayer(
   base: ChipBase['layers'][number],
   d: Device,
   patterns: ReturnType<typeof patternsFor>,
+  spec: FaultSpec,
   varRng: Rng,
   faultRng: Rng,
   noiseRng: Rng | null,
   rWire: number,
+  m: Mapping,
   kernels: Pick<Kernels, 'lognormalPairs'>,
 ): LayerChip {
   const n = lp.A.length;
+  const cells = base.gPos.length;
   const span = d.gMax - d.gMin;
   let gPos: Float64Array;
   let gNeg: Float64Array;
   if (d.programSigma > 0) {
-    gPos = new Float64Array(n);
-    gNeg = new Float64Array(n);
+    gPos = new Float64Array(cells);
+    gNeg = new Float64Array(cells);
     // Most of programming's cost: three or four math functions per cell.
     kernels.lognormalPairs(base.gPos, base.gNeg, d.programSigma, varRng, gPos, gNeg);
   } else {
@@ -124,18 +187,25 @@ function programLayer(
     gNeg = base.gNeg.slice();
   }
   if (noiseRng) programNoisePairs(d, base.gPos, base.gNeg, gPos, gNeg, noiseRng);
+  tieReference(lp, m, gNeg);
   // With resistive wires every cell affects every output: no sparse shortcut.
   const ideal = !programVaries(d) && rWire === 0 ? base.ideal : null;
-  const faults = lp.tiles.map((t) => (patterns.length ? generateFaultMap(t.r1 - t.r0, 2 * (t.c1 - t.c0), patterns, faultRng) : null));
+  // Measured maps first (their cells as given), then the patterns on the cells still healthy.
+  const faults = lp.tiles.map((t, k) => {
+    const measured = measuredMap(lp, t, k, m, spec);
+    if (!patterns.length) return measured;
+    return generateFaultMap(t.r1 - t.r0, physicalCols(t.c1 - t.c0, m), patterns, faultRng, measured ?? undefined);
+  });
   // Weights with a stuck cell (either of the pair), marked rather than kept in a Set: ~20% of a
   // large layer's weights at the usual random rates.
-  const faulty = new Uint8Array(patterns.length ? n : 0);
+  const faulty = new Uint8Array(faults.some(Boolean) ? n : 0);
   let nFaulty = 0;
   lp.tiles.forEach((t, k) => {
     const map = faults[k];
-    if (map) nFaulty += applyFaults(map, t, lp.nOut, gPos, gNeg, d, faultRng, faulty);
+    if (map) nFaulty += applyFaults(map, lp, t, m, gPos, gNeg, d, faultRng, faulty);
   });
-  const wEff = rWire > 0 ? wiredWeights(lp, gPos, gNeg, rWire, span) : toWeights(gPos, gNeg, lp, span);
+  if (nFaulty) tieReference(lp, m, gNeg);
+  const wEff = rWire > 0 ? wiredWeights(lp, gPos, gNeg, rWire, span, m) : toWeights(gPos, gNeg, lp, span, m);
   let sparse: LayerChip['sparse'] = null;
   // The shortcut adds each stuck weight's change image by image: worth it only while few
   // weights are stuck (measured: at ~20% stuck weights a full product is ~6x faster).
@@ -151,37 +221,51 @@ function programLayer(
   return { gPos: new Float32Array(gPos), gNeg: new Float32Array(gNeg), wEff, faults, faultyCells: nFaulty, sparse };
 }
 
-function targetConductances(lp: LayerPlan, d: Device): { gPos: Float64Array; gNeg: Float64Array } {
+/** Target conductances of every slice's cells (mapping.ts), quantised to the device's levels. */
+function targetConductances(lp: LayerPlan, d: Device, mp: Mapping): { gPos: Float64Array; gNeg: Float64Array } {
   const n = lp.A.length;
-  const gPos = new Float64Array(n);
-  const gNeg = new Float64Array(n);
+  const gPos = new Float64Array(n * mp.cells);
+  const gNeg = new Float64Array(n * mp.cells);
   const span = d.gMax - d.gMin;
   const q = d.levels >= 2 ? d.levels - 1 : 0;
+  const level = (u: number) => (q ? Math.round(u * q) / q : u);
+  const ref = mp.scheme === 'reference';
+  const v = new Float64Array(mp.cells);
   for (let i = 0; i < n; i++) {
     const wn = lp.A[i] / lp.colScale[i % lp.nOut];
-    let p = wn > 0 ? wn : 0;
-    let m = wn < 0 ? -wn : 0;
-    if (q) {
-      p = Math.round(p * q) / q;
-      m = Math.round(m * q) / q;
+    if (mp.cells === 1) v[0] = wn;
+    else sliceValues(wn, mp, v);
+    for (let s = 0; s < mp.cells; s++) {
+      const k = s * n + i;
+      if (ref) {
+        // One cell from gMin (w = -colScale) to gMax (w = +colScale); the reference sits mid-swing.
+        gPos[k] = d.gMin + span * level((1 + v[s]) / 2);
+        gNeg[k] = d.gMin + span / 2;
+      } else {
+        gPos[k] = d.gMin + span * level(v[s] > 0 ? v[s] : 0);
+        gNeg[k] = d.gMin + span * level(v[s] < 0 ? -v[s] : 0);
+      }
     }
-    gPos[i] = d.gMin + span * p;
-    gNeg[i] = d.gMin + span * m;
   }
   return { gPos, gNeg };
 }
 
-/** The weights a fault-free, variation-free chip computes: A itself, up to level quantisation. */
-export function idealLayerWeights(lp: LayerPlan, d: Device): Float32Array {
-  const { gPos, gNeg } = targetConductances(lp, d);
-  return toWeights(gPos, gNeg, lp, d.gMax - d.gMin);
+/** The weights a fault-free, variation-free chip computes: A itself, up to level quantisation and slicing. */
+export function idealLayerWeights(lp: LayerPlan, d: Device, circuit: CrossbarPlan['circuit']): Float32Array {
+  const m = mappingOf(circuit);
+  const { gPos, gNeg } = targetConductances(lp, d, m);
+  return toWeights(gPos, gNeg, lp, d.gMax - d.gMin, m);
 }
 
-/** Sets the stuck cells of one tile; returns how many weights became faulty (not already marked). */
+/**
+ * Sets the stuck cells of one tile (a stuck reference cell on its stand-in: tieReference spreads it);
+ * returns how many weights became faulty (not already marked).
+ */
 function applyFaults(
   map: FaultMap,
+  lp: LayerPlan,
   t: Tile,
-  nOut: number,
+  m: Mapping,
   gPos: Float64Array,
   gNeg: Float64Array,
   d: Device,
@@ -189,49 +273,83 @@ function applyFaults(
   faulty: Uint8Array,
 ): number {
   let added = 0;
+  const w = t.c1 - t.c0;
+  const mark = (weight: number) => {
+    if (!faulty[weight]) {
+      faulty[weight] = 1;
+      added++;
+    }
+  };
   for (let r = 0; r < map.rows; r++) {
     for (let pc = 0; pc < map.cols; pc++) {
       const k = map.kind[r * map.cols + pc];
       if (!k) continue;
-      const cell = (t.r0 + r) * nOut + t.c0 + (pc >> 1);
+      const at = cellAt(pc, w, m);
+      const cell = cellIndex(lp, t, r, at);
       const range = k === STUCK_ON ? d.stuckOn : k === STUCK_OFF ? d.stuckOff : null;
       const g = range ? range[0] + (range[1] - range[0]) * rng.uniform() : d.gMin + (d.gMax - d.gMin) * map.level[r * map.cols + pc];
-      if (pc & 1) gNeg[cell] = g;
+      if (at.neg) gNeg[cell] = g;
       else gPos[cell] = g;
-      if (!faulty[cell]) {
-        faulty[cell] = 1;
-        added++;
-      }
+      const row = (t.r0 + r) * lp.nOut + t.c0;
+      if (at.j >= 0) mark(row + at.j);
+      else for (let j = 0; j < w; j++) mark(row + j);
     }
   }
   return added;
 }
 
-/** What each tile computes with IR drop: (T+ - T-) * scale, T from the wire solver (wires.ts). */
-export function wiredWeights(lp: LayerPlan, gPos: Float64Array, gNeg: Float64Array, rWire: number, span: number): Float32Array {
-  const w = new Float32Array(gPos.length);
+/**
+ * What each tile computes with IR drop: the toWeights sum over each weight's cells with every cell's
+ * G replaced by its effective transfer T from the wire solver (wires.ts), over the tile's physical
+ * columns as mapping.ts lays them out.
+ */
+export function wiredWeights(lp: LayerPlan, gPos: Float64Array, gNeg: Float64Array, rWire: number, span: number, m: Mapping): Float32Array {
+  const n = lp.A.length;
+  const tPos = new Float64Array(gPos.length);
+  const tNeg = new Float64Array(gNeg.length);
   for (const t of lp.tiles) {
     const rows = t.r1 - t.r0;
-    const cols = 2 * (t.c1 - t.c0);
+    const w = t.c1 - t.c0;
+    const cols = physicalCols(w, m);
     const g = new Float64Array(rows * cols);
+    const where = Array.from({ length: cols }, (_, pc) => cellAt(pc, w, m));
     for (let r = 0; r < rows; r++)
-      for (let j = 0; j < cols >> 1; j++) {
-        const cell = (t.r0 + r) * lp.nOut + t.c0 + j;
-        g[r * cols + 2 * j] = gPos[cell];
-        g[r * cols + 2 * j + 1] = gNeg[cell];
+      for (let pc = 0; pc < cols; pc++) {
+        const at = where[pc];
+        const cell = cellIndex(lp, t, r, at);
+        g[r * cols + pc] = at.neg ? gNeg[cell] : gPos[cell];
       }
     const { T } = wireTransfer(g, rows, cols, rWire);
     for (let r = 0; r < rows; r++)
-      for (let j = 0; j < cols >> 1; j++)
-        w[(t.r0 + r) * lp.nOut + t.c0 + j] = ((T[r * cols + 2 * j] - T[r * cols + 2 * j + 1]) * lp.colScale[t.c0 + j]) / span;
+      for (let pc = 0; pc < cols; pc++) {
+        const at = where[pc];
+        const v = T[r * cols + pc];
+        if (at.j >= 0) (at.neg ? tNeg : tPos)[cellIndex(lp, t, r, at)] = v;
+        // The reference column's transfer, for every weight and slice of the row.
+        else for (let s = 0; s < m.cells; s++) tNeg.fill(v, s * n + (t.r0 + r) * lp.nOut + t.c0, s * n + (t.r0 + r) * lp.nOut + t.c1);
+      }
   }
-  return w;
+  return toWeights(tPos, tNeg, lp, span, m);
 }
 
-/** (G+ - G-) * colScale / span, in float64 before rounding so that an ideal chip reproduces the weights exactly. */
-export function toWeights(gPos: Float64Array, gNeg: Float64Array, lp: LayerPlan, span: number): Float32Array {
-  const w = new Float32Array(gPos.length);
+/**
+ * sum_s sig_s (G+_s - G-_s) * gain * colScale / span (mapping.ts), in float64 before rounding so that
+ * an ideal chip reproduces the weights exactly.
+ */
+export function toWeights(gPos: Float64Array, gNeg: Float64Array, lp: LayerPlan, span: number, m: Mapping): Float32Array {
+  const n = lp.A.length;
+  const w = new Float32Array(n);
   const nOut = lp.nOut;
-  for (let i = 0, j = 0; i < w.length; i++, j = j + 1 === nOut ? 0 : j + 1) w[i] = ((gPos[i] - gNeg[i]) * lp.colScale[j]) / span;
+  const gain = cellGain(m);
+  if (m.cells === 1) {
+    for (let i = 0, j = 0; i < n; i++, j = j + 1 === nOut ? 0 : j + 1) w[i] = ((gPos[i] - gNeg[i]) * gain * lp.colScale[j]) / span;
+    return w;
+  }
+  const sig = significances(m);
+  for (let i = 0, j = 0; i < n; i++, j = j + 1 === nOut ? 0 : j + 1) {
+    let d = 0;
+    for (let s = 0; s < m.cells; s++) d += sig[s] * (gPos[s * n + i] - gNeg[s * n + i]);
+    w[i] = (d * gain * lp.colScale[j]) / span;
+  }
   return w;
 }

@@ -17,7 +17,7 @@ export const CIRCUIT_LIMITS = {
  */
 export const circuitSchema = z
   .strictObject({
-    /** Physical array size in cells. A weight column takes two physical columns (G+ and G-). */
+    /** Physical array size in cells. A weight column takes 2N physical columns (differential) or N plus a shared reference column (mapping.ts). */
     arrayRows: z.number().int().min(2).max(CIRCUIT_LIMITS.arraySize).default(128),
     arrayCols: z.number().int().min(2).max(CIRCUIT_LIMITS.arraySize).default(128),
     /**
@@ -26,6 +26,12 @@ export const circuitSchema = z
      * the whole swing too.
      */
     scaling: z.enum(['layer', 'column']).default('layer'),
+    /** How a weight sits on cells (mapping.ts): a differential pair, or one cell against a shared reference column. */
+    mapping: z.enum(['differential', 'reference']).default('differential'),
+    /** Cells (pairs, under the differential mapping) per weight, each slice on its own bit lines. */
+    cellsPerWeight: z.number().int().min(1).max(8).default(1),
+    /** 0 = each slice holds the whole weight (significance 1/N); K = K-bit slices of an N*K-bit weight. */
+    sliceBits: z.number().int().min(0).max(8).default(0),
     /** Full-scale read voltage on a word line, volts. */
     vRead: z.number().positive().default(0.2),
     /** Input DAC resolution in bits; 0 = ideal analog inputs. */
@@ -52,6 +58,15 @@ export const circuitSchema = z
     for (const k of ['adcOffset', 'adcGainError', 'adcNoise'] as const)
       if (c[k] > 0 && c.adcBits === 0)
         ctx.addIssue({ code: 'custom', path: [k], message: `${k} is an ADC error: it needs adcBits > 0 (--adc-bits)` });
+    if (c.sliceBits > 0 && c.cellsPerWeight < 2)
+      ctx.addIssue({ code: 'custom', path: ['sliceBits'], message: 'bit slices need cellsPerWeight >= 2 (--cells-per-weight)' });
+    const need = c.mapping === 'reference' ? c.cellsPerWeight + 1 : 2 * c.cellsPerWeight;
+    if (c.arrayCols < need)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['arrayCols'],
+        message: `an array of ${c.arrayCols} columns cannot hold one weight column of the ${c.mapping} mapping with ${c.cellsPerWeight} cell(s) per weight (needs ${need})`,
+      });
     if (c.dacInl > 0 && c.dacBits === 0)
       ctx.addIssue({ code: 'custom', path: ['dacInl'], message: 'dacInl is a DAC error: it needs dacBits > 0 (--dac-bits)' });
   });

@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import { writeFileAtomic } from '../core/fs-node.js';
+import type { Device } from '../device/config.js';
 import type { FaultSpec } from '../faults/index.js';
-import type { Chip } from './chip.js';
+import { programChip } from './chip.js';
 import { type ChipLayerMap, chipMaps } from './maps.js';
 import type { CrossbarPlan } from './plan.js';
 
@@ -15,7 +16,22 @@ export function writeMapFiles(dir: string, maps: ChipLayerMap[]): string[] {
   });
 }
 
-/** Writes one programmed chip's defect maps (chipMaps): the files the report draws. */
-export function writeChipMapFiles(dir: string, plan: CrossbarPlan, chip: Chip, faults: FaultSpec, seed: number): string[] {
-  return writeMapFiles(dir, chipMaps(plan, chip, faults, seed));
+/**
+ * Writes the defect maps of chips first..first+count-1 of a run: per chip and weighted layer, a
+ * JSON file (every tile's map) and an SVG picture of the tiles as they sit on the chip (chipMaps):
+ * the files the report draws.
+ */
+export function writeChipMaps(
+  dir: string,
+  plan: CrossbarPlan,
+  dev: Device,
+  faults: FaultSpec,
+  seed: number,
+  count: number,
+  first = 0,
+): string[] {
+  const written: string[] = [];
+  for (let c = first; c < first + count; c++)
+    written.push(...writeMapFiles(dir, chipMaps(plan, programChip(plan, dev, faults, seed, c), faults, seed)));
+  return written;
 }

@@ -8,6 +8,7 @@ import {
   type MapPlacement,
 } from '../faults/index.js';
 import type { Chip } from './chip.js';
+import { mappingOf, physicalCols } from './mapping.js';
 import type { CrossbarPlan } from './plan.js';
 
 /** Cells between arrays in a chip's picture. */
@@ -31,12 +32,16 @@ export function chipMaps(plan: CrossbarPlan, chip: Chip, faults: FaultSpec, seed
     if (lc.faults.every((m) => m === null)) return;
     const lp = plan.layers[l];
     const items: MapPlacement[] = [];
+    const m = mappingOf(plan.circuit);
     const tiles = lp.tiles.map((t, k) => {
       const map = lc.faults[k];
       const row = lp.rowTiles.findIndex((rt) => rt.includes(t));
       const col = lp.rowTiles[row].indexOf(t);
-      if (map) items.push({ map, x: 2 * t.c0 + GAP * col, y: t.r0 + GAP * row });
-      return { r0: t.r0, r1: t.r1, c0: t.c0, c1: t.c1, map: map ? faultMapToJSON(map) : null };
+      // Physical columns of the arrays to its left, as mapping.ts lays them out.
+      const x = lp.rowTiles[row].slice(0, col).reduce((a, u) => a + physicalCols(u.c1 - u.c0, m), 0);
+      if (map) items.push({ map, x: x + GAP * col, y: t.r0 + GAP * row });
+      const cols = physicalCols(t.c1 - t.c0, m);
+      return { r0: t.r0, r1: t.r1, c0: t.c0, c1: t.c1, x0: x, cols, map: map ? faultMapToJSON(map) : null };
     });
     const json = {
       format: FAULT_MAP_FORMAT,

@@ -10,7 +10,7 @@ import type { FaultSpec } from '../faults/index.js';
 import { Conv2d } from '../nn/conv.js';
 import type { Model } from '../nn/model.js';
 import { ageChip, type ReadAt } from './age.js';
-import { type Chip, chipBase, patternsFor, programChip } from './chip.js';
+import { type Chip, chipBase, hasFaults, programChip } from './chip.js';
 import { adcHasStaticErrors } from './converters.js';
 import type { CrossbarPlan } from './plan.js';
 import { layerInput, productOnChip, type SharedInput, scratchBuffer, sharedInput, simulateBatch } from './simulate.js';
@@ -94,7 +94,7 @@ export function runMonteCarlo(
   // Per-conversion ADC noise needs a stream per (chip, batch), as read noise does.
   const noisy = dev.readNoise > 0 || (plan.circuit.adcBits > 0 && plan.circuit.adcNoise > 0);
   const adcVaries = adcHasStaticErrors(plan.circuit);
-  const varies = plan.layers.map((lp) => programVaries(dev) || ages || noisy || adcVaries || patternsFor(faults, lp.weighted).length > 0);
+  const varies = plan.layers.map((lp) => programVaries(dev) || ages || noisy || adcVaries || hasFaults(faults, lp.weighted));
   const firstVarying = varies.indexOf(true);
   const startLayer = firstVarying < 0 ? model.layers.length : plan.layers[firstVarying].layerIndex;
   const sparseStart = firstVarying >= 0 && !programVaries(dev) && !ages && plan.circuit.adcBits === 0 && plan.circuit.wireResistance === 0;

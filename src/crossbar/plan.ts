@@ -7,8 +7,9 @@ import { type Graph, gather, graphOf, type NodeValues, release, runNode, slot } 
 import type { Context } from '../nn/layer.js';
 import type { Model } from '../nn/model.js';
 import type { Circuit } from './circuit.js';
+import { mappingOf, weightColsPerArray } from './mapping.js';
 
-/** One physical array's share of a layer: weight rows r0..r1 and weight columns c0..c1 (2 physical columns each). */
+/** One physical array's share of a layer: weight rows r0..r1 and weight columns c0..c1 (physical columns: mapping.ts). */
 export interface Tile {
   r0: number;
   r1: number;
@@ -80,7 +81,7 @@ function weightedLayers(
 }
 
 export function tilesFor(rows: number, cols: number, circuit: Circuit): Tile[][] {
-  const colsPerTile = Math.floor(circuit.arrayCols / 2);
+  const colsPerTile = weightColsPerArray(circuit.arrayCols, mappingOf(circuit));
   const byRow: Tile[][] = [];
   for (let r0 = 0; r0 < rows; r0 += circuit.arrayRows) {
     const row: Tile[] = [];

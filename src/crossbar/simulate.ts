@@ -9,6 +9,7 @@ import type { Model } from '../nn/model.js';
 import { fillRows, type Tensor } from '../nn/tensor.js';
 import type { LayerChip } from './chip.js';
 import { type AdcErrors, adcConvert, dacInl } from './converters.js';
+import { cellGain, mappingOf, significances } from './mapping.js';
 import type { CrossbarPlan, LayerPlan } from './plan.js';
 import { simulateGraphBatch } from './simulate-graph.js';
 
@@ -34,7 +35,7 @@ export function crossbarLayer(
   // With the product given, the input is only needed for read noise.
   const xin = pre && !noisy ? x : layerInput(x, lp, plan);
   const y = pre ?? productOnChip({ xin, R }, lp, lc, plan, kernels, out, rng);
-  if (noisy) addReadNoise(y, xin, R, lp, lc, dev, kernels, rng);
+  if (noisy) addReadNoise(y, xin, R, lp, lc, dev, plan, kernels, rng);
   return y;
 }
 
@@ -195,16 +196,24 @@ function addReadNoise(
   lp: LayerPlan,
   lc: LayerChip,
   dev: Device,
+  plan: CrossbarPlan,
   kernels: Kernels,
   rng: Rng,
 ): void {
   const { nIn, nOut } = lp;
   if (!lc.noiseVar) {
+    // Every cell of every slice read with its own noise; under the reference mapping a row's
+    // reference cell is shared by the columns, which this per-column variance does not correlate.
     const span = dev.gMax - dev.gMin;
-    lc.noiseVar = new Float32Array(lc.gPos.length);
-    for (let i = 0; i < lc.gPos.length; i++) {
-      const s = (lp.colScale[i % nOut] / span) * (lc.colGain?.[i % nOut] ?? 1);
-      lc.noiseVar[i] = (lc.gPos[i] * s) ** 2 + (lc.gNeg[i] * s) ** 2;
+    const m = mappingOf(plan.circuit);
+    const sig = significances(m);
+    const n = lp.A.length;
+    lc.noiseVar = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      const s = ((lp.colScale[i % nOut] * cellGain(m)) / span) * (lc.colGain?.[i % nOut] ?? 1);
+      let v = 0;
+      for (let k = 0; k < m.cells; k++) v += sig[k] ** 2 * ((lc.gPos[k * n + i] * s) ** 2 + (lc.gNeg[k * n + i] * s) ** 2);
+      lc.noiseVar[i] = v;
     }
   }
   const x2 = new Float32Array(x.length);

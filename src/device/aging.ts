@@ -18,8 +18,59 @@ export interface CellAging {
 }
 
 /**
+ * What the aging of a layer reads off its targets alone, the same on every chip of a run: the drift
+ * exponent's mean and spread per cell, and, per read time, each cell's relaxation step
+ * sqrt(S(T, t)^2 - S_prog(T)^2). Computed once per run (ChipBase) instead of once per chip and time:
+ * the curves cost a log or a polynomial per cell.
+ */
+export interface TargetCurves {
+  muPos: Float64Array | null;
+  muNeg: Float64Array | null;
+  sdPos: Float64Array | null;
+  sdNeg: Float64Array | null;
+  /** Relaxation steps per read time t (filled on first use). */
+  relax: Map<number, { pos: Float64Array; neg: Float64Array }>;
+}
+
+export function targetCurves(d: Device, tPos: Float64Array, tNeg: Float64Array): TargetCurves {
+  const { drift } = d;
+  const at = (c: Parameters<typeof curveAt>[0], t: Float64Array) => {
+    const out = new Float64Array(t.length);
+    for (let i = 0; i < t.length; i++) out[i] = curveAt(c, t[i], d.gMax);
+    return out;
+  };
+  return {
+    muPos: drift ? at(drift.nuMean, tPos) : null,
+    muNeg: drift ? at(drift.nuMean, tNeg) : null,
+    sdPos: drift ? at(drift.nuStd, tPos) : null,
+    sdNeg: drift ? at(drift.nuStd, tNeg) : null,
+    relax: new Map(),
+  };
+}
+
+/** Each cell's relaxation step at time t (targets only), cached in `curves`. */
+function relaxSteps(d: Device, x: AgeInputs, t: number): { pos: Float64Array; neg: Float64Array } | null {
+  if (!d.relaxation) return null;
+  const hit = x.curves?.relax.get(t);
+  if (hit) return hit;
+  const prog = d.programNoise?.gaussian;
+  const step = (tt: Float64Array) => {
+    const out = new Float64Array(tt.length);
+    for (let i = 0; i < tt.length; i++) {
+      const s = relaxationSpread(d, tt[i], t);
+      const s0 = prog ? curveAt(prog, tt[i], d.gMax) : 0;
+      out[i] = Math.sqrt(Math.max(0, s * s - s0 * s0));
+    }
+    return out;
+  };
+  const r = { pos: step(x.tPos), neg: step(x.tNeg) };
+  x.curves?.relax.set(t, r);
+  return r;
+}
+
+/**
  * The per-cell aging draws of one layer from its targets T (and programmed G, for q); cells visited
- * pair by pair (G+ then G-).
+ * pair by pair (G+ then G-). `curves` (targetCurves of the same targets) spares the per-cell curves.
  */
 export function drawCellAging(
   d: Device,
@@ -28,6 +79,7 @@ export function drawCellAging(
   gPos: ArrayLike<number>,
   gNeg: ArrayLike<number>,
   rng: Rng,
+  curves: TargetCurves = targetCurves(d, tPos, tNeg),
 ): CellAging {
   const n = tPos.length;
   const { drift, relaxation, noise1f } = d;
@@ -40,11 +92,11 @@ export function drawCellAging(
     qNeg: noise1f ? new Float32Array(n) : null,
   };
   // nu = |N(mean(T), std(T)^2)|: a drift exponent is not negative (aihwkit's PCM model does the same).
-  const nu = (t: number) => (drift ? Math.abs(curveAt(drift.nuMean, t, d.gMax) + curveAt(drift.nuStd, t, d.gMax) * rng.normal()) : 0);
+  const { muPos, muNeg, sdPos, sdNeg } = curves;
   for (let i = 0; i < n; i++) {
-    if (a.nuPos) a.nuPos[i] = nu(tPos[i]);
+    if (a.nuPos && muPos && sdPos) a.nuPos[i] = Math.abs(muPos[i] + sdPos[i] * rng.normal());
     if (a.zPos) a.zPos[i] = rng.normal();
-    if (a.nuNeg) a.nuNeg[i] = nu(tNeg[i]);
+    if (a.nuNeg && muNeg && sdNeg) a.nuNeg[i] = Math.abs(muNeg[i] + sdNeg[i] * rng.normal());
     if (a.zNeg) a.zNeg[i] = rng.normal();
     if (noise1f && a.qPos && a.qNeg) {
       a.qPos[i] = curveAt(noise1f.q, gPos[i], d.gMax);
@@ -89,6 +141,8 @@ export interface AgeInputs {
   aging: CellAging;
   /** Per weight: bit 0 = G+ is stuck, bit 1 = G- is stuck (stuck cells hold their value), or null. */
   stuck: Uint8Array | null;
+  /** targetCurves of tPos/tNeg, shared by the chips of a run (caches the relaxation steps per time). */
+  curves?: TargetCurves;
 }
 
 /**
@@ -102,34 +156,33 @@ export function ageCells(d: Device, x: AgeInputs, t: number, rng: Rng): { gPos: 
   const gNeg = new Float64Array(n);
   const lnF = d.drift ? Math.log((t + d.drift.t0) / d.drift.t0) : 0;
   const f1 = noise1fGrowth(d, t);
-  const prog = d.programNoise?.gaussian;
-  const rel = d.relaxation !== undefined;
+  const relax = relaxSteps(d, x, t);
+  const { aging: a, stuck } = x;
+  // One pass per side, in the order the draws were always made (G+ then G- of each weight): the
+  // per-cell work is a multiply-add, an exp and a normal draw, with no curve evaluated here.
   const one = (
-    target: number,
     g0: number,
     nu: Float32Array | null,
     z: Float32Array | null,
     q: Float32Array | null,
+    r: Float64Array | null,
     i: number,
     held: boolean,
-  ): number => {
+  ) => {
     const e = q ? rng.normal() : 0;
     if (held) return g0;
     let g = g0;
-    if (z && rel) {
-      const s = relaxationSpread(d, target, t);
-      const s0 = prog ? curveAt(prog, target, d.gMax) : 0;
-      g += Math.sqrt(Math.max(0, s * s - s0 * s0)) * z[i];
-    }
+    if (z && r) g += r[i] * z[i];
     if (nu) g *= Math.exp(-nu[i] * lnF);
     if (q) g += Math.abs(g) * q[i] * f1 * e;
     return g > 0 ? g : 0;
   };
-  const { aging: a, stuck } = x;
+  const rPos = relax?.pos ?? null;
+  const rNeg = relax?.neg ?? null;
   for (let i = 0; i < n; i++) {
     const s = stuck ? stuck[i] : 0;
-    gPos[i] = one(x.tPos[i], x.gPos[i], a.nuPos, a.zPos, a.qPos, i, (s & 1) !== 0);
-    gNeg[i] = one(x.tNeg[i], x.gNeg[i], a.nuNeg, a.zNeg, a.qNeg, i, (s & 2) !== 0);
+    gPos[i] = one(x.gPos[i], a.nuPos, a.zPos, a.qPos, rPos, i, (s & 1) !== 0);
+    gNeg[i] = one(x.gNeg[i], a.nuNeg, a.zNeg, a.qNeg, rNeg, i, (s & 2) !== 0);
   }
   return { gPos, gNeg };
 }

@@ -58,8 +58,11 @@ function bandHas(i: number, n: number, from: number, to: number, every: number):
  * rate is the requested one (not just in expectation). Patterns apply in order; a cell keeps
  * the first fault it gets.
  */
-export function generateFaultMap(rows: number, cols: number, patterns: readonly PatternSpec[], rng: Rng): FaultMap {
-  const map: FaultMap = { rows, cols, kind: new Uint8Array(rows * cols), level: new Float32Array(rows * cols) };
+export function generateFaultMap(rows: number, cols: number, patterns: readonly PatternSpec[], rng: Rng, start?: FaultMap): FaultMap {
+  // `start`: cells already stuck (a measured map), kept; the patterns draw among the others.
+  const map: FaultMap = start
+    ? { rows, cols, kind: start.kind.slice(), level: start.level.slice() }
+    : { rows, cols, kind: new Uint8Array(rows * cols), level: new Float32Array(rows * cols) };
   for (const p of patterns) applyPattern(map, p, rng);
   return map;
 }

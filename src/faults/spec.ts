@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { XbarError } from '../core/errors.js';
+import type { ArrayMap } from './map-file.js';
 import { type PatternSpec, patternNames, patternSchema } from './schema.js';
 
 /**
@@ -10,7 +11,11 @@ export const faultGroupSchema = z.strictObject({
   patterns: z.array(patternSchema).min(1),
   layers: z.union([z.literal('all'), z.array(z.int().min(0)).min(1)]).default('all'),
 });
-export type FaultGroup = z.output<typeof faultGroupSchema>;
+/**
+ * A group places random patterns (`patterns`), or a measured defect-map file (`maps`, from
+ * map-file.ts via faults/node.ts, with `patterns` empty): its arrays' cells exactly as measured.
+ */
+export type FaultGroup = z.output<typeof faultGroupSchema> & { maps?: { source: string; arrays: ArrayMap[] } };
 export const faultSpecSchema = z.array(faultGroupSchema);
 export type FaultSpec = FaultGroup[];
 
@@ -80,9 +85,18 @@ function topLevelItems(text: string): string[] {
   return items;
 }
 
+/** A measured defect-map file's name as a term of the text form (map-file.ts: .png, .csv, .json). */
+export const MAP_FILE = /\.(png|csv|json)$/i;
+
+/** Reads a defect-map file named in a spec into its arrays (faults/node.ts: readMapFile). */
+export type MapReader = (path: string) => ArrayMap[];
+
+type MapSource = NonNullable<FaultGroup['maps']>;
+
 /**
- * The text form (docs/faults.md): terms joined by `+`, each `pattern:key=value,...`, for example
- * `random:sa0=0.0175,sa1=0.0904`. Scopes, so that a spec means what it appears to:
+ * The text form (docs/faults.md): terms joined by `+`, each `pattern:key=value,...` or a measured
+ * defect-map file (`wafer.png`, read by `readMap`), for example `random:sa0=0.0175,sa1=0.0904` or
+ * `wafer.csv+random:sa1=0.001`. Scopes, so that a spec means what it appears to:
  * - one `@layers=...` at the end scopes the **whole spec**:
  *   `ring:radius=0.3+columns:from=0.5,to=0.6@layers=1,2` puts both on layers 1 and 2;
  * - a bracketed group has its own scope: `[ring:radius=0.3@layers=0]+columns:from=0.5,to=0.6`
@@ -91,13 +105,23 @@ function topLevelItems(text: string): string[] {
  *   keeps that meaning, but together with a spec-wide scope over other terms
  *   (`circle@layers=0+rows+columns@layers=2`) it is ambiguous and refused.
  */
-export function parseFaultSpec(text: string): FaultSpec {
+export function parseFaultSpec(text: string, readMap?: MapReader): FaultSpec {
   if (typeof text !== 'string')
     throw new XbarError(`a fault spec is text such as 'random:sa1=0.01' (docs/faults.md), not ${describe(text)}`);
   if (!text.trim())
     throw new XbarError(`the fault spec is empty: to simulate without faults leave --faults out; otherwise write e.g. 'random:sa1=0.01'`);
   const items = topLevelItems(text);
-  type Item = { patterns: PatternSpec[]; layers: FaultGroup['layers'] | undefined; bracketed: boolean };
+  type Item = { patterns: PatternSpec[]; maps: MapSource[]; layers: FaultGroup['layers'] | undefined; bracketed: boolean };
+  // A term is a pattern, or a defect-map file to read (only where files can be read: Node).
+  const parseTerms = (terms: string[]): Pick<Item, 'patterns' | 'maps'> => {
+    const files = terms.filter((t) => MAP_FILE.test(t));
+    if (files.length && !readMap)
+      throw new XbarError(`fault term '${files[0]}' names a defect-map file, which is read only on the command line (--faults)`);
+    return {
+      patterns: terms.filter((t) => !MAP_FILE.test(t)).map(parseTerm),
+      maps: files.map((f) => ({ source: f, arrays: (readMap as MapReader)(f) })),
+    };
+  };
   const parsed: Item[] = items.map((item) => {
     if (!item) throw new XbarError(`fault spec '${text}' has an empty term: terms are joined by '+'`);
     if (item.startsWith('[')) {
@@ -106,12 +130,12 @@ export function parseFaultSpec(text: string): FaultSpec {
       const { body, layers } = splitScope(item.slice(1, -1));
       const terms = body.split('+').map((t) => t.trim());
       if (terms.some((t) => !t)) throw new XbarError(`fault spec '${text}' has an empty term: terms are joined by '+'`);
-      return { patterns: terms.map(parseTerm), layers, bracketed: true };
+      return { ...parseTerms(terms), layers, bracketed: true };
     }
     if (item.includes(']')) throw new XbarError(`fault spec '${text}': ']' without its '['`);
     const { body, layers } = splitScope(item);
     if (!body) throw new XbarError(`fault spec '${text}' has an empty term: terms are joined by '+'`);
-    return { patterns: [parseTerm(body)], layers, bracketed: false };
+    return { ...parseTerms([body]), layers, bracketed: false };
   });
   const last = parsed[parsed.length - 1];
   // A bare last term's scope covers every bare term without its own scope (the whole spec).
@@ -124,10 +148,15 @@ export function parseFaultSpec(text: string): FaultSpec {
         `fault spec '${text}' is ambiguous: the last '@layers' could scope the whole spec or its own term; bracket the terms that have their own scope, e.g. [circle@layers=0]+rows+columns@layers=2`,
       );
   }
-  return parsed.map((g) => ({ patterns: g.patterns, layers: g.layers ?? wide ?? 'all' }));
+  // One group for an item's patterns and one per defect-map file, all on the item's layers.
+  return parsed.flatMap((g) => {
+    const layers = g.layers ?? wide ?? 'all';
+    return [...(g.patterns.length ? [{ patterns: g.patterns, layers }] : []), ...g.maps.map((maps) => ({ patterns: [], layers, maps }))];
+  });
 }
 
-function parseLayers(part: string, term: string): FaultGroup['layers'] {
+export function parseLayers(part: string | undefined, term: string): FaultGroup['layers'] {
+  if (part === undefined) return 'all';
   const m = /^\s*layers\s*=\s*(.+)$/.exec(part);
   if (!m) throw new XbarError(`fault term '${term}': after '@' write layers=0,1 or layers=all`);
   if (m[1].trim() === 'all') return 'all';
@@ -147,29 +176,34 @@ const layersText = (l: FaultGroup['layers']): string => (l === 'all' ? 'all' : l
  * group for every group scoped to fewer than all layers.
  */
 export function formatFaultSpec(spec: FaultSpec): string {
-  const term = (p: PatternSpec): string => {
-    const { pattern, ...rest } = p;
-    return `${pattern}:${Object.entries(rest)
-      .map(([k, v]) => `${k}=${v}`)
-      .join(',')}`;
-  };
   const scopes = new Set(spec.map((g) => layersText(g.layers)));
   if (scopes.size <= 1) {
     const l = spec[0]?.layers ?? 'all';
-    return `${spec.flatMap((g) => g.patterns.map(term)).join('+')}${l === 'all' ? '' : `@layers=${layersText(l)}`}`;
+    return `${spec.flatMap(groupTerms).join('+')}${l === 'all' ? '' : `@layers=${layersText(l)}`}`;
   }
   return spec
     .map((g) => {
-      const terms = g.patterns.map(term).join('+');
+      const terms = groupTerms(g).join('+');
       return g.layers === 'all' ? terms : `[${terms}@layers=${layersText(g.layers)}]`;
     })
     .join('+');
 }
 
+/** A group's terms in the text form: its patterns with every parameter, or its defect-map file. */
+function groupTerms(g: FaultGroup): string[] {
+  if (g.maps) return [g.maps.source];
+  return g.patterns.map((p) => {
+    const { pattern, ...rest } = p;
+    return `${pattern}:${Object.entries(rest)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',')}`;
+  });
+}
+
 /** Which weighted layers each term of a spec lands on, one line per term, for the user to check. */
 export function describeFaultLayers(spec: FaultSpec, weightedLayers?: number): string[] {
   return spec.flatMap((g) =>
-    g.patterns.map((p) => {
+    (g.maps ? [{ pattern: `defect map ${g.maps.source}` }] : g.patterns).map((p) => {
       const on =
         g.layers === 'all'
           ? weightedLayers === undefined

@@ -81,13 +81,26 @@ export function layerSets(pop: Population, nWeighted: number): number[][] {
 /** The defect of one chip. */
 export interface ChipDefect {
   chip: number;
-  type: SpatialPattern;
-  kind: FaultKind;
+  /** The population's pattern type, or 'custom' for a chip given a fault spec (customDefect). */
+  type: SpatialPattern | 'custom';
+  kind: FaultKind | 'mixed';
   layers: number[];
   density: number;
   spec: FaultSpec;
   /** The fault spec in xbar's text form (`xbar simulate --faults` takes it). */
   text: string;
+}
+
+/**
+ * A chip given a fault spec rather than a population draw (`xbar correct eval --faults`): any
+ * patterns, gradients, combinations, random faults or measured defect maps, so that a corrector
+ * can be tested on defects of a shape it never saw. Random parts are drawn per chip as in simulate.
+ */
+export function customDefect(chip: number, spec: FaultSpec, nWeighted: number): ChipDefect {
+  const layers = [...new Set(spec.flatMap((g) => (g.layers === 'all' ? Array.from({ length: nWeighted }, (_, i) => i) : g.layers)))].sort(
+    (a, b) => a - b,
+  );
+  return { chip, type: 'custom', kind: 'mixed', layers, density: Number.NaN, spec, text: formatFaultSpec(spec) };
 }
 
 /** Draws chip `chip`'s defect from the population; every draw from Rng.derive(seed, chip, STREAM_DEFECT). */

@@ -1,5 +1,6 @@
 import { XbarError } from '../core/errors.js';
 import type { LayerChip } from '../crossbar/chip.js';
+import { cellAt, cellGain, cellIndex, type Mapping, mappingOf, physicalCols, significances } from '../crossbar/mapping.js';
 import type { CrossbarPlan, LayerPlan, Tile } from '../crossbar/plan.js';
 import type { Device } from '../device/config.js';
 import { Activation } from '../nn/activation.js';
@@ -15,12 +16,18 @@ import { VERSION } from '../version.js';
  * - word line i of a layer is driven by an ideal source at u_i * vRead / xMax, u = [x, 1] (the
  *   bias row is driven as the input "1");
  * - every weight is a pair of resistors 1/G+ and 1/G- (the programmed values of the chip: variation
- *   and stuck cells included) from its word line to its two bit lines;
+ *   and stuck cells included) from its word line to its two bit lines, or under the reference
+ *   mapping one resistor 1/G, with each array's reference column beside; with N cells per weight,
+ *   N such pairs (or cells) on their own bit lines (crossbar/mapping.ts);
  * - every bit line ends in a transimpedance amplifier: an op-amp (VCVS of open-loop gain A, or an
  *   ideal nullor when A is infinite) with feedback resistor RF, the bit line sitting at its virtual
  *   ground;
- * - a behavioural source per weight column sums (V- - V+) over the row tiles and scales it to the
- *   layer output y in weight units (1 V per unit); a second one is the neuron: the activation,
+ * - a behavioural source per weight column sums sig_s (V- - V+) over the slices and row tiles
+ *   (V- = the reference column's TIA under the reference mapping) and scales it to the layer output
+ *   y in weight units (1 V per unit); with ADCs (circuit.adcBits) each row tile's partial sum first
+ *   passes its ADC: gain and offset of this chip (crossbar/converters.ts), clipping at the
+ *   calibrated full scale and rounding to the nearest code (floor(u q + 0.5) / q, as Math.round);
+ *   a second one is the neuron: the activation,
  *   clipped at the rail when the circuit saturates, scaled to the next layer's word-line voltage
  *   (or, for the last layer, to plan.voltsPerUnit: the output voltages out0, out1, ...);
  * - optional wire resistance r per segment, with the topology of crossbar/wires.ts.
@@ -69,8 +76,11 @@ export function checkSpiceSupport(model: Model, plan: CrossbarPlan, device: Devi
     prev = l;
   });
   const c = plan.circuit;
-  if (c.dacBits > 0 || c.adcBits > 0)
-    throw new XbarError(`the SPICE netlist is fully analog: use --dac-bits 0 --adc-bits 0 (got ${c.dacBits}, ${c.adcBits})`);
+  if (c.dacBits > 0) throw new XbarError(`the SPICE netlist drives its word lines with ideal sources: use --dac-bits 0 (got ${c.dacBits})`);
+  if (c.adcBits > 0 && c.adcNoise > 0)
+    throw new XbarError(
+      `ADC noise (${c.adcNoise} LSB) is drawn per conversion and has no netlist equivalent: use --adc-noise 0 (offsets and gain errors are in the netlist)`,
+    );
   if (device.readNoise > 0)
     throw new XbarError(
       `read noise (${device.readNoise}) is drawn per inference and has no netlist equivalent: use a device with readNoise 0`,
@@ -96,6 +106,8 @@ export function buildNetlist(
   if (x.length !== n * first.nIn) throw new XbarError(`expected ${n} input vectors of ${first.nIn} values, got ${x.length} values`);
   const c = plan.circuit;
   const span = device.gMax - device.gMin;
+  const m = mappingOf(c);
+  const sig = significances(m);
   const counts = { cells: 0, wires: 0, arrays: 0, opamps: 0 };
   const out: string[] = [];
   const line = (s: string) => out.push(s);
@@ -147,8 +159,8 @@ export function buildNetlist(
     const rf = (lp.xMax * lp.wMax) / (fs * span);
     lp.tiles.forEach((t, ti) => {
       counts.arrays++;
-      tileCells(lp, lc, t, `L${li}_T${ti}`, `l${li}_t${ti}`, `l${li}_x`, c.wireResistance, line, counts);
-      const cols = 2 * (t.c1 - t.c0);
+      tileCells(lp, lc, t, m, `L${li}_T${ti}`, `l${li}_t${ti}`, `l${li}_x`, c.wireResistance, line, counts);
+      const cols = physicalCols(t.c1 - t.c0, m);
       line(`* TIAs of array ${ti}: op-amp + feedback RF = ${num(rf)} ohm; b<col> is the virtual ground, o<col> the output`);
       for (let p = 0; p < cols; p++) {
         const name = `L${li}_T${ti}_${p}`;
@@ -165,15 +177,36 @@ export function buildNetlist(
       }
     });
 
-    line(`* Column sums: y_j = (V- - V+) * xMax * colScale_j / (RF * vRead * span), 1 V per weight unit.`);
+    line(
+      `* Column sums: y_j = sum_s sig_s (V- - V+) * ${cellGain(m)} * xMax * colScale_j / (RF * vRead * span), 1 V per weight unit` +
+        (m.cells > 1 ? ` (sig = ${Array.from(sig, num).join(', ')})` : '') +
+        '.',
+    );
     for (let j = 0; j < lp.nOut; j++) {
-      const k = (lp.xMax * lp.colScale[j]) / (rf * c.vRead * span);
-      const terms = lp.rowTiles.map((row) => {
+      const k = (cellGain(m) * lp.xMax * lp.colScale[j]) / (rf * c.vRead * span);
+      const tileTerms = lp.rowTiles.map((row) => {
         const ti = lp.tiles.indexOf(row.find((t) => j >= t.c0 && j < t.c1) as Tile);
-        const p = 2 * (j - lp.tiles[ti].c0);
-        return `v(l${li}_t${ti}_o${p + 1}) - v(l${li}_t${ti}_o${p})`;
+        const w = lp.tiles[ti].c1 - lp.tiles[ti].c0;
+        const o = (pc: number) => `v(l${li}_t${ti}_o${pc})`;
+        return Array.from({ length: m.cells }, (_, s) => {
+          const jj = (j - lp.tiles[ti].c0) * m.cells + s;
+          const diff = m.scheme === 'reference' ? `${o(w * m.cells)} - ${o(jj)}` : `${o(2 * jj + 1)} - ${o(2 * jj)}`;
+          return m.cells > 1 ? `${num(sig[s])} * (${diff})` : diff;
+        });
       });
-      line(`B_L${li}_Y${j} l${li}_y${j} 0 V = ${num(k)} * (${terms.join(' + ')})`);
+      if (c.adcBits > 0) {
+        // Each row tile's partial sum (weight units), then its ADC: y_j is the sum of the codes.
+        const q = 2 ** (c.adcBits - 1) - 1;
+        const codes = tileTerms.map((terms, t) => {
+          const p = `l${li}_p${t}_${j}`;
+          line(`B_L${li}_P${t}_${j} ${p} 0 V = ${num(k)} * (${terms.join(' + ')})`);
+          const fs = lp.adcFullScale[t];
+          const e = lc.adc ? { g: lc.adc.gain[t * lp.nOut + j], o: lc.adc.offset[t * lp.nOut + j] } : { g: 1, o: 0 };
+          const u = `min(max(v(${p}) * ${num(e.g / fs)} + ${num(e.o)}, -1), 1)`;
+          return `floor(${u} * ${q} + 0.5)`;
+        });
+        line(`B_L${li}_Y${j} l${li}_y${j} 0 V = ${codes.map((cd, t) => `${num(lp.adcFullScale[t] / q)} * ${cd}`).join(' + ')}`);
+      } else line(`B_L${li}_Y${j} l${li}_y${j} 0 V = ${num(k)} * (${tileTerms.flat().join(' + ')})`);
     }
 
     const scale = last ? plan.voltsPerUnit : c.vRead / plan.layers[li + 1].xMax;
@@ -212,8 +245,8 @@ function activation(lp: LayerPlan, v: string): string {
 }
 
 /**
- * The cells of one array: weight rows t.r0..t.r1, physical column 2j = G+ and 2j+1 = G- of weight
- * column t.c0 + j. Without wires a cell joins its row's driver to its column's TIA input; with
+ * The cells of one array: weight rows t.r0..t.r1, physical columns as mapping.ts lays them out
+ * (one differential pair per weight: 2j = G+ and 2j+1 = G- of weight column t.c0 + j). Without wires a cell joins its row's driver to its column's TIA input; with
  * wires, word line i runs driver -r- (i,0) -r- (i,1) ... (open right end) and bit line p runs
  * (0,p) -r- (1,p) ... (rows-1,p) -r- TIA input (open top end).
  */
@@ -221,6 +254,7 @@ function tileCells(
   lp: LayerPlan,
   lc: LayerChip,
   t: Tile,
+  m: Mapping,
   name: string,
   node: string,
   input: string,
@@ -229,11 +263,17 @@ function tileCells(
   counts: SpiceNetlist['counts'],
 ): void {
   const rows = t.r1 - t.r0;
-  const cols = 2 * (t.c1 - t.c0);
+  const w = t.c1 - t.c0;
+  const cols = physicalCols(w, m);
+  const layout =
+    m.scheme === 'reference'
+      ? `${m.cells > 1 ? `${m.cells} data cells per weight, ` : ''}last = reference column`
+      : `${m.cells > 1 ? `${m.cells} pairs per weight, ` : ''}even = G+, odd = G-`;
   line(
     `* Array ${name}: weight rows ${t.r0}..${t.r1 - 1}${t.r1 > lp.nIn ? ` (row ${lp.nIn} = bias)` : ''}, weight columns ${t.c0}..${t.c1 - 1} ` +
-      `-> ${rows} word lines x ${cols} bit lines (even = G+, odd = G-)`,
+      `-> ${rows} word lines x ${cols} bit lines (${layout})`,
   );
+  const where = Array.from({ length: cols }, (_, pc) => cellAt(pc, w, m));
   const wl = (i: number, p: number) => (r > 0 ? `${node}_w${i}_${p}` : `${input}${t.r0 + i}`);
   const bl = (i: number, p: number) => (r > 0 ? `${node}_c${i}_${p}` : `${node}_b${p}`);
   for (let i = 0; i < rows; i++) {
@@ -244,15 +284,14 @@ function tileCells(
       for (let p = 1; p < cols; p++) line(`RW_${name}_${i}_${p} ${wl(i, p - 1)} ${wl(i, p)} ${num(r)}`);
       counts.wires += cols;
     }
-    for (let j = t.c0; j < t.c1; j++) {
-      const cell = row * lp.nOut + j;
-      const p = 2 * (j - t.c0);
+    for (let p = 0; p < cols; p++) {
+      const at = where[p];
+      const g = (at.neg ? lc.gNeg : lc.gPos)[cellIndex(lp, t, i, at)];
+      // Single pairs keep their names (R_<array>_<row>_<weight column>P/N); otherwise the physical column.
+      const id = m.scheme === 'differential' && m.cells === 1 ? `${t.c0 + at.j}${at.neg ? 'N' : 'P'}` : `c${p}`;
       // A cell whose programming noise reached 0 S is open: no resistor (1/0 is not a netlist value).
-      const cellLine = (id: string, a: string, b: string, g: number) =>
-        line(g > 0 ? `R_${name}_${row}_${j}${id} ${a} ${b} ${num(1 / g)}` : `* R_${name}_${row}_${j}${id} open (0 S)`);
-      cellLine('P', wl(i, p), bl(i, p), lc.gPos[cell]);
-      cellLine('N', wl(i, p + 1), bl(i, p + 1), lc.gNeg[cell]);
-      counts.cells += 2;
+      line(g > 0 ? `R_${name}_${row}_${id} ${wl(i, p)} ${bl(i, p)} ${num(1 / g)}` : `* R_${name}_${row}_${id} open (0 S)`);
+      counts.cells++;
     }
   }
   if (r > 0) {

@@ -1,15 +1,10 @@
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { xbar } from '../xbar-cli.js';
 
 /** End-to-end: the built `xbar` command as a user runs it (npm test builds dist/ first). */
-const bin = resolve(import.meta.dirname, '../../dist/cli/main.js');
-const xbar = (...args: string[]) => {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' } });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-};
 const work = mkdtempSync(join(tmpdir(), 'xbar-cli-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 

@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -6,13 +5,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { costKind, extractCost } from '../../src/report/kinds/cost.js';
 import { extractSimulate, simulatePlots } from '../../src/report/kinds/simulate.js';
 import { renderSVG } from '../../src/report/render.js';
+import { xbar } from '../xbar-cli.js';
 
 /** End-to-end: `xbar cost` on every preset, its result file in the report, and its errors. */
-const bin = resolve(import.meta.dirname, '../../dist/cli/main.js');
-const xbar = (...args: string[]) => {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' } });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-};
 const work = mkdtempSync(join(tmpdir(), 'xbar-cost-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 

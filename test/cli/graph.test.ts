@@ -1,16 +1,11 @@
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resnetSpec } from '../../src/nn/presets.js';
+import { xbar } from '../xbar-cli.js';
 
 /** End-to-end: a graph network (a small ResNet spec file) trained, evaluated and simulated from the CLI. */
-const bin = resolve(import.meta.dirname, '../../dist/cli/main.js');
-const xbar = (...args: string[]) => {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' } });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-};
 const work = mkdtempSync(join(tmpdir(), 'xbar-graph-'));
 const model = join(work, 'resnet');
 afterAll(() => rmSync(work, { recursive: true, force: true }));

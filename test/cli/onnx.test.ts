@@ -1,17 +1,12 @@
-import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { OnnxBuilder } from '../onnx/build.js';
+import { xbar } from '../xbar-cli.js';
 
 /** End to end: xbar import / export and a .onnx --model, as a user runs them (npm test builds dist/ first). */
-const bin = resolve(import.meta.dirname, '../../dist/cli/main.js');
-const xbar = (...args: string[]) => {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' } });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-};
 const fixtures = resolve(import.meta.dirname, '../fixtures/onnx');
 const work = mkdtempSync(join(tmpdir(), 'xbar-cli-onnx-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));

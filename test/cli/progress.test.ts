@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { etaSeconds, formatEta, HEARTBEAT_MS, makeProgress } from '../../src/cli/progress.js';
+import { etaSeconds, formatEta, HEARTBEAT_MS, makeProgress } from '../../src/core/progress-node.js';
 
 /** A fake stderr: what was written, and whether it is a terminal. */
 function sink(isTTY: boolean) {

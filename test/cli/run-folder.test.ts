@@ -1,19 +1,14 @@
-import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { xbar } from '../xbar-cli.js';
 
 /**
  * Re-runs into an existing --out as a user makes them: a run's folder is whole (its own files and
  * no other), and the readers (report, eval, correct eval) refuse a folder whose files do not
  * belong to one run, with one line.
  */
-const bin = resolve(import.meta.dirname, '../../dist/cli/main.js');
-const xbar = (...args: string[]) => {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' } });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-};
 const work = mkdtempSync(join(tmpdir(), 'xbar-rerun-'));
 const model = join(work, 'paper');
 afterAll(() => rmSync(work, { recursive: true, force: true }));

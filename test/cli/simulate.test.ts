@@ -1,15 +1,10 @@
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { xbar } from '../xbar-cli.js';
 
 /** End-to-end: `xbar simulate` and `xbar faults` as a user runs them (npm test builds dist/ first). */
-const bin = resolve(import.meta.dirname, '../../dist/cli/main.js');
-const xbar = (...args: string[]) => {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' } });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-};
 const work = mkdtempSync(join(tmpdir(), 'xbar-sim-'));
 const model = join(work, 'paper');
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -204,8 +199,62 @@ describe('xbar faults', () => {
     const json = join(work, 'rows.json');
     expect(xbar('faults', '--spec', 'rows:from=0,to=0.5', '--rows', '10', '--cols', '4', '--out', json).code).toBe(0);
     expect(JSON.parse(readFileSync(json, 'utf8')).map.cells).toEqual([...Array(5).fill('1111'), ...Array(5).fill('0000')]);
-    const bad = xbar('faults', '--spec', 'rows', '--out', join(work, 'x.png'));
+    const bad = xbar('faults', '--spec', 'rows', '--out', join(work, 'x.gif'));
     expect(bad.code).toBe(1);
-    expect(bad.err).toMatch(/must end in .svg or .json/);
+    expect(bad.err).toMatch(/must end in .svg, .json, .png or .csv/);
+  });
+
+  it('a defect map round-trips: xbar faults --out map.png, then simulate --faults map.png programs exactly that map', () => {
+    // mlp-paper's first layer is one 65 x 16 array (65 rows, 8 weight columns as differential pairs).
+    const spec = 'random:sa0=0.03,sa1=0.03+ring:radius=0.3,kind=stuck-at,level=0.6';
+    for (const ext of ['png', 'csv']) {
+      const file = join(work, `wafer.${ext}`);
+      expect(xbar('faults', '--spec', spec, '--rows', '65', '--cols', '16', '--seed', '4', '--out', file).code).toBe(0);
+      const drawn = join(work, `wafer-${ext}.json`);
+      expect(xbar('faults', '--spec', spec, '--rows', '65', '--cols', '16', '--seed', '4', '--out', drawn).code).toBe(0);
+      const out = join(work, `sim-map-${ext}`);
+      const r = xbar(
+        'simulate',
+        '-m',
+        model,
+        '--chips',
+        '2',
+        '--limit-test',
+        '200',
+        '--faults',
+        `${file}@layers=0`,
+        '--maps',
+        '2',
+        '--out',
+        out,
+        '--quiet',
+      );
+      expect(r.code, r.err).toBe(0);
+      const want = JSON.parse(readFileSync(drawn, 'utf8')).map;
+      for (const c of [0, 1]) {
+        const got = JSON.parse(readFileSync(join(out, 'maps', `chip-${c}-layer-0.json`), 'utf8')).tiles[0].map;
+        expect(got.cells).toEqual(want.cells);
+        // PNG keeps stuck-at levels to 1/254.
+        got.stuckAt.forEach((a: number[], i: number) => {
+          expect(a[2]).toBeCloseTo(want.stuckAt[i][2], 2);
+        });
+      }
+    }
+  });
+
+  it('a wrongly sized or malformed map is one line naming the array and the size it needs', () => {
+    const file = join(work, 'wafer.png');
+    expect(xbar('faults', '--spec', 'random:sa1=0.05', '--rows', '65', '--cols', '16', '--out', file).code).toBe(0);
+    // Without @layers=0 it lands on layer 1 too, a 9 x 16 array.
+    const r = xbar('simulate', '-m', model, '--chips', '1', '--limit-test', '50', '--faults', file, '--quiet');
+    expect(r.code).toBe(1);
+    expect(r.err.trim().split('\n')).toHaveLength(1);
+    expect(r.err).toMatch(/defect map .*wafer.png is 65x16 but layer 1's array 0 \(weight rows 0-8, weight columns 0-7\) is 9x16/);
+    const broken = join(work, 'broken.csv');
+    writeFileSync(broken, '0,on\n0,on,off\n');
+    const b = xbar('simulate', '-m', model, '--chips', '1', '--limit-test', '50', '--faults', `${broken}@layers=0`, '--quiet');
+    expect(b.code).toBe(1);
+    expect(b.err.trim().split('\n')).toHaveLength(1);
+    expect(b.err).toMatch(/broken.csv: line 2 has 3 fields, the first has 2/);
   });
 });

@@ -3,9 +3,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCorrectEval } from '../../src/cli/correct.js';
-import { mergeRun } from '../../src/cluster/merge-node.js';
 import { loadKernels } from '../../src/core/kernels-node.js';
+import { runCorrectEval } from '../../src/study/corrector-node.js';
+import { mergeRun } from '../../src/study/merge-node.js';
 
 /** correct eval split into shards and merged equals the unsharded run (createdAt and --out aside). */
 const bin = resolve(import.meta.dirname, '../../dist/cli/main.js');

@@ -2,10 +2,10 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runSimulate, type SimulateOptions } from '../../src/cli/simulate.js';
-import { runTrain } from '../../src/cli/train.js';
-import { mergeRun } from '../../src/cluster/merge-node.js';
 import { loadKernels } from '../../src/core/kernels-node.js';
+import { mergeRun } from '../../src/study/merge-node.js';
+import { runSimulate, type SimulateOptions } from '../../src/study/simulate-node.js';
+import { runTrain } from '../../src/study/train-node.js';
 import { comparable } from './compare.js';
 
 /** simulate split into shards and merged equals the unsharded run, file for file (timings and timestamps aside). */

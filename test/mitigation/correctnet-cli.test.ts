@@ -3,14 +3,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { xbar } from '../xbar-cli.js';
 
 /** End-to-end through the built `xbar` command (npm test builds dist/ first). */
-const bin = resolve(import.meta.dirname, '../../dist/cli/main.js');
 const proxyScript = resolve(import.meta.dirname, '../../scripts/calibration-proxy.mjs');
-const xbar = (...args: string[]) => {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' } });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-};
 const work = mkdtempSync(join(tmpdir(), 'xbar-correctnet-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 

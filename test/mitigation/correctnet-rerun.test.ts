@@ -1,19 +1,14 @@
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { xbar } from '../xbar-cli.js';
 
 /**
  * `xbar correctnet` re-run into the same --out: every reused step (the trained networks, the
  * sweeps, sensitivities, placements, compensation) is keyed by its inputs' checksums and options,
  * so a re-run with another option recomputes exactly what depends on it and reuses the rest.
  */
-const bin = resolve(import.meta.dirname, '../../dist/cli/main.js');
-const xbar = (...args: string[]) => {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' } });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-};
 const work = mkdtempSync(join(tmpdir(), 'xbar-cn-rerun-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 

@@ -1,15 +1,10 @@
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { xbar } from '../xbar-cli.js';
 
 /** End-to-end: `xbar correct` as a user runs it (npm test builds dist/ first). */
-const bin = resolve(import.meta.dirname, '../../dist/cli/main.js');
-const xbar = (...args: string[]) => {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' } });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-};
 const work = mkdtempSync(join(tmpdir(), 'xbar-correct-cli-'));
 const model = join(work, 'paper');
 const corrector = join(work, 'corrector');
@@ -35,6 +30,7 @@ beforeAll(() => {
 const small = ['--images-per-chip', '60', '--epochs', '2', '--hidden', '16', '--limit-test', '300', '--threads', '1'];
 
 describe('xbar correct', () => {
+  // Several CLI runs (train, eval x 5, faults): minutes on a loaded machine.
   it('trains a corrector, saves it, and evaluates it on held-out chips', () => {
     const r = xbar('correct', 'train', '-m', model, '--train-chips', '20', '--eval-chips', '4', ...small, '--out', corrector, '--json');
     expect(r.code, r.err).toBe(0);
@@ -64,7 +60,23 @@ describe('xbar correct', () => {
     expect(text.code, text.err).toBe(0);
     expect(text.out).toMatch(/corrector mlp-16\/calib-20 on patterns checkerboard/);
     expect(text.out).toMatch(/corrected +\d+\.\d+%/);
-  });
+
+    // Any fault spec instead of the population: a gradient plus random faults, and a measured map file.
+    const spec = 'row-gradient:density=0.08,kind=stuck-off@layers=1+random:sa1=0.01';
+    const any = xbar('correct', 'eval', '--corrector', corrector, '--chips', '2', '--limit-test', '300', '--faults', spec, '--json');
+    expect(any.code, any.err).toBe(0);
+    const aj = JSON.parse(any.out);
+    expect(aj.faults).toBe('row-gradient:min=0,density=0.08,kind=stuck-off,level=0.5@layers=1+random:sa0=0,sa1=0.01,stuckAt=0,level=0.5');
+    expect(aj.heldOutChips).toBe(2);
+    const png = join(work, 'wafer.png');
+    expect(xbar('faults', '--spec', 'circle:radius=0.4,kind=stuck-on', '--rows', '9', '--cols', '16', '--out', png).code).toBe(0);
+    const mapped = xbar('correct', 'eval', '--corrector', corrector, '--chips', '1', '--limit-test', '300', '--faults', `${png}@layers=1`);
+    expect(mapped.code, mapped.err).toBe(0);
+    expect(mapped.out).toMatch(/on chips with --faults .*wafer.png@layers=1/);
+    const wrong = xbar('correct', 'eval', '--corrector', corrector, '--chips', '1', '--faults', `${png}@layers=0`);
+    expect(wrong.code).toBe(1);
+    expect(wrong.err).toMatch(/defect map .*wafer.png is 9x16 but layer 0's array 0 .* is 65x16/);
+  }, 400_000);
 
   it('runs a small study and writes its tables', () => {
     const out = join(work, 'study');
@@ -129,5 +141,5 @@ describe('xbar correct', () => {
     bad(['train', '-m', model, '--population', file, '--out', join(work, 'x')], /density.stuck-on.*lo <= hi/);
     const usage = xbar('correct', 'train', '-m', model, '--norm', 'magic');
     expect(usage.code).toBe(2);
-  });
+  }, 300_000);
 });

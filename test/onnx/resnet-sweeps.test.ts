@@ -2,11 +2,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { makeProgress } from '../../src/cli/progress.js';
-import { runSimulate, type SimulateOptions } from '../../src/cli/simulate.js';
 import { loadKernels } from '../../src/core/kernels-node.js';
+import { makeProgress } from '../../src/core/progress-node.js';
 import { loadDataset } from '../../src/data/node.js';
 import { writeNpy } from '../../src/data/npy.js';
+import { runSimulate, type SimulateOptions } from '../../src/study/simulate-node.js';
 
 /**
  * The imported PyTorch ResNet (a graph network: residual additions, projection shortcuts, global

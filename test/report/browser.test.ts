@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -6,6 +5,7 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { CHROMIUM_ARGS, chromiumPath } from '../../src/report/browser.js';
 import { describeWith } from '../optional.js';
+import { xbar } from '../xbar-cli.js';
 
 /**
  * End to end: a small real run (train, two simulations with a sweep and defect maps), `xbar
@@ -15,11 +15,6 @@ import { describeWith } from '../optional.js';
  */
 
 const root = resolve(import.meta.dirname, '../..');
-const bin = join(root, 'dist/cli/main.js');
-const xbar = (...args: string[]) => {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' } });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-};
 
 const work = mkdtempSync(join(tmpdir(), 'xbar-report-e2e-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));

@@ -8,6 +8,7 @@ import { loadKernels } from '../../src/core/kernels-node.js';
 import { programChip } from '../../src/crossbar/chip.js';
 import { type CircuitInput, resolveCircuit } from '../../src/crossbar/circuit.js';
 import { type CrossbarPlan, planCrossbars } from '../../src/crossbar/plan.js';
+import { simulateBatch } from '../../src/crossbar/simulate.js';
 import { take } from '../../src/data/index.js';
 import { loadDataset } from '../../src/data/node.js';
 import { resolveDevice } from '../../src/device/config.js';
@@ -67,6 +68,57 @@ describeWith(['ngspice'], 'behavioural model vs ngspice', () => {
       kernels,
     );
     expect(ideal.summary.maxRelError).toBeGreaterThan(10 * wired.summary.maxRelError);
+  });
+
+  it('every mapping scheme (reference column, pairs split or bit-sliced, several cells), tiled, with and without wires', async () => {
+    const test = take(digits.test, 6);
+    for (const c of [
+      { mapping: 'reference' },
+      { cellsPerWeight: 2 },
+      { cellsPerWeight: 2, sliceBits: 4, wireResistance: 2 },
+      { mapping: 'reference', cellsPerWeight: 3, wireResistance: 2 },
+    ] as CircuitInput[]) {
+      const p = plan({ arrayRows: 16, arrayCols: 16, ...c });
+      const r = await compareWithSpice(model, p, device, faults, test, { chips: 1, seed: 4, opampGain: 1e6 }, engine, kernels);
+      expect(r.summary.maxRelError).toBeLessThan(1e-3);
+      expect(r.summary.agreement).toBe(1);
+      // Every physical cell is in the netlist: 2N per weight, or N plus a reference column per array.
+      const cells = p.layers.reduce(
+        (a, lp) =>
+          a +
+          lp.tiles.reduce(
+            (b, t) =>
+              b +
+              (t.r1 - t.r0) *
+                ((c.mapping === 'reference' ? 1 : 2) * (c.cellsPerWeight ?? 1) * (t.c1 - t.c0) + (c.mapping === 'reference' ? 1 : 0)),
+            0,
+          ),
+        0,
+      );
+      expect(r.netlist.cells).toBe(cells);
+    }
+  });
+
+  it('ADCs with static offsets and gain errors per row tile: the netlist converts each partial sum as the model does', async () => {
+    const test = take(digits.test, 6);
+    for (const c of [
+      { adcBits: 8, adcOffset: 1.5, adcGainError: 0.03 },
+      { adcBits: 6, adcOffset: 3, mapping: 'reference', cellsPerWeight: 2 },
+    ] as CircuitInput[]) {
+      const p = plan({ arrayRows: 16, arrayCols: 16, ...c });
+      expect(p.layers[0].rowTiles.length).toBe(5);
+      const chip = programChip(p, device, faults, 4, 0);
+      expect(chip.layers[0].adc?.offset.some((o) => Math.abs(o) > 0)).toBe(true);
+      const r = await compareWithSpice(model, p, device, faults, test, { chips: 1, seed: 4, opampGain: 1e6 }, engine, kernels);
+      expect(r.summary.maxRelError).toBeLessThan(1e-3);
+      expect(r.summary.agreement).toBe(1);
+      // The offsets matter: the same chip without them answers differently by far more than 0.1%.
+      const out = (layers: typeof chip.layers) => simulateBatch(model, p, layers, device, test.x, test.n, { kernels, rng: null }).data;
+      const a = out(chip.layers);
+      const b = out(chip.layers.map((l) => ({ ...l, adc: undefined })));
+      const scale = Math.max(...a.map(Math.abs));
+      expect(Math.max(...a.map((v, i) => Math.abs(v - b[i]))) / scale).toBeGreaterThan(1e-2);
+    }
   });
 
   it('every activation (tanh, sigmoid, crelu), per-column scaling and no saturation', async () => {
@@ -135,10 +187,15 @@ describe('netlist', () => {
     const cp = planCrossbars(conv, resolveCircuit({}), mnist.train.x, 50, kernels);
     const chip = programChip(cp, device, [], 1, 0);
     expect(() => buildNetlist(conv, cp, chip.layers, device, mnist.test.x, 1, { opampGain: 1e6 })).toThrow(/dense \(MLP\) models only/);
-    const adc = plan({ adcBits: 6 });
-    expect(() =>
-      buildNetlist(model, adc, programChip(adc, device, [], 1, 0).layers, device, digits.test.x, 40, { opampGain: 1e6 }),
-    ).toThrow(/--adc-bits 0/);
+    for (const [c, fix] of [
+      [{ dacBits: 6 }, /--dac-bits 0/],
+      [{ adcBits: 6, adcNoise: 0.5 }, /per conversion .* --adc-noise 0/],
+    ] as const) {
+      const p = plan(c);
+      expect(() => buildNetlist(model, p, programChip(p, device, [], 1, 0).layers, device, digits.test.x, 40, { opampGain: 1e6 })).toThrow(
+        fix,
+      );
+    }
   });
 });
 

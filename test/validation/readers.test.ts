@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { sweepPoints } from '../../src/cli/simulate.js';
 import { XbarError } from '../../src/core/errors.js';
 import { resolveCircuit } from '../../src/crossbar/circuit.js';
 import { DEVICE_LIMITS, devicePresets, resolveDevice } from '../../src/device/config.js';
@@ -16,6 +15,7 @@ import { buildModel } from '../../src/nn/model.js';
 import { presets } from '../../src/nn/presets.js';
 import { decodeModel, encodeWeights, MODEL_FORMAT, MODEL_FORMAT_VERSION } from '../../src/nn/serialize.js';
 import { extractResult, loadResult } from '../../src/report/load.js';
+import { sweepPoints } from '../../src/study/simulate-node.js';
 import { correctnetResult, correctorResult, simulateResult, spiceResult } from '../report/fixtures.js';
 
 /**

@@ -7,19 +7,11 @@ import { layerInput, productOnChip, type SharedInput, type SimOptions, sharedInp
 import type { Split } from '../../data/dataset.js';
 import type { Device } from '../../device/config.js';
 import { programVaries } from '../../device/program.js';
+import type { FaultSpec } from '../../faults/spec.js';
 import { Conv2d } from '../../nn/conv.js';
 import type { Model } from '../../nn/model.js';
 import { size, type Tensor } from '../../nn/tensor.js';
-import {
-  type ChipDefect,
-  drawDefect,
-  type FaultKind,
-  type Population,
-  type SpatialPattern,
-  STREAM_IMAGES,
-  STREAM_NOISE,
-  STREAM_PROBES,
-} from '../population.js';
+import { type ChipDefect, customDefect, drawDefect, type Population, STREAM_IMAGES, STREAM_NOISE, STREAM_PROBES } from '../population.js';
 
 /**
  * What a corrector reads from a chip: the output layer's voltages and, optionally, the neuron
@@ -103,7 +95,11 @@ export function sharedPrefix(env: CorrectorEnv, x: Float32Array, n: number): Pre
   if (!env.sharable) return { layer: first.layerIndex, h };
   const layer = env.model.layers[first.layerIndex];
   const xin = layerInput(layer instanceof Conv2d ? layer.im2col(h.data, n, env.kernels).slice() : h.data, first, env.plan);
-  return { layer: first.layerIndex, h, shared: sharedInput(xin, first, env.plan, env.kernels, idealLayerWeights(first, env.device)) };
+  return {
+    layer: first.layerIndex,
+    h,
+    shared: sharedInput(xin, first, env.plan, env.kernels, idealLayerWeights(first, env.device, env.plan.circuit)),
+  };
 }
 
 /** The features [n, layout.size] of one chip on n images, in volts. */
@@ -314,8 +310,8 @@ export function chipAnswers(layout: FeatureLayout, x: Float32Array, n: number): 
 /** One chip of a voltage set, tagged with its defect. */
 export interface ChipRecord {
   chip: number;
-  type: SpatialPattern;
-  kind: FaultKind;
+  type: ChipDefect['type'];
+  kind: ChipDefect['kind'];
   layers: number[];
   density: number;
   faults: string;
@@ -360,8 +356,15 @@ export interface PreparedChip {
   transformsFor(calibImages: number): ChipTransforms;
 }
 
-export function prepareChip(env: CorrectorEnv, pop: Population, probes: Probes, seed: number, index: number): PreparedChip {
-  const defect = drawDefect(pop, env.nWeighted, seed, index);
+export function prepareChip(
+  env: CorrectorEnv,
+  pop: Population,
+  probes: Probes,
+  seed: number,
+  index: number,
+  faults?: FaultSpec,
+): PreparedChip {
+  const defect = faults ? customDefect(index, faults, env.nWeighted) : drawDefect(pop, env.nWeighted, seed, index);
   const chip = programChip(env.plan, env.device, defect.spec, seed, index, { kernels: env.kernels });
   const noise = env.device.readNoise > 0 || env.plan.circuit.adcNoise > 0 ? Rng.derive(seed, index, STREAM_PROBES) : null;
   const probeFeats = probes.n ? chipFeatures(env, chip, probes.x, probes.n, noise) : new Float32Array(0);
@@ -454,8 +457,8 @@ export type Predictor = (feats: Float32Array, n: number, chip: PreparedChip) => 
 
 export interface HeldOutChip {
   chip: number;
-  type: SpatialPattern;
-  kind: FaultKind;
+  type: ChipDefect['type'];
+  kind: ChipDefect['kind'];
   layers: number[];
   density: number;
   faults: string;
@@ -473,7 +476,7 @@ export function evaluateChips(
   pop: Population,
   probes: Probes,
   test: Split,
-  o: { seed: number; firstChip: number; chips: number; chipsPerChunk?: number },
+  o: { seed: number; firstChip: number; chips: number; chipsPerChunk?: number; faults?: FaultSpec },
   predictors: Predictor[],
   onChip?: (r: HeldOutChip, done: number) => void,
 ): HeldOutChip[] {
@@ -482,7 +485,8 @@ export function evaluateChips(
   const out: HeldOutChip[] = [];
   for (let c0 = 0; c0 < o.chips; c0 += chunk) {
     const prepared = [];
-    for (let c = c0; c < Math.min(o.chips, c0 + chunk); c++) prepared.push(prepareChip(env, pop, probes, o.seed, o.firstChip + c));
+    for (let c = c0; c < Math.min(o.chips, c0 + chunk); c++)
+      prepared.push(prepareChip(env, pop, probes, o.seed, o.firstChip + c, o.faults));
     const base = prepared.map(() => 0);
     const hits = prepared.map(() => predictors.map(() => 0 as number | null));
     for (let s = 0, b = 0; s < test.n; s += BATCH, b++) {

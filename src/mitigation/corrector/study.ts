@@ -1,7 +1,8 @@
 import type { Kernels } from '../../core/kernels.js';
+import { type Progress, silentProgress } from '../../core/progress.js';
 import { type Summary, summarize } from '../../crossbar/stats.js';
 import type { Split } from '../../data/dataset.js';
-import { describePopulation, type Population, type SpatialPattern } from '../population.js';
+import { type ChipDefect, describePopulation, type Population, type SpatialPattern } from '../population.js';
 import {
   type Corrector,
   type CorrectorShape,
@@ -23,16 +24,6 @@ import {
   type ProbeConfig,
   type VoltageSet,
 } from './data.js';
-
-/** Progress as the CLI shows it (src/cli/progress.ts has the same shape). */
-export interface StudyProgress {
-  start(total: number, label: string): void;
-  update(done: number, info?: string): void;
-  log(line: string): void;
-  stop(): void;
-}
-
-const silent: StudyProgress = { start() {}, update() {}, log() {}, stop() {} };
 
 export interface StudyConfig {
   seed: number;
@@ -89,7 +80,7 @@ export interface StudyRow {
 
 export interface OracleRow {
   chip: number;
-  type: SpatialPattern;
+  type: ChipDefect['type'];
   uncorrected: number;
   oracle: number;
   /** The main-size correctors (one per normalisation) on the same chip. */
@@ -125,7 +116,7 @@ export function runStudy(
   test: Split,
   cfg: StudyConfig,
   kernels: Kernels,
-  progress: StudyProgress = silent,
+  progress: Progress = silentProgress,
 ): StudyResult {
   const t0 = performance.now();
   const main = networkCost(env.model);
@@ -252,7 +243,7 @@ function runOracle(
   kernels: Kernels,
   heldOut: HeldOutChip[],
   trained: { job: { shape: CorrectorShape; heldOutType: SpatialPattern | null; group: string }; t: TrainedCorrector }[],
-  progress: StudyProgress,
+  progress: Progress,
 ): OracleRow[] {
   const n = Math.min(cfg.oracleChips, heldOut.length);
   if (n <= 0) return [];

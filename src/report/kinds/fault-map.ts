@@ -37,13 +37,17 @@ export function extractFaultMap(json: unknown, file: string): LayerMap {
     throw new XbarError(
       `${file}: defect map version ${fmt(json.version)}; this xbar reads version ${FAULT_MAP_VERSION}: re-run the simulation with this xbar`,
     );
-  type TileIn = { r0: number; c0: number; map: FaultMapJSON | null; rows?: number; cols?: number };
+  type TileIn = { r0: number; c0: number; map: FaultMapJSON | null; rows?: number; cols?: number; x0?: number };
   let tilesIn: TileIn[];
   if (Array.isArray(json.tiles)) {
     tilesIn = json.tiles.map((t, i) => {
       if (!isObj(t) || !isNum(t.r0) || !isNum(t.c0) || !isNum(t.r1) || !isNum(t.c1))
         throw new XbarError(`${file}: tiles[${i}] needs r0, r1, c0, c1: the file is malformed; re-run the simulation`);
-      return { r0: t.r0, c0: t.c0, map: (t.map ?? null) as FaultMapJSON | null, rows: t.r1 - t.r0, cols: 2 * (t.c1 - t.c0) };
+      // cols and x0 (physical columns, and those of the arrays to the left) are written since mappings
+      // other than one differential pair exist; older files have a pair per weight column.
+      const cols = isNum(t.cols) ? t.cols : 2 * (t.c1 - t.c0);
+      const x0 = isNum(t.x0) ? t.x0 : 2 * t.c0;
+      return { r0: t.r0, c0: t.c0, map: (t.map ?? null) as FaultMapJSON | null, rows: t.r1 - t.r0, cols, x0 };
     });
   } else if (isObj(json.map)) tilesIn = [{ r0: 0, c0: 0, map: json.map as unknown as FaultMapJSON }];
   else throw new XbarError(`${file}: a defect map needs 'tiles' or 'map': the file is malformed`);
@@ -55,7 +59,7 @@ export function extractFaultMap(json: unknown, file: string): LayerMap {
   const placed = tilesIn.map((t, i) => {
     const rows = maps[i]?.rows ?? t.rows ?? 1;
     const cols = maps[i]?.cols ?? t.cols ?? 1;
-    const x0 = 2 * t.c0 + GAP * colStarts.indexOf(t.c0);
+    const x0 = (t.x0 ?? 2 * t.c0) + GAP * colStarts.indexOf(t.c0);
     const y0 = t.r0 + GAP * rowStarts.indexOf(t.r0);
     return { x0, y0, x1: x0 + cols, y1: y0 + rows, map: maps[i] };
   });

@@ -1,12 +1,13 @@
 import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { type HeldOutSummary, mergeCorrectEvalParts } from '../cli/correct.js';
-import { writeResults } from '../cli/simulate.js';
+import { loadParts, type PartIn } from '../cluster/parts-node.js';
 import { XbarError } from '../core/errors.js';
 import { listFiles } from '../core/run-manifest.js';
-import { inRunFolderSync, type RunFolder } from '../study/run-folder.js';
-import { mergeSimulateParts, type SweepRow } from '../study/simulate-part.js';
-import { loadParts, type PartIn } from './parts-node.js';
+import type { HeldOutSummary } from './corrector.js';
+import { mergeCorrectEvalParts } from './corrector-node.js';
+import { inRunFolderSync, type RunFolder } from './run-folder.js';
+import { simulateFiles } from './simulate.js';
+import { mergeSimulateParts, type SweepRow } from './simulate-part.js';
 
 export interface MergeResult {
   command: string;
@@ -44,12 +45,9 @@ function mergeSimulate(parts: PartIn[], out: string): SweepRow[] {
   const runOptions = { out, command: 'simulate', key: { merge: config, inputs }, inputs: parts.map((p) => p.dir) };
   inRunFolderSync(runOptions, (run) => {
     if (!run) return;
-    writeResults(
-      { ...config, model: String(config.model), out },
-      run,
-      { rows, model: String(config.model), dataset: data.dataset },
-      configs,
-    );
+    // The files the unsharded run writes, by the same writer (its command: the options without placement).
+    const files = simulateFiles({ ...config, out }, { rows, model: String(config.model), dataset: data.dataset, configs });
+    for (const [name, text] of Object.entries(files)) run.write(name, text);
     copyMaps(parts, run);
   });
   return rows;

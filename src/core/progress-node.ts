@@ -1,17 +1,5 @@
 import cliProgress from 'cli-progress';
-
-/**
- * Progress for long work: a live bar on an interactive terminal, one line per finished unit
- * (epoch, chip) in logs, nothing with --quiet. Everything goes to stderr so stdout stays clean
- * for results.
- */
-export interface Progress {
-  start(total: number, label: string): void;
-  update(done: number, info?: string): void;
-  /** A finished unit's summary: printed under the bar, or as a log line. */
-  log(line: string): void;
-  stop(): void;
-}
+import { type Progress, silentProgress } from './progress.js';
 
 /** Off a terminal, a status line at least this often while work runs (a log must show a run is alive). */
 export const HEARTBEAT_MS = 10_000;
@@ -33,8 +21,13 @@ export function formatEta(s: number | null): string {
   return `eta ${Math.floor(s / 3600)}h${String(Math.round((s % 3600) / 60)).padStart(2, '0')}m`;
 }
 
+/**
+ * Progress for long work: a live bar on an interactive terminal, one line per finished unit
+ * (epoch, chip) in logs, nothing with --quiet. Everything goes to stderr so stdout stays clean
+ * for results.
+ */
 export function makeProgress(quiet: boolean, stream: NodeJS.WriteStream = process.stderr, now: () => number = Date.now): Progress {
-  if (quiet) return { start() {}, update() {}, log() {}, stop() {} };
+  if (quiet) return silentProgress;
   let t0 = 0;
   let total = 0;
   let done = 0;

@@ -4,7 +4,7 @@ import { availableParallelism } from 'node:os';
 import { join, relative } from 'node:path';
 import { XbarError } from '../core/errors.js';
 import type { Kernels } from '../core/kernels.js';
-import { checkFits, chipMemory, trainingMemory } from '../core/memory.js';
+import { checkFits } from '../core/memory.js';
 import { availableMemory } from '../core/memory-node.js';
 import type { Progress } from '../core/progress.js';
 import { makeProgress } from '../core/progress-node.js';
@@ -62,6 +62,7 @@ import {
 } from '../mitigation/correctnet/placement.js';
 import { type LipschitzKind, layerSpectralNorms } from '../mitigation/lipschitz.js';
 import { loadModel, saveModel } from '../nn/io-node.js';
+import { chipMemory, trainingMemory } from '../nn/memory.js';
 import type { Model } from '../nn/model.js';
 import { presets } from '../nn/presets.js';
 import { evaluate } from '../nn/train.js';

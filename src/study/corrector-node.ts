@@ -6,7 +6,7 @@ import { itemBlock } from '../cluster/shard.js';
 import { XbarError } from '../core/errors.js';
 import { writeFileAtomic } from '../core/fs-node.js';
 import type { Kernels } from '../core/kernels.js';
-import { checkFits, chipMemory, type MemoryPart } from '../core/memory.js';
+import { checkFits, type MemoryPart } from '../core/memory.js';
 import { availableMemory } from '../core/memory-node.js';
 import type { Progress } from '../core/progress.js';
 import { checkFaultMaps } from '../crossbar/chip.js';
@@ -20,6 +20,7 @@ import { correctEvalMeta, loadCorrector, saveCorrector } from '../mitigation/cor
 import { type Population, type PopulationInput, populationFromFlags } from '../mitigation/population.js';
 import { foldBatchNorm } from '../nn/fold.js';
 import { loadMappedModel } from '../nn/io-node.js';
+import { chipMemory } from '../nn/memory.js';
 import { openModel } from '../onnx/open-node.js';
 import {
   type CorrectEvalOptions,

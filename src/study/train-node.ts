@@ -1,10 +1,11 @@
 import { XbarError } from '../core/errors.js';
 import type { Kernels } from '../core/kernels.js';
-import { checkFits, trainingMemory } from '../core/memory.js';
+import { checkFits } from '../core/memory.js';
 import { availableMemory } from '../core/memory-node.js';
 import type { Progress } from '../core/progress.js';
 import { loadDataset } from '../data/node.js';
 import { saveModel } from '../nn/io-node.js';
+import { trainingMemory } from '../nn/memory.js';
 import { buildModel, type Model } from '../nn/model.js';
 import { openModel } from '../onnx/open-node.js';
 import { VERSION } from '../version.js';

@@ -44,23 +44,6 @@ describe('src/cli structure', () => {
     }
     expect(offending).toEqual([]);
   });
-  it('the browser entry reaches no Node-only module', () => {
-    // Pure studies take data in and give results out: nothing under src/browser.ts may import
-    // node:* or a *-node.ts module (those hold the file handling beside each study).
-    const seen = new Set<string>();
-    const offending: string[] = [];
-    const visit = (file: string): void => {
-      if (seen.has(file)) return;
-      seen.add(file);
-      for (const spec of specifiers(readFileSync(file, 'utf8'), true)) {
-        if (spec.startsWith('node:') || /-node\.js$/.test(spec)) offending.push(`${file.slice(file.indexOf('src/'))} imports ${spec}`);
-        else if (spec.startsWith('.')) visit(resolve(dirname(file), spec.replace(/\.js$/, '.ts')));
-      }
-    };
-    visit(join(CLI, '../browser.ts'));
-    expect(seen.size).toBeGreaterThan(50);
-    expect(offending).toEqual([]);
-  });
   it('folders import only from the folders below them (docs/architecture.md)', () => {
     const order = [
       'core',

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { XbarError } from '../../src/core/errors.js';
-import { checkFits, chipMemory, faultMapMemory, specSizes, trainingMemory } from '../../src/core/memory.js';
+import { checkFits, faultMapMemory } from '../../src/core/memory.js';
 import { availableMemory } from '../../src/core/memory-node.js';
 import { compensatedSpec } from '../../src/mitigation/correctnet/compensation.js';
+import { chipMemory, specSizes, trainingMemory } from '../../src/nn/memory.js';
 import { buildModel } from '../../src/nn/model.js';
 import { presets } from '../../src/nn/presets.js';
 

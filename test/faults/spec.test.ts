@@ -218,3 +218,37 @@ describe('fault map files', () => {
     expect(rects).toBeLessThanOrEqual(5 + 2 * faulty);
   });
 });
+
+describe('defect-map files as terms of the text form', () => {
+  // A reader that hands back one small map per file name, so the grammar is tested without files.
+  const read = (path: string) => [
+    { map: generateFaultMap(4, 6, [patternSchema.parse({ pattern: 'random', sa1: 0.5 })], new Rng(path.length)) },
+  ];
+  const scopes = (text: string) =>
+    parseFaultSpec(text, read).map((g) => [g.maps ? g.maps.source : g.patterns.map((p) => p.pattern).join('+'), g.layers]);
+
+  it('follow the same scope rules as patterns', () => {
+    expect(scopes('wafer.png@layers=0+random:sa1=0.001')).toEqual([
+      ['wafer.png', [0]],
+      ['random', 'all'],
+    ]);
+    expect(scopes('[wafer.csv+ring:radius=0.3@layers=1]+random:sa1=0.001')).toEqual([
+      ['ring', [1]],
+      ['wafer.csv', [1]],
+      ['random', 'all'],
+    ]);
+    expect(scopes('wafer.png+random:sa1=0.001@layers=2')).toEqual([
+      ['wafer.png', [2]],
+      ['random', [2]],
+    ]);
+  });
+
+  it('print back to a spec that parses to the same groups', () => {
+    for (const text of ['wafer.png@layers=0+random:sa1=0.001', '[a.csv+ring@layers=1]+b.json+rows:from=0.2@layers=0,2', 'x.PNG'])
+      expect(scopes(formatFaultSpec(parseFaultSpec(text, read)))).toEqual(scopes(text));
+  });
+
+  it('need a reader: where no file can be read the term is refused in one line', () => {
+    expect(() => parseFaultSpec('wafer.png+random:sa1=0.01')).toThrow(/fault term 'wafer.png' names a defect-map file/);
+  });
+});

@@ -25,6 +25,8 @@
 #include <string.h>
 #include <node_api.h>
 
+#include "conv.h"
+
 /* Repeated because /usr/include/<triplet>/cblas.h may be netlib's, which lacks the OpenBLAS extras. */
 void openblas_set_num_threads(int num_threads);
 int openblas_get_num_threads(void);
@@ -226,6 +228,35 @@ static napi_value im2col(napi_env env, napi_callback_info info) { return windows
 
 /* col2im(cols, batch, h, w, c, k, stride, pad, oh, ow, x): x += the adjoint of im2col. */
 static napi_value col2im(napi_env env, napi_callback_info info) { return windows(env, info, "col2im", true); }
+
+/* conv2d(x, batch, h, w, c, k, stride, pad, oh, ow, weights, bias, y, threads): y [batch*oh*ow, n] =
+ * im2col(x) weights + bias, n = bias.length, without the im2col matrix (native/conv.c). */
+static napi_value conv2d(napi_env env, napi_callback_info info) {
+  napi_value argv[14];
+  int g[10], threads;
+  float *x, *w, *bias, *y;
+  size_t n;
+  if (!get_args(env, info, "conv2d", 14, argv) || !get_geometry(env, argv + 1, "conv2d", g) ||
+      !get_typed(env, argv[11], "conv2d", "bias", napi_float32_array, "a Float32Array", &n, (void **)&bias) ||
+      !get_int(env, argv[13], "threads", 1, &threads))
+    return NULL;
+  const struct xbar_conv cv = {g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7], g[8], (int)n};
+  const int64_t nx = (int64_t)cv.batch * cv.h * cv.w * cv.c, nw = (int64_t)cv.k * cv.k * cv.c * n,
+                ny = (int64_t)cv.batch * cv.oh * cv.ow * n;
+  if (n == 0 || n > INT_MAX) {
+    napi_throw_range_error(env, NULL, "conv2d: bias must hold one value per output channel (at least one)");
+    return NULL;
+  }
+  if (!get_f32(env, argv[0], "conv2d", "x", nx, &x) || !get_f32(env, argv[10], "conv2d", "weights", nw, &w) ||
+      !get_f32(env, argv[12], "conv2d", "y", ny, &y))
+    return NULL;
+  if (overlaps(y, ny, x, nx) || overlaps(y, ny, w, nw) || overlaps(y, ny, bias, (int64_t)n)) {
+    napi_throw_range_error(env, NULL, "conv2d: y must not share memory with x, weights or bias");
+    return NULL;
+  }
+  if (xbar_conv2d(&cv, x, w, bias, y, threads) != 0) napi_throw_error(env, NULL, "conv2d: out of memory");
+  return NULL;
+}
 
 /* maxPool(x, batch, h, w, c, size, stride, 0, oh, ow, y): windows without padding. */
 static napi_value max_pool(napi_env env, napi_callback_info info) {
@@ -595,6 +626,7 @@ NAPI_MODULE_INIT() {
       {"im2col", NULL, im2col, NULL, NULL, NULL, napi_enumerable, NULL},
       {"col2im", NULL, col2im, NULL, NULL, NULL, napi_enumerable, NULL},
       {"maxPool", NULL, max_pool, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"conv2d", NULL, conv2d, NULL, NULL, NULL, napi_enumerable, NULL},
       {"clamp", NULL, clamp, NULL, NULL, NULL, napi_enumerable, NULL},
       {"spmm", NULL, spmm, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setThreads", NULL, set_threads, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -87,6 +87,7 @@ export const jsKernels: Kernels = {
   },
   im2col,
   col2im,
+  conv2d,
   maxPool,
   spmm,
   lognormalPairs,
@@ -136,6 +137,37 @@ function windows(x: Float32Array, g: WindowGeometry, cols: Float32Array, adjoint
         }
       }
     }
+  }
+}
+
+/** Unrolled rows per im2col block of conv2d: a block stays within 16 MB whatever the batch. */
+const CONV_BLOCK_FLOATS = 1 << 22;
+/** conv2d's unrolled block, kept between calls (one per thread: workers load their own module). */
+let convCols = new Float32Array(0);
+
+/**
+ * im2col + GEMM over blocks of whole images, bias first (fillRows) and the product added, as
+ * Conv2d.forward computed it before the kernel existed: each output row is the same dot product
+ * whatever the block, so the result does not depend on the batch size.
+ */
+function conv2d(x: Float32Array, g: WindowGeometry, w: Float32Array, bias: Float32Array, y: Float32Array): void {
+  const { batch, h, c, k, oh, ow } = g;
+  const n = bias.length;
+  const rowLen = k * k * c;
+  const per = oh * ow;
+  if (x.length < batch * h * g.w * c || w.length < rowLen * n || y.length < batch * per * n)
+    throw new RangeError('conv2d: x, w or y is shorter than the geometry needs');
+  const images = Math.max(1, Math.min(batch, Math.floor(CONV_BLOCK_FLOATS / (per * rowLen))));
+  if (convCols.length < images * per * rowLen) convCols = new Float32Array(images * per * rowLen);
+  const cols = convCols.subarray(0, images * per * rowLen);
+  for (let n0 = 0; n0 < batch; n0 += images) {
+    const nb = Math.min(images, batch - n0);
+    const rows = nb * per;
+    cols.fill(0); // im2col leaves the padding cells as they are
+    im2col(x.subarray(n0 * h * g.w * c), { ...g, batch: nb }, cols);
+    const out = y.subarray(n0 * per * n, (n0 + nb) * per * n);
+    for (let r = 0; r < rows; r++) out.set(bias, r * n);
+    jsKernels.sgemm(false, false, rows, n, rowLen, 1, cols, rowLen, w, n, 1, out, n);
   }
 }
 

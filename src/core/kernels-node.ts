@@ -12,6 +12,7 @@ interface BlasAddon {
   im2col(x: Float32Array, ...geometry: [...number[], Float32Array]): void;
   col2im(cols: Float32Array, ...geometry: [...number[], Float32Array]): void;
   maxPool(x: Float32Array, ...geometry: [...number[], Float32Array]): void;
+  conv2d(x: Float32Array, ...args: [...number[], Float32Array, Float32Array, Float32Array, number]): void;
   clamp: Kernels['clamp'];
   spmm(
     m: number,
@@ -52,7 +53,9 @@ function loadAddon(): BlasAddon | undefined {
   try {
     const loaded = createRequire(import.meta.url)(ADDON_PATH) as BlasAddon;
     // A build from an older xbar lacks the newer kernels: fall back rather than fail mid-run.
-    const missing = (['sgemm', 'im2col', 'col2im', 'maxPool', 'clamp', 'spmm'] as const).filter((f) => typeof loaded[f] !== 'function');
+    const missing = (['sgemm', 'im2col', 'col2im', 'conv2d', 'maxPool', 'clamp', 'spmm'] as const).filter(
+      (f) => typeof loaded[f] !== 'function',
+    );
     if (missing.length) throw new Error(`the built addon is out of date (no ${missing.join(', ')})`);
     addon = loaded;
     loadError = undefined;
@@ -92,6 +95,8 @@ export function loadKernels(opts: LoadKernelsOptions = {}): NodeKernels {
     },
     im2col: (x, g, cols) => blas.im2col(x, g.batch, g.h, g.w, g.c, g.k, g.stride, g.pad, g.oh, g.ow, cols),
     col2im: (cols, g, x) => blas.col2im(cols, g.batch, g.h, g.w, g.c, g.k, g.stride, g.pad, g.oh, g.ow, x),
+    // Images split over the threads: the same result whatever the thread count.
+    conv2d: (x, g, w, bias, y) => blas.conv2d(x, g.batch, g.h, g.w, g.c, g.k, g.stride, g.pad, g.oh, g.ow, w, bias, y, threads),
     maxPool: (x, g, y) => blas.maxPool(x, g.batch, g.h, g.w, g.c, g.k, g.stride, g.pad, g.oh, g.ow, y),
     clamp: (y, lo, hi) => blas.clamp(y, lo, hi),
     // Rows split over the threads: the same result whatever the thread count.

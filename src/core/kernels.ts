@@ -37,6 +37,13 @@ export interface Kernels {
    * im2col's row order on every implementation, so results agree bit for bit.
    */
   col2im(cols: Float32Array, g: WindowGeometry, x: Float32Array): void;
+  /**
+   * A convolution's product: y [batch*oh*ow, n] = im2col(x) w + bias for NHWC images x, with
+   * w [k*k*c, n] row-major (its first k*k*c*n floats are read, so a crossbar matrix with its bias
+   * row after them passes as it is) and n = bias.length; y is overwritten. The native kernel never
+   * forms the im2col matrix (k*k times the images: memory-bound for small channel counts).
+   */
+  conv2d(x: Float32Array, g: WindowGeometry, w: Float32Array, bias: Float32Array, y: Float32Array): void;
   /** Max pooling of NHWC images over k x k windows (no padding), without argmax bookkeeping. */
   maxPool(x: Float32Array, g: WindowGeometry, y: Float32Array): void;
   /** y = min(max(y, lo), hi) in place, in double precision (max(-0, 0) is +0, as Math.max). */

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type Csr, type Kernels, toCsr, type WindowGeometry } from '../../src/core/kernels.js';
 import { jsKernels } from '../../src/core/kernels-js.js';
@@ -67,6 +68,41 @@ const CONVS = [
   geometry(2, 9, 7, 3, 3, 2, 1),
   geometry(1, 4, 4, 2, 3, 1, 1),
 ];
+/** A convolution in double precision from the naive im2col: y = im2col(x) w + bias. */
+function conv2dRef(x: Float32Array, g: WindowGeometry, w: Float32Array, bias: Float32Array): Float64Array {
+  const n = bias.length;
+  const rowLen = g.k * g.k * g.c;
+  const cols = im2colRef(x, g);
+  const rows = g.batch * g.oh * g.ow;
+  const y = new Float64Array(rows * n);
+  for (let r = 0; r < rows; r++)
+    for (let j = 0; j < n; j++) {
+      let s = bias[j];
+      for (let p = 0; p < rowLen; p++) s += cols[r * rowLen + p] * w[p * n + j];
+      y[r * n + j] = s;
+    }
+  return y;
+}
+
+/** conv2d of `kernels` against the double-precision reference: float32 sums of k*k*c terms of size ~1. */
+function expectConv(kernels: Kernels, g: WindowGeometry, n: number, seed: number): Float32Array {
+  const x = filled(g.batch * g.h * g.w * g.c, seed);
+  // One row more than the weights: a crossbar matrix with its bias row passes as it is.
+  const w = filled((g.k * g.k * g.c + 1) * n, seed + 1);
+  const bias = filled(n, seed + 2);
+  const y = filled(g.batch * g.oh * g.ow * n, seed + 3); // overwritten, whatever it held
+  kernels.conv2d(x, g, w, bias, y);
+  const want = conv2dRef(x, g, w, bias);
+  const tol = 1e-6 * g.k * g.k * g.c + 1e-6;
+  let worst = 0;
+  for (let i = 0; i < y.length; i++) worst = Math.max(worst, Math.abs(y[i] - want[i]));
+  expect(worst).toBeLessThan(tol);
+  return y;
+}
+
+/** Output channels around the native kernel's register groups (8 columns, groups of 32). */
+const CONV_CHANNELS = [1, 6, 8, 16, 20, 32, 45];
+
 const POOLS = [geometry(3, 28, 28, 6, 2, 2, 0), geometry(2, 10, 10, 16, 2, 2, 0), geometry(2, 7, 9, 3, 3, 2, 0)];
 
 function suite(kernels: () => Kernels): void {
@@ -95,6 +131,58 @@ function suite(kernels: () => Kernels): void {
       const dot = (a: Float32Array, b: Float32Array) => a.reduce((s, v, j) => s + v * b[j], 0);
       expect(dot(im2colRef(u, g), cols)).toBeCloseTo(dot(u, back), 2);
     }
+  });
+
+  it('conv2d is im2col times the weights plus the bias (padding, stride, channel counts around the register groups)', () => {
+    for (const [i, g] of [
+      ...CONVS,
+      geometry(2, 28, 28, 8, 3, 1, 1),
+      geometry(2, 7, 7, 32, 3, 1, 1),
+      geometry(3, 14, 14, 16, 1, 2, 0),
+    ].entries())
+      for (const n of CONV_CHANNELS) expectConv(kernels(), g, n, 100 * i + n);
+  });
+
+  it('conv2d of a batch is, bit for bit, conv2d of each image alone (no output depends on its block)', () => {
+    const g = geometry(5, 11, 13, 3, 3, 1, 1);
+    const per = g.oh * g.ow;
+    for (const n of [8, 20]) {
+      const x = filled(g.batch * g.h * g.w * g.c, n);
+      const w = filled(g.k * g.k * g.c * n, n + 1);
+      const bias = filled(n, n + 2);
+      const all = new Float32Array(g.batch * per * n);
+      kernels().conv2d(x, g, w, bias, all);
+      const img = g.h * g.w * g.c;
+      for (let b = 0; b < g.batch; b++) {
+        const one = new Float32Array(per * n);
+        kernels().conv2d(x.subarray(b * img, (b + 1) * img), { ...g, batch: 1 }, w, bias, one);
+        expect(Buffer.from(one.buffer).equals(Buffer.from(all.buffer, b * per * n * 4, per * n * 4))).toBe(true);
+      }
+    }
+  });
+
+  it('conv2d matches the reference on random geometries (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          batch: fc.integer({ min: 1, max: 3 }),
+          h: fc.integer({ min: 1, max: 12 }),
+          w: fc.integer({ min: 1, max: 12 }),
+          c: fc.integer({ min: 1, max: 9 }),
+          k: fc.integer({ min: 1, max: 5 }),
+          stride: fc.integer({ min: 1, max: 3 }),
+          pad: fc.integer({ min: 0, max: 4 }),
+          n: fc.integer({ min: 1, max: 40 }),
+          seed: fc.integer({ min: 1, max: 1000 }),
+        }),
+        ({ batch, h, w, c, k, stride, pad, n, seed }) => {
+          const p = Math.min(pad, k - 1);
+          fc.pre(h + 2 * p >= k && w + 2 * p >= k);
+          expectConv(kernels(), geometry(batch, h, w, c, k, stride, p), n, seed);
+        },
+      ),
+      { numRuns: 60 },
+    );
   });
 
   it('maxPool takes each window maximum', () => {
@@ -205,6 +293,40 @@ describeWith(['native'], 'native simulator kernels', () => {
     loadKernels({ prefer: 'native', threads: 1 }).spmm(m, n, k, csr, b, one);
     loadKernels({ prefer: 'native', threads: 2 }).spmm(m, n, k, csr, b, two);
     expect(Buffer.from(two.buffer).equals(Buffer.from(one.buffer))).toBe(true);
+  });
+
+  it('conv2d gives the same bits with 1 or 2 threads (images are split, never a sum)', () => {
+    const g = geometry(7, 14, 14, 16, 3, 1, 1);
+    const x = filled(g.batch * g.h * g.w * g.c, 21);
+    const w = filled(g.k * g.k * g.c * 32, 22);
+    const bias = filled(32, 23);
+    const one = new Float32Array(g.batch * g.oh * g.ow * 32);
+    const two = new Float32Array(one.length);
+    loadKernels({ prefer: 'native', threads: 1 }).conv2d(x, g, w, bias, one);
+    loadKernels({ prefer: 'native', threads: 2 }).conv2d(x, g, w, bias, two);
+    expect(Buffer.from(two.buffer).equals(Buffer.from(one.buffer))).toBe(true);
+  });
+
+  it('conv2d without AVX2 (XBAR_NO_AVX2: im2col + sgemm in blocks) matches the reference too', () => {
+    process.env.XBAR_NO_AVX2 = '1';
+    try {
+      for (const [i, g] of [geometry(3, 28, 28, 8, 3, 1, 1), geometry(2, 9, 7, 3, 3, 2, 1)].entries())
+        for (const n of [6, 16, 45]) expectConv(native(), g, n, 7 * i + n);
+    } finally {
+      delete process.env.XBAR_NO_AVX2;
+    }
+  });
+
+  it('conv2d refuses arrays shorter than the geometry and a y that overlaps its inputs', () => {
+    const g = geometry(2, 6, 6, 2, 3, 1, 1);
+    const x = new Float32Array(2 * 6 * 6 * 2);
+    const w = new Float32Array(9 * 2 * 4);
+    const bias = new Float32Array(4);
+    expect(() => native().conv2d(x.subarray(1), g, w, bias, new Float32Array(2 * 36 * 4))).toThrow(/x has 143 elements/);
+    expect(() => native().conv2d(x, g, w.subarray(4), bias, new Float32Array(2 * 36 * 4))).toThrow(/weights has/);
+    expect(() => native().conv2d(x, g, w, bias, new Float32Array(10))).toThrow(/y has 10 elements/);
+    const shared = new Float32Array(2 * 36 * 4 + x.length);
+    expect(() => native().conv2d(shared.subarray(0, x.length), g, w, bias, shared.subarray(8))).toThrow(/must not share memory/);
   });
 
   it('spmm gives the same bits with 512-bit and 256-bit registers (XBAR_NO_AVX512 picks the latter)', () => {

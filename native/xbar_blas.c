@@ -5,12 +5,7 @@
  * before OpenBLAS sees it, because a bad stride would make it read or write past the array and
  * take the whole Node process down; JS callers get an Error instead.
  */
-#define _GNU_SOURCE /* RTLD_DEFAULT */
 #include <cblas.h>
-#if defined(__unix__) || defined(__APPLE__)
-#include <dlfcn.h>
-#define XBAR_DLSYM 1
-#endif
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define XBAR_X86 1
@@ -513,84 +508,354 @@ static napi_value spmm(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* Log-normal programming variation, the same numbers as the JS loop (kernels-js.ts lognormalPairs)
- * bit for bit: sfc32 continued from the caller's state, Box-Muller, and V8's own Math.log, cos, sin
- * and exp (V8 exports its fdlibm port, base::ieee754), found in the running Node at load time. A
- * libm's functions would round differently in a few draws per million and a chip would then depend
- * on its kernels. Not offered when the symbols are absent; kernels-node.ts also checks the result
- * against the JS loop before using it. */
-typedef double (*math_fn)(double);
-static math_fn v8_log, v8_cos, v8_sin, v8_exp;
+/* Log-normal programming variation drawn from a Philox4x32-10 stream (src/core/philox.ts) with the
+ * portable log, cos/sin and exp of src/core/portable-math.ts: the same operations in the same
+ * order, each rounded exactly by IEEE 754 and never fused (fp-contract=off; the AVX2 path is
+ * compiled without FMA), so every path here gives the JS loop's bits (kernels-js.ts
+ * lognormalPairs; the tests compare a million draws). Cell i takes words 2(i mod 2) and
+ * 2(i mod 2) + 1 of block floor(i / 2): any range of cells can be drawn by any thread. */
 
-static void find_v8_math(void) {
-#ifdef XBAR_DLSYM
-  v8_log = (math_fn)dlsym(RTLD_DEFAULT, "_ZN2v84base7ieee7543logEd");
-  v8_cos = (math_fn)dlsym(RTLD_DEFAULT, "_ZN2v84base7ieee7543cosEd");
-  v8_sin = (math_fn)dlsym(RTLD_DEFAULT, "_ZN2v84base7ieee7543sinEd");
-  v8_exp = (math_fn)dlsym(RTLD_DEFAULT, "_ZN2v84base7ieee7543expEd");
-#endif
-}
+#define PHILOX_M0 0xD2511F53u
+#define PHILOX_M1 0xCD9E8D57u
+#define PHILOX_W0 0x9E3779B9u
+#define PHILOX_W1 0xBB67AE85u
 
-static inline uint32_t sfc32_next(uint32_t *s) {
-  const uint32_t a = s[0], b = s[1], c = s[2], d = s[3];
-  const uint32_t t = a + b + d;
-  s[3] = d + 1;
-  s[0] = b ^ (b >> 9);
-  s[1] = c + (c << 3);
-  s[2] = ((c << 21) | (c >> 11)) + t;
-  return t;
-}
+struct philox_stream {
+  uint32_t key0, key1, ctr2, ctr3;
+};
 
-/* No fused multiply-adds: each operation must round as JS's does. */
-__attribute__((optimize("fp-contract=off"))) static void lognormal_pairs_run(
-    int64_t n, const double *t_pos, const double *t_neg, double sigma, uint32_t *state, double *g_pos,
-    double *g_neg) {
-  uint32_t s[4] = {state[0], state[1], state[2], state[3]};
-  const double two_pi = 2 * 3.141592653589793;
-  for (int64_t i = 0; i < n; i++) {
-    double u = 0;
-    while (u == 0) u = sfc32_next(s) / 4294967296.0;
-    const double v = sfc32_next(s) / 4294967296.0;
-    const double r = sqrt(-2 * v8_log(u));
-    g_pos[i] = t_pos[i] * v8_exp(sigma * (r * v8_cos(two_pi * v)));
-    g_neg[i] = t_neg[i] * v8_exp(sigma * (r * v8_sin(two_pi * v)));
+static inline void philox4x32(uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3, uint32_t k0, uint32_t k1,
+                              uint32_t out[4]) {
+  for (int r = 0; r < 10; r++) {
+    const uint64_t p0 = (uint64_t)PHILOX_M0 * c0, p1 = (uint64_t)PHILOX_M1 * c2;
+    const uint32_t hi0 = (uint32_t)(p0 >> 32), lo0 = (uint32_t)p0, hi1 = (uint32_t)(p1 >> 32), lo1 = (uint32_t)p1;
+    c0 = hi1 ^ c1 ^ k0;
+    c1 = lo1;
+    c2 = hi0 ^ c3 ^ k1;
+    c3 = lo0;
+    k0 += PHILOX_W0;
+    k1 += PHILOX_W1;
   }
-  memcpy(state, s, sizeof s);
+  out[0] = c0;
+  out[1] = c1;
+  out[2] = c2;
+  out[3] = c3;
 }
 
-/* lognormalPairs(tPos, tNeg, sigma, state, gPos, gNeg): tPos, tNeg, gPos, gNeg Float64Arrays of
- * one length, state the generator's four sfc32 words (Uint32Array), advanced in place. */
-static napi_value lognormal_pairs(napi_env env, napi_callback_info info) {
-  napi_value argv[6];
-  if (!get_args(env, info, "lognormalPairs", 6, argv)) return NULL;
-  static const char *names[] = {"tPos", "tNeg", NULL, NULL, "gPos", "gNeg"};
-  double *arr[6] = {0};
+static const double LN2_HI = 6.93147180369123816490e-1, LN2_LO = 1.90821492927058770002e-10,
+                    LG1 = 6.666666666666735130e-1, LG2 = 3.999999999940941908e-1, LG3 = 2.857142874366239149e-1,
+                    LG4 = 2.222219843214978396e-1, LG5 = 1.818357216161805012e-1, LG6 = 1.531383769920937332e-1,
+                    LG7 = 1.479819860511658591e-1, SQRT2 = 1.4142135623730951;
+static const double S1 = -1.66666666666666324348e-1, S2 = 8.33333333332248946124e-3, S3 = -1.98412698298579493134e-4,
+                    S4 = 2.75573137070700676789e-6, S5 = -2.50507602534068634195e-8, S6 = 1.58969099521155010221e-10,
+                    C1 = 4.16666666666666019037e-2, C2 = -1.38888888888741095749e-3, C3 = 2.48015872894767294178e-5,
+                    C4 = -2.75573143513906633035e-7, C5 = 2.08757232129817482790e-9, C6 = -1.13596475577881948265e-11;
+/* 2 pi / 2^32 = pi / 2^31 */
+static const double TURN_UNIT = 3.141592653589793 / 2147483648.0;
+static const double INV_LN2 = 1.44269504088896338700, P1 = 1.66666666666666019037e-1, P2 = -2.77777777770155933842e-3,
+                    P3 = 6.61375632143793436117e-5, P4 = -1.65339022054652515390e-6, P5 = 4.13813679705723846039e-8;
+
+/* 2^k for an integer k in the normal range, from its bits (what the JS table holds). */
+static inline double pow2i(int k) {
+  const uint64_t bits = (uint64_t)(k + 1023) << 52;
+  double d;
+  memcpy(&d, &bits, sizeof d);
+  return d;
+}
+
+__attribute__((optimize("fp-contract=off"))) static double log_unit(uint32_t x) {
+  int e;
+  double m;
+  if (x == 0) {
+    e = -1;
+    m = 1;
+  } else {
+    e = 31 - __builtin_clz(x);
+    m = ((double)x + 0.5) * pow2i(-e);
+  }
+  if (m > SQRT2) {
+    m = m * 0.5;
+    e = e + 1;
+  }
+  const double k = e - 32;
+  const double f = m - 1;
+  const double hfsq = (0.5 * f) * f;
+  const double s = f / (2 + f);
+  const double z = s * s;
+  const double w = z * z;
+  const double t1 = w * (LG2 + w * (LG4 + w * LG6));
+  const double t2 = z * (LG1 + w * (LG3 + w * (LG5 + w * LG7)));
+  const double r = t2 + t1;
+  return k * LN2_HI - ((hfsq - (s * (hfsq + r) + k * LN2_LO)) - f);
+}
+
+__attribute__((optimize("fp-contract=off"))) static void cos_sin_turn(uint32_t y, double *cos_out, double *sin_out) {
+  const double j = floor(((double)y + 536870912.0) * (1.0 / 1073741824.0));
+  const double x = (((double)y - j * 1073741824.0) + 0.5) * TURN_UNIT;
+  const double z = x * x;
+  const double w = z * z;
+  const double rs = (S2 + z * (S3 + z * S4)) + (z * w) * (S5 + z * S6);
+  const double sn = x + (z * x) * (S1 + z * rs);
+  const double rc = z * (C1 + z * (C2 + z * C3)) + (w * w) * (C4 + z * (C5 + z * C6));
+  const double hz = 0.5 * z;
+  const double v = 1 - hz;
+  const double cs = v + (((1 - v) - hz) + z * rc);
+  switch ((int)j & 3) {
+  case 0: *cos_out = cs, *sin_out = sn; break;
+  case 1: *cos_out = -sn, *sin_out = cs; break;
+  case 2: *cos_out = -cs, *sin_out = -sn; break;
+  default: *cos_out = sn, *sin_out = -cs;
+  }
+}
+
+__attribute__((optimize("fp-contract=off"))) static double exp_portable(double a) {
+  const double x = a > 710 ? 710 : a < -746 ? -746 : a;
+  const double k = floor(x * INV_LN2 + 0.5);
+  const double hi = x - k * LN2_HI;
+  const double lo = k * LN2_LO;
+  const double r = hi - lo;
+  const double rr = r * r;
+  const double c = r - rr * (P1 + rr * (P2 + rr * (P3 + rr * (P4 + rr * P5))));
+  const double y = 1 + (((r * c) / (2 - c) - lo) + hi);
+  const int ki = (int)k, k1 = ki >> 1;
+  return (y * pow2i(k1)) * pow2i(ki - k1);
+}
+
+/* Cells [i0, i1) one at a time: the reference path, the tails of the vector path. */
+__attribute__((optimize("fp-contract=off"))) static void lognormal_scalar(int64_t i0, int64_t i1, const double *t_pos,
+                                                                         const double *t_neg, double sigma,
+                                                                         const struct philox_stream *st, double *g_pos,
+                                                                         double *g_neg) {
+  uint32_t w[4];
+  for (int64_t i = i0; i < i1; i++) {
+    const int o = (int)(i & 1) * 2;
+    if (o == 0 || i == i0) {
+      const uint64_t b = (uint64_t)i >> 1;
+      philox4x32((uint32_t)b, (uint32_t)(b >> 32), st->ctr2, st->ctr3, st->key0, st->key1, w);
+    }
+    const double r = sqrt(-2 * log_unit(w[o]));
+    double cs, sn;
+    cos_sin_turn(w[o + 1], &cs, &sn);
+    g_pos[i] = t_pos[i] * exp_portable(sigma * (r * cs));
+    g_neg[i] = t_neg[i] * exp_portable(sigma * (r * sn));
+  }
+}
+
+#ifdef XBAR_X86
+#define AVX2_FN __attribute__((target("avx2"), optimize("fp-contract=off"))) static inline
+/* 64-bit lanes holding integers below 2^52 as doubles, exactly (or-ing into 2^52's mantissa). */
+AVX2_FN __m256d u52_to_pd(__m256i v) {
+  const __m256d two52 = _mm256_set1_pd(4503599627370496.0);
+  return _mm256_sub_pd(_mm256_castsi256_pd(_mm256_or_si256(v, _mm256_castpd_si256(two52))), two52);
+}
+
+/* 2^k for four int32 k, from their bits. */
+AVX2_FN __m256d pow2_pd(__m128i k) {
+  const __m256i e = _mm256_add_epi64(_mm256_cvtepi32_epi64(k), _mm256_set1_epi64x(1023));
+  return _mm256_castsi256_pd(_mm256_slli_epi64(e, 52));
+}
+
+/* log_unit on four words (low halves of 64-bit lanes, upper halves zero). */
+AVX2_FN __m256d log_unit4(__m256i x) {
+  const __m256d big = _mm256_add_pd(u52_to_pd(x), _mm256_set1_pd(0.5)); /* x + 0.5, exact */
+  const __m256i bits = _mm256_castpd_si256(big);
+  /* e = exponent - 1023 as a double; m = the significand in [1, 2) (x = 0: 0.5 = 2^-1 * 1). */
+  const __m256d ebiased = u52_to_pd(_mm256_srli_epi64(bits, 52));
+  __m256d e = _mm256_sub_pd(ebiased, _mm256_set1_pd(1023));
+  __m256d m = _mm256_castsi256_pd(_mm256_or_si256(_mm256_and_si256(bits, _mm256_set1_epi64x(0x000FFFFFFFFFFFFFLL)),
+                                                  _mm256_set1_epi64x(0x3FF0000000000000LL)));
+  const __m256d over = _mm256_cmp_pd(m, _mm256_set1_pd(SQRT2), _CMP_GT_OQ);
+  m = _mm256_blendv_pd(m, _mm256_mul_pd(m, _mm256_set1_pd(0.5)), over);
+  e = _mm256_blendv_pd(e, _mm256_add_pd(e, _mm256_set1_pd(1)), over);
+  const __m256d k = _mm256_sub_pd(e, _mm256_set1_pd(32));
+  const __m256d one = _mm256_set1_pd(1), half = _mm256_set1_pd(0.5);
+  const __m256d f = _mm256_sub_pd(m, one);
+  const __m256d hfsq = _mm256_mul_pd(_mm256_mul_pd(half, f), f);
+  const __m256d s = _mm256_div_pd(f, _mm256_add_pd(_mm256_set1_pd(2), f));
+  const __m256d z = _mm256_mul_pd(s, s);
+  const __m256d w = _mm256_mul_pd(z, z);
+#define C(v) _mm256_set1_pd(v)
+  const __m256d t1 = _mm256_mul_pd(w, _mm256_add_pd(C(LG2), _mm256_mul_pd(w, _mm256_add_pd(C(LG4), _mm256_mul_pd(w, C(LG6))))));
+  const __m256d t2 = _mm256_mul_pd(
+      z, _mm256_add_pd(C(LG1), _mm256_mul_pd(w, _mm256_add_pd(C(LG3), _mm256_mul_pd(w, _mm256_add_pd(C(LG5), _mm256_mul_pd(w, C(LG7))))))));
+  const __m256d r = _mm256_add_pd(t2, t1);
+  /* k LN2_HI - ((hfsq - (s (hfsq + r) + k LN2_LO)) - f) */
+  const __m256d inner = _mm256_add_pd(_mm256_mul_pd(s, _mm256_add_pd(hfsq, r)), _mm256_mul_pd(k, C(LN2_LO)));
+  return _mm256_sub_pd(_mm256_mul_pd(k, C(LN2_HI)), _mm256_sub_pd(_mm256_sub_pd(hfsq, inner), f));
+}
+
+AVX2_FN __m256d neg_if(__m256d v, __m256i mask) {
+  return _mm256_xor_pd(v, _mm256_and_pd(_mm256_castsi256_pd(mask), _mm256_set1_pd(-0.0)));
+}
+
+AVX2_FN void cos_sin_turn4(__m256i y, __m256d *cos_out, __m256d *sin_out) {
+  const __m256d yd = u52_to_pd(y);
+  const __m256d j = _mm256_floor_pd(_mm256_mul_pd(_mm256_add_pd(yd, C(536870912.0)), C(1.0 / 1073741824.0)));
+  const __m256d x = _mm256_mul_pd(_mm256_add_pd(_mm256_sub_pd(yd, _mm256_mul_pd(j, C(1073741824.0))), C(0.5)), C(TURN_UNIT));
+  const __m256d z = _mm256_mul_pd(x, x);
+  const __m256d w = _mm256_mul_pd(z, z);
+  const __m256d rs = _mm256_add_pd(_mm256_add_pd(C(S2), _mm256_mul_pd(z, _mm256_add_pd(C(S3), _mm256_mul_pd(z, C(S4))))),
+                                   _mm256_mul_pd(_mm256_mul_pd(z, w), _mm256_add_pd(C(S5), _mm256_mul_pd(z, C(S6)))));
+  const __m256d sn = _mm256_add_pd(x, _mm256_mul_pd(_mm256_mul_pd(z, x), _mm256_add_pd(C(S1), _mm256_mul_pd(z, rs))));
+  const __m256d rc = _mm256_add_pd(
+      _mm256_mul_pd(z, _mm256_add_pd(C(C1), _mm256_mul_pd(z, _mm256_add_pd(C(C2), _mm256_mul_pd(z, C(C3)))))),
+      _mm256_mul_pd(_mm256_mul_pd(w, w), _mm256_add_pd(C(C4), _mm256_mul_pd(z, _mm256_add_pd(C(C5), _mm256_mul_pd(z, C(C6)))))));
+  const __m256d hz = _mm256_mul_pd(C(0.5), z);
+  const __m256d v = _mm256_sub_pd(C(1), hz);
+  const __m256d cs = _mm256_add_pd(v, _mm256_add_pd(_mm256_sub_pd(_mm256_sub_pd(C(1), v), hz), _mm256_mul_pd(z, rc)));
+  /* Quarter turn q = j mod 4: (cos, sin) = (c, s), (-s, c), (-c, -s), (s, -c). */
+  const __m256i q = _mm256_cvtepi32_epi64(_mm256_cvtpd_epi32(j));
+  const __m256i one = _mm256_set1_epi64x(1), two = _mm256_set1_epi64x(2);
+  const __m256i odd = _mm256_cmpeq_epi64(_mm256_and_si256(q, one), one);
+  const __m256d swapc = _mm256_blendv_pd(cs, sn, _mm256_castsi256_pd(odd));
+  const __m256d swaps = _mm256_blendv_pd(sn, cs, _mm256_castsi256_pd(odd));
+  *cos_out = neg_if(swapc, _mm256_cmpeq_epi64(_mm256_and_si256(_mm256_add_epi64(q, one), two), two));
+  *sin_out = neg_if(swaps, _mm256_cmpeq_epi64(_mm256_and_si256(q, two), two));
+}
+
+AVX2_FN __m256d exp4(__m256d a) {
+  const __m256d x = _mm256_min_pd(_mm256_max_pd(a, C(-746.0)), C(710.0));
+  const __m256d k = _mm256_floor_pd(_mm256_add_pd(_mm256_mul_pd(x, C(INV_LN2)), C(0.5)));
+  const __m256d hi = _mm256_sub_pd(x, _mm256_mul_pd(k, C(LN2_HI)));
+  const __m256d lo = _mm256_mul_pd(k, C(LN2_LO));
+  const __m256d r = _mm256_sub_pd(hi, lo);
+  const __m256d rr = _mm256_mul_pd(r, r);
+  const __m256d poly = _mm256_add_pd(
+      C(P1), _mm256_mul_pd(rr, _mm256_add_pd(C(P2), _mm256_mul_pd(rr, _mm256_add_pd(C(P3), _mm256_mul_pd(rr, _mm256_add_pd(C(P4), _mm256_mul_pd(rr, C(P5)))))))));
+  const __m256d c = _mm256_sub_pd(r, _mm256_mul_pd(rr, poly));
+  const __m256d y = _mm256_add_pd(
+      C(1), _mm256_add_pd(_mm256_sub_pd(_mm256_div_pd(_mm256_mul_pd(r, c), _mm256_sub_pd(C(2), c)), lo), hi));
+  const __m128i ki = _mm256_cvtpd_epi32(k), k1 = _mm_srai_epi32(ki, 1);
+  return _mm256_mul_pd(_mm256_mul_pd(y, pow2_pd(k1)), pow2_pd(_mm_sub_epi32(ki, k1)));
+}
+
+/* Cells [i0, i1), i0 and i1 multiples of 8: four blocks (eight cells) per step, the block's words
+ * in the low halves of 64-bit lanes (_mm256_mul_epu32 multiplies those). */
+__attribute__((target("avx2"), optimize("fp-contract=off"))) static void lognormal_avx2(
+    int64_t i0, int64_t i1, const double *t_pos, const double *t_neg, double sigma, const struct philox_stream *st,
+    double *g_pos, double *g_neg) {
+  const __m256i low = _mm256_set1_epi64x(0xFFFFFFFFLL);
+  const __m256i m0 = _mm256_set1_epi64x(PHILOX_M0), m1 = _mm256_set1_epi64x(PHILOX_M1);
+  const __m256d sg = _mm256_set1_pd(sigma);
+  for (int64_t i = i0; i < i1; i += 8) {
+    const uint64_t b = (uint64_t)i >> 1;
+    __m256i c0 = _mm256_set_epi64x((uint32_t)(b + 3), (uint32_t)(b + 2), (uint32_t)(b + 1), (uint32_t)b);
+    __m256i c1 = _mm256_set_epi64x((b + 3) >> 32, (b + 2) >> 32, (b + 1) >> 32, b >> 32);
+    __m256i c2 = _mm256_set1_epi64x(st->ctr2), c3 = _mm256_set1_epi64x(st->ctr3);
+    uint32_t k0 = st->key0, k1 = st->key1;
+    for (int r = 0; r < 10; r++) {
+      const __m256i p0 = _mm256_mul_epu32(c0, m0), p1 = _mm256_mul_epu32(c2, m1);
+      const __m256i n0 = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(p1, 32), c1), _mm256_set1_epi64x(k0));
+      const __m256i n2 = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(p0, 32), c3), _mm256_set1_epi64x(k1));
+      c1 = _mm256_and_si256(p1, low);
+      c3 = _mm256_and_si256(p0, low);
+      c0 = n0;
+      c2 = n2;
+      k0 += PHILOX_W0;
+      k1 += PHILOX_W1;
+    }
+    /* Even cells (2b) use words 0 and 1, odd cells (2b + 1) words 2 and 3. */
+    const __m256d re = _mm256_sqrt_pd(_mm256_mul_pd(C(-2.0), log_unit4(c0)));
+    const __m256d ro = _mm256_sqrt_pd(_mm256_mul_pd(C(-2.0), log_unit4(c2)));
+    __m256d ce, se, co, so;
+    cos_sin_turn4(c1, &ce, &se);
+    cos_sin_turn4(c3, &co, &so);
+    const __m256d pe = exp4(_mm256_mul_pd(sg, _mm256_mul_pd(re, ce))), ne = exp4(_mm256_mul_pd(sg, _mm256_mul_pd(re, se)));
+    const __m256d po = exp4(_mm256_mul_pd(sg, _mm256_mul_pd(ro, co))), no = exp4(_mm256_mul_pd(sg, _mm256_mul_pd(ro, so)));
+    /* (e0 e1 e2 e3), (o0 o1 o2 o3) -> (e0 o0 e1 o1), (e2 o2 e3 o3): cells i .. i + 7 in order. */
+    const __m256d plo = _mm256_unpacklo_pd(pe, po), phi = _mm256_unpackhi_pd(pe, po);
+    const __m256d nlo = _mm256_unpacklo_pd(ne, no), nhi = _mm256_unpackhi_pd(ne, no);
+    _mm256_storeu_pd(g_pos + i, _mm256_mul_pd(_mm256_loadu_pd(t_pos + i), _mm256_permute2f128_pd(plo, phi, 0x20)));
+    _mm256_storeu_pd(g_pos + i + 4, _mm256_mul_pd(_mm256_loadu_pd(t_pos + i + 4), _mm256_permute2f128_pd(plo, phi, 0x31)));
+    _mm256_storeu_pd(g_neg + i, _mm256_mul_pd(_mm256_loadu_pd(t_neg + i), _mm256_permute2f128_pd(nlo, nhi, 0x20)));
+    _mm256_storeu_pd(g_neg + i + 4, _mm256_mul_pd(_mm256_loadu_pd(t_neg + i + 4), _mm256_permute2f128_pd(nlo, nhi, 0x31)));
+  }
+}
+#undef C
+#endif
+
+struct lognormal_job {
+  int64_t i0, i1;
+  const double *t_pos, *t_neg;
+  double sigma;
+  struct philox_stream st;
+  double *g_pos, *g_neg;
+  bool vector;
+};
+
+static void *lognormal_run(void *arg) {
+  const struct lognormal_job *j = arg;
+  int64_t i = j->i0;
+#ifdef XBAR_X86
+  if (j->vector) {
+    const int64_t v0 = (j->i0 + 7) & ~(int64_t)7, v1 = j->i1 & ~(int64_t)7;
+    if (v1 > v0) {
+      lognormal_scalar(j->i0, v0, j->t_pos, j->t_neg, j->sigma, &j->st, j->g_pos, j->g_neg);
+      lognormal_avx2(v0, v1, j->t_pos, j->t_neg, j->sigma, &j->st, j->g_pos, j->g_neg);
+      i = v1;
+    }
+  }
+#endif
+  lognormal_scalar(i, j->i1, j->t_pos, j->t_neg, j->sigma, &j->st, j->g_pos, j->g_neg);
+  return NULL;
+}
+
+/* lognormalPhilox(tPos, tNeg, sigma, key0, key1, ctr2, ctr3, gPos, gNeg, threads): tPos, tNeg,
+ * gPos, gNeg Float64Arrays of one length. Cells split between threads in multiples of 8; each cell
+ * is a function of its index alone, so the thread count never changes a bit. */
+static napi_value lognormal_philox(napi_env env, napi_callback_info info) {
+  napi_value argv[10];
+  if (!get_args(env, info, "lognormalPhilox", 10, argv)) return NULL;
+  static const char *names[] = {"tPos", "tNeg", NULL, NULL, NULL, NULL, NULL, "gPos", "gNeg"};
+  double *arr[9] = {0};
   size_t n = 0;
-  for (int a = 0; a < 6; a++) {
+  for (int a = 0; a < 9; a++) {
     if (!names[a]) continue;
     size_t len;
-    if (!get_typed(env, argv[a], "lognormalPairs", names[a], napi_float64_array, "a Float64Array", &len, (void **)&arr[a]))
+    if (!get_typed(env, argv[a], "lognormalPhilox", names[a], napi_float64_array, "a Float64Array", &len, (void **)&arr[a]))
       return NULL;
     if (a == 0) n = len;
     else if (len != n) {
-      napi_throw_range_error(env, NULL, "lognormalPairs: tPos, tNeg, gPos and gNeg must have one length");
+      napi_throw_range_error(env, NULL, "lognormalPhilox: tPos, tNeg, gPos and gNeg must have one length");
       return NULL;
     }
   }
   double sigma;
-  if (napi_get_value_double(env, argv[2], &sigma) != napi_ok || !(sigma >= 0)) {
-    napi_throw_range_error(env, NULL, "lognormalPairs: sigma must be a number >= 0");
+  if (napi_get_value_double(env, argv[2], &sigma) != napi_ok || !(sigma >= 0) || isinf(sigma)) {
+    napi_throw_range_error(env, NULL, "lognormalPhilox: sigma must be a finite number >= 0");
     return NULL;
   }
-  size_t slen;
-  uint32_t *state;
-  if (!get_typed(env, argv[3], "lognormalPairs", "state", napi_uint32_array, "a Uint32Array", &slen, (void **)&state))
-    return NULL;
-  if (slen != 4) {
-    napi_throw_range_error(env, NULL, "lognormalPairs: state must hold sfc32's 4 words");
-    return NULL;
+  uint32_t words[4];
+  static const char *wnames[] = {"key0", "key1", "ctr2", "ctr3"};
+  for (int w = 0; w < 4; w++) {
+    double d;
+    if (napi_get_value_double(env, argv[3 + w], &d) != napi_ok || d != floor(d) || d < 0 || d > 4294967295.0) {
+      throw_msg(env, false, "lognormalPhilox: %s must be an integer in [%lld, %lld]", wnames[w], 0, 4294967295LL);
+      return NULL;
+    }
+    words[w] = (uint32_t)d;
   }
-  lognormal_pairs_run((int64_t)n, arr[0], arr[1], sigma, state, arr[4], arr[5]);
+  int threads;
+  if (!get_int(env, argv[9], "threads", 1, &threads)) return NULL;
+  /* Below ~16k cells a thread costs more to start than it saves. */
+  if ((int64_t)threads > (int64_t)n / 16384) threads = n / 16384 > 1 ? (int)(n / 16384) : 1;
+  if (threads > 16) threads = 16;
+  bool vector = false;
+#ifdef XBAR_X86
+  vector = __builtin_cpu_supports("avx2") && !getenv("XBAR_NO_AVX2");
+#endif
+  const struct philox_stream st = {words[0], words[1], words[2], words[3]};
+  struct lognormal_job jobs[16];
+  pthread_t ids[16];
+  int started = 0;
+  for (int t = 0; t < threads; t++) {
+    const int64_t i0 = ((int64_t)n * t / threads) & ~(int64_t)7, i1 = t == threads - 1 ? (int64_t)n : ((int64_t)n * (t + 1) / threads) & ~(int64_t)7;
+    jobs[t] = (struct lognormal_job){i0, i1, arr[0], arr[1], sigma, st, arr[7], arr[8], vector};
+    if (t == threads - 1 || pthread_create(&ids[t], NULL, lognormal_run, &jobs[t]) != 0) lognormal_run(&jobs[t]);
+    else started |= 1 << t;
+  }
+  for (int t = 0; t < threads; t++)
+    if (started & (1 << t)) pthread_join(ids[t], NULL);
   return NULL;
 }
 
@@ -632,10 +897,8 @@ NAPI_MODULE_INIT() {
       {"setThreads", NULL, set_threads, NULL, NULL, NULL, napi_enumerable, NULL},
       {"getThreads", NULL, get_threads, NULL, NULL, NULL, napi_enumerable, NULL},
       {"config", NULL, config, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"lognormalPairs", NULL, lognormal_pairs, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"lognormalPhilox", NULL, lognormal_philox, NULL, NULL, NULL, napi_enumerable, NULL},
   };
-  find_v8_math();
-  const bool v8_math = v8_log && v8_cos && v8_sin && v8_exp;
-  napi_define_properties(env, exports, sizeof props / sizeof props[0] - (v8_math ? 0 : 1), props);
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;
 }

@@ -150,5 +150,6 @@ export function checkLognormalPairs(tPos: unknown, tNeg: unknown, sigma: unknown
     if (n < 0) n = a.length;
     else if (a.length !== n) throw new RangeError('lognormalPairs: tPos, tNeg, gPos and gNeg must have one length');
   }
-  if (typeof sigma !== 'number' || !(sigma >= 0)) throw new RangeError('lognormalPairs: sigma must be a number >= 0');
+  if (typeof sigma !== 'number' || !(sigma >= 0 && sigma < Number.POSITIVE_INFINITY))
+    throw new RangeError('lognormalPairs: sigma must be a finite number >= 0');
 }

@@ -1,6 +1,7 @@
 import { checkClamp, checkLognormalPairs, checkMaxPool, checkSgemm, checkSpmm, checkWindows } from './kernel-checks.js';
 import type { Csr, Kernels, WindowGeometry } from './kernels.js';
-import type { Rng } from './rng.js';
+import { type PhiloxStream, philox4x32 } from './philox.js';
+import { cosSinTurn, expPortable, logUnit } from './portable-math.js';
 
 /**
  * Portable GEMM in TypeScript: packs op(A) row-major and op(B) column-major (so both operands of
@@ -217,15 +218,32 @@ function spmm(m: number, n: number, k: number, a: Csr, b: Float32Array, c: Float
   }
 }
 
-/** Box-Muller inlined (two uniforms, cos for G+, sin for G-): the draws of two rng.normal() calls. */
-function lognormalPairs(tPos: Float64Array, tNeg: Float64Array, sigma: number, rng: Rng, gPos: Float64Array, gNeg: Float64Array): void {
+/**
+ * Cell i takes words (2(i mod 2), 2(i mod 2) + 1) of Philox block floor(i / 2) of the stream:
+ * u from the first, v from the second, Box-Muller with the portable log, cos and sin, the cos
+ * normal for G+ and the sin normal for G-. native/xbar_blas.c computes the same bits.
+ */
+function lognormalPairs(
+  tPos: Float64Array,
+  tNeg: Float64Array,
+  sigma: number,
+  stream: PhiloxStream,
+  gPos: Float64Array,
+  gNeg: Float64Array,
+): void {
   checkLognormalPairs(tPos, tNeg, sigma, gPos, gNeg);
-  for (let i = 0; i < tPos.length; i++) {
-    let u = 0;
-    while (u === 0) u = rng.uniform();
-    const v = rng.uniform();
-    const r = Math.sqrt(-2 * Math.log(u));
-    gPos[i] = tPos[i] * Math.exp(sigma * (r * Math.cos(2 * Math.PI * v)));
-    gNeg[i] = tNeg[i] * Math.exp(sigma * (r * Math.sin(2 * Math.PI * v)));
+  const n = tPos.length;
+  const words = new Uint32Array(4);
+  const cs = new Float64Array(2);
+  for (let i = 0; i < n; i++) {
+    const w = (i & 1) * 2;
+    if (w === 0) {
+      const b = i / 2;
+      philox4x32(b >>> 0, Math.floor(b / 4294967296) >>> 0, stream.ctr2, stream.ctr3, stream.key0, stream.key1, words);
+    }
+    const r = Math.sqrt(-2 * logUnit(words[w]));
+    cosSinTurn(words[w + 1], cs);
+    gPos[i] = tPos[i] * expPortable(sigma * (r * cs[0]));
+    gNeg[i] = tNeg[i] * expPortable(sigma * (r * cs[1]));
   }
 }

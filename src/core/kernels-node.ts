@@ -2,9 +2,9 @@ import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { XbarError } from './errors.js';
+import { checkLognormalPairs } from './kernel-checks.js';
 import type { Kernels } from './kernels.js';
 import { jsKernels } from './kernels-js.js';
-import { Rng } from './rng.js';
 
 /** The N-API addon built from native/xbar_blas.c by scripts/build-native.mjs. */
 interface BlasAddon {
@@ -25,8 +25,19 @@ interface BlasAddon {
     c: Float32Array,
     threads: number,
   ): void;
-  /** Absent when the running Node does not export V8's math functions (see xbar_blas.c). */
-  lognormalPairs?(tPos: Float64Array, tNeg: Float64Array, sigma: number, state: Uint32Array, gPos: Float64Array, gNeg: Float64Array): void;
+  /** Absent from builds of xbar before the Philox stream (then the JS loop draws). */
+  lognormalPhilox?(
+    tPos: Float64Array,
+    tNeg: Float64Array,
+    sigma: number,
+    key0: number,
+    key1: number,
+    ctr2: number,
+    ctr3: number,
+    gPos: Float64Array,
+    gNeg: Float64Array,
+    threads: number,
+  ): void;
   setThreads(n: number): void;
   getThreads(): number;
   config(): string;
@@ -101,37 +112,11 @@ export function loadKernels(opts: LoadKernelsOptions = {}): NodeKernels {
     clamp: (y, lo, hi) => blas.clamp(y, lo, hi),
     // Rows split over the threads: the same result whatever the thread count.
     spmm: (m, n, k, a, b, c) => blas.spmm(m, n, k, a.rowPtr, a.col, a.val, b, c, threads),
-    lognormalPairs: nativeVariation(blas) ?? jsKernels.lognormalPairs,
+    lognormalPairs: blas.lognormalPhilox
+      ? (tPos, tNeg, sigma, st, gPos, gNeg) => {
+          checkLognormalPairs(tPos, tNeg, sigma, gPos, gNeg);
+          blas.lognormalPhilox?.(tPos, tNeg, sigma, st.key0, st.key1, st.ctr2, st.ctr3, gPos, gNeg, threads);
+        }
+      : jsKernels.lognormalPairs,
   };
-}
-
-let variationChecked: Kernels['lognormalPairs'] | null | undefined;
-
-/**
- * The addon's lognormalPairs, if it draws exactly what the JS loop draws: it calls the Math
- * functions of the V8 it runs in, but a Node whose Math.sin stopped being that function would
- * otherwise change every chip silently. Checked once per process on a few hundred draws.
- */
-function nativeVariation(blas: BlasAddon): Kernels['lognormalPairs'] | null {
-  if (variationChecked !== undefined) return variationChecked;
-  const draw = blas.lognormalPairs;
-  variationChecked = null;
-  if (!draw) return null;
-  const n = 512;
-  const t = Float64Array.from({ length: n }, (_, i) => 1 + i);
-  const js = [new Float64Array(n), new Float64Array(n)];
-  const native = [new Float64Array(n), new Float64Array(n)];
-  for (const [seed, sigma] of [
-    [1, 0.1],
-    [7, 1.3],
-  ]) {
-    const a = new Rng(seed);
-    const b = new Rng(seed);
-    jsKernels.lognormalPairs(t, t, sigma, a, js[0], js[1]);
-    draw(t, t, sigma, b.sfc32State(), native[0], native[1]);
-    const same = (x: Float64Array, y: Float64Array) => x.every((v, i) => Object.is(v, y[i]));
-    if (!same(js[0], native[0]) || !same(js[1], native[1]) || a.nextUint32() !== b.nextUint32()) return null;
-  }
-  variationChecked = (tPos, tNeg, sigma, rng, gPos, gNeg) => draw(tPos, tNeg, sigma, rng.sfc32State(), gPos, gNeg);
-  return variationChecked;
 }

@@ -1,4 +1,4 @@
-import type { Rng } from './rng.js';
+import type { PhiloxStream } from './philox.js';
 
 /**
  * The numeric kernels every other module calls, behind one interface (as TensorFlow.js keeps its
@@ -55,10 +55,11 @@ export interface Kernels {
   spmm(m: number, n: number, k: number, a: Csr, b: Float32Array, c: Float32Array): void;
   /**
    * Log-normal programming variation of conductance pairs: gPos[i] = tPos[i] * exp(sigma * z1),
-   * gNeg[i] = tNeg[i] * exp(sigma * z2), (z1, z2) the Box-Muller pair of two uniforms of `rng`:
-   * the values two rng.normal() calls per weight give, bit for bit, on every implementation.
+   * gNeg[i] = tNeg[i] * exp(sigma * z2), (z1, z2) the Box-Muller pair of cell i of the Philox
+   * stream (philox.ts; the transform in kernels-js.ts): the same bits on every implementation,
+   * whatever the thread count.
    */
-  lognormalPairs(tPos: Float64Array, tNeg: Float64Array, sigma: number, rng: Rng, gPos: Float64Array, gNeg: Float64Array): void;
+  lognormalPairs(tPos: Float64Array, tNeg: Float64Array, sigma: number, stream: PhiloxStream, gPos: Float64Array, gNeg: Float64Array): void;
 }
 
 /** A sparse matrix by rows: row i's nonzeros are val[rowPtr[i]..rowPtr[i+1]) in columns col[...]. */

@@ -47,15 +47,6 @@ export class Rng {
     return new Rng((this.nextUint32() ^ Math.imul(index + 1, 0x27d4eb2d)) >>> 0);
   }
 
-  /**
-   * The live sfc32 words, for a native kernel that continues this stream (and advances them in
-   * place). Only between whole normal() pairs: a pending Box-Muller spare would be skipped.
-   */
-  sfc32State(): Uint32Array {
-    if (this.spare !== null) throw new Error('Rng.sfc32State: a normal() spare is pending');
-    return this.s;
-  }
-
   nextUint32(): number {
     const s = this.s;
     const a = s[0];

@@ -1,6 +1,7 @@
 import { XbarError } from '../core/errors.js';
 import type { Kernels } from '../core/kernels.js';
 import { jsKernels } from '../core/kernels-js.js';
+import { type PhiloxStream, philoxStream } from '../core/philox.js';
 import { Rng } from '../core/rng.js';
 import type { CellAging, TargetCurves } from '../device/aging.js';
 import type { Device } from '../device/config.js';
@@ -121,8 +122,10 @@ export function chipBase(plan: CrossbarPlan, device: Device): ChipBase {
 /**
  * Programs one chip: ideal targets, then log-normal programming variation per cell, then the
  * device's conductance-dependent programming noise (when it has one), then the stuck cells of
- * each tile's fault map. Every draw comes from Rng.derive(seed, chip index, layer, stream),
- * so a chip is the same whatever else runs, and on whichever kernels (they draw the same numbers).
+ * each tile's fault map. Every draw comes from a stream named by (seed, chip index, layer, stream):
+ * the variation from the Philox stream philoxStream(...) (since 0.2; sfc32 before, see CHANGELOG.md),
+ * the rest from Rng.derive(...), so a chip is the same whatever else runs, and on whichever kernels
+ * (they draw the same numbers).
  * Pass `base` (chipBase) when programming many chips.
  */
 export function programChip(
@@ -141,7 +144,8 @@ export function programChip(
       device,
       patternsFor(faults, lp.weighted),
       faults,
-      Rng.derive(seed, index, lp.weighted, 1),
+      // Variation from a counter-based stream (stream 1): any kernel, thread or worker draws it alike.
+      philoxStream(seed, index, lp.weighted, 1),
       Rng.derive(seed, index, lp.weighted, 2),
       // Its own stream, drawn only by devices that have the model: older chips stay bit-identical.
       device.programNoise ? Rng.derive(seed, index, lp.weighted, 3) : null,
@@ -165,7 +169,7 @@ function programLayer(
   d: Device,
   patterns: ReturnType<typeof patternsFor>,
   spec: FaultSpec,
-  varRng: Rng,
+  variation: PhiloxStream,
   faultRng: Rng,
   noiseRng: Rng | null,
   rWire: number,
@@ -181,7 +185,7 @@ function programLayer(
     gPos = new Float64Array(cells);
     gNeg = new Float64Array(cells);
     // Most of programming's cost: three or four math functions per cell.
-    kernels.lognormalPairs(base.gPos, base.gNeg, d.programSigma, varRng, gPos, gNeg);
+    kernels.lognormalPairs(base.gPos, base.gNeg, d.programSigma, variation, gPos, gNeg);
   } else {
     gPos = base.gPos.slice();
     gNeg = base.gNeg.slice();

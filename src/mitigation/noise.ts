@@ -1,5 +1,7 @@
 import { XbarError } from '../core/errors.js';
 import type { Kernels } from '../core/kernels.js';
+import { jsKernels } from '../core/kernels-js.js';
+import { type PhiloxStream, philoxStream } from '../core/philox.js';
 import { Rng } from '../core/rng.js';
 import { resolveCircuit } from '../crossbar/circuit.js';
 import { planCrossbars } from '../crossbar/plan.js';
@@ -27,19 +29,21 @@ export function weightedLayers(model: Model): (Dense | Conv2d)[] {
  * the weight read back is (G+ - G-) * scale / span. So a weight becomes w * exp(theta) plus a
  * small offset from the gMin terms, exactly as on the simulated chip.
  *
- * The draws are made in programChip's order (per cell: G+ then G-), so with the stream
- * Rng.derive(seed, chip, weighted layer, 1) this returns the chip's wEff bit for bit.
- * With `readNoise` > 0 each conductance is further multiplied by (1 + eta), eta ~ N(0, s^2): one
- * read of the array (noise-injection training draws one per mini-batch).
+ * The variation comes from the same Philox stream as programChip's (philoxStream(seed, chip,
+ * weighted layer, 1), one cell per weight), so with that stream this returns the chip's wEff bit
+ * for bit. With `read.noise` > 0 each conductance is further multiplied by (1 + eta),
+ * eta ~ N(0, s^2) drawn from `read.rng` (G+ then G- per weight): one read of the array
+ * (noise-injection training draws one per mini-batch).
  */
 export function perturbLayer(
   weight: Float32Array,
   bias: Float32Array,
   device: Device,
   scaling: 'layer' | 'column',
-  rng: Rng,
+  variation: PhiloxStream,
   out: { weight: Float32Array; bias: Float32Array },
-  readNoise = 0,
+  read: { noise: number; rng: Rng } | null = null,
+  kernels: Pick<Kernels, 'lognormalPairs'> = jsKernels,
 ): void {
   const nOut = bias.length;
   const nW = weight.length;
@@ -55,28 +59,30 @@ export function perturbLayer(
     colScale.fill(wMax || 1);
   }
   const span = device.gMax - device.gMin;
-  const s = device.programSigma;
   const q = device.levels >= 2 ? device.levels - 1 : 0;
+  const gPos = new Float64Array(n);
+  const gNeg = new Float64Array(n);
   for (let i = 0; i < n; i++) {
-    const scale = colScale[i % nOut];
-    const wn = at(i) / scale;
+    const wn = at(i) / colScale[i % nOut];
     let p = wn > 0 ? wn : 0;
     let m = wn < 0 ? -wn : 0;
     if (q) {
       p = Math.round(p * q) / q;
       m = Math.round(m * q) / q;
     }
-    let gPos = device.gMin + span * p;
-    let gNeg = device.gMin + span * m;
-    if (s > 0) {
-      gPos *= Math.exp(s * rng.normal());
-      gNeg *= Math.exp(s * rng.normal());
+    gPos[i] = device.gMin + span * p;
+    gNeg[i] = device.gMin + span * m;
+  }
+  if (device.programSigma > 0) kernels.lognormalPairs(gPos, gNeg, device.programSigma, variation, gPos, gNeg);
+  const readNoise = read?.noise ?? 0;
+  for (let i = 0; i < n; i++) {
+    let gp = gPos[i];
+    let gn = gNeg[i];
+    if (read && readNoise > 0) {
+      gp *= 1 + readNoise * read.rng.normal();
+      gn *= 1 + readNoise * read.rng.normal();
     }
-    if (readNoise > 0) {
-      gPos *= 1 + readNoise * rng.normal();
-      gNeg *= 1 + readNoise * rng.normal();
-    }
-    const w = ((gPos - gNeg) * scale) / span;
+    const w = ((gp - gn) * colScale[i % nOut]) / span;
     if (i < nW) out.weight[i] = w;
     else out.bias[i - nW] = w;
   }
@@ -92,13 +98,15 @@ export interface WeightNoiseConfig {
   seed: number;
   /** Curriculum: sigma and read noise grow linearly from 0 to their values over the first `rampDraws` draws. */
   rampDraws?: number;
+  /** Draws the variation (the native kernels draw the same bits faster); default the JS kernels. */
+  kernels?: Pick<Kernels, 'lognormalPairs'>;
 }
 
 /**
  * Puts a fresh simulated chip's weights into the model and takes them out again: the core of
  * noise-injection (hardware-aware) training, of training compensation modules under variation,
- * and of the error-amplification measurement. Draws come from Rng.derive(seed, draw, layer, 1):
- * draw d of seed s is chip d of seed s in the simulator (programChip), weight for weight.
+ * and of the error-amplification measurement. The variation of draw d of seed s is that of chip d
+ * of seed s in the simulator (programChip, the Philox stream (s, d, layer, 1)), weight for weight.
  */
 export class WeightNoise {
   private readonly saved: { weight: Float32Array; bias: Float32Array }[];
@@ -139,12 +147,15 @@ export class WeightNoise {
         sv.bias,
         device,
         this.cfg.scaling ?? 'layer',
-        Rng.derive(this.cfg.seed, draw, this.layerIndex[k], 1),
+        philoxStream(this.cfg.seed, draw, this.layerIndex[k], 1),
         {
           weight: l.weight.value,
           bias: l.bias.value,
         },
-        readNoise,
+        // Read noise from its own sfc32 stream (7; 2-4 and 6 are the chip's defects, programming noise,
+        // aging and ADC errors): the software chip's draws, not the chip's.
+        readNoise > 0 ? { noise: readNoise, rng: Rng.derive(this.cfg.seed, draw, this.layerIndex[k], 7) } : null,
+        this.cfg.kernels,
       );
     });
     this.applied = true;

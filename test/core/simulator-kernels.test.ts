@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { type Csr, type Kernels, toCsr, type WindowGeometry } from '../../src/core/kernels.js';
 import { jsKernels } from '../../src/core/kernels-js.js';
 import { loadKernels } from '../../src/core/kernels-node.js';
-import { Rng } from '../../src/core/rng.js';
+import { philox4x32, philoxStream } from '../../src/core/philox.js';
+import { cosSinTurn, expPortable, logUnit } from '../../src/core/portable-math.js';
 import { describeWith } from '../optional.js';
 import { filled } from './filled.js';
 
@@ -252,18 +253,30 @@ describe('js simulator kernels', () => {
 });
 
 describe('lognormalPairs', () => {
-  it('draws what two rng.normal() calls per weight give (G+ from the first, G- from the second)', () => {
-    const n = 1000;
-    const tPos = filled(n, 1).map((v) => 1e-6 * (2 + v));
-    const tNeg = filled(n, 2).map((v) => 1e-6 * (2 + v));
+  it('draws cell i from Philox block floor(i / 2) of the stream, Box-Muller with the portable math', () => {
+    const n = 1001;
+    const tPos = Float64Array.from(filled(n, 1), (v) => 1e-6 * (2 + v));
+    const tNeg = Float64Array.from(filled(n, 2), (v) => 1e-6 * (2 + v));
     const gPos = new Float64Array(n);
     const gNeg = new Float64Array(n);
-    jsKernels.lognormalPairs(Float64Array.from(tPos), Float64Array.from(tNeg), 0.3, new Rng(5), gPos, gNeg);
-    const rng = new Rng(5);
-    for (let i = 0; i < n; i++) {
-      expect(gPos[i]).toBe(tPos[i] * Math.exp(0.3 * rng.normal()));
-      expect(gNeg[i]).toBe(tNeg[i] * Math.exp(0.3 * rng.normal()));
+    const st = philoxStream(5, 2, 1, 1);
+    jsKernels.lognormalPairs(tPos, tNeg, 0.3, st, gPos, gNeg);
+    const words = new Uint32Array(4);
+    const cs = new Float64Array(2);
+    for (const i of [0, 1, 2, 999, 1000]) {
+      philox4x32(i >>> 1, 0, 1, 1, 5, 2, words);
+      const w = (i % 2) * 2;
+      const r = Math.sqrt(-2 * logUnit(words[w]));
+      cosSinTurn(words[w + 1], cs);
+      expect(gPos[i]).toBe(tPos[i] * expPortable(0.3 * (r * cs[0])));
+      expect(gNeg[i]).toBe(tNeg[i] * expPortable(0.3 * (r * cs[1])));
     }
+    // In place (programming overwrites the targets) gives the same values.
+    const inPlace = [tPos.slice(), tNeg.slice()];
+    jsKernels.lognormalPairs(inPlace[0], inPlace[1], 0.3, st, inPlace[0], inPlace[1]);
+    expect(inPlace).toEqual([gPos, gNeg]);
+    expect(() => jsKernels.lognormalPairs(tPos, tNeg, Number.POSITIVE_INFINITY, st, gPos, gNeg)).toThrow(/sigma/);
+    expect(() => jsKernels.lognormalPairs(tPos, tNeg.subarray(1), 0.1, st, gPos, gNeg)).toThrow(/one length/);
   });
 });
 
@@ -365,27 +378,43 @@ describeWith(['native'], 'native simulator kernels', () => {
     }
   });
 
-  it('lognormalPairs draws exactly what the JS loop draws, and leaves the generator where it leaves it', () => {
-    // The native kernel, not the fallback a failed load-time check would give.
-    expect(native().lognormalPairs).not.toBe(jsKernels.lognormalPairs);
-    const n = 50_000;
+  it('lognormalPairs draws the JS loop bits over a million cells: AVX2 and scalar, 1 and 2 threads, any sigma', () => {
+    const n = 1_000_003; // odd, and not a multiple of 8: every tail path runs
     const tPos = Float64Array.from(filled(n, 16), (v) => 1e-6 * (50 + 49 * v));
     const tNeg = Float64Array.from(filled(n, 17), (v) => 1e-6 * (50 + 49 * v));
-    for (const sigma of [0, 0.1, 1, 3]) {
-      const js = [new Float64Array(n), new Float64Array(n)];
-      const nat = [new Float64Array(n), new Float64Array(n)];
-      const a = Rng.derive(3, 1, 2, 1);
-      const b = Rng.derive(3, 1, 2, 1);
-      jsKernels.lognormalPairs(tPos, tNeg, sigma, a, js[0], js[1]);
-      native().lognormalPairs(tPos, tNeg, sigma, b, nat[0], nat[1]);
-      expect(Buffer.from(nat[0].buffer).equals(Buffer.from(js[0].buffer))).toBe(true);
-      expect(Buffer.from(nat[1].buffer).equals(Buffer.from(js[1].buffer))).toBe(true);
-      expect(b.nextUint32()).toBe(a.nextUint32());
+    const st = philoxStream(3, 1, 2, 1);
+    const same = (x: Float64Array, y: Float64Array) => Buffer.from(x.buffer).equals(Buffer.from(y.buffer));
+    const js = [new Float64Array(n), new Float64Array(n)];
+    jsKernels.lognormalPairs(tPos, tNeg, 0.7, st, js[0], js[1]);
+    const nat = [new Float64Array(n), new Float64Array(n)];
+    for (const [threads, scalar] of [
+      [1, false],
+      [2, false],
+      [2, true],
+    ] as const) {
+      const k = loadKernels({ prefer: 'native', threads });
+      expect(k.lognormalPairs).not.toBe(jsKernels.lognormalPairs);
+      if (scalar) process.env.XBAR_NO_AVX2 = '1';
+      try {
+        k.lognormalPairs(tPos, tNeg, 0.7, st, nat[0], nat[1]);
+      } finally {
+        delete process.env.XBAR_NO_AVX2;
+      }
+      expect(same(nat[0], js[0]) && same(nat[1], js[1])).toBe(true);
     }
-    const rng = new Rng(1);
-    rng.normal(); // leaves a spare, which a native kernel cannot continue from
+    // Other sigmas (0: the targets exactly; 40: overflow to Infinity and underflow to 0) on fewer cells.
+    const m = 4099;
+    for (const sigma of [0, 0.05, 3, 40]) {
+      const a = [new Float64Array(m), new Float64Array(m)];
+      const b = [new Float64Array(m), new Float64Array(m)];
+      jsKernels.lognormalPairs(tPos.subarray(0, m), tNeg.subarray(0, m), sigma, st, a[0], a[1]);
+      native().lognormalPairs(tPos.subarray(0, m), tNeg.subarray(0, m), sigma, st, b[0], b[1]);
+      expect(same(a[0], b[0]) && same(a[1], b[1])).toBe(true);
+      if (sigma === 0) expect(Array.from(a[0])).toEqual(Array.from(tPos.subarray(0, m)));
+    }
     const t = new Float64Array(4);
-    expect(() => native().lognormalPairs(t, t, 0.1, rng, new Float64Array(4), new Float64Array(4))).toThrow(/spare is pending/);
+    expect(() => native().lognormalPairs(t, t, -1, st, new Float64Array(4), new Float64Array(4))).toThrow(/sigma/);
+    expect(() => native().lognormalPairs(t, t, 0.1, st, new Float64Array(3), new Float64Array(4))).toThrow(/one length/);
   });
 
   it('rejects sizes that would read or write out of bounds', () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { jsKernels } from '../../src/core/kernels-js.js';
+import { philoxStream } from '../../src/core/philox.js';
 import { Rng } from '../../src/core/rng.js';
 import { programChip } from '../../src/crossbar/chip.js';
 import { resolveCircuit } from '../../src/crossbar/circuit.js';
@@ -29,7 +30,7 @@ describe('noise injection follows the simulator', () => {
       const chip = programChip(plan, device, [], seed, chipIndex);
       weightedLayers(model).forEach((l, k) => {
         const out = { weight: new Float32Array(l.weight.value.length), bias: new Float32Array(l.bias.value.length) };
-        perturbLayer(l.weight.value, l.bias.value, device, scaling, Rng.derive(seed, chipIndex, k, 1), out);
+        perturbLayer(l.weight.value, l.bias.value, device, scaling, philoxStream(seed, chipIndex, k, 1), out);
         const wEff = chip.layers[k].wEff;
         expect(Array.from(out.weight)).toEqual(Array.from(wEff.subarray(0, out.weight.length)));
         expect(Array.from(out.bias)).toEqual(Array.from(wEff.subarray(out.weight.length)));
@@ -66,7 +67,7 @@ describe('noise injection follows the simulator', () => {
     const device = resolveDevice('ideal');
     const l = weightedLayers(model)[1];
     const out = { weight: new Float32Array(l.weight.value.length), bias: new Float32Array(l.bias.value.length) };
-    perturbLayer(l.weight.value, l.bias.value, device, 'layer', new Rng(1), out);
+    perturbLayer(l.weight.value, l.bias.value, device, 'layer', philoxStream(1, 0, 0, 1), out);
     for (let i = 0; i < out.weight.length; i++) expect(out.weight[i]).toBeCloseTo(l.weight.value[i], 6);
   });
 
@@ -75,7 +76,7 @@ describe('noise injection follows the simulator', () => {
     const w = new Float32Array(20000).fill(0.5);
     const b = new Float32Array(1).fill(0.5);
     const out = { weight: new Float32Array(w.length), bias: new Float32Array(1) };
-    perturbLayer(w, b, device, 'layer', new Rng(3), out);
+    perturbLayer(w, b, device, 'layer', philoxStream(3, 0, 0, 1), out);
     const mean = out.weight.reduce((a, v) => a + v, 0) / w.length;
     // G+ = gMin + span: mean (gMin + span) e^(s^2/2) - gMin e^(s^2/2), in weight units: 0.5 e^(s^2/2).
     expect(mean / (0.5 * Math.exp(0.125))).toBeCloseTo(1, 1);

@@ -107,7 +107,7 @@ describe('per-chip calibration', () => {
 
   it('beats chip-independent modules on the same chips, and the simulator agrees chip for chip', () => {
     const { digits, base } = trainedPaper();
-    const device = resolveDevice('reram-generic', { programSigma: 1 });
+    const device = resolveDevice('reram-generic', { programSigma: 0.8 });
     const test = head(digits.test, 600);
     const calib = { x: digits.train.x.subarray(0, 500 * 64), n: 500 };
     const sites = calibrationSites(base, [4, 8], 1, 0.3);
@@ -149,7 +149,7 @@ describe('per-chip calibration', () => {
 
   it('distillation (loss kd) calibrates from the clean network alone: scrambled labels change nothing', () => {
     const { digits, base } = trainedPaper();
-    const device = resolveDevice('reram-generic', { programSigma: 1 });
+    const device = resolveDevice('reram-generic', { programSigma: 0.8 });
     const test = head(digits.test, 600);
     const calib = { x: digits.train.x.subarray(0, 500 * 64), n: 500 };
     const sites = calibrationSites(base, [4, 8], 1, 0.3);

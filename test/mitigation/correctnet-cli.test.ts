@@ -325,7 +325,7 @@ describe('xbar correctnet', () => {
       '--calibrate-search',
       '100',
       '--calibrate-search-epochs',
-      '1',
+      '20',
       '--calibrate-search-chips',
       '3',
       '--calibrate-search-episodes',
@@ -334,11 +334,11 @@ describe('xbar correctnet', () => {
     const loud = args.filter((a) => a !== '--quiet');
     const serial = xbar(...loud, ...search, ...own);
     expect(serial.code, serial.err).toBe(0);
-    expect(serial.err).toMatch(/each evaluation calibrates 3 chips on 100 images for 1 epochs\n/);
+    expect(serial.err).toMatch(/each evaluation calibrates 3 chips on 100 images for 20 epochs\n/);
     expect(serial.err).toMatch(/placement: reusing/);
     const res = () => JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')).calibrationPlacement;
     const first = res();
-    expect(first.problem).toMatchObject({ chips: 3, epochs: 1, episodes: 16, calibrationImages: 100 });
+    expect(first.problem).toMatchObject({ chips: 3, epochs: 20, episodes: 16, calibrationImages: 100 });
     expect(first.results.rl.episodes).toBeLessThanOrEqual(16);
     const steps = join(out, 'steps');
     const journal = JSON.parse(readFileSync(join(steps, 'calibration-placement-evaluations.json'), 'utf8'));

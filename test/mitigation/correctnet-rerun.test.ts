@@ -83,6 +83,8 @@ describe('xbar correctnet re-run into the same --out', () => {
 
   it('another --lambda retrains the Lipschitz network and everything after it, not the others', () => {
     expect(results().options.lambda).toBe(0.01);
+    const placed = () => JSON.stringify(results().placement.chosen.sites);
+    const placementBefore = placed();
     const log = run('--lambda', '0.5');
     expect(log).toMatch(/^lipschitz: training into/m);
     expect(log).toMatch(/^plain: reusing/m);
@@ -90,7 +92,9 @@ describe('xbar correctnet re-run into the same --out', () => {
     expect(log).not.toMatch(/^placement: reusing/m);
     expect(log).not.toMatch(/^sensitivity: reusing/m);
     expect(log).not.toMatch(/^lipschitz\+comp: reusing/m);
-    expect(log).toMatch(/^noise\+comp: reusing/m);
+    // noise+comp depends on the placement alone: reused if the new search placed the same modules.
+    if (placed() === placementBefore) expect(log).toMatch(/^noise\+comp: reusing/m);
+    else expect(log).toMatch(/^noise\+comp: training/m);
     expect(meta('lipschitz').meta.lipschitz.lambda).toBe(0.5);
     expect(results().options.lambda).toBe(0.5);
   });

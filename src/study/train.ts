@@ -153,7 +153,7 @@ function stepHooks(
       rampSteps: rampDraws,
       rails: Boolean(opts.noiseRails),
     };
-    parts.push(new WeightNoise(model, { device, seed: noise.seed, rampDraws }).hooks());
+    parts.push(new WeightNoise(model, { device, seed: noise.seed, rampDraws, kernels }).hooks());
   } else if (opts.noiseDevice || opts.noiseRamp !== undefined || opts.noiseRails)
     throw new XbarError('--noise-device, --noise-ramp and --noise-rails need --noise-sigma or --noise-read-noise');
   let lipschitz: LipschitzConfig | null = null;

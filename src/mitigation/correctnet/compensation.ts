@@ -231,7 +231,7 @@ export function trainCompensation(
   if (!trainable.length) throw new XbarError('the model has no compensation modules to train');
   const steps = cfg.epochs * Math.ceil(data.n / cfg.batchSize);
   const rampDraws = Math.round((cfg.ramp ?? 0) * steps);
-  const noise = new WeightNoise(model, { device: cfg.device, scaling: cfg.scaling, seed: cfg.seed + 17, rampDraws });
+  const noise = new WeightNoise(model, { device: cfg.device, scaling: cfg.scaling, seed: cfg.seed + 17, rampDraws, kernels });
   let run = model;
   let onEpochStart = hooks.onEpochStart;
   if (cfg.calib) {

@@ -49,7 +49,7 @@ export function softwareChipAccuracy(
   kernels: Kernels,
   opts: { layers?: number[]; calib?: Calibration } = {},
 ): number[] {
-  const noise = new WeightNoise(model, { device, seed, layers: opts.layers, readNoise: 0 });
+  const noise = new WeightNoise(model, { device, seed, layers: opts.layers, readNoise: 0, kernels });
   let run = model;
   if (opts.calib) {
     const rails = new Rails(model);
@@ -185,7 +185,7 @@ export function errorAmplification(
   const ctx: Context = { kernels, training: false };
   const n = weightedPositions(model).length;
   const clean = capture(model, data.x, data.n, ctx);
-  const noise = new WeightNoise(model, { device, seed, readNoise: 0 });
+  const noise = new WeightNoise(model, { device, seed, readNoise: 0, kernels });
   const sums = Array.from({ length: n }, () => ({ amp: 0, rel: 0, own: 0, out: 0 }));
   for (let c = 0; c < chips; c++) {
     noise.apply(c);

@@ -73,15 +73,16 @@ export class Compensation implements Layer {
     const s = this.scale.value;
     const t = this.shift.value;
     const xv = x.data;
-    for (let i = 0, n = xv.length; i < n; i += c) for (let ch = 0; ch < c; ch++) y.data[i + ch] = xv[i + ch] * (1 + s[ch]) + t[ch];
+    const yv = y.data;
+    for (let i = 0, n = xv.length; i < n; i += c) for (let ch = 0; ch < c; ch++) yv[i + ch] = xv[i + ch] * (1 + s[ch]) + t[ch];
     let hidden: Float32Array | null = null;
     if (this.down && this.up) {
       const img: Tensor = { data: xv, shape: [batch, ...this.image] };
       const pre = this.down.forward(img, ctx);
       hidden = pre.data;
       for (let i = 0; i < hidden.length; i++) if (hidden[i] < 0) hidden[i] = 0;
-      const r = this.up.forward({ data: hidden, shape: pre.shape }, ctx);
-      for (let i = 0; i < y.data.length; i++) y.data[i] += r.data[i];
+      const r = this.up.forward({ data: hidden, shape: pre.shape }, ctx).data;
+      for (let i = 0; i < yv.length; i++) yv[i] += r[i];
     }
     if (ctx.training) {
       this.input = x;
@@ -98,26 +99,34 @@ export class Compensation implements Layer {
     const s = this.scale.value;
     const gs = this.scale.grad;
     const gt = this.shift.grad;
-    const dx = tensor(x.shape.slice());
-    for (let i = 0, n = dy.data.length; i < n; i += c)
+    // The typed arrays in locals: V8 reloads a property such as dy.data on every iteration.
+    const dyv = dy.data;
+    const xv = x.data;
+    const dx = needInputGrad ? tensor(x.shape.slice()) : null;
+    const dxv = dx?.data;
+    for (let i = 0, n = dyv.length; i < n; i += c)
       for (let ch = 0; ch < c; ch++) {
-        const g = dy.data[i + ch];
-        gs[ch] += g * x.data[i + ch];
+        const g = dyv[i + ch];
+        gs[ch] += g * xv[i + ch];
         gt[ch] += g;
-        dx.data[i + ch] = g * (1 + s[ch]);
       }
+    if (dxv) for (let i = 0, n = dyv.length; i < n; i += c) for (let ch = 0; ch < c; ch++) dxv[i + ch] = dyv[i + ch] * (1 + s[ch]);
     if (this.down && this.up) {
       const hidden = this.hidden;
       if (!hidden) throw new Error('compensation.backward lost its hidden activations');
       const [h, w] = this.image;
-      const dh = this.up.backward({ data: dy.data, shape: [batch, h, w, c] }, ctx, true);
+      const dh = this.up.backward({ data: dyv, shape: [batch, h, w, c] }, ctx, true);
       if (!dh) throw new Error('compensation: missing gradient');
-      for (let i = 0; i < hidden.length; i++) if (hidden[i] <= 0) dh.data[i] = 0;
+      const dhv = dh.data;
+      for (let i = 0; i < hidden.length; i++) if (hidden[i] <= 0) dhv[i] = 0;
       const dxr = this.down.backward(dh, ctx, needInputGrad);
-      if (dxr) for (let i = 0; i < dx.data.length; i++) dx.data[i] += dxr.data[i];
+      if (dxr && dxv) {
+        const r = dxr.data;
+        for (let i = 0; i < dxv.length; i++) dxv[i] += r[i];
+      }
     }
     this.input = null;
     this.hidden = null;
-    return needInputGrad ? dx : null;
+    return dx;
   }
 }

@@ -12,12 +12,13 @@ import {
   calibrationPlacementProblem,
   calibrationSites,
   chipFaultSpec,
+  frozenPrefix,
   withChipRails,
 } from '../../src/mitigation/correctnet/calibration.js';
 import { compensationCost, trainCompensation, withCompensation } from '../../src/mitigation/correctnet/compensation.js';
 import { head, mean, softwareChipAccuracy } from '../../src/mitigation/correctnet/correctnet.js';
 import { resolvePopulation } from '../../src/mitigation/population.js';
-import { buildModel } from '../../src/nn/model.js';
+import { buildModel, type Model } from '../../src/nn/model.js';
 import { presets } from '../../src/nn/presets.js';
 import { train } from '../../src/nn/train.js';
 
@@ -50,6 +51,42 @@ describe('calibrationSites', () => {
     const lenet = calibrationSites(buildModel(presets.lenet5.spec, 1), [4], 3, 0.05);
     expect(lenet[0].kernel).toBe(3);
     expect(lenet[4].kernel).toBe(1);
+  });
+});
+
+describe('frozenPrefix', () => {
+  it('trains the modules to the same bits as the full forward pass, from the prefix outputs computed once', () => {
+    const digits = loadDataset('digits8', { limitTrain: 300, limitTest: 10 });
+    const base = buildModel(presets['mlp-paper'].spec, 1);
+    const sites = calibrationSites(base, [2], 1, 0.3);
+    const trainAll = (m: Model, data = digits.train) =>
+      train(
+        m,
+        data,
+        null,
+        {
+          epochs: 2,
+          batchSize: 32,
+          optimizer: { name: 'adam', lr: 0.01 },
+          schedule: 'cosine',
+          seed: 3,
+          trainable: modules(m),
+          dropout: false,
+        },
+        jsKernels,
+      );
+    const modules = (m: Model) => m.params.filter((p) => p.name.startsWith('comp')).map((p) => p.name);
+    const full = withCompensation(base, sites);
+    const cached = withCompensation(base, sites);
+    expect(modules(full).length).toBeGreaterThan(0);
+    trainAll(full);
+    const prefix = frozenPrefix(cached, new Set(modules(cached)), digits.train, jsKernels);
+    if (!prefix) throw new Error('expected a frozen prefix');
+    expect(prefix.suffix.layers.length).toBeLessThan(cached.layers.length);
+    trainAll(prefix.suffix, prefix.data);
+    expect(cached.params.map((p) => Array.from(p.value))).toEqual(full.params.map((p) => Array.from(p.value)));
+    // A module on the first layer leaves nothing to cache.
+    expect(frozenPrefix(cached, new Set(cached.params.map((p) => p.name)), digits.train, jsKernels)).toBeNull();
   });
 });
 

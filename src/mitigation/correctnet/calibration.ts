@@ -8,7 +8,8 @@ import type { Split } from '../../data/dataset.js';
 import type { Device } from '../../device/config.js';
 import type { FaultSpec } from '../../faults/spec.js';
 import { Compensation } from '../../nn/compensation.js';
-import { buildModel, type Model, setWeights } from '../../nn/model.js';
+import { buildModel, Model, setWeights } from '../../nn/model.js';
+import { isGraphSpec, type SequentialSpec } from '../../nn/spec.js';
 import { type EpochStats, evaluate, train } from '../../nn/train.js';
 import { Rails, WeightNoise, weightedLayers } from '../noise.js';
 import { drawDefect, type Population } from '../population.js';
@@ -104,9 +105,12 @@ export function calibrateChip(model: Model, data: Split, cfg: ChipCalibrationCon
   const rails = new Rails(model);
   chip.apply();
   try {
+    // The frozen layers before the first module see the same images with the same (chip) weights
+    // every epoch: their outputs are computed once and the rest of the network trains on them.
+    const cached = frozenPrefix(model, new Set(trainable), data, kernels);
     const history = train(
-      model,
-      data,
+      cached?.suffix ?? model,
+      cached?.data ?? data,
       null,
       {
         epochs: cfg.epochs,
@@ -125,6 +129,39 @@ export function calibrateChip(model: Model, data: Split, cfg: ChipCalibrationCon
   } finally {
     chip.restore();
   }
+}
+
+/** Above this many bytes of cached prefix outputs the prefix is recomputed every step instead. */
+export const PREFIX_CACHE_BYTES = 512 * 2 ** 20;
+
+/**
+ * The layers of a sequential `model` before the first one with a trained parameter, run once on
+ * `data`: the rest of the model as a Model of its own (sharing its layers) and the prefix's
+ * outputs as its data. Exact: in calibration no frozen layer depends on the batch (dropout is off,
+ * a frozen batch norm uses its running statistics), so each image's features are what the full
+ * forward pass computes for it. Null when no weighted layer precedes the first trained one, for
+ * graph models, and when the features would take more than PREFIX_CACHE_BYTES.
+ */
+export function frozenPrefix(
+  model: Model,
+  trainable: ReadonlySet<string>,
+  data: Split,
+  kernels: Kernels,
+): { suffix: Model; data: Split } | null {
+  if (model.graph || isGraphSpec(model.spec)) return null;
+  const first = model.layers.findIndex((l) => l.params.some((p) => trainable.has(p.name)));
+  // Nothing worth caching before it (no layer, or only reshapes and the like without weights).
+  if (first <= 0 || !model.layers.slice(0, first).some((l) => l.params.length)) return null;
+  const outShape = model.layers[first - 1].outShape;
+  const features = outShape.reduce((a, b) => a * b, 1);
+  if (features * data.n * 4 > PREFIX_CACHE_BYTES) return null;
+  const spec = model.spec as SequentialSpec;
+  const prefix = new Model({ ...spec, layers: spec.layers.slice(0, first) }, model.layers.slice(0, first));
+  // Never saved nor validated: its input shape is the prefix's output shape as is (a dense layer's
+  // [n] too), so that its first layer sees exactly the tensors the full forward pass gives it.
+  const inputShape = outShape as SequentialSpec['inputShape'];
+  const suffix = new Model({ ...spec, inputShape, layers: spec.layers.slice(first) }, model.layers.slice(first));
+  return { suffix, data: { ...data, x: prefix.predict(data.x, data.n, kernels) } };
 }
 
 /** Chip `cfg.chip`'s stuck cells (none without cfg.faults). */
@@ -147,7 +184,7 @@ function onChip(
   kernels: Kernels,
 ): { apply(): void; restore(): void } {
   if (!cfg.faults) {
-    const noise = new WeightNoise(model, { device: cfg.device, scaling: cfg.scaling, seed: cfg.seed, readNoise: 0 });
+    const noise = new WeightNoise(model, { device: cfg.device, scaling: cfg.scaling, seed: cfg.seed, readNoise: 0, kernels });
     return { apply: () => noise.apply(cfg.chip), restore: () => noise.restore() };
   }
   const faults = cfg.faults;

@@ -405,18 +405,18 @@ describe('xbar correctnet', () => {
     ).find(([c]) => c.split(',').some((a) => a !== '0')) as [string, number];
     const proxy = spawnSync(
       process.execPath,
-      [proxyScript, '--run', out, '--images', '100', '--epochs', '1', '--chips', '3', '--workers', '1', config],
+      [proxyScript, '--run', out, '--images', '100', '--epochs', '20', '--chips', '3', '--workers', '1', config],
       { encoding: 'utf8' },
     );
     expect(proxy.status, proxy.stderr).toBe(0);
     expect(proxy.stdout).toMatch(
-      new RegExp(`^100 images x 1 epochs, 3 chips, \\[${config}\\]: ${(accuracy * 100).toFixed(2)}% \\(\\d+ s\\)\n$`),
+      new RegExp(`^100 images x 20 epochs, 3 chips, \\[${config}\\]: ${(accuracy * 100).toFixed(2)}% \\(\\d+ s\\)\n$`),
     );
     const bad = spawnSync(process.execPath, [proxyScript, '--run', out, '1,2'], { encoding: 'utf8' });
     expect(bad.status).toBe(1);
     expect(bad.stderr).toMatch(/^calibration-proxy: configuration '1,2' must list 4 actions from 0 to \d\n$/);
     // Seven correctnet runs: over two minutes when the two cores are shared.
-  }, 400_000);
+  }, 600_000);
 
   it('rejects bad --calibrate values with one line', () => {
     for (const [v, msg] of [

@@ -12,6 +12,7 @@ import { existsSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { peakRssMiB } from './lib/measure.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..');
@@ -85,6 +86,7 @@ const out = {
   separate5: separate && { wall: separate.wall, cpu: separate.cpu },
   sweepOverOne: sweep.cpu / one.cpu,
   separateOverOne: separate && separate.cpu / one.cpu,
+  peakRssMiB: peakRssMiB(),
 };
 if (argv.includes('--json')) console.log(JSON.stringify(out, null, 2));
 else {
@@ -96,6 +98,6 @@ else {
   ])
     if (v) console.log(`${k.padEnd(20)} ${v.wall.toFixed(2).padStart(8)} s wall ${v.cpu.toFixed(2).padStart(8)} s CPU`);
   console.log(
-    `sweep / one time: ${out.sweepOverOne.toFixed(2)}x CPU${separate ? `; separate runs / one time: ${out.separateOverOne.toFixed(2)}x CPU` : ''}`,
+    `sweep / one time: ${out.sweepOverOne.toFixed(2)}x CPU${separate ? `; separate runs / one time: ${out.separateOverOne.toFixed(2)}x CPU` : ''}; peak RSS ${Math.round(out.peakRssMiB)} MiB`,
   );
 }

@@ -4,6 +4,8 @@ import type { Command } from 'commander';
 import { layout } from '../cluster/slurm.js';
 import { checkCommand, slurmRun } from '../cluster/slurm-node.js';
 import { XbarError } from '../core/errors.js';
+import { makeProgress } from '../core/progress-node.js';
+import { markdownTable } from '../study/correctnet-node.js';
 import { mergeRun } from '../study/merge-node.js';
 import { intOption, output, pct } from './options.js';
 
@@ -61,11 +63,22 @@ export function registerCluster(p: Command, makeProgram: () => Command): void {
   output(
     p
       .command('merge')
-      .description('merge the parts of a sharded run (xbar simulate --shard K/N) into the results the unsharded run writes')
+      .description(
+        'merge the parts of a sharded run (xbar simulate, correct eval or correctnet --shard K/N) into the results the unsharded run writes',
+      )
       .argument('<parts...>', "the shards' --out folders, or a folder holding them (xbar slurm's OUT/parts)")
       .requiredOption('-o, --out <dir>', 'write the merged results here (results.json, chips.csv, summary.csv, maps/)'),
-  ).action((parts: string[], o: { out: string; json?: boolean; quiet?: boolean }) => {
-    const r = mergeRun(parts, o.out);
+  ).action(async (parts: string[], o: { out: string; json?: boolean; quiet?: boolean }) => {
+    const r = await mergeRun(parts, o.out, makeProgress(Boolean(o.quiet || o.json)));
+    if (r.correctnet) {
+      const h = r.correctnet.headline;
+      if (o.json) console.log(JSON.stringify({ command: r.command, shards: r.shards, out: r.out, headline: h }, null, 2));
+      else
+        console.log(
+          `${markdownTable(r.correctnet)}\nmerged ${r.shards} shards of xbar ${r.command} into ${r.out}: target sigma ${h.targetSigma}, plain ${pct(h.plainAtTarget)}, lipschitz+comp ${pct(h.lipschitzCompAtTarget)}`,
+        );
+      return;
+    }
     if (r.heldOut) {
       if (o.json) console.log(JSON.stringify({ command: r.command, shards: r.shards, out: r.out, heldOut: r.heldOut }, null, 2));
       else

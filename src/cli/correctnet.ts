@@ -1,8 +1,9 @@
 import { type Command, Option } from 'commander';
+import type { Shard } from '../cluster/shard.js';
 import { makeProgress } from '../core/progress-node.js';
 import { REINFORCE_DEFAULTS } from '../mitigation/correctnet/placement.js';
-import { type CorrectnetOptions, markdownTable, runCorrectnet } from '../study/correctnet-node.js';
-import { choiceOption, common, DATA_DIR_HELP, floatOption, intOption, kernelsFrom, pct } from './options.js';
+import { type CorrectnetOptions, correctnetShard, markdownTable, prepareCorrectnet, runCorrectnet } from '../study/correctnet-node.js';
+import { choiceOption, common, DATA_DIR_HELP, floatOption, intOption, kernelsFrom, pct, shardOption } from './options.js';
 
 /** `xbar correctnet`: the pipeline is src/study/correctnet-node.ts (runCorrectnet); this reads flags and prints. */
 export function registerCorrectnet(p: Command): void {
@@ -122,10 +123,37 @@ export function registerCorrectnet(p: Command): void {
         "measure the RL search's best k configurations again with the final calibration (2 search chips) and keep the best",
         intOption(1, 1000),
       )
-      .option('--calibrate-search-episodes <n>', 'REINFORCE episodes of --calibrate-search (default: --episodes)', intOption(1, 1_000_000)),
+      .option('--calibrate-search-episodes <n>', 'REINFORCE episodes of --calibrate-search (default: --episodes)', intOption(1, 1_000_000))
+      .option(
+        '--prepare',
+        'compute only the steps every shard shares (networks, placement, compensation; the plain sweep when --target-sigma is auto) into --out, for the shards to --reuse (docs/cluster.md)',
+      )
+      .option(
+        '--shard <K/N|auto>',
+        "run only shard K of N of the chip evaluations (sweep chips; per-chip calibrations) and write its part to --out, for xbar merge; auto, auto/N: a Slurm array task's or Kubernetes Indexed Job's shard (docs/cluster.md)",
+        shardOption,
+      )
+      .option('--reuse <dir>', "take the steps a finished run folder holds (a --prepare run's) instead of computing them"),
   ).action(async (o) => {
     const quiet = Boolean(o.quiet || o.json);
-    const r = await runCorrectnet(o as CorrectnetOptions, kernelsFrom(o), makeProgress(quiet));
+    const progress = makeProgress(quiet);
+    if (o.prepare) {
+      const p = await prepareCorrectnet(o as CorrectnetOptions, kernelsFrom(o), progress);
+      if (o.json) console.log(JSON.stringify({ prepared: o.out, targetSigma: p.targetSigma }, null, 2));
+      else console.log(`shared steps prepared in ${o.out} (target sigma ${p.targetSigma}): run the shards with --reuse ${o.out}`);
+      return;
+    }
+    if (o.shard) {
+      const { share } = await correctnetShard(o as CorrectnetOptions & { shard: Shard }, kernelsFrom(o), progress);
+      const text = `shard ${o.shard.k}/${o.shard.n}: ${share.sweep.count} sweep chips and ${share.calibration.count} calibrated chips, part written to ${o.out} (xbar merge joins the parts)`;
+      console.log(
+        o.json
+          ? JSON.stringify({ shard: o.shard, sweepChips: share.sweep.count, calibratedChips: share.calibration.count, out: o.out }, null, 2)
+          : text,
+      );
+      return;
+    }
+    const r = await runCorrectnet(o as CorrectnetOptions, kernelsFrom(o), progress);
     if (o.json) {
       console.log(JSON.stringify({ headline: r.headline, out: o.out }, null, 2));
       return;

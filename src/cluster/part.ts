@@ -24,6 +24,11 @@ export interface PartHeader {
   shard: Shard;
   /** The items this shard ran, of `total` (for simulate: sweep points x chips). */
   items: { first: number; count: number; total: number };
+  /**
+   * Further populations split on their own, each into the same N blocks (correctnet: the
+   * per-chip calibrations, 100-1000 times a sweep chip's cost, so that every shard gets its share).
+   */
+  blocks?: Record<string, { first: number; count: number; total: number }>;
 }
 
 export interface Part<T = unknown> extends PartHeader {
@@ -47,6 +52,7 @@ export const partSchema = z.object({
   seed: count,
   shard: z.object({ k: z.number().int().positive(), n: z.number().int().positive() }),
   items: z.object({ first: count, count, total: count }),
+  blocks: z.record(z.string(), z.object({ first: count, count, total: count })).optional(),
   data: z.unknown(),
 });
 
@@ -54,8 +60,11 @@ export function makePart<T>(header: PartHeader, data: T): Part<T> {
   return { format: PART_FORMAT, version: PART_VERSION, xbarVersion: VERSION, createdAt: new Date().toISOString(), ...header, data };
 }
 
-/** Options that change nothing in a result: where it goes, how it prints, how the work is spread. */
-const PLACEMENT = new Set(['out', 'shard', 'workers', 'threads', 'quiet', 'json']);
+/**
+ * Options that change nothing in a result: where it goes, how it prints, how the work is spread,
+ * where finished steps are taken from (correctnet's --reuse; --prepare runs only the shared steps).
+ */
+const PLACEMENT = new Set(['out', 'shard', 'workers', 'threads', 'quiet', 'json', 'reuse', 'prepare']);
 
 /** The options of a study that a part records and a merge compares (the options minus placement). */
 export function studyConfig(options: object): Record<string, unknown> {
@@ -91,6 +100,8 @@ export function partDifference(a: Part, b: Part): string | null {
     if (JSON.stringify(a.config[k]) !== JSON.stringify(b.config[k])) return `${flag(k)} ${show(b.config[k])} vs ${show(a.config[k])}`;
   if (a.shard.n !== b.shard.n) return `shard ${formatShard(b.shard)} vs ${formatShard(a.shard)}: split into another number of shards`;
   if (a.items.total !== b.items.total) return `${b.items.total} items vs ${a.items.total}`;
+  for (const k of new Set([...Object.keys(a.blocks ?? {}), ...Object.keys(b.blocks ?? {})]))
+    if (a.blocks?.[k]?.total !== b.blocks?.[k]?.total) return `${b.blocks?.[k]?.total ?? 0} ${k} items vs ${a.blocks?.[k]?.total ?? 0}`;
   return null;
 }
 

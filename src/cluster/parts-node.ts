@@ -92,13 +92,14 @@ export function loadParts(args: string[]): PartIn[] {
   }
   const { n } = first.part.shard;
   const { total } = first.part.items;
-  for (const { dir, part } of parts) {
-    const want = itemBlock(total, part.shard);
-    if (part.items.first !== want.first || part.items.count !== want.count)
-      throw new XbarError(
-        `${dir}: shard ${formatShard(part.shard)} should hold items ${want.first}..${want.first + want.count - 1} of ${total}, not ${part.items.first}..${part.items.first + part.items.count - 1}: run the shard again`,
-      );
-  }
+  for (const { dir, part } of parts)
+    for (const [name, got] of [['items', { ...part.items, total }], ...Object.entries(part.blocks ?? {})] as const) {
+      const want = itemBlock(got.total, part.shard);
+      if (got.first !== want.first || got.count !== want.count)
+        throw new XbarError(
+          `${dir}: shard ${formatShard(part.shard)} should hold ${name === 'items' ? 'items' : `${name} items`} ${want.first}..${want.first + want.count - 1} of ${got.total}, not ${got.first}..${got.first + got.count - 1}: run the shard again`,
+        );
+    }
   const byShard = new Map<number, PartIn[]>();
   for (const p of parts) byShard.set(p.part.shard.k, [...(byShard.get(p.part.shard.k) ?? []), p]);
   const dup = [...byShard.entries()].filter(([, ps]) => ps.length > 1).sort((a, b) => a[0] - b[0]);

@@ -2,8 +2,12 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, relative } from 'node:path';
+import { checksum, makePart, PART_FILE, studyConfig } from '../cluster/part.js';
+import type { PartIn } from '../cluster/parts-node.js';
+import type { ItemRange, Shard } from '../cluster/shard.js';
 import { XbarError } from '../core/errors.js';
 import type { Kernels } from '../core/kernels.js';
+import { loadKernels } from '../core/kernels-node.js';
 import { checkFits } from '../core/memory.js';
 import { availableMemory } from '../core/memory-node.js';
 import type { Progress } from '../core/progress.js';
@@ -13,13 +17,14 @@ import { compensationRecoveryCost, type RecoveryCost, recoveryContext, siteOverh
 import { resolveCircuit } from '../crossbar/circuit.js';
 import { runMonteCarlo } from '../crossbar/montecarlo.js';
 import { runMonteCarloParallel } from '../crossbar/parallel-node.js';
-import { planCrossbars } from '../crossbar/plan.js';
+import { type CrossbarPlan, planCrossbars } from '../crossbar/plan.js';
 import { type Summary, summarize } from '../crossbar/stats.js';
 import { type Dataset, type Split, trainValSplit } from '../data/index.js';
 import { loadDataset } from '../data/node.js';
 import { type Device, resolveDevice } from '../device/config.js';
 import { programVaries } from '../device/program.js';
 import {
+  type CalibratedChipResult,
   type CalibrationLoss,
   type CalibrationSearchSetup,
   calibrateAndSimulate,
@@ -68,6 +73,7 @@ import { presets } from '../nn/presets.js';
 import { evaluate } from '../nn/train.js';
 import { pct } from '../report/util.js';
 import { VERSION } from '../version.js';
+import { assembleCorrectnet, type CorrectnetPartData, type CorrectnetWork, shardWork } from './correctnet-part.js';
 import { loadTech, resolveModel } from './inputs-node.js';
 import { RunFolder } from './run-folder.js';
 import { trainInto } from './train-node.js';
@@ -124,6 +130,12 @@ export interface CorrectnetOptions {
   calibrateBases: string;
   calibrateRanks?: string;
   calibrateLoss: string;
+  /** Run only this shard's share of the chip evaluations and write its part to --out (src/cluster/). */
+  shard?: Shard;
+  /** Run only the steps every shard shares (training, placement, compensation) into --out. */
+  prepare?: boolean;
+  /** A finished run folder (a --prepare run) whose steps this run reuses instead of computing them. */
+  reuse?: string;
 }
 
 const METHODS = ['plain', 'noise', 'lipschitz', 'lipschitz+comp', 'noise+comp'] as const;
@@ -149,6 +161,15 @@ interface MethodResult {
   sweep: SweepPoint[];
   /** Per-chip calibration (the +cal columns): its cost per chip. */
   calibration?: CalibrationCost;
+}
+
+/** A per-chip calibrated column: `base` with modules calibrated on `n` images of each chip. */
+interface Column {
+  method: Method;
+  baseName: 'plain' | 'lipschitz';
+  base: Model;
+  baseDir: string;
+  n: number;
 }
 
 interface CalibrationCost {
@@ -326,16 +347,36 @@ export function evaluationWorkers(workers: number | undefined, chips: number, ke
 }
 
 /**
- * CorrectNet end to end into the run folder --out: every step is cached in it by a key of its
- * inputs' checksums and options, so an interrupted run resumes and a re-run with other options
- * recomputes exactly what they change; the folder is replaced whole at the end.
+ * What a correctnet run does: the whole study (`run`); only the steps every shard shares
+ * (`prepare`, --prepare); one shard's share of the chip evaluations, written as a part (`shard`,
+ * --shard K/N); or the study from the parts of a sharded run (`merge`, xbar merge), which reuses
+ * the shared steps the parts hold and takes every chip from them.
  */
-export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, progress: Progress) {
-  const { quiet: _q, json: _j, kernels: _k, threads: _t, workers: _w, ...key } = o as CorrectnetOptions & Record<string, unknown>;
-  const run = new RunFolder({ out: o.out, command: 'correctnet', key, inputs: [o.model, o.dataDir], resumable: true });
+type Mode = { kind: 'run' } | { kind: 'prepare' } | { kind: 'shard'; shard: Shard } | { kind: 'merge'; parts: PartIn[] };
+
+/**
+ * CorrectNet in the run folder --out: every step is cached in it by a key of its inputs'
+ * checksums and options, so an interrupted run resumes and a re-run with other options
+ * recomputes exactly what they change (steps are also looked up in the `reuse` folders); the
+ * folder is replaced whole at the end.
+ */
+async function inCorrectnetFolder(o: CorrectnetOptions, mode: Mode, kernels: Kernels, progress: Progress, reuse: string[]) {
+  if (o.shard && o.prepare)
+    throw new XbarError('--prepare computes the steps every shard shares and --shard runs one share of the chips: give one of them');
+  // Where the steps come from changes none of them: --reuse is no part of the run's identity.
+  const {
+    quiet: _q,
+    json: _j,
+    kernels: _k,
+    threads: _t,
+    workers: _w,
+    reuse: _r,
+    ...key
+  } = o as CorrectnetOptions & Record<string, unknown>;
+  const run = new RunFolder({ out: o.out, command: 'correctnet', key, inputs: [o.model, o.dataDir, ...reuse], resumable: true, reuse });
   if (run.resumed) progress.log(`resuming the interrupted run in ${run.dir}`);
   try {
-    const result = await correctnetIn(run, o, kernels, progress);
+    const result = await correctnetIn(run, o, kernels, progress, mode);
     run.commit();
     return result;
   } catch (e) {
@@ -345,7 +386,54 @@ export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, prog
   }
 }
 
-async function correctnetIn(run: RunFolder, o: CorrectnetOptions, kernels: Kernels, progress: Progress) {
+const reuseOf = (o: CorrectnetOptions) => (o.reuse ? [o.reuse] : []);
+
+/** CorrectNet end to end into the run folder --out: results.json, table.md, rl-curve.csv, the networks. */
+export async function runCorrectnet(o: CorrectnetOptions, kernels: Kernels, progress: Progress) {
+  const r = await inCorrectnetFolder(o, { kind: 'run' }, kernels, progress, reuseOf(o));
+  if (r.kind !== 'results') throw new Error('correctnet: a whole run ended without results');
+  return r.result;
+}
+
+/**
+ * `--prepare`: the steps every shard shares (the networks, placement and compensation; the plain
+ * network's sweep when it chooses the target sigma; the calibrated modules' placement), into the
+ * run folder --out with prepared.json; the shards take them with --reuse.
+ */
+export async function prepareCorrectnet(o: CorrectnetOptions, kernels: Kernels, progress: Progress) {
+  const r = await inCorrectnetFolder({ ...o, prepare: true }, { kind: 'prepare' }, kernels, progress, reuseOf(o));
+  if (r.kind !== 'prepared') throw new Error('correctnet --prepare ended without its record');
+  return r.prepared;
+}
+
+/** `--shard K/N`: the shared steps (reused or computed), then this shard's chips, as a part in --out. */
+export async function correctnetShard(o: CorrectnetOptions & { shard: Shard }, kernels: Kernels, progress: Progress) {
+  const r = await inCorrectnetFolder(o, { kind: 'shard', shard: o.shard }, kernels, progress, reuseOf(o));
+  if (r.kind !== 'part') throw new Error('correctnet --shard ended without its part');
+  return r;
+}
+
+/**
+ * xbar merge of correctnet's parts (checked by loadParts: shards 1..N of one run): the study run
+ * again into --out with every shared step taken from the parts' folders and every chip from their
+ * data, so that its files are the unsharded run's, written by the same code.
+ */
+export async function mergeCorrectnetParts(parts: PartIn[], out: string, progress: Progress) {
+  const config = parts[0].part.config;
+  const o = { ...config, out } as unknown as CorrectnetOptions;
+  const kernels = loadKernels({ prefer: config.kernels as 'native' | 'js' | undefined });
+  const r = await inCorrectnetFolder(
+    o,
+    { kind: 'merge', parts },
+    kernels,
+    progress,
+    parts.map((p) => p.dir),
+  );
+  if (r.kind !== 'results') throw new Error('correctnet merge ended without results');
+  return r.result;
+}
+
+async function correctnetIn(run: RunFolder, o: CorrectnetOptions, kernels: Kernels, progress: Progress, mode: Mode) {
   const t0 = performance.now();
   // Paths recorded in the results name where the run ends, not its staging folder.
   const finalPath = (p: string) => (p.startsWith(run.dir) ? join(o.out, relative(run.dir, p)) : p);
@@ -388,6 +476,27 @@ async function correctnetIn(run: RunFolder, o: CorrectnetOptions, kernels: Kerne
   const calibrateBases = [...new Set(o.calibrateBases.split(',').map((t) => t.trim()))];
   if (!calibrateBases.length || calibrateBases.some((b) => b !== 'plain' && b !== 'lipschitz'))
     throw new XbarError(`--calibrate-bases '${o.calibrateBases}' must list plain and/or lipschitz, e.g. plain,lipschitz`);
+  const calibrateBaseNames = (['plain', 'lipschitz'] as const).filter((b) => calibrateBases.includes(b));
+  // The chip evaluations a shard takes its share of (correctnet-part.ts); in a merge, the parts'
+  // chips put together, checked against it before any other work.
+  const work: CorrectnetWork = {
+    sweepMethods: METHODS.filter((m) => givenTarget !== null || m !== 'plain'),
+    sigmas,
+    chips: o.chips,
+    columns: calibrateBaseNames.flatMap((b) => calibrate.map((n) => `${b}+cal${n}`)),
+    calibrateChips,
+  };
+  const merged =
+    mode.kind === 'merge'
+      ? assembleCorrectnet(
+          mode.parts.map(({ dir, part }) => ({ dir, shard: part.shard, data: part.data })),
+          work,
+        )
+      : null;
+  if (merged)
+    progress.log(
+      `merging ${mode.kind === 'merge' ? mode.parts.length : 0} shards; the shared steps from ${mode.kind === 'merge' ? mode.parts[0].dir : ''}`,
+    );
 
   // 1. The plain network: a saved model folder, or trained here from a preset / spec.
   const fromDir = existsSync(join(o.model, 'model.json'));
@@ -467,6 +576,32 @@ async function correctnetIn(run: RunFolder, o: CorrectnetOptions, kernels: Kerne
   const plain = fromDir ? loadModel(plainDir).model : loadOrTrain('plain', 'plain', { epochs: o.plainEpochs });
   const circuit = resolveCircuit({});
 
+  /**
+   * The chips `chips` of one sweep point (all of them, or a shard's block), in order: chip i is
+   * drawn from (seed, i), so it is the same chip in any shard. With neither variation nor read
+   * noise every chip is the same chip: one (chip 0) is simulated and counted for all.
+   */
+  const sweepChips = async (model: Model, plan: CrossbarPlan, label: string, sigma: number, chips: ItemRange) => {
+    const device = deviceAt(sigma);
+    progress.start(chips.count, `${label} sigma=${sigma}`);
+    const workers = Math.min(o.workers ?? availableParallelism(), chips.count);
+    const onChip = (_r: unknown, done: number) => progress.update(done);
+    const same = !programVaries(device) && device.readNoise === 0;
+    const cfg = same ? { chips: 1, seed: o.seed } : { chips: chips.count, seed: o.seed, firstChip: chips.first };
+    const r =
+      workers > 1 && !same
+        ? await runMonteCarloParallel(model, plan, device, [], ds.test, cfg, {
+            workers,
+            kernels: kernels.name === 'js' ? 'js' : 'native',
+            onChip,
+          })
+        : runMonteCarlo(model, plan, device, [], ds.test, cfg, kernels, { onChip });
+    progress.stop();
+    const accuracies: number[] = same ? Array(chips.count).fill(r.chips[0].accuracy) : r.chips.map((c) => c.accuracy);
+    return { accuracies, seconds: r.seconds };
+  };
+
+  /** A network's sigma sweep over every chip: a cached step; in a merge, the parts' chips put together. */
   const sweep = async (model: Model, label: string, dir: string): Promise<SweepPoint[]> => {
     const key = {
       ...context,
@@ -483,42 +618,29 @@ async function correctnetIn(run: RunFolder, o: CorrectnetOptions, kernels: Kerne
       progress.log(`sweep ${label}: reusing steps/sweep-${label}.json`);
       return hit;
     }
-    const plan = planCrossbars(model, circuit, rails.x, rails.n, kernels);
+    const fromParts = merged?.sweeps.get(label);
+    if (merged && !fromParts)
+      throw new XbarError(`the parts hold no sweep of ${label}, and their steps no record of it: run the shards again`);
+    const plan = fromParts ? null : planCrossbars(model, circuit, rails.x, rails.n, kernels);
     const points: SweepPoint[] = [];
-    for (const sigma of sigmas) {
-      const device = deviceAt(sigma);
-      progress.start(o.chips, `${label} sigma=${sigma}`);
-      const workers = Math.min(o.workers ?? availableParallelism(), o.chips);
-      const onChip = (_r: unknown, done: number) => progress.update(done);
-      // Without variation or read noise every chip is the same chip: simulate one, count it n times.
-      const same = !programVaries(device) && device.readNoise === 0;
-      const cfg = { chips: same ? 1 : o.chips, seed: o.seed };
-      const one =
-        workers > 1 && !same
-          ? await runMonteCarloParallel(model, plan, device, [], ds.test, cfg, {
-              workers,
-              kernels: kernels.name === 'js' ? 'js' : 'native',
-              onChip,
-            })
-          : runMonteCarlo(model, plan, device, [], ds.test, cfg, kernels, { onChip });
-      const r = same
-        ? { ...one, summary: summarize(Array(o.chips).fill(one.chips[0].accuracy)), chips: Array(o.chips).fill(one.chips[0]) }
-        : one;
-      progress.stop();
+    for (const [i, sigma] of sigmas.entries()) {
+      const r = fromParts?.[i] ?? (await sweepChips(model, plan as CrossbarPlan, label, sigma, { first: 0, count: o.chips }));
+      const summary = summarize(r.accuracies);
       progress.log(
-        `${label} sigma=${sigma}: ${pct(r.summary.mean)} +- ${pct(r.summary.std)} over ${o.chips} chips (${r.seconds.toFixed(1)} s)`,
+        `${label} sigma=${sigma}: ${pct(summary.mean)} +- ${pct(summary.std)} over ${o.chips} chips (${r.seconds.toFixed(1)} s)`,
       );
-      points.push({ sigma, summary: r.summary, seconds: r.seconds, accuracies: r.chips.map((c) => c.accuracy) });
+      points.push({ sigma, summary, seconds: r.seconds, accuracies: r.accuracies });
     }
     run.store(`sweep-${label}`, key, points);
     return points;
   };
 
-  // 2. Where the plain network collapses: the target sigma for training and compensation.
-  const plainSweep = await sweep(plain, 'plain', plainDir);
+  // 2. Where the plain network collapses: the target sigma for training and compensation. With a
+  // given target, --prepare and the shards leave the plain network's sweep to the shards.
+  const plainSweep = givenTarget === null || mode.kind === 'run' || mode.kind === 'merge' ? await sweep(plain, 'plain', plainDir) : null;
   let targetSigma: number;
   let targetRule: string;
-  if (givenTarget === null) {
+  if (plainSweep && givenTarget === null) {
     const below = plainSweep.find((p) => p.summary.mean < 0.2);
     targetSigma = below ? below.sigma : sigmas[sigmas.length - 1];
     targetRule = below ? 'smallest swept sigma where the plain network is below 20%' : 'plain network never below 20%: largest swept sigma';
@@ -711,120 +833,8 @@ async function correctnetIn(run: RunFolder, o: CorrectnetOptions, kernels: Kerne
   const lipComp = compensate(lipschitz, lipDir, 'lipschitz-comp', 'lipschitz+comp');
   const noiseComp = compensate(noise, noiseDir, 'noise-comp', 'noise+comp');
 
-  // Per-chip calibration of modules at `calSites` on `base`, for chips 0..calibrateChips-1 at the
-  // target sigma: each chip's modules are fine-tuned on `n` training images measured through it,
-  // its rails measured on it, then the chip is run by the crossbar simulator (the same chip:
-  // seed and index) with its modules and rails.
-  const calibratedColumn = async (
-    base: Model,
-    baseDir: string,
-    method: Method,
-    calSites: CompensationSite[],
-    n: number,
-  ): Promise<MethodResult> => {
-    const data = head(trainSplit, n);
-    const cfg = { epochs: o.calibrateEpochs, batchSize: 64, lr: o.calibrateLr };
-    const key = {
-      ...context,
-      model: modelId(baseDir),
-      sites: calSites,
-      n,
-      ...cfg,
-      ...lossKey,
-      chips: calibrateChips,
-      seed: o.seed,
-      sigma: targetSigma,
-      device: o.device,
-      test: ds.test.n,
-    };
-    // Chip c's calibration: the same for the serial loop and the workers.
-    const chipCfg = { ...cfg, device: target, seed: o.seed, trainSeed: o.seed + 37, rails, loss: calibrateLoss };
-    const chipName = (c: number) => `calibrate-${method}-chip${c}`;
-    // A chip's result does not depend on how many chips the column has: more chips reuse the first.
-    const chipKey = (c: number) => ({ ...key, chips: undefined, chip: c });
-    const silent = makeProgress(true);
-    const columnKnown = run.lookup(`calibrate-${method}`, key) !== undefined;
-    const missing = columnKnown
-      ? []
-      : Array.from({ length: calibrateChips }, (_, c) => c).filter((c) => run.lookup(chipName(c), chipKey(c)) === undefined);
-    const workers = Math.min(o.workers ?? availableParallelism(), missing.length);
-    if (workers > 1) {
-      // Minutes per chip on a large network: the chips go to worker threads, each cached as it ends.
-      progress.log(`${method} sigma=${targetSigma}: calibrating ${missing.length} chips on ${workers} workers`);
-      progress.start(missing.length, `${method} sigma=${targetSigma}`);
-      let done = 0;
-      await calibrateChipsParallel(withCompensation(base, calSites, o.seed + 31), data, chipCfg, circuit, ds.test, missing, {
-        workers,
-        kernels: kernels.name === 'js' ? 'js' : 'native',
-        onChip: (r) => {
-          run.store(chipName(r.chip), chipKey(r.chip), r);
-          progress.update(++done, `chip ${r.chip}: ${pct(r.accuracy)}`);
-        },
-      });
-      progress.stop();
-    }
-    const value = cached(run, `calibrate-${method}`, key, progress, () => {
-      const accuracies: number[] = [];
-      let calSeconds = 0;
-      let simSeconds = 0;
-      progress.start(calibrateChips, `${method} sigma=${targetSigma}`);
-      for (let c = 0; c < calibrateChips; c++) {
-        // Each chip cached on its own, so that a long calibration (minutes per chip on a large
-        // network) resumes where it stopped instead of from its first chip.
-        const one = cached(run, chipName(c), chipKey(c), silent, () =>
-          calibrateAndSimulate(withCompensation(base, calSites, o.seed + 31), data, chipConfig(chipCfg, c), circuit, ds.test, kernels),
-        );
-        accuracies.push(one.accuracy);
-        calSeconds += one.calSeconds;
-        simSeconds += one.simSeconds;
-        progress.update(c + 1, `${pct(mean(accuracies))}`);
-      }
-      progress.stop();
-      return { accuracies, secondsPerChip: calSeconds / calibrateChips, simSeconds };
-    });
-    const summary = summarize(value.accuracies);
-    progress.log(
-      `${method} sigma=${targetSigma}: ${pct(summary.mean)} +- ${pct(summary.std)} over ${calibrateChips} chips (calibration ${value.secondsPerChip.toFixed(1)} s per chip)`,
-    );
-    const cost = compensationCost(withCompensation(base, calSites));
-    return {
-      method,
-      dir: finalPath(baseDir),
-      cleanAccuracy: Number.NaN,
-      parameters: networkCost(base).params + cost.params,
-      compensation: cost,
-      hardwareCost: compensationRecoveryCost(withCompensation(base, calSites), costCtx),
-      sweep: [{ sigma: targetSigma, summary, seconds: value.simSeconds, accuracies: value.accuracies }],
-      calibration: { images: n, loss: calibrateLoss, ...cfg, sites: calSites, chips: calibrateChips, secondsPerChip: value.secondsPerChip },
-    };
-  };
-
-  // 7. The table: every method over the sigma sweep, on the test set, with the crossbar simulator.
-  const models: [Method, Model, string][] = [
-    ['plain', plain, plainDir],
-    ['noise', noise, noiseDir],
-    ['lipschitz', lipschitz, lipDir],
-    ['lipschitz+comp', lipComp, run.path('lipschitz-comp')],
-    ['noise+comp', noiseComp, run.path('noise-comp')],
-  ];
-  const methods: MethodResult[] = [];
-  for (const [method, m, dir] of models) {
-    const points = method === 'plain' ? plainSweep : await sweep(m, method, dir);
-    const hasComp = sitesOf(m).length > 0;
-    methods.push({
-      method,
-      dir: finalPath(dir),
-      cleanAccuracy: evaluate(m, ds.test, kernels).accuracy,
-      parameters: networkCost(m).params + (hasComp ? compensationCost(m).params : 0),
-      compensation: hasComp ? compensationCost(m) : null,
-      hardwareCost: hasComp ? compensationRecoveryCost(m, costCtx) : null,
-      sweep: points,
-    });
-  }
-
-  // 8. Per-chip calibration (--calibrate): modules fine-tuned on each chip, after every layer by
-  // the budget rule, or where the placement searches put them (--calibrate-search).
-  const calibrated: { method: Method; base: string; images: number }[] = [];
+  // The placement of the per-chip calibrated modules (--calibrate-search): shared by every chip,
+  // so computed before any chip is calibrated (and by --prepare).
   // The placement searches over the calibrated modules: each evaluation calibrates the search chips.
   const searchEpochs = o.calibrateSearchEpochs ?? o.calibrateEpochs;
   const searchChips = o.calibrateSearchChips ?? o.searchChips;
@@ -919,21 +929,227 @@ async function correctnetIn(run: RunFolder, o: CorrectnetOptions, kernels: Kerne
     };
   };
   const calibrationPlacement = calibrate.length && o.calibrateSearch !== undefined ? await searchCalibrated(o.calibrateSearch) : null;
-  if (calibrate.length) {
-    const calSites = calibrationPlacement?.chosen.sites ?? calibrationSites(lipschitz, calibrateRanks, o.compKernel, o.budget);
-    progress.log(`per-chip calibration at sigma ${targetSigma}, modules ${JSON.stringify(calSites)}`);
-    const bases = (
-      [
-        ['plain', plain, plainDir],
-        ['lipschitz', lipschitz, lipDir],
-      ] as const
-    ).filter(([name]) => calibrateBases.includes(name));
-    for (const [baseName, base, baseDir] of bases)
-      for (const n of calibrate) {
-        const method: Method = `${baseName}+cal${n}`;
-        methods.push(await calibratedColumn(base, baseDir, method, calSites, n));
-        calibrated.push({ method, base: baseName, images: n });
+  const calSites = calibrate.length
+    ? (calibrationPlacement?.chosen.sites ?? calibrationSites(lipschitz, calibrateRanks, o.compKernel, o.budget))
+    : [];
+
+  // Per-chip calibration of modules at `calSites` on a base network, for chips
+  // 0..calibrateChips-1 at the target sigma: each chip's modules are fine-tuned on `n` training
+  // images measured through it, its rails measured on it, then the chip is run by the crossbar
+  // simulator (the same chip: seed and index) with its modules and rails. Column <base>+cal<n>.
+  const columns: Column[] = calibrateBaseNames.flatMap((baseName) =>
+    calibrate.map((n) => ({
+      method: `${baseName}+cal${n}` as Method,
+      baseName,
+      base: baseName === 'plain' ? plain : lipschitz,
+      baseDir: baseName === 'plain' ? plainDir : lipDir,
+      n,
+    })),
+  );
+  const calibrationOf = (col: Column) => {
+    const cfg = { epochs: o.calibrateEpochs, batchSize: 64, lr: o.calibrateLr };
+    const key = {
+      ...context,
+      model: modelId(col.baseDir),
+      sites: calSites,
+      n: col.n,
+      ...cfg,
+      ...lossKey,
+      chips: calibrateChips,
+      seed: o.seed,
+      sigma: targetSigma,
+      device: o.device,
+      test: ds.test.n,
+    };
+    return {
+      data: head(trainSplit, col.n),
+      cfg,
+      key,
+      // Chip c's calibration: the same for the serial loop, the workers and any shard.
+      chipCfg: { ...cfg, device: target, seed: o.seed, trainSeed: o.seed + 37, rails, loss: calibrateLoss },
+      chipName: (c: number) => `calibrate-${col.method}-chip${c}`,
+      // A chip's result does not depend on how many chips the column has: more chips reuse the first.
+      chipKey: (c: number) => ({ ...key, chips: undefined, chip: c }),
+    };
+  };
+  /**
+   * The calibrated chips `chips` of a column (all of them, or a shard's block), in that order.
+   * Each is cached on its own as it ends, so that a long calibration (minutes per chip on a large
+   * network) resumes where it stopped; the chips not cached yet go to worker threads when there
+   * are two or more workers.
+   */
+  const calibrateChipList = async (col: Column, chips: number[]): Promise<CalibratedChipResult[]> => {
+    const { data, chipCfg, chipName, chipKey } = calibrationOf(col);
+    const label = `${col.method} sigma=${targetSigma}`;
+    const missing = chips.filter((c) => run.lookup(chipName(c), chipKey(c)) === undefined);
+    const workers = Math.min(o.workers ?? availableParallelism(), missing.length);
+    if (workers > 1) {
+      progress.log(`${label}: calibrating ${missing.length} chips on ${workers} workers`);
+      progress.start(missing.length, label);
+      let done = 0;
+      await calibrateChipsParallel(withCompensation(col.base, calSites, o.seed + 31), data, chipCfg, circuit, ds.test, missing, {
+        workers,
+        kernels: kernels.name === 'js' ? 'js' : 'native',
+        onChip: (r) => {
+          run.store(chipName(r.chip), chipKey(r.chip), r);
+          progress.update(++done, `chip ${r.chip}: ${pct(r.accuracy)}`);
+        },
+      });
+      progress.stop();
+    }
+    const silent = makeProgress(true);
+    const results: CalibratedChipResult[] = [];
+    progress.start(chips.length, label);
+    for (const c of chips) {
+      results.push(
+        cached(run, chipName(c), chipKey(c), silent, () =>
+          calibrateAndSimulate(withCompensation(col.base, calSites, o.seed + 31), data, chipConfig(chipCfg, c), circuit, ds.test, kernels),
+        ),
+      );
+      progress.update(results.length, `${pct(mean(results.map((r) => r.accuracy)))}`);
+    }
+    progress.stop();
+    return results;
+  };
+  const calibratedColumn = async (col: Column): Promise<MethodResult> => {
+    const { cfg, key, chipName, chipKey } = calibrationOf(col);
+    // Merging shards: their chips are recorded as the unsharded run records them, then read back.
+    if (merged && run.lookup(`calibrate-${col.method}`, key) === undefined)
+      for (const r of merged.calibrated.get(col.method) ?? []) run.store(chipName(r.chip), chipKey(r.chip), r);
+    const value = await cachedAsync(run, `calibrate-${col.method}`, key, progress, async () => {
+      const chips = await calibrateChipList(
+        col,
+        Array.from({ length: calibrateChips }, (_, c) => c),
+      );
+      let calSeconds = 0;
+      let simSeconds = 0;
+      for (const r of chips) {
+        calSeconds += r.calSeconds;
+        simSeconds += r.simSeconds;
       }
+      return { accuracies: chips.map((r) => r.accuracy), secondsPerChip: calSeconds / calibrateChips, simSeconds };
+    });
+    const summary = summarize(value.accuracies);
+    progress.log(
+      `${col.method} sigma=${targetSigma}: ${pct(summary.mean)} +- ${pct(summary.std)} over ${calibrateChips} chips (calibration ${value.secondsPerChip.toFixed(1)} s per chip)`,
+    );
+    const cost = compensationCost(withCompensation(col.base, calSites));
+    return {
+      method: col.method,
+      dir: finalPath(col.baseDir),
+      cleanAccuracy: Number.NaN,
+      parameters: networkCost(col.base).params + cost.params,
+      compensation: cost,
+      hardwareCost: compensationRecoveryCost(withCompensation(col.base, calSites), costCtx),
+      sweep: [{ sigma: targetSigma, summary, seconds: value.simSeconds, accuracies: value.accuracies }],
+      calibration: {
+        images: col.n,
+        loss: calibrateLoss,
+        ...cfg,
+        sites: calSites,
+        chips: calibrateChips,
+        secondsPerChip: value.secondsPerChip,
+      },
+    };
+  };
+  const models: [Method, Model, string][] = [
+    ['plain', plain, plainDir],
+    ['noise', noise, noiseDir],
+    ['lipschitz', lipschitz, lipDir],
+    ['lipschitz+comp', lipComp, run.path('lipschitz-comp')],
+    ['noise+comp', noiseComp, run.path('noise-comp')],
+  ];
+
+  // What the shards of one run must share: the networks every chip runs, the target sigma and the
+  // modules' sites. A part records their checksums, so parts of other shared steps are refused.
+  const shared = (): Record<string, string> => ({
+    data: context.data,
+    ...Object.fromEntries(models.map(([method, , dir]) => [`${method} network`, modelId(dir)])),
+    'shared steps': checksum(JSON.stringify({ targetSigma, sites, calSites })),
+  });
+  if (mode.kind === 'prepare') {
+    const prepared = {
+      format: 'xbar-correctnet-prepared',
+      version: 1,
+      xbarVersion: VERSION,
+      createdAt: new Date().toISOString(),
+      options: { ...studyConfig(o), out: o.out },
+      targetSigma,
+      targetRule,
+      sites,
+      calibrationSites: calSites,
+      inputs: shared(),
+    };
+    run.write('prepared.json', `${JSON.stringify(prepared, null, 1)}\n`);
+    progress.log(`prepared the shared steps in ${o.out}: run the shards with --reuse ${o.out}`);
+    return { kind: 'prepared' as const, prepared };
+  }
+  if (mode.kind === 'shard') {
+    const share = shardWork(work, mode.shard);
+    const byMethod = new Map(models.map(([method, m]) => [method as string, m]));
+    const plans = new Map<string, CrossbarPlan>();
+    const sweeps: CorrectnetPartData['sweeps'] = [];
+    for (const p of share.points) {
+      const m = byMethod.get(p.method) as Model;
+      if (!plans.has(p.method)) plans.set(p.method, planCrossbars(m, circuit, rails.x, rails.n, kernels));
+      const r = await sweepChips(m, plans.get(p.method) as CrossbarPlan, p.method, p.sigma, p.chips);
+      sweeps.push({ method: p.method, sigma: p.sigma, first: p.chips.first, ...r });
+    }
+    const calibratedChips: CorrectnetPartData['calibrated'] = [];
+    for (const c of share.columns) {
+      const col = columns.find((x) => x.method === c.method) as Column;
+      const chips = await calibrateChipList(
+        col,
+        Array.from({ length: c.chips.count }, (_, i) => c.chips.first + i),
+      );
+      calibratedChips.push({ method: c.method, chips });
+    }
+    const data: CorrectnetPartData = { targetSigma, sweeps, calibrated: calibratedChips };
+    const header = {
+      command: 'correctnet',
+      config: studyConfig(o),
+      inputs: shared(),
+      seed: o.seed,
+      shard: mode.shard,
+      items: share.sweep,
+      blocks: { calibration: share.calibration },
+    };
+    const part = makePart(header, data);
+    run.write(PART_FILE, `${JSON.stringify(part)}\n`);
+    return { kind: 'part' as const, part, share };
+  }
+  if (mode.kind === 'merge') {
+    const made = mode.parts[0].part.inputs;
+    const here = shared();
+    for (const k of Object.keys(here))
+      if (made[k] !== here[k])
+        throw new XbarError(
+          `the parts were made with another ${k} than the one their steps hold (${mode.parts[0].dir}): run the shards again`,
+        );
+  }
+  // 7. The table: every method over the sigma sweep, on the test set, with the crossbar simulator.
+  const methods: MethodResult[] = [];
+  for (const [method, m, dir] of models) {
+    const points = method === 'plain' && plainSweep ? plainSweep : await sweep(m, method, dir);
+    const hasComp = sitesOf(m).length > 0;
+    methods.push({
+      method,
+      dir: finalPath(dir),
+      cleanAccuracy: evaluate(m, ds.test, kernels).accuracy,
+      parameters: networkCost(m).params + (hasComp ? compensationCost(m).params : 0),
+      compensation: hasComp ? compensationCost(m) : null,
+      hardwareCost: hasComp ? compensationRecoveryCost(m, costCtx) : null,
+      sweep: points,
+    });
+  }
+
+  // 8. Per-chip calibration (--calibrate): modules fine-tuned on each chip, after every layer by
+  // the budget rule, or where the placement searches put them (--calibrate-search).
+  const calibrated: { method: Method; base: string; images: number }[] = [];
+  if (columns.length) progress.log(`per-chip calibration at sigma ${targetSigma}, modules ${JSON.stringify(calSites)}`);
+  for (const col of columns) {
+    methods.push(await calibratedColumn(col));
+    calibrated.push({ method: col.method, base: col.baseName, images: col.n });
   }
   const clean = methods[0].cleanAccuracy;
   const at = (method: Method) =>
@@ -967,7 +1183,8 @@ async function correctnetIn(run: RunFolder, o: CorrectnetOptions, kernels: Kerne
     version: 1,
     xbarVersion: VERSION,
     createdAt: new Date().toISOString(),
-    options: o,
+    // The options that change a result (not where the work ran or how it printed) and --out.
+    options: { ...(studyConfig(o) as Omit<CorrectnetOptions, 'workers' | 'shard' | 'prepare' | 'reuse'>), out: o.out },
     seeds: {
       chips: o.seed,
       plain: plainSeed,
@@ -1009,7 +1226,7 @@ async function correctnetIn(run: RunFolder, o: CorrectnetOptions, kernels: Kerne
   run.write('table.md', markdownTable(result));
   run.write('rl-curve.csv', rlCurveCsv(rl));
   if (calibrationPlacement) run.write('rl-curve-calibrated.csv', rlCurveCsv(calibrationPlacement.results.rl as RlResult));
-  return result;
+  return { kind: 'results' as const, result };
 }
 
 interface PlacementOutput {

@@ -2,7 +2,10 @@ import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { loadParts, type PartIn } from '../cluster/parts-node.js';
 import { XbarError } from '../core/errors.js';
+import type { Progress } from '../core/progress.js';
+import { makeProgress } from '../core/progress-node.js';
 import { listFiles } from '../core/run-manifest.js';
+import { mergeCorrectnetParts } from './correctnet-node.js';
 import type { HeldOutSummary } from './corrector.js';
 import { mergeCorrectEvalParts } from './corrector-node.js';
 import { inRunFolderSync, type RunFolder } from './run-folder.js';
@@ -17,6 +20,8 @@ export interface MergeResult {
   rows: SweepRow[];
   /** The merged held-out summary (correct eval). */
   heldOut?: HeldOutSummary;
+  /** The merged study (correctnet): what the unsharded run returns. */
+  correctnet?: Awaited<ReturnType<typeof mergeCorrectnetParts>>;
 }
 
 /**
@@ -24,7 +29,7 @@ export interface MergeResult {
  * (loadParts) and writes the files the unsharded run writes, with the same writer, into a run
  * folder at --out (whole or absent).
  */
-export function mergeRun(args: string[], out: string): MergeResult {
+export async function mergeRun(args: string[], out: string, progress: Progress = makeProgress(true)): Promise<MergeResult> {
   const parts = loadParts(args);
   const { command } = parts[0].part;
   switch (command) {
@@ -32,6 +37,8 @@ export function mergeRun(args: string[], out: string): MergeResult {
       return { command, shards: parts.length, out, rows: mergeSimulate(parts, out) };
     case 'correct eval':
       return { command, shards: parts.length, out, rows: [], heldOut: mergeCorrectEvalParts(parts, out) };
+    case 'correctnet':
+      return { command, shards: parts.length, out, rows: [], correctnet: await mergeCorrectnetParts(parts, out, progress) };
     default:
       throw new XbarError(
         `${parts[0].dir} is a part of xbar ${command}, which this xbar cannot merge: merge it with the xbar that wrote it`,

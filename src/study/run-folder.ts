@@ -19,7 +19,7 @@ import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { XbarError } from '../core/errors.js';
 import { writeFileAtomic } from '../core/fs-node.js';
 import { onInterrupt } from '../core/interrupt.js';
-import { fileSha256, listFiles, MANIFEST, MANIFEST_FORMAT, type Manifest } from '../core/run-manifest.js';
+import { fileSha256, listFiles, MANIFEST, MANIFEST_FORMAT, type Manifest, verifyRunFolder } from '../core/run-manifest.js';
 import { VERSION } from '../version.js';
 
 /**
@@ -57,6 +57,12 @@ export interface RunFolderOptions {
    * folder; otherwise every run starts from an empty one.
    */
   resumable?: boolean;
+  /**
+   * Other run folders whose steps this run may reuse, looked up after its own (e.g. correctnet's
+   * --reuse: a prepared run whose shared steps every shard takes instead of computing them).
+   * Each must be a whole run folder (its manifest is checked); they are only read.
+   */
+  reuse?: string[];
 }
 
 export const keyOf = (key: unknown): string =>
@@ -212,6 +218,15 @@ function copyInto(src: string, dst: string): void {
   }
 }
 
+/** A folder whose steps a run reuses: a whole run folder (manifest present and every file as it lists). */
+function checkReusable(dir: string): void {
+  if (!existsSync(dir) || !statSync(dir).isDirectory())
+    throw new XbarError(`${dir} (steps to reuse) is not a folder: give a finished run's --out`);
+  if (!existsSync(join(dir, MANIFEST)))
+    throw new XbarError(`${dir} (steps to reuse) is not a finished run (no ${MANIFEST}): let the run that writes it end first`);
+  verifyRunFolder(dir, 0);
+}
+
 export class RunFolder {
   /** The staging folder: every file of the run is written under it. */
   readonly dir: string;
@@ -256,6 +271,7 @@ export class RunFolder {
       mkdirSync(this.dir, { recursive: true });
       writeFileAtomic(join(this.dir, '.run.json'), JSON.stringify({ key: this.key, command: o.command }));
       if (o.resumable) this.carrySteps();
+      for (const dir of o.reuse ?? []) checkReusable(dir);
     } catch (e) {
       rmSync(this.lock, { force: true });
       throw e;
@@ -286,9 +302,9 @@ export class RunFolder {
     return join(this.dir, ...parts);
   }
 
-  /** Where a step may have been kept: this run's staging, the complete run at --out, an interrupted run's cache. */
+  /** Where a step may have been kept: this run's staging, the complete run at --out, an interrupted run's cache, the folders it reuses. */
   private sources(): string[] {
-    return [this.dir, this.out, this.cache].filter((d) => existsSync(d));
+    return [this.dir, this.out, this.cache, ...(this.o.reuse ?? [])].filter((d) => existsSync(d));
   }
 
   /** A cached step's value, if a source holds it with the same key; copied into the staging folder. */

@@ -35,12 +35,12 @@ const comparable = (dir: string) => {
 describe('xbar merge (correct eval)', () => {
   it.each([1, 2, 3, 7])(
     '%i shards of the held-out chips merged equal the unsharded run',
-    (n) => {
+    async (n) => {
       const whole = join(work, 'whole');
       if (n === 1) runCorrectEval({ ...base, out: whole } as never, kernels, quiet);
       for (let k = 1; k <= n; k++)
         runCorrectEval({ ...base, shard: { k, n }, out: join(work, `p${n}`, String(k)) } as never, kernels, quiet);
-      const r = mergeRun([join(work, `p${n}`)], join(work, `m${n}`));
+      const r = await mergeRun([join(work, `p${n}`)], join(work, `m${n}`));
       expect(r.heldOut?.heldOutChips).toBe(7);
       expect(comparable(join(work, `m${n}`))).toEqual(comparable(whole));
       expect(JSON.parse(readFileSync(join(whole, 'results.json'), 'utf8')).chips.map((c: { chip: number }) => c.chip)).toEqual([
@@ -50,8 +50,10 @@ describe('xbar merge (correct eval)', () => {
     300_000,
   );
 
-  it('refuses a part evaluated on other chips', () => {
+  it('refuses a part evaluated on other chips', async () => {
     runCorrectEval({ ...base, firstChip: 30, shard: { k: 2, n: 2 }, out: join(work, 'other') } as never, kernels, quiet);
-    expect(() => mergeRun([join(work, 'p2', '1'), join(work, 'other')], join(work, 'bad'))).toThrow(/--first-chip 30 vs \(not set\)/);
+    await expect(mergeRun([join(work, 'p2', '1'), join(work, 'other')], join(work, 'bad'))).rejects.toThrow(
+      /--first-chip 30 vs \(not set\)/,
+    );
   }, 300_000);
 });

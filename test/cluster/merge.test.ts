@@ -45,7 +45,7 @@ describe('xbar merge (simulate)', () => {
       if (!existsSync(whole)) await run({ ...base, out: whole });
       const parts = await shardsInto(base, n, join(work, `parts-${n}`));
       const merged = join(work, `merged-${n}`);
-      const r = mergeRun([parts], merged);
+      const r = await mergeRun([parts], merged);
       expect(r.shards).toBe(n);
       const a = comparable(whole);
       const b = comparable(merged);
@@ -61,7 +61,7 @@ describe('xbar merge (simulate)', () => {
     const whole = join(work, 'whole-time');
     await run({ ...o, out: whole });
     const parts = await shardsInto(o, 3, join(work, 'parts-time'));
-    mergeRun([join(parts, '1'), join(parts, '2'), join(parts, '3')], join(work, 'merged-time'));
+    await mergeRun([join(parts, '1'), join(parts, '2'), join(parts, '3')], join(work, 'merged-time'));
     const a = comparable(whole);
     expect(JSON.parse(a.json).points.map((p: { value: string }) => p.value)).toEqual([
       '0@1s',
@@ -81,18 +81,15 @@ describe('xbar merge (simulate)', () => {
     await run({ ...base, seed: 4, shard: { k: 2, n: 3 }, out: join(dir, 'seed4') });
     await run({ ...base, sigma: 0.1, shard: { k: 2, n: 3 }, out: join(dir, 'sigma') });
     const ok = (k: number) => join(dir, 'ok', String(k));
-    const merge =
-      (...parts: string[]) =>
-      () =>
-        mergeRun(parts, join(dir, 'out'));
-    expect(merge(ok(1), join(dir, 'seed4'), ok(3))).toThrow(/seed4 is not a part of the same run as .*: seed 4 vs 3/);
-    expect(merge(ok(1), join(dir, 'sigma'), ok(3))).toThrow(/--sigma 0.1 vs \(not set\)/);
-    expect(merge(ok(1), ok(3))).toThrow(/^shard 2 of 3 is missing/);
+    const merge = (...parts: string[]) => mergeRun(parts, join(dir, 'out'));
+    await expect(merge(ok(1), join(dir, 'seed4'), ok(3))).rejects.toThrow(/seed4 is not a part of the same run as .*: seed 4 vs 3/);
+    await expect(merge(ok(1), join(dir, 'sigma'), ok(3))).rejects.toThrow(/--sigma 0.1 vs \(not set\)/);
+    await expect(merge(ok(1), ok(3))).rejects.toThrow(/^shard 2 of 3 is missing/);
     cpSync(ok(3), join(dir, 'copy3'), { recursive: true });
-    expect(merge(ok(1), ok(2), ok(3), join(dir, 'copy3'))).toThrow(/shards held by more than one part: 3 \(/);
+    await expect(merge(ok(1), ok(2), ok(3), join(dir, 'copy3'))).rejects.toThrow(/shards held by more than one part: 3 \(/);
     // A part changed after its shard wrote it is refused by its manifest.
     writeFileSync(join(ok(2), 'part.json'), readFileSync(join(ok(2), 'part.json'), 'utf8').replace('"seed":3', '"seed":5'));
-    expect(merge(join(dir, 'ok'))).toThrow(/part.json changed after the run wrote it/);
+    await expect(merge(join(dir, 'ok'))).rejects.toThrow(/part.json changed after the run wrote it/);
     expect(existsSync(join(dir, 'out'))).toBe(false);
   }, 300_000);
 });

@@ -9,12 +9,13 @@
 //                    loaded machine the load moves between runs, and rounds spread it evenly
 // Every process runs one worker thread, so two shards use two cores where one process uses one.
 // The load average at the start is printed: on a shared machine the ratio is a loaded figure.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { median } from './lib/measure.mjs';
+import { together as run } from './lib/processes.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const bin = join(root, 'dist/cli/main.js');
@@ -22,6 +23,7 @@ if (!existsSync(bin)) {
   console.error('bench/shards.mjs runs the built CLI: run `npm run build` first.');
   process.exit(1);
 }
+const together = (runs) => run(bin, runs);
 const argv = process.argv.slice(2);
 const option = (name, fallback) => {
   const i = argv.indexOf(name);
@@ -56,20 +58,6 @@ const args = [
   '0.02',
 ];
 if (option('--limit-test')) args.push('--limit-test', option('--limit-test'));
-
-/** Runs xbar processes at once; resolves with the wall seconds until the last ends. */
-function together(runs) {
-  const t0 = performance.now();
-  return Promise.all(
-    runs.map(
-      (a) =>
-        new Promise((done, fail) => {
-          const p = spawn(process.execPath, [bin, ...a, '--quiet'], { stdio: ['ignore', 'ignore', 'inherit'] });
-          p.on('exit', (code) => (code === 0 ? done() : fail(new Error(`xbar ${a[0]} exited with ${code}`))));
-        }),
-    ),
-  ).then(() => (performance.now() - t0) / 1000);
-}
 
 const load = loadavg()[0];
 const cores = availableParallelism();

@@ -117,7 +117,7 @@ export function registerCluster(p: Command, makeProgram: () => Command): void {
     .description(
       'run a command as a Slurm job array of shards and merge them: writes OUT/job.sbatch and OUT/merge.sbatch; --submit submits them (again: only the missing shards)',
     )
-    .argument('<command>', 'the command to shard (simulate)')
+    .argument('<command>', 'the command to shard: simulate, correct eval, correctnet')
     .argument('[args...]', "the command's options (not --shard or --out: xbar slurm sets them)")
     .option('--shards <n>', 'number of shards (array tasks)', intOption(1, 100_000))
     .option('-o, --out <dir>', 'the run folder: scripts, logs/, parts/K, results/')
@@ -156,12 +156,14 @@ export function registerCluster(p: Command, makeProgram: () => Command): void {
       else if (r.submitted)
         console.log(
           r.submitted.array
-            ? `submitted array job ${r.submitted.array} (shards ${r.submitted.shards.join(',')}) and merge job ${r.submitted.merge} after it; results in ${l.results}`
+            ? `submitted ${r.submitted.prepare ? `prepare job ${r.submitted.prepare} (the shared steps, into ${l.prepared}), ` : ''}array job ${r.submitted.array} (shards ${r.submitted.shards.join(',')}) and merge job ${r.submitted.merge} after it; results in ${l.results}`
             : `submitted merge job ${r.submitted.merge}; results in ${l.results}`,
         );
       else
         console.log(
-          `submit with: xbar slurm ... --submit (or: sbatch --parsable ${l.array}, then sbatch --dependency=afterany:<its id> ${l.merge})`,
+          r.scripts.includes(l.prepare)
+            ? `submit with: xbar slurm ... --submit (or: sbatch --parsable ${l.prepare}, then sbatch --parsable --dependency=afterok:<its id> --kill-on-invalid-dep=yes ${l.array}, then sbatch --dependency=afterany:<that id> ${l.merge})`
+            : `submit with: xbar slurm ... --submit (or: sbatch --parsable ${l.array}, then sbatch --dependency=afterany:<its id> ${l.merge})`,
         );
     });
 }

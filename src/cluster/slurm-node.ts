@@ -5,7 +5,18 @@ import { z } from 'zod';
 import { XbarError } from '../core/errors.js';
 import { writeFileAtomic } from '../core/fs-node.js';
 import { readPart } from './parts-node.js';
-import { arrayList, arrayScript, type Launcher, layout, mergeScript, parsableJobId, SHARDABLE, type SlurmOptions } from './slurm.js';
+import {
+  arrayList,
+  arrayScript,
+  type Launcher,
+  layout,
+  mergeScript,
+  PREPARED,
+  parsableJobId,
+  prepareScript,
+  SHARDABLE,
+  type SlurmOptions,
+} from './slurm.js';
 
 const RECORD_FORMAT = 'xbar-slurm';
 
@@ -15,7 +26,16 @@ const recordSchema = z.object({
   command: z.string(),
   args: z.array(z.string()),
   shards: z.number().int().positive(),
-  submissions: z.array(z.object({ at: z.string(), shards: z.array(z.number()), array: z.string().nullable(), merge: z.string() })),
+  submissions: z.array(
+    z.object({
+      at: z.string(),
+      shards: z.array(z.number()),
+      /** The prepare job (a study in PREPARED whose shared steps were not finished yet). */
+      prepare: z.string().nullable().optional(),
+      array: z.string().nullable(),
+      merge: z.string(),
+    }),
+  ),
 });
 type SlurmRecord = z.infer<typeof recordSchema>;
 
@@ -25,8 +45,8 @@ export interface SlurmOutcome {
   /** Shards whose part is finished, and those still to run. */
   done: number[];
   missing: number[];
-  /** With --submit: the job ids (array null when every shard was done and only the merge ran). */
-  submitted?: { array: string | null; merge: string; shards: number[] };
+  /** With --submit: the job ids (array null when every shard was done and only the merge ran; prepare when it ran). */
+  submitted?: { prepare: string | null; array: string | null; merge: string; shards: number[] };
   /** Every shard done and merged: nothing to submit. */
   merged: boolean;
 }
@@ -97,7 +117,7 @@ function sbatch(args: string[]): string {
 export function checkCommand(command: string, args: string[], out: string): void {
   if (!(SHARDABLE as readonly string[]).includes(command))
     throw new XbarError(`xbar slurm runs commands that take --shard (${SHARDABLE.join(', ')}), not '${command}'`);
-  for (const own of ['--shard', '--out', '-o'])
+  for (const own of ['--shard', '--out', '-o', ...(PREPARED[command] ? [PREPARED[command].prepare, PREPARED[command].reuse] : [])])
     if (args.includes(own) || args.some((a) => a.startsWith(`${own}=`)))
       throw new XbarError(`xbar slurm sets ${own} of each shard itself: leave it out of the command (the run goes to --out ${out})`);
 }
@@ -121,6 +141,8 @@ export function slurmRun(command: string, args: string[], o: SlurmOptions, launc
     );
   mkdirSync(l.logs, { recursive: true });
   mkdirSync(l.parts, { recursive: true });
+  const prepared = PREPARED[command] !== undefined;
+  if (prepared) writeFileAtomic(l.prepare, prepareScript(command, args, opts, launch));
   writeFileAtomic(l.array, arrayScript(command, args, opts, launch));
   writeFileAtomic(l.merge, mergeScript(opts, launch));
   const record: SlurmRecord = old ?? { format: RECORD_FORMAT, version: 1, command, args, shards: o.shards, submissions: [] };
@@ -128,18 +150,25 @@ export function slurmRun(command: string, args: string[], o: SlurmOptions, launc
   const done = doneShards(out, o.shards);
   const missing = Array.from({ length: o.shards }, (_, i) => i + 1).filter((k) => !done.includes(k));
   const merged = !missing.length && existsSync(join(l.results, 'manifest.json'));
-  const outcome: SlurmOutcome = { out, scripts: [l.array, l.merge], done, missing, merged };
+  const outcome: SlurmOutcome = { out, scripts: [...(prepared ? [l.prepare] : []), l.array, l.merge], done, missing, merged };
   if (!submit || merged) return outcome;
 
-  const queued = stillQueued(record.submissions.flatMap((s) => [s.array, s.merge].filter((id): id is string => id !== null)));
+  const queued = stillQueued(
+    record.submissions.flatMap((s) => [s.prepare ?? null, s.array, s.merge].filter((id): id is string => id !== null)),
+  );
   if (queued.length)
     throw new XbarError(
       `jobs ${queued.join(', ')} of this run are still queued or running: wait for them (squeue -j ${queued.join(',')}) or cancel them (scancel), then submit again`,
     );
-  const array = missing.length ? sbatch([`--array=${arrayList(missing)}`, l.array]) : null;
+  // The shared steps once, first, unless a finished prepare job left them (a prepare job that
+  // failed leaves no run folder: it is submitted again). If it fails, the array is cancelled
+  // (--kill-on-invalid-dep) and the merge job says which shards are missing.
+  const prepare = prepared && missing.length && !existsSync(join(l.prepared, 'manifest.json')) ? sbatch([l.prepare]) : null;
+  const after = prepare ? [`--dependency=afterok:${prepare}`, '--kill-on-invalid-dep=yes'] : [];
+  const array = missing.length ? sbatch([`--array=${arrayList(missing)}`, ...after, l.array]) : null;
   const merge = sbatch([...(array ? [`--dependency=afterany:${array}`] : []), l.merge]);
-  outcome.submitted = { array, merge, shards: missing };
-  record.submissions.push({ at: new Date().toISOString(), shards: missing, array, merge });
+  outcome.submitted = { prepare, array, merge, shards: missing };
+  record.submissions.push({ at: new Date().toISOString(), shards: missing, prepare, array, merge });
   writeFileAtomic(l.record, `${JSON.stringify(record, null, 1)}\n`);
   return outcome;
 }

@@ -8,7 +8,17 @@ import { XbarError } from '../core/errors.js';
  */
 
 /** The commands that take --shard (their parts xbar merge assembles). */
-export const SHARDABLE = ['simulate', 'correct eval'] as const;
+export const SHARDABLE = ['simulate', 'correct eval', 'correctnet'] as const;
+
+/**
+ * Studies whose shards share steps that are computed once, before them, by a prepare job the
+ * array waits for (`--dependency=afterok`): the flag that computes them into OUT/prepared and the
+ * one with which each shard reuses them. correctnet: the networks, placement and compensation,
+ * minutes to hours that every shard would otherwise repeat (docs/cluster.md).
+ */
+export const PREPARED: Record<string, { prepare: string; reuse: string }> = {
+  correctnet: { prepare: '--prepare', reuse: '--reuse' },
+};
 
 export interface SlurmOptions {
   shards: number;
@@ -48,6 +58,8 @@ const directives = (o: SlurmOptions, launch: Launcher, name: string, log: string
 
 /** Paths inside the run folder. */
 export const layout = (out: string) => ({
+  prepare: `${out}/prepare.sbatch`,
+  prepared: `${out}/prepared`,
   array: `${out}/job.sbatch`,
   merge: `${out}/merge.sbatch`,
   record: `${out}/job.json`,
@@ -56,13 +68,26 @@ export const layout = (out: string) => ({
   results: `${out}/results`,
 });
 
-/** The job array: task K runs `xbar <command> <args> --shard auto/N --out OUT/parts/K`. */
+const workersOf = (args: string[], o: SlurmOptions) => (args.includes('--workers') ? [] : ['--workers', String(o.cpusPerTask)]);
+
+/**
+ * The job array: task K runs `xbar <command> <args> --shard auto/N --out OUT/parts/K` (with
+ * `--reuse OUT/prepared` for a study with a prepare job).
+ */
 export function arrayScript(command: string, args: string[], o: SlurmOptions, launch: Launcher): string {
   const l = layout(o.out);
-  const workers = args.includes('--workers') ? [] : ['--workers', String(o.cpusPerTask)];
-  const run = [launch.node, launch.xbar, ...command.split(' '), ...args, ...workers, '--shard', `auto/${o.shards}`, '--quiet'].map(
-    shellQuote,
-  );
+  const reuse = PREPARED[command] ? [PREPARED[command].reuse, l.prepared] : [];
+  const run = [
+    launch.node,
+    launch.xbar,
+    ...command.split(' '),
+    ...args,
+    ...workersOf(args, o),
+    ...reuse,
+    '--shard',
+    `auto/${o.shards}`,
+    '--quiet',
+  ].map(shellQuote);
   return `${[
     ...directives(o, launch, `xbar-${command.replace(/ /g, '-')}`, `${l.logs}/shard-%a.out`, [
       `#SBATCH --array=1-${o.shards}`,
@@ -72,6 +97,21 @@ export function arrayScript(command: string, args: string[], o: SlurmOptions, la
     '# Written by xbar slurm; a resubmission gives --array=K,... on the command line (it overrides the line above).',
     'set -euo pipefail',
     `exec ${run.join(' ')} --out ${shellQuote(l.parts)}/"$SLURM_ARRAY_TASK_ID"`,
+  ].join('\n')}\n`;
+}
+
+/** The prepare job of a study in PREPARED: `xbar <command> <args> --prepare --out OUT/prepared`. */
+export function prepareScript(command: string, args: string[], o: SlurmOptions, launch: Launcher): string {
+  const l = layout(o.out);
+  const run = [launch.node, launch.xbar, ...command.split(' '), ...args, ...workersOf(args, o), PREPARED[command].prepare, '--quiet'];
+  return `${[
+    ...directives(o, launch, `xbar-${command.replace(/ /g, '-')}-prepare`, `${l.logs}/prepare.out`, [
+      `#SBATCH --cpus-per-task=${o.cpusPerTask}`,
+    ]),
+    `# The steps every shard of job.sbatch shares, computed once: xbar ${[command, ...args].map(shellQuote).join(' ')}`,
+    '# Written by xbar slurm; the array is submitted with --dependency=afterok:<this job>.',
+    'set -euo pipefail',
+    `exec ${[...run, '--out', l.prepared].map(shellQuote).join(' ')}`,
   ].join('\n')}\n`;
 }
 

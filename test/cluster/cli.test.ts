@@ -111,4 +111,23 @@ describe('xbar slurm (scripts)', () => {
       /sbatch not found on PATH: .*install-system-deps.sh slurm/,
     );
   }, 300_000);
+
+  it('correctnet: a prepare job computes the shared steps once, the array reuses them', () => {
+    const out = join(work, 'slurm-cn');
+    const cn = ['correctnet', '-m', 'mlp-paper', '--chips', '40', '--calibrate', '250', '--shards', '8', '--cpus-per-task', '2'];
+    const r = xbar(['slurm', ...cn, '--out', out]);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/sbatch --parsable \S+\/prepare.sbatch, then .*--dependency=afterok:/);
+    const prepare = readFileSync(join(out, 'prepare.sbatch'), 'utf8');
+    expect(prepare).not.toMatch(/--array/);
+    expect(prepare).toMatch(/ correctnet -m mlp-paper .*--workers 2 --prepare --quiet --out \S+\/prepared$/m);
+    const job = readFileSync(join(out, 'job.sbatch'), 'utf8');
+    expect(job).toMatch(/^#SBATCH --array=1-8$/m);
+    expect(job).toMatch(/ --workers 2 --reuse \S+\/prepared --shard auto\/8 --quiet --out \S+\/parts\/"\$SLURM_ARRAY_TASK_ID"$/m);
+    for (const own of ['--prepare', '--reuse']) {
+      const e = xbar(['slurm', ...cn, own, ...(own === '--reuse' ? ['x'] : []), '--out', join(work, 'slurm-cn2')]);
+      expect(e.code).not.toBe(0);
+      expect(e.err).toMatch(new RegExp(`sets ${own} of each shard itself`));
+    }
+  }, 300_000);
 });

@@ -21,3 +21,31 @@ export function comparable(dir: string) {
     .map((f) => [f, readFileSync(join(dir, f), 'utf8')]);
   return { json: JSON.stringify(json), chips: readFileSync(join(dir, 'chips.csv'), 'utf8'), summary, maps };
 }
+
+/**
+ * A correctnet results folder with what may differ between a merged sharded run and the unsharded
+ * one dropped: when it ran (createdAt), how long steps took (seconds, secondsPerChip, and the
+ * seconds in table.md) and where it went (the --out path in paths). Kept: every accuracy of every
+ * chip, the summaries, placements, costs, the table, and the networks' weight checksums.
+ */
+export function comparableCorrectnet(dir: string) {
+  const strip = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(strip);
+    if (v && typeof v === 'object')
+      return Object.fromEntries(
+        Object.entries(v)
+          .filter(([k]) => !['createdAt', 'seconds', 'secondsPerChip'].includes(k))
+          .map(([k, x]) => [k, strip(x)]),
+      );
+    return typeof v === 'string' ? v.replaceAll(dir, 'OUT') : v;
+  };
+  const table = readFileSync(join(dir, 'table.md'), 'utf8')
+    .replace(/[\d.]+ s of calibration per chip/g, 'S s of calibration per chip')
+    .replace(/^(\| rl \|.*\| )\d+ \|$/gm, '$1S |');
+  const weights = (rel: string) => JSON.parse(readFileSync(join(dir, rel, 'model.json'), 'utf8')).weightsSha256;
+  return {
+    results: strip(JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8'))),
+    table,
+    networks: ['plain', 'noise', 'lipschitz', 'lipschitz-comp', 'noise-comp'].map(weights),
+  };
+}

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,6 +7,7 @@ import { REINFORCE_DEFAULTS } from '../../src/mitigation/correctnet/placement.js
 import { type CorrectnetOptions, correctnetShard, prepareCorrectnet, runCorrectnet } from '../../src/study/correctnet-node.js';
 import { mergeRun } from '../../src/study/merge-node.js';
 import { xbar } from '../xbar-cli.js';
+import { comparableCorrectnet } from './compare.js';
 
 /**
  * correctnet's chip evaluations (the sweeps of every method and the per-chip calibrations) split
@@ -19,7 +20,7 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 // A small study with every kind of chip evaluation: 5 methods x 2 sigmas x 3 chips of sweeps (one
 // sigma without variation: one chip counted for all) and 2 calibrated columns x 3 chips.
-const o = {
+const o: Omit<CorrectnetOptions, 'out'> & { kernels: 'js' } = {
   model: 'mlp-paper',
   limitTrain: 1000,
   limitTest: 100,
@@ -57,30 +58,7 @@ const o = {
   calibrateBases: 'plain,lipschitz',
   calibrateLoss: 'ce',
   kernels: 'js',
-} as CorrectnetOptions;
-
-/** A results folder without what says when, how long and where: results.json and table.md. */
-function comparable(dir: string) {
-  const strip = (v: unknown): unknown => {
-    if (Array.isArray(v)) return v.map(strip);
-    if (v && typeof v === 'object')
-      return Object.fromEntries(
-        Object.entries(v)
-          .filter(([k]) => !['createdAt', 'seconds', 'secondsPerChip'].includes(k))
-          .map(([k, x]) => [k, strip(x)]),
-      );
-    return typeof v === 'string' ? v.replaceAll(dir, 'OUT') : v;
-  };
-  const table = readFileSync(join(dir, 'table.md'), 'utf8')
-    .replace(/[\d.]+ s of calibration per chip/g, 'S s of calibration per chip')
-    .replace(/^(\| rl \|.*\| )\d+ \|$/gm, '$1S |');
-  const weights = (rel: string) => JSON.parse(readFileSync(join(dir, rel, 'model.json'), 'utf8')).weightsSha256;
-  return {
-    results: strip(JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8'))),
-    table,
-    networks: ['plain', 'noise', 'lipschitz', 'lipschitz-comp', 'noise-comp'].map(weights),
-  };
-}
+};
 
 const whole = join(work, 'whole');
 const prepared = join(work, 'prepared');
@@ -110,7 +88,7 @@ describe('xbar merge (correctnet)', () => {
       expect(Math.max(...calibratedChips) - Math.min(...calibratedChips)).toBeLessThanOrEqual(1);
       const r = await mergeRun([join(work, `p${n}`)], join(work, `m${n}`));
       expect(r.correctnet?.methods.map((m) => m.method)).toContain('lipschitz+cal50');
-      expect(comparable(join(work, `m${n}`))).toEqual(comparable(whole));
+      expect(comparableCorrectnet(join(work, `m${n}`))).toEqual(comparableCorrectnet(whole));
     },
     300_000,
   );
@@ -135,8 +113,8 @@ describe('xbar merge (correctnet)', () => {
     for (const k of [1, 2]) expect(run('--shard', `${k}/2`, '--out', join(work, 'auto-parts', String(k)))).toMatch(/part written/);
     const m = xbar('merge', join(work, 'auto-parts'), '--out', join(work, 'auto-merged'), '--quiet');
     expect(m.code, m.err).toBe(0);
-    const merged = comparable(join(work, 'auto-merged'));
-    expect(merged).toEqual(comparable(join(work, 'auto-whole')));
+    const merged = comparableCorrectnet(join(work, 'auto-merged'));
+    expect(merged).toEqual(comparableCorrectnet(join(work, 'auto-whole')));
     // The plain network's sweep chose the target: it is a shared step, not a shard's.
     expect((merged.results as { headline: { targetRule: string } }).headline.targetRule).toMatch(/plain network/);
   }, 300_000);

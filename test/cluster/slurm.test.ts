@@ -4,13 +4,14 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeWith } from '../optional.js';
-import { comparable } from './compare.js';
+import { comparable, comparableCorrectnet } from './compare.js';
 
 /**
  * A real Slurm: scripts/slurm-local.sh starts a one-node cluster (munged, slurmctld, slurmd on
  * 127.0.0.1) on a port of its own, xbar slurm submits a 4-shard array of a simulate sweep and its
  * merge job, and the merged results must equal the single-process run's. A shard cancelled
  * mid-run leaves no part; submitting again runs that shard alone and gives the same results.
+ * correctnet runs as a prepare job, a 2-shard array after it and the merge.
  * The daemons this test started are stopped in afterAll, also when a test fails.
  */
 const repo = resolve(import.meta.dirname, '../..');
@@ -93,5 +94,25 @@ describeWith(['slurm'], 'xbar slurm on a one-node Slurm cluster', () => {
     expect(again.shards).toBe('2');
     await ended(again.merge);
     expect(comparable(join(out, 'results'))).toEqual(comparable(reference));
+  }, 600_000);
+
+  it('correctnet: a prepare job, two shards reusing its steps and the merge give the single-process results', async () => {
+    const cn = [
+      'correctnet',
+      ...['-m', 'mlp-paper', '--limit-train', '1000', '--limit-test', '100', '--plain-epochs', '1', '--finetune-epochs', '1'],
+      ...['--sigmas', '0,0.6', '--target-sigma', '0.6', '--chips', '3', '--budget', '0.5', '--ranks', '1', '--comp-epochs', '1'],
+      ...['--episodes', '8', '--search', 'rl', '--search-train', '100', '--search-chips', '1', '--val-images', '50'],
+      ...['--calibrate', '50', '--calibrate-chips', '3', '--calibrate-epochs', '1', '--kernels', 'js'],
+    ];
+    const one = xbar(...cn, '--workers', '1', '--out', join(work, 'cn-one'), '--quiet');
+    expect(one.code, one.err).toBe(0);
+    const out = join(work, 'cn');
+    const r = xbar('slurm', ...cn, '--shards', '2', '--out', out, '--submit');
+    expect(r.code, r.err).toBe(0);
+    const m = /submitted prepare job (\d+) .*array job (\d+) \(shards 1,2\) and merge job (\d+)/.exec(r.out);
+    if (!m) throw new Error(`xbar slurm printed no job ids: ${r.out}`);
+    await ended(m[3]);
+    expect(readFileSync(join(out, 'logs', 'merge.out'), 'utf8')).toMatch(/merged 2 shards of xbar correctnet/);
+    expect(comparableCorrectnet(join(out, 'results'))).toEqual(comparableCorrectnet(join(work, 'cn-one')));
   }, 600_000);
 });

@@ -1,7 +1,7 @@
 import { realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { layout } from '../cluster/slurm.js';
+import { coresFlag, layout } from '../cluster/slurm.js';
 import { checkCommand, slurmRun } from '../cluster/slurm-node.js';
 import { XbarError } from '../core/errors.js';
 import { makeProgress } from '../core/progress-node.js';
@@ -70,6 +70,16 @@ export function registerCluster(p: Command, makeProgram: () => Command): void {
       .requiredOption('-o, --out <dir>', 'write the merged results here (results.json, chips.csv, summary.csv, maps/)'),
   ).action(async (parts: string[], o: { out: string; json?: boolean; quiet?: boolean }) => {
     const r = await mergeRun(parts, o.out, makeProgress(Boolean(o.quiet || o.json)));
+    if (r.corrector) {
+      const c = r.corrector;
+      if (o.json)
+        console.log(JSON.stringify({ command: r.command, shards: r.shards, out: r.out, corrector: c.name, cost: c.cost }, null, 2));
+      else
+        console.log(
+          `trained corrector ${c.name} on ${c.result.trainChips} chips, ${c.result.samples} samples${c.valAccuracy !== null ? `; validation chips ${pct(c.valAccuracy)}` : ''}${c.summary ? `; held-out chips ${c.summary.heldOutChips}: uncorrected ${pct(c.summary.uncorrected.mean)}, corrected ${pct(c.summary.corrected.mean)}` : ''}\nmerged ${r.shards} shards of xbar ${r.command} into ${r.out}`,
+        );
+      return;
+    }
     if (r.correctnet) {
       const h = r.correctnet.headline;
       if (o.json) console.log(JSON.stringify({ command: r.command, shards: r.shards, out: r.out, headline: h }, null, 2));
@@ -117,7 +127,7 @@ export function registerCluster(p: Command, makeProgram: () => Command): void {
     .description(
       'run a command as a Slurm job array of shards and merge them: writes OUT/job.sbatch and OUT/merge.sbatch; --submit submits them (again: only the missing shards)',
     )
-    .argument('<command>', 'the command to shard: simulate, correct eval, correctnet')
+    .argument('<command>', 'the command to shard: simulate, correct train, correct eval, correctnet')
     .argument('[args...]', "the command's options (not --shard or --out: xbar slurm sets them)")
     .option('--shards <n>', 'number of shards (array tasks)', intOption(1, 100_000))
     .option('-o, --out <dir>', 'the run folder: scripts, logs/, parts/K, results/')
@@ -145,7 +155,9 @@ export function registerCluster(p: Command, makeProgram: () => Command): void {
         cpusPerTask: own['--cpus-per-task'] !== undefined ? intOption(1, 1024)(String(own['--cpus-per-task'])) : o.cpusPerTask,
       };
       checkCommand(command, rest, out);
-      await checkFlags(makeProgram, [...command.split(' '), ...rest, '--shard', `1/${shards}`, '--out', join(out, 'parts', '1')]);
+      // The words a task runs (its shard given as 1/N: auto/N needs the array's environment).
+      const task = [...command.split(' '), ...rest, ...coresFlag(command, rest, opts), '--shard', `1/${shards}`];
+      await checkFlags(makeProgram, [...task, '--out', join(out, 'parts', '1')]);
       const launch = { node: process.execPath, xbar: realpathSync(process.argv[1]), cwd: process.cwd() };
       const r = slurmRun(command, rest, opts, launch, Boolean(own['--submit'] ?? o.submit));
       const l = layout(r.out);

@@ -7,7 +7,7 @@ import { DEVICE_LIMITS, devicePresetNames } from '../device/config.js';
 import { CHIP_NORMS } from '../mitigation/corrector/data.js';
 import { describePopulation, SPATIAL_PATTERNS } from '../mitigation/population.js';
 import type { HeldOutSummary } from '../study/corrector.js';
-import { runCorrectEval, runCorrectStudy, runCorrectTrain } from '../study/corrector-node.js';
+import { runCorrectEval, runCorrectStudy, runCorrectTrain, runCorrectTrainShard } from '../study/corrector-node.js';
 import { choiceOption, common, DATA_DIR_HELP, floatOption, intOption, kernelsFrom, mappingOptions, pct, shardOption } from './options.js';
 
 const chipOptions = (c: Command): Command =>
@@ -80,9 +80,21 @@ export function registerCorrect(p: Command): void {
           .default('calib'),
       )
       .option('--val-fraction <x>', 'share of training chips kept for validation', floatOption(0, 1, { maxExclusive: true }), 0.1)
-      .option('-o, --out <dir>', 'save the corrector (corrector.json, model.json, weights.bin) and results.json here'),
+      .option('-o, --out <dir>', 'save the corrector (corrector.json, model.json, weights.bin) and results.json here')
+      .option(
+        '--shard <K/N|auto>',
+        "generate only shard K of N of the training chips' voltages and write them as a part to --out; xbar merge joins the parts and trains; auto, auto/N: from a Slurm array task or Kubernetes Indexed Job (docs/cluster.md)",
+        shardOption,
+      ),
   ).action((o) => {
-    const r = runCorrectTrain(o, kernelsFrom(o), makeProgress(Boolean(o.quiet || o.json)));
+    const progress = makeProgress(Boolean(o.quiet || o.json));
+    if (o.shard) {
+      const p = runCorrectTrainShard(o, kernelsFrom(o), progress);
+      const text = `shard ${p.shard.k}/${p.shard.n}: training chips ${p.block.first}..${p.block.first + p.block.count - 1}, ${p.samples} samples, part written to ${o.out} (xbar merge joins the parts and trains)`;
+      console.log(o.json ? JSON.stringify({ shard: p.shard, chips: p.block, samples: p.samples, out: o.out }, null, 2) : text);
+      return;
+    }
+    const r = runCorrectTrain(o, kernelsFrom(o), progress);
     if (o.json) {
       const { chips: _c, ...held } = (r.result.heldOut ?? { chips: [] }) as Record<string, unknown>;
       console.log(JSON.stringify({ ...r.result, heldOut: r.result.heldOut ? held : null }, null, 2));

@@ -8,7 +8,7 @@ import { XbarError } from '../core/errors.js';
  */
 
 /** The commands that take --shard (their parts xbar merge assembles). */
-export const SHARDABLE = ['simulate', 'correct eval', 'correctnet'] as const;
+export const SHARDABLE = ['simulate', 'correct train', 'correct eval', 'correctnet'] as const;
 
 /**
  * Studies whose shards share steps that are computed once, before them, by a prepare job the
@@ -68,7 +68,15 @@ export const layout = (out: string) => ({
   results: `${out}/results`,
 });
 
-const workersOf = (args: string[], o: SlurmOptions) => (args.includes('--workers') ? [] : ['--workers', String(o.cpusPerTask)]);
+/**
+ * How a command uses the task's cores (--cpus-per-task): worker threads for the chips (simulate,
+ * correctnet) or the native kernels' threads (the corrector's commands); nothing when the command
+ * line sets it already.
+ */
+export function coresFlag(command: string, args: string[], o: Pick<SlurmOptions, 'cpusPerTask'>): string[] {
+  const flag = command === 'simulate' || command === 'correctnet' ? '--workers' : '--threads';
+  return args.includes(flag) || args.some((a) => a.startsWith(`${flag}=`)) ? [] : [flag, String(o.cpusPerTask)];
+}
 
 /**
  * The job array: task K runs `xbar <command> <args> --shard auto/N --out OUT/parts/K` (with
@@ -82,7 +90,7 @@ export function arrayScript(command: string, args: string[], o: SlurmOptions, la
     launch.xbar,
     ...command.split(' '),
     ...args,
-    ...workersOf(args, o),
+    ...coresFlag(command, args, o),
     ...reuse,
     '--shard',
     `auto/${o.shards}`,
@@ -103,7 +111,15 @@ export function arrayScript(command: string, args: string[], o: SlurmOptions, la
 /** The prepare job of a study in PREPARED: `xbar <command> <args> --prepare --out OUT/prepared`. */
 export function prepareScript(command: string, args: string[], o: SlurmOptions, launch: Launcher): string {
   const l = layout(o.out);
-  const run = [launch.node, launch.xbar, ...command.split(' '), ...args, ...workersOf(args, o), PREPARED[command].prepare, '--quiet'];
+  const run = [
+    launch.node,
+    launch.xbar,
+    ...command.split(' '),
+    ...args,
+    ...coresFlag(command, args, o),
+    PREPARED[command].prepare,
+    '--quiet',
+  ];
   return `${[
     ...directives(o, launch, `xbar-${command.replace(/ /g, '-')}-prepare`, `${l.logs}/prepare.out`, [
       `#SBATCH --cpus-per-task=${o.cpusPerTask}`,

@@ -2,10 +2,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { checksum, makePart, PART_FILE, studyConfig as runConfig } from '../cluster/part.js';
 import type { PartIn } from '../cluster/parts-node.js';
-import { itemBlock } from '../cluster/shard.js';
+import { itemBlock, type Shard } from '../cluster/shard.js';
 import { XbarError } from '../core/errors.js';
 import { writeFileAtomic } from '../core/fs-node.js';
 import type { Kernels } from '../core/kernels.js';
+import { loadKernels } from '../core/kernels-node.js';
 import { checkFits, type MemoryPart } from '../core/memory.js';
 import { availableMemory } from '../core/memory-node.js';
 import type { Progress } from '../core/progress.js';
@@ -15,8 +16,9 @@ import { loadDataset } from '../data/node.js';
 import { type DeviceInput, resolveDevice } from '../device/config.js';
 import { loadFaultSpec } from '../faults/node.js';
 import type { HeldOutChip } from '../mitigation/corrector/data.js';
-import { makeProbes, type ProbeConfig } from '../mitigation/corrector/data.js';
+import { makeProbes, type ProbeConfig, type Probes } from '../mitigation/corrector/data.js';
 import { correctEvalMeta, loadCorrector, saveCorrector } from '../mitigation/corrector/io-node.js';
+import { joinVoltageBlocks, packVoltageBlock, voltageBlockSchema } from '../mitigation/corrector/voltage-block.js';
 import { type Population, type PopulationInput, populationFromFlags } from '../mitigation/population.js';
 import { foldBatchNorm } from '../nn/fold.js';
 import { loadMappedModel } from '../nn/io-node.js';
@@ -40,6 +42,8 @@ import {
   studyConfig,
   summarizeHeldOut,
   trainCorrectorStudy,
+  trainingProbes,
+  trainingSet,
 } from './corrector.js';
 import { checkCompatible, circuitFrom } from './inputs.js';
 import { deviceFrom } from './inputs-node.js';
@@ -91,16 +95,101 @@ function setup(
   return s;
 }
 
-/** Trains a corrector into the run folder --out (checked before any work, replaced whole at the end). */
-export function runCorrectTrain(o: CorrectTrainOptions, kernels: Kernels, progress: Progress) {
+/** The voltages of a correct train shard's chips, beside its part.json. */
+const VOLTAGES = 'voltages.bin';
+
+/**
+ * A correct train run in the run folder --out (checked before any work, replaced whole at the
+ * end): `work` gets the staging folder, the setup, population and probe images.
+ */
+function inTrainRun<T>(
+  o: CorrectTrainOptions,
+  kernels: Kernels,
+  /** Training chips whose voltages the run keeps (for the memory check). */
+  chips: number,
+  work: (dir: string, s: CorrectorSetup, pop: Population, probes: Probes) => T,
+): T {
   if (!o.out) throw new XbarError('--out is required: the folder to save the corrector in');
   const inputs = [o.model, o.population, o.dataDir];
   return inRunFolderSync({ out: o.out, command: 'correct train', key: o, inputs }, (run) => {
-    const dir = (run as RunFolder).dir;
     parseWidths(o.hidden, '--hidden');
     checkProbeCounts([o.norm], o);
     const pop = populationFromFlags(readPopulationFile(o.population), o);
-    const r = trainCorrectorStudy(o, setup(o, pop, kernels, o.trainChips * o.imagesPerChip), pop, kernels, progress);
+    const s = setup(o, pop, kernels, chips * o.imagesPerChip);
+    return work((run as RunFolder).dir, s, pop, trainingProbes(o, s));
+  });
+}
+
+/** Trains a corrector into the run folder --out: corrector.json, the network, results.json. */
+export function runCorrectTrain(o: CorrectTrainOptions, kernels: Kernels, progress: Progress) {
+  return inTrainRun(o, kernels, o.trainChips, (dir, s, pop, probes) => {
+    // The command the files record: the options that change a result, and --out (as a merge records it).
+    const r = trainCorrectorStudy(o, s, pop, kernels, progress, { probes, command: { ...runConfig(o), out: o.out } });
+    saveCorrector(dir, r.corrector, r.meta);
+    writeFileAtomic(join(dir, 'results.json'), `${JSON.stringify(r.result, null, 2)}\n`);
+    return r;
+  });
+}
+
+/**
+ * `correct train --shard K/N`: only the voltages of its block of the training chips, written as a
+ * part (part.json and voltages.bin) into --out, for xbar merge to train on.
+ */
+export function runCorrectTrainShard(o: CorrectTrainOptions & { shard: Shard }, kernels: Kernels, progress: Progress) {
+  const block = itemBlock(o.trainChips, o.shard);
+  return inTrainRun(o, kernels, block.count, (dir, s, pop, probes) => {
+    const { block: data, bytes } = packVoltageBlock(trainingSet(o, s, pop, probes, progress, block));
+    writeFileAtomic(join(dir, VOLTAGES), bytes);
+    const header = {
+      command: 'correct train',
+      config: runConfig(o),
+      inputs: trainInputs(s),
+      seed: o.seed,
+      shard: o.shard,
+      items: { ...block, total: o.trainChips },
+    };
+    writeFileAtomic(join(dir, PART_FILE), `${JSON.stringify(makePart(header, data))}\n`);
+    return { shard: o.shard, block, samples: block.count * o.imagesPerChip };
+  });
+}
+
+/** What a correct train shard read: the model's weights and the images its chips saw. */
+const trainInputs = (s: CorrectorSetup) => ({
+  model: s.modelSha,
+  data: checksum(s.dataset.train.x, s.dataset.train.y, s.dataset.test.x, s.dataset.test.y),
+});
+
+/**
+ * xbar merge of correct train's parts (checked by loadParts: shards 1..N of one run): their chips'
+ * voltages put together in chip order (joinVoltageBlocks: bit for bit the set one process
+ * generates), then the same training, held-out test and files as the unsharded run.
+ */
+export function mergeCorrectTrainParts(parts: PartIn[], out: string, progress: Progress) {
+  const config = parts[0].part.config;
+  const o = { ...config, out } as unknown as CorrectTrainOptions;
+  const kernels = loadKernels({ prefer: config.kernels as 'native' | 'js' | undefined });
+  const pop = populationFromFlags(readPopulationFile(o.population), o);
+  const s = setup(o, pop, kernels, o.trainChips * o.imagesPerChip);
+  const here = trainInputs(s);
+  for (const [k, sum] of Object.entries(here))
+    if (parts[0].part.inputs[k] !== sum)
+      throw new XbarError(
+        `${parts[0].dir} was made from another ${k} than ${k === 'model' ? o.model : 'the data'} holds now: run the shards again`,
+      );
+  const probes = trainingProbes(o, s);
+  const blocks = parts.map(({ dir, part }) => {
+    const r = voltageBlockSchema.safeParse(part.data);
+    if (!r.success) throw new XbarError(`${dir}: part.json's correct train data is damaged: run the shard again`);
+    return { where: dir, block: r.data, bytes: new Uint8Array(readFileSync(join(dir, VOLTAGES))) };
+  });
+  const set = joinVoltageBlocks(blocks, s.env.layout, s.env.classes, probes);
+  set.chips.forEach((c, i) => {
+    if (c.chip !== i) throw new XbarError(`the parts hold chip ${c.chip} where training chip ${i} belongs: run the shards again`);
+  });
+  const key = { merge: config, inputs: parts[0].part.inputs };
+  return inRunFolderSync({ out, command: 'correct train', key, inputs: parts.map((p) => p.dir) }, (run) => {
+    const dir = (run as RunFolder).dir;
+    const r = trainCorrectorStudy(o, s, pop, kernels, progress, { probes, set, command: { ...config, out } });
     saveCorrector(dir, r.corrector, r.meta);
     writeFileAtomic(join(dir, 'results.json'), `${JSON.stringify(r.result, null, 2)}\n`);
     return r;

@@ -29,6 +29,7 @@ import {
   makeProbes,
   type ProbeConfig,
   type Probes,
+  type VoltageSet,
 } from '../mitigation/corrector/data.js';
 import { costOf, runStudy, type StudyConfig, studyMarkdown } from '../mitigation/corrector/study.js';
 import { layerSets, type Population, type PopulationFlags } from '../mitigation/population.js';
@@ -292,9 +293,39 @@ function correctorCost(s: CorrectorSetup, c: Corrector, kernels: Kernels) {
   );
 }
 
+/** The probe images of a training run (its per-chip normalisation reads every chip on them). */
+export const trainingProbes = (o: CorrectTrainOptions, s: CorrectorSetup) => makeProbes(s.env, s.dataset.train, o.seed, probeConfig(o));
+
+/**
+ * The voltages of training chips `block` (default 0..trainChips-1; a shard's block of them: chip i
+ * is the same chip in any block, drawn from (seed, i)).
+ */
+export function trainingSet(
+  o: CorrectTrainOptions,
+  s: CorrectorSetup,
+  pop: Population,
+  probes: Probes,
+  progress: Progress = silentProgress,
+  block: ItemRange = { first: 0, count: o.trainChips },
+): VoltageSet {
+  progress.start(block.count, 'training chips');
+  const set = generateVoltageSet(
+    s.env,
+    pop,
+    probes,
+    s.dataset.train,
+    { seed: o.seed, firstChip: block.first, chips: block.count, imagesPerChip: o.imagesPerChip },
+    (r, done) => progress.update(done, `chip ${r.chip} ${r.type} ${r.kind}: ${(100 * r.uncorrected).toFixed(1)}%`),
+  );
+  progress.stop();
+  return set;
+}
+
 /**
  * Trains a corrector on the voltages of chips 0..trainChips-1 and tests it on the next evalChips
- * chips: the corrector, the metadata it is saved with, and the results file's content.
+ * chips: the corrector, the metadata it is saved with, and the results file's content. `given`:
+ * the training set already generated (xbar merge of a sharded correct train) and the command the
+ * files record (default: the options).
  */
 export function trainCorrectorStudy(
   o: CorrectTrainOptions,
@@ -302,19 +333,12 @@ export function trainCorrectorStudy(
   pop: Population,
   kernels: Kernels,
   progress: Progress = silentProgress,
+  given: { probes?: Probes; set?: VoltageSet; command?: object } = {},
 ) {
   const hidden = parseWidths(o.hidden, '--hidden');
-  const probes = makeProbes(s.env, s.dataset.train, o.seed, probeConfig(o));
-  progress.start(o.trainChips, 'training chips');
-  const set = generateVoltageSet(
-    s.env,
-    pop,
-    probes,
-    s.dataset.train,
-    { seed: o.seed, firstChip: 0, chips: o.trainChips, imagesPerChip: o.imagesPerChip },
-    (r, done) => progress.update(done, `chip ${r.chip} ${r.type} ${r.kind}: ${(100 * r.uncorrected).toFixed(1)}%`),
-  );
-  progress.stop();
+  const probes = given.probes ?? trainingProbes(o, s);
+  const set = given.set ?? trainingSet(o, s, pop, probes, progress);
+  const command = given.command ?? o;
   const shape = { hidden, norm: o.norm, calibImages: o.norm === 'calib' ? o.calibImages : 0 };
   const t0 = performance.now();
   const t = trainCorrector(set, shape, trainingConfig(o, o.valFraction), kernels, undefined, {
@@ -349,13 +373,13 @@ export function trainCorrectorStudy(
     mainNetwork: main,
     cost,
     trainingChips: set.chips.map((c) => ({ chip: c.chip, type: c.type, kind: c.kind, faults: c.faults, uncorrected: c.uncorrected })),
-    command: { ...o },
+    command: { ...command },
   };
   let heldOut: HeldOutChip[] = [];
   if (o.evalChips > 0) heldOut = heldOutRun(s, pop, probes, t.corrector, o.seed, o.trainChips, o.evalChips, kernels, progress);
   const summary = heldOut.length ? summarizeHeldOut(heldOut) : null;
   const result = {
-    ...resultHeader('train', o),
+    ...resultHeader('train', command),
     model: o.model,
     dataset: s.dataset.name,
     softwareAccuracy: s.software,

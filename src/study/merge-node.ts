@@ -7,7 +7,7 @@ import { makeProgress } from '../core/progress-node.js';
 import { listFiles } from '../core/run-manifest.js';
 import { mergeCorrectnetParts } from './correctnet-node.js';
 import type { HeldOutSummary } from './corrector.js';
-import { mergeCorrectEvalParts } from './corrector-node.js';
+import { mergeCorrectEvalParts, mergeCorrectTrainParts } from './corrector-node.js';
 import { inRunFolderSync, type RunFolder } from './run-folder.js';
 import { simulateFiles } from './simulate.js';
 import { mergeSimulateParts, type SweepRow } from './simulate-part.js';
@@ -20,6 +20,8 @@ export interface MergeResult {
   rows: SweepRow[];
   /** The merged held-out summary (correct eval). */
   heldOut?: HeldOutSummary;
+  /** The corrector trained on the merged training chips (correct train): what the unsharded run returns. */
+  corrector?: ReturnType<typeof mergeCorrectTrainParts>;
   /** The merged study (correctnet): what the unsharded run returns. */
   correctnet?: Awaited<ReturnType<typeof mergeCorrectnetParts>>;
 }
@@ -37,6 +39,8 @@ export async function mergeRun(args: string[], out: string, progress: Progress =
       return { command, shards: parts.length, out, rows: mergeSimulate(parts, out) };
     case 'correct eval':
       return { command, shards: parts.length, out, rows: [], heldOut: mergeCorrectEvalParts(parts, out) };
+    case 'correct train':
+      return { command, shards: parts.length, out, rows: [], corrector: mergeCorrectTrainParts(parts, out, progress) };
     case 'correctnet':
       return { command, shards: parts.length, out, rows: [], correctnet: await mergeCorrectnetParts(parts, out, progress) };
     default:

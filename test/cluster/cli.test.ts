@@ -112,6 +112,18 @@ describe('xbar slurm (scripts)', () => {
     );
   }, 300_000);
 
+  it("the corrector's commands get the task's cores as kernel threads (they take no --workers)", () => {
+    for (const cmd of ['train', 'eval']) {
+      const out = join(work, `slurm-correct-${cmd}`);
+      const args = cmd === 'train' ? ['-m', model, '--train-chips', '20'] : ['--corrector', model, '--chips', '20'];
+      const r = xbar(['slurm', 'correct', cmd, ...args, '--shards', '2', '--cpus-per-task', '2', '--out', out]);
+      expect(r.code, r.err).toBe(0);
+      expect(readFileSync(join(out, 'job.sbatch'), 'utf8')).toMatch(
+        new RegExp(` correct ${cmd} .* --threads 2 --shard auto/2 --quiet --out \\S+/parts/"\\$SLURM_ARRAY_TASK_ID"$`, 'm'),
+      );
+    }
+  }, 300_000);
+
   it('correctnet: a prepare job computes the shared steps once, the array reuses them', () => {
     const out = join(work, 'slurm-cn');
     const cn = ['correctnet', '-m', 'mlp-paper', '--chips', '40', '--calibrate', '250', '--shards', '8', '--cpus-per-task', '2'];

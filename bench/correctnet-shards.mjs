@@ -39,7 +39,8 @@ const args = [
   'correctnet',
   '-m',
   model,
-  ...(small ? ['--plain-epochs', '10'] : []),
+  // The small network's modules need a larger budget share (as in the tests).
+  ...(small ? ['--plain-epochs', '10', '--budget', '0.5', '--ranks', '1'] : []),
   ...['--finetune-epochs', '1', '--comp-epochs', '1', '--episodes', '16', '--search', 'rl', '--search-chips', '2'],
   ...['--sigmas', '0.3,0.6,1', '--target-sigma', '0.6', '--chips', option('--chips', '40'), '--read-noise', '0.02'],
   ...['--calibrate', small ? '1000' : '5000', '--calibrate-chips', option('--calibrate-chips', '16'), '--calibrate-epochs', '5'],

@@ -493,10 +493,7 @@ async function correctnetIn(run: RunFolder, o: CorrectnetOptions, kernels: Kerne
           work,
         )
       : null;
-  if (merged)
-    progress.log(
-      `merging ${mode.kind === 'merge' ? mode.parts.length : 0} shards; the shared steps from ${mode.kind === 'merge' ? mode.parts[0].dir : ''}`,
-    );
+  if (mode.kind === 'merge') progress.log(`merging ${mode.parts.length} shards; the shared steps from ${mode.parts[0].dir}`);
 
   // 1. The plain network: a saved model folder, or trained here from a preset / spec.
   const fromDir = existsSync(join(o.model, 'model.json'));

@@ -13,7 +13,7 @@ import { ageChip, type ReadAt } from './age.js';
 import { type Chip, chipBase, hasFaults, programChip } from './chip.js';
 import { adcHasStaticErrors } from './converters.js';
 import type { CrossbarPlan } from './plan.js';
-import { layerInput, productOnChip, type SharedInput, scratchBuffer, sharedInput, simulateBatch } from './simulate.js';
+import { productOnChip, scratchBuffer, sharedInput, simulateBatch } from './simulate.js';
 import { type Summary, summarize } from './stats.js';
 
 export interface MonteCarloConfig {
@@ -118,19 +118,11 @@ export function runMonteCarlo(
       const x = test.x.subarray(s * inSize, (s + n) * inSize);
       // Shared prefix: identical on every chip, so chip 0 stands for all.
       const h = simulateBatch(model, plan, chips[0].layers, dev, x, n, { kernels, rng: null, until: startLayer });
-      // The first varying layer sees the same input on every chip: unroll it (im2col, DAC) once.
-      let shared: SharedInput | null = null;
-      if (startLayer < model.layers.length) {
-        const layer = model.layers[startLayer];
-        const lp = plan.layers[firstVarying];
-        shared = sharedInput(
-          layerInput(layer instanceof Conv2d ? layer.im2col(h.data, n, kernels) : h.data, lp, plan),
-          lp,
-          plan,
-          kernels,
-          idealW,
-        );
-      }
+      // The first varying layer sees the same input on every chip: prepare it (im2col, DAC) once.
+      const shared =
+        startLayer < model.layers.length
+          ? sharedInput(model.layers[startLayer], h.data, n, plan.layers[firstVarying], plan, kernels, idealW)
+          : null;
       const lpFirst = plan.layers[firstVarying];
       views.forEach((view, v) => {
         view.forEach((chip, k) => {

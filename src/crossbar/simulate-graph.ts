@@ -1,13 +1,12 @@
 import type { Device } from '../device/config.js';
-import { Conv2d } from '../nn/conv.js';
-import { gather, type NodeValues, runNodes, slot } from '../nn/graph.js';
+import { Activation, apply } from '../nn/activation.js';
+import { type Graph, gather, type NodeValues, runNodes, slot } from '../nn/graph.js';
 import type { Context } from '../nn/layer.js';
+import { Add } from '../nn/merge.js';
 import type { Model } from '../nn/model.js';
 import type { LayerChip } from './chip.js';
 import type { CrossbarPlan } from './plan.js';
-import { type Activations, crossbarLayer, neuron, type SimOptions, scratchBuffer } from './simulate.js';
-
-const NO_ROWS = new Float32Array(0);
+import { type Activations, type SimOptions, scratchBuffer, weightedOnChip } from './simulate.js';
 
 /**
  * simulateBatch for a graph model: the nodes in order, each weighted node on its arrays (its
@@ -41,26 +40,64 @@ export function simulateGraphBatch(
   const first = opts.from?.layer ?? 0;
   const end = opts.until ?? n;
   const planAt = new Map(plan.layers.map((lp, li) => [lp.layerIndex, li]));
+  // Activations computed with the node before them: by a weighted node's neuron, or with the
+  // residual addition they alone read (one pass over the sum instead of two arrays).
   const fused = new Set(plan.layers.filter((lp) => lp.outputNode !== lp.layerIndex).map((lp) => lp.outputNode));
+  const addThen = addActivations(model, graph, fused);
+  const withAdd = new Set<number>();
   runNodes(model.layers, graph, values, ctx, first, end, (i) => {
-    if (fused.has(i)) return true; // computed by its layer's neuron
+    if (fused.has(i) || withAdd.has(i)) return true;
+    const act = addThen.get(i);
+    if (act !== undefined && act < end) {
+      // The periphery's addition and activation in one buffer, reused chip after chip when the
+      // pass has scratch (its outputs are read before the next chip's pass).
+      const ins = gather(graph, values, i);
+      const size = ins[0].data.length;
+      const y = opts.scratch ? scratchBuffer(opts.scratch, plan.layers.length + i, size) : new Float32Array(size);
+      addActivated(ins, model.layers[act] as Activation, y, opts);
+      values[act] = { data: y, shape: ins[0].shape.slice() };
+      withAdd.add(act);
+      return true;
+    }
     const li = planAt.get(i);
     if (li === undefined) return false;
     const lp = plan.layers[li];
     const layer = model.layers[i];
     const pre = i === first ? opts.from?.product : undefined;
-    // With the product given, the unrolled input is only needed for read noise.
-    const needRows = !pre || (dev.readNoise > 0 && opts.rng);
-    const h = needRows ? gather(graph, values, i)[0] : null;
-    const rows = !h ? NO_ROWS : layer instanceof Conv2d ? layer.im2col(h.data, batch, opts.kernels) : h.data;
-    const R = pre ? pre.length / lp.nOut : rows.length / lp.nIn;
-    const out = opts.scratch && !pre ? scratchBuffer(opts.scratch, li, R * lp.nOut) : undefined;
-    const y = neuron(crossbarLayer(rows, R, lp, chip[li], dev, plan, opts.kernels, opts.rng, pre, out), lp, opts.kernels);
-    values[lp.outputNode] = { data: y, shape: [batch, ...layer.outShape] };
+    // With the product given, the input is only read for read noise.
+    const h = !pre || (dev.readNoise > 0 && opts.rng) ? gather(graph, values, i)[0].data : new Float32Array(0);
+    values[lp.outputNode] = {
+      data: weightedOnChip(layer, h, batch, li, lp, chip[li], dev, plan, opts, pre),
+      shape: [batch, ...layer.outShape],
+    };
     return true;
   });
   if (end >= n) return values[n - 1] as Activations;
   const h = values[slot(graph, graph.inputs[end][0])];
   if (!h) throw new Error(`simulateGraphBatch: the input of node ${graph.names[end]} was not computed`);
   return { data: h.data, shape: h.shape, values };
+}
+
+/** Add nodes whose only reader is an activation (a residual block's closing ReLU), to that activation's node. */
+function addActivations(model: Model, graph: Graph, fused: Set<number>): Map<number, number> {
+  const out = new Map<number, number>();
+  model.layers.forEach((layer, i) => {
+    const readers = graph.consumers[i];
+    if (!(layer instanceof Add) || readers.length !== 1 || fused.has(i)) return;
+    const j = readers[0];
+    if (model.layers[j] instanceof Activation && graph.inputs[j].length === 1) out.set(i, j);
+  });
+  return out;
+}
+
+/** y = act(sum of the inputs), summed in Add.merge's order so that the result is the same bits. */
+function addActivated(ins: { data: Float32Array }[], act: Activation, y: Float32Array, opts: SimOptions): void {
+  y.set(ins[0].data);
+  for (let k = 1; k < ins.length; k++) {
+    const v = ins[k].data;
+    for (let i = 0; i < v.length; i++) y[i] += v[i];
+  }
+  // ReLU as the neuron applies it (kernels.clamp, max(v, 0)); any other as in software.
+  if (act.fn === 'relu') opts.kernels.clamp(y, 0, Number.POSITIVE_INFINITY);
+  else apply(act.fn, act.cap, y, y, act.alpha);
 }

@@ -4,7 +4,7 @@ import type { Device } from '../device/config.js';
 import { Activation, apply } from '../nn/activation.js';
 import { Conv2d } from '../nn/conv.js';
 import type { NodeValues } from '../nn/graph.js';
-import type { Context } from '../nn/layer.js';
+import type { Context, Layer } from '../nn/layer.js';
 import type { Model } from '../nn/model.js';
 import { fillRows, type Tensor } from '../nn/tensor.js';
 import type { LayerChip } from './chip.js';
@@ -34,9 +34,63 @@ export function crossbarLayer(
   const noisy = dev.readNoise > 0 && rng;
   // With the product given, the input is only needed for read noise.
   const xin = pre && !noisy ? x : layerInput(x, lp, plan);
-  const y = pre ?? productOnChip({ xin, R }, lp, lc, plan, kernels, out, rng);
-  if (noisy) addReadNoise(y, xin, R, lp, lc, dev, plan, kernels, rng);
+  const y = pre ?? productOnChip(rowsInput(xin, lp, plan, null, false), lp, lc, plan, kernels, out, rng);
+  if (noisy) {
+    const v = new Float32Array(R * lp.nOut);
+    const nv = noiseVariance(lc, lp, dev, plan);
+    fillRows(v, nv.subarray(lp.nIn * lp.nOut), R);
+    kernels.sgemm(false, false, R, lp.nOut, lp.nIn, 1, squared(xin), lp.nIn, nv, lp.nOut, 1, v, lp.nOut);
+    addReadNoise(y, v, dev.readNoise, rng);
+  }
   return y;
+}
+
+const NO_ROWS = new Float32Array(0);
+
+/**
+ * Whether a convolution's product on the chip runs straight from its input images (the conv2d
+ * kernel, no unrolled rows): the circuit then treats every input as it is, with no DAC to round it
+ * and no ADC that needs each row tile's partial sums.
+ */
+export function convDirect(plan: CrossbarPlan): boolean {
+  return plan.circuit.dacBits === 0 && plan.circuit.adcBits === 0;
+}
+
+/**
+ * One weighted node on its arrays: the product on the chip (or `pre`, that product already
+ * computed for this chip), read noise, then the neuron. `x` is the node's input activations
+ * (images for a convolution), `li` its index in plan.layers. A convolution runs straight from its
+ * images when convDirect says so, and is unrolled (im2col) otherwise.
+ */
+export function weightedOnChip(
+  layer: Layer,
+  x: Float32Array,
+  batch: number,
+  li: number,
+  lp: LayerPlan,
+  lc: LayerChip,
+  dev: Device,
+  plan: CrossbarPlan,
+  opts: SimOptions,
+  pre?: Float32Array,
+): Float32Array {
+  const { kernels, rng } = opts;
+  const conv = layer instanceof Conv2d ? layer : null;
+  const R = conv ? batch * conv.geom.oh * conv.geom.ow : batch;
+  const out = opts.scratch && !pre ? scratchBuffer(opts.scratch, li, R * lp.nOut) : undefined;
+  const noisy = dev.readNoise > 0 && rng;
+  if (!conv || !convDirect(plan)) {
+    // With the product given, the unrolled input is only needed for read noise.
+    const rows = pre && !noisy ? NO_ROWS : conv ? conv.im2col(x, batch, kernels) : x;
+    return neuron(crossbarLayer(rows, R, lp, lc, dev, plan, kernels, rng, pre, out), lp, kernels);
+  }
+  const { nIn, nOut } = lp;
+  const y = pre ?? conv.product(x, batch, kernels, lc.wEff, lc.wEff.subarray(nIn * nOut), out ?? new Float32Array(R * nOut));
+  if (noisy) {
+    const nv = noiseVariance(lc, lp, dev, plan);
+    addReadNoise(y, conv.product(squared(x), batch, kernels, nv, nv.subarray(nIn * nOut), new Float32Array(R * nOut)), dev.readNoise, rng);
+  }
+  return neuron(y, lp, kernels);
 }
 
 /** The layer's input as the word lines see it: through the DAC when it has one. */
@@ -44,14 +98,23 @@ export function layerInput(x: Float32Array, lp: LayerPlan, plan: CrossbarPlan): 
   return plan.circuit.dacBits > 0 ? dac(x, lp.xMax, plan.circuit.dacBits, lp.signedInput, plan.circuit.dacInl) : x;
 }
 
-/** What the chips of a Monte Carlo chunk share at their first varying layer, for one image batch. */
+/**
+ * What the chips of a Monte Carlo chunk share at their first varying layer, for one image batch:
+ * its input, as images (a convolution that runs straight from them, convDirect) or as unrolled
+ * rows after the DAC, and what is derived from it once for all chips. Build it with sharedInput.
+ */
 export interface SharedInput {
-  /** The unrolled input rows after the DAC (layerInput), [R, nIn]. */
-  xin: Float32Array;
+  /** Rows of the layer's product: images, or images x output pixels. */
   R: number;
-  /** The fault-free product, for chips with the stuck-cell shortcut (LayerChip.sparse). */
+  /** A convolution's input images, when its product runs from them. */
+  conv?: { layer: Conv2d; x: Float32Array; batch: number };
+  /** The unrolled input rows after the DAC (layerInput), [R, nIn]; for `conv`, unrolled on first use (sharedRows). */
+  xin?: Float32Array;
+  /** The fault-free chip's weights, for chips with the stuck-cell shortcut (LayerChip.sparse). */
+  idealW: Float32Array | null;
+  /** The fault-free product, computed on the first chip with the shortcut (sharedClean). */
   clean?: Float32Array;
-  /** xin's nonzeros, when sparse enough that a sparse product beats the GEMM (sharedInput). */
+  /** xin's nonzeros, when sparse enough that a sparse product beats the GEMM. */
   csr?: Csr;
 }
 
@@ -59,27 +122,55 @@ export interface SharedInput {
 const SPARSE_MAX_DENSITY = 0.4;
 const SPARSE_MIN_OUT = 32;
 
-/** Prepares the input rows xin (after layerInput) of one layer for productOnChip on many chips. */
+/**
+ * Prepares one layer's input x (its activations: images for a convolution) for productOnChip on
+ * many chips. `idealW` (the fault-free chip's weights) enables the stuck-cell shortcut.
+ */
 export function sharedInput(
-  xin: Float32Array,
+  layer: Layer,
+  x: Float32Array,
+  batch: number,
   lp: LayerPlan,
   plan: CrossbarPlan,
   kernels: Kernels,
   idealW: Float32Array | null,
 ): SharedInput {
+  if (layer instanceof Conv2d && convDirect(plan)) return { R: batch * layer.geom.oh * layer.geom.ow, conv: { layer, x, batch }, idealW };
+  // A copy of the unrolled rows: the layer's im2col buffer is reused by its next call.
+  const rows = layer instanceof Conv2d ? layer.im2col(x, batch, kernels).slice() : x;
+  return rowsInput(layerInput(rows, lp, plan), lp, plan, idealW, true);
+}
+
+/** SharedInput of rows already unrolled and through the DAC; `sparse`: look for a CSR worth using (one pass over xin). */
+function rowsInput(xin: Float32Array, lp: LayerPlan, plan: CrossbarPlan, idealW: Float32Array | null, sparse: boolean): SharedInput {
   const R = xin.length / lp.nIn;
-  const clean = idealW ? cleanProduct(xin, R, lp, idealW, kernels) : undefined;
   const adc = plan.circuit.adcBits > 0 && lp.rowTiles.length > 0;
-  if (adc || lp.nOut < SPARSE_MIN_OUT) return { xin, R, clean };
-  return { xin, R, clean, csr: toCsr(xin, R, lp.nIn, SPARSE_MAX_DENSITY) ?? undefined };
+  if (!sparse || adc || lp.nOut < SPARSE_MIN_OUT) return { R, xin, idealW };
+  return { R, xin, idealW, csr: toCsr(xin, R, lp.nIn, SPARSE_MAX_DENSITY) ?? undefined };
+}
+
+/** The shared input's unrolled rows (after the DAC), unrolled on first use for a convolution. */
+function sharedRows(s: SharedInput, lp: LayerPlan, plan: CrossbarPlan, kernels: Kernels): Float32Array {
+  if (!s.xin) {
+    const c = s.conv;
+    if (!c) throw new Error('sharedRows: a shared input without rows or images');
+    s.xin = layerInput(c.layer.im2col(c.x, c.batch, kernels).slice(), lp, plan);
+  }
+  return s.xin;
+}
+
+/** The fault-free product of the shared input, computed once on first use. */
+function sharedClean(s: SharedInput, idealW: Float32Array, lp: LayerPlan, plan: CrossbarPlan, kernels: Kernels): Float32Array {
+  s.clean ??= cleanProduct(sharedRows(s, lp, plan, kernels), s.R, lp, idealW, kernels);
+  return s.clean;
 }
 
 /**
- * Pre-activation outputs [R, nOut] of one layer on one chip for the shared input rows, without
- * read noise: what the Monte Carlo computes for the first layer that differs between chips. A
- * chip with the stuck-cell shortcut adds its few cells' change to the fault-free product. The
- * result goes into `out` (R * nOut floats, any content) when given, so that a Monte Carlo reuses
- * one buffer per layer instead of allocating and zeroing megabytes per chip. `rng` draws the ADC's
+ * Pre-activation outputs [R, nOut] of one layer on one chip for the shared input, without read
+ * noise: what the Monte Carlo computes for the first layer that differs between chips. A chip
+ * with the stuck-cell shortcut adds its few cells' change to the fault-free product. The result
+ * goes into `out` (R * nOut floats, any content) when given, so that a Monte Carlo reuses one
+ * buffer per layer instead of allocating and zeroing megabytes per chip. `rng` draws the ADC's
  * per-conversion noise (circuit.adcNoise), when there is one.
  */
 export function productOnChip(
@@ -92,15 +183,28 @@ export function productOnChip(
   rng: Rng | null = null,
 ): Float32Array {
   const { nIn, nOut } = lp;
-  const { xin, R } = s;
-  if (s.clean && lc.sparse) return withStuckCells(s.clean, xin, R, nIn, nOut, lc.sparse);
+  const { R } = s;
+  if (s.idealW && lc.sparse)
+    return withStuckCells(sharedClean(s, s.idealW, lp, plan, kernels), sharedRows(s, lp, plan, kernels), R, nIn, nOut, lc.sparse);
   if (plan.circuit.adcBits > 0 && lp.rowTiles.length > 0)
-    return tiledWithAdc(xin, R, lp, lc.wEff, plan.circuit.adcBits, kernels, lc.adc, plan.circuit.adcNoise, rng);
+    return tiledWithAdc(
+      sharedRows(s, lp, plan, kernels),
+      R,
+      lp,
+      lc.wEff,
+      plan.circuit.adcBits,
+      kernels,
+      lc.adc,
+      plan.circuit.adcNoise,
+      rng,
+    );
   const y = out ?? new Float32Array(R * nOut);
   if (y.length !== R * nOut) throw new RangeError(`productOnChip: out has ${y.length} floats, not ${R * nOut}`);
-  fillRows(y, lc.wEff.subarray(nIn * nOut), R);
+  const bias = lc.wEff.subarray(nIn * nOut);
+  if (s.conv) return s.conv.layer.product(s.conv.x, s.conv.batch, kernels, lc.wEff, bias, y);
+  fillRows(y, bias, R);
   if (s.csr) kernels.spmm(R, nOut, nIn, s.csr, lc.wEff, y);
-  else kernels.sgemm(false, false, R, nOut, nIn, 1, xin, nIn, lc.wEff, nOut, 1, y, nOut);
+  else kernels.sgemm(false, false, R, nOut, nIn, 1, sharedRows(s, lp, plan, kernels), nIn, lc.wEff, nOut, 1, y, nOut);
   return y;
 }
 
@@ -186,43 +290,38 @@ function tiledWithAdc(
 /**
  * Read noise: every cell read as G(1 + eta), eta ~ N(0, s^2), independently per inference. The sum
  * over a column of independent Gaussians is Gaussian with variance s^2 * sum_i x_i^2 (G+^2 + G-^2),
- * so one GEMM of x^2 with the squared conductances gives the exact output distribution without
- * drawing a noise value per cell and per image.
+ * so one product of x^2 with the squared conductances (noiseVariance) gives the exact output
+ * distribution without drawing a noise value per cell and per image. `v` is that product.
  */
-function addReadNoise(
-  y: Float32Array,
-  x: Float32Array,
-  R: number,
-  lp: LayerPlan,
-  lc: LayerChip,
-  dev: Device,
-  plan: CrossbarPlan,
-  kernels: Kernels,
-  rng: Rng,
-): void {
-  const { nIn, nOut } = lp;
-  if (!lc.noiseVar) {
-    // Every cell of every slice read with its own noise; under the reference mapping a row's
-    // reference cell is shared by the columns, which this per-column variance does not correlate.
-    const span = dev.gMax - dev.gMin;
-    const m = mappingOf(plan.circuit);
-    const sig = significances(m);
-    const n = lp.A.length;
-    lc.noiseVar = new Float32Array(n);
-    for (let i = 0; i < n; i++) {
-      const s = ((lp.colScale[i % nOut] * cellGain(m)) / span) * (lc.colGain?.[i % nOut] ?? 1);
-      let v = 0;
-      for (let k = 0; k < m.cells; k++) v += sig[k] ** 2 * ((lc.gPos[k * n + i] * s) ** 2 + (lc.gNeg[k * n + i] * s) ** 2);
-      lc.noiseVar[i] = v;
-    }
+function addReadNoise(y: Float32Array, v: Float32Array, s: number, rng: Rng): void {
+  for (let i = 0; i < y.length; i++) y[i] += s * Math.sqrt(v[i]) * rng.normal();
+}
+
+/** (G+^2 + G-^2) of every weight in weight units^2 ([nIn + 1, nOut], as wEff), computed on first use. */
+function noiseVariance(lc: LayerChip, lp: LayerPlan, dev: Device, plan: CrossbarPlan): Float32Array {
+  if (lc.noiseVar) return lc.noiseVar;
+  const { nOut } = lp;
+  // Every cell of every slice read with its own noise; under the reference mapping a row's
+  // reference cell is shared by the columns, which this per-column variance does not correlate.
+  const span = dev.gMax - dev.gMin;
+  const m = mappingOf(plan.circuit);
+  const sig = significances(m);
+  const n = lp.A.length;
+  const nv = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const s = ((lp.colScale[i % nOut] * cellGain(m)) / span) * (lc.colGain?.[i % nOut] ?? 1);
+    let v = 0;
+    for (let k = 0; k < m.cells; k++) v += sig[k] ** 2 * ((lc.gPos[k * n + i] * s) ** 2 + (lc.gNeg[k * n + i] * s) ** 2);
+    nv[i] = v;
   }
+  lc.noiseVar = nv;
+  return nv;
+}
+
+function squared(x: Float32Array): Float32Array {
   const x2 = new Float32Array(x.length);
   for (let i = 0; i < x.length; i++) x2[i] = x[i] * x[i];
-  const v = new Float32Array(R * nOut);
-  fillRows(v, lc.noiseVar.subarray(nIn * nOut), R);
-  kernels.sgemm(false, false, R, nOut, nIn, 1, x2, nIn, lc.noiseVar, nOut, 1, v, nOut);
-  const s = dev.readNoise;
-  for (let i = 0; i < y.length; i++) y[i] += s * Math.sqrt(v[i]) * rng.normal();
+  return x2;
 }
 
 /** Neuron, in place: the layer's activation, clipped at the rail where the circuit saturates. */
@@ -237,8 +336,6 @@ export function neuron(y: Float32Array, lp: LayerPlan, kernels: Kernels): Float3
   }
   return y;
 }
-
-const NO_ROWS = new Float32Array(0);
 
 export interface SimOptions {
   kernels: Kernels;
@@ -299,12 +396,7 @@ export function simulateBatch(
     const lp = plan.layers[li];
     if (lp && lp.layerIndex === i) {
       const pre = i === first ? opts.from?.product : undefined;
-      // With the product given, the unrolled input is only needed for read noise.
-      const needRows = !pre || (dev.readNoise > 0 && opts.rng);
-      const rows = !needRows ? NO_ROWS : layer instanceof Conv2d ? layer.im2col(h.data, batch, opts.kernels) : h.data;
-      const R = pre ? pre.length / lp.nOut : rows.length / lp.nIn;
-      const out = opts.scratch && !pre ? scratchBuffer(opts.scratch, li, R * lp.nOut) : undefined;
-      const y = neuron(crossbarLayer(rows, R, lp, chip[li], dev, plan, opts.kernels, opts.rng, pre, out), lp, opts.kernels);
+      const y = weightedOnChip(layer, h.data, batch, li, lp, chip[li], dev, plan, opts, pre);
       h = { data: y, shape: [batch, ...layer.outShape] };
       li++;
       if (model.layers[i + 1] instanceof Activation) i++; // applied by the neuron above

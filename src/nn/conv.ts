@@ -75,18 +75,40 @@ export class Conv2d implements Layer {
     return this.scratch;
   }
 
+  /**
+   * y [batch*oh*ow, filters] = the convolution of images x with weights w (its first k*k*c*filters
+   * floats, laid out as `weight`) plus bias: the inference product that software and the crossbar
+   * simulator share, so that an ideal chip gives the software outputs bit for bit. A 1x1
+   * convolution with stride 1 is one GEMM of its input as it is; any other runs through the conv2d
+   * kernel, which never forms the unrolled rows.
+   */
+  product(x: Float32Array, batch: number, kernels: Kernels, w: Float32Array, bias: Float32Array, y: Float32Array): Float32Array {
+    const [rowLen, f] = this.weight.shape;
+    if (!this.pointwise) {
+      kernels.conv2d(x, { batch, ...this.geom }, w, bias, y);
+      return y;
+    }
+    const rows = batch * this.geom.oh * this.geom.ow;
+    fillRows(y, bias, rows);
+    kernels.sgemm(false, false, rows, f, rowLen, 1, x, rowLen, w, f, 1, y, f);
+    return y;
+  }
+
   forward(x: Tensor, ctx: Context): Tensor {
     const batch = x.shape[0];
+    const y = tensor([batch, ...this.outShape]);
+    if (!ctx.training) {
+      this.product(x.data, batch, ctx.kernels, this.weight.value, this.bias.value, y.data);
+      return y;
+    }
+    // Training keeps the unrolled rows for backward.
     const [rowLen, f] = this.weight.shape;
     const rows = batch * this.geom.oh * this.geom.ow;
     const cols = this.im2col(x.data, batch, ctx.kernels);
-    const y = tensor([batch, ...this.outShape]);
     fillRows(y.data, this.bias.value, rows);
     ctx.kernels.sgemm(false, false, rows, f, rowLen, 1, cols, rowLen, this.weight.value, f, 1, y.data, f);
-    if (ctx.training) {
-      this.cols = cols;
-      this.batch = batch;
-    }
+    this.cols = cols;
+    this.batch = batch;
     return y;
   }
 

@@ -3,12 +3,11 @@ import type { Kernels } from '../../core/kernels.js';
 import { Rng } from '../../core/rng.js';
 import { type Chip, idealLayerWeights, programChip } from '../../crossbar/chip.js';
 import type { CrossbarPlan } from '../../crossbar/plan.js';
-import { layerInput, productOnChip, type SharedInput, type SimOptions, sharedInput, simulateBatch } from '../../crossbar/simulate.js';
+import { productOnChip, type SharedInput, type SimOptions, sharedInput, simulateBatch } from '../../crossbar/simulate.js';
 import type { Split } from '../../data/dataset.js';
 import type { Device } from '../../device/config.js';
 import { programVaries } from '../../device/program.js';
 import type { FaultSpec } from '../../faults/spec.js';
-import { Conv2d } from '../../nn/conv.js';
 import type { Model } from '../../nn/model.js';
 import { size, type Tensor } from '../../nn/tensor.js';
 import { type ChipDefect, customDefect, drawDefect, type Population, STREAM_IMAGES, STREAM_NOISE, STREAM_PROBES } from '../population.js';
@@ -94,11 +93,10 @@ export function sharedPrefix(env: CorrectorEnv, x: Float32Array, n: number): Pre
   const h = simulateBatch(env.model, env.plan, [], env.device, x, n, { kernels: env.kernels, rng: null, until: first.layerIndex });
   if (!env.sharable) return { layer: first.layerIndex, h };
   const layer = env.model.layers[first.layerIndex];
-  const xin = layerInput(layer instanceof Conv2d ? layer.im2col(h.data, n, env.kernels).slice() : h.data, first, env.plan);
   return {
     layer: first.layerIndex,
     h,
-    shared: sharedInput(xin, first, env.plan, env.kernels, idealLayerWeights(first, env.device, env.plan.circuit)),
+    shared: sharedInput(layer, h.data, n, first, env.plan, env.kernels, idealLayerWeights(first, env.device, env.plan.circuit)),
   };
 }
 

@@ -144,58 +144,94 @@ export function planCrossbars(model: Model, circuit: Circuit, calib: Float32Arra
   const neuronAt = new Map(layers.filter((lp) => lp.outputNode !== lp.layerIndex).map((lp) => [lp.outputNode, lp]));
   model.layers.forEach((layer, index) => {
     const lp = at.get(index);
-    if (lp) {
-      const h = gather(graph, values, index)[0];
-      const rowsIn = layer instanceof Conv2d ? layer.im2col(h.data, nCalib, kernels) : h.data;
-      const R = rowsIn.length / lp.nIn;
-      for (let i = 0; i < rowsIn.length; i++) {
-        const v = rowsIn[i];
-        if (v < 0) lp.signedInput = true;
-        lp.xMax = Math.max(lp.xMax, Math.abs(v));
-      }
-      lp.rowTiles.forEach((row, t) => {
-        const { r0, r1 } = row[0];
-        const part = new Float32Array(R * lp.nOut);
-        const inRows = Math.min(r1, lp.nIn) - r0;
-        if (inRows > 0)
-          kernels.sgemm(
-            false,
-            false,
-            R,
-            lp.nOut,
-            inRows,
-            1,
-            rowsIn.subarray(r0),
-            lp.nIn,
-            lp.A.subarray(r0 * lp.nOut),
-            lp.nOut,
-            0,
-            part,
-            lp.nOut,
-          );
-        if (r1 > lp.nIn) for (let i = 0; i < R; i++) for (let j = 0; j < lp.nOut; j++) part[i * lp.nOut + j] += lp.A[lp.nIn * lp.nOut + j];
-        let fs = lp.adcFullScale[t];
-        for (let i = 0; i < part.length; i++) fs = Math.max(fs, Math.abs(part[i]));
-        lp.adcFullScale[t] = fs;
-      });
-      lp.xMax ||= 1;
-      lp.adcFullScale = lp.adcFullScale.map((v) => v || 1);
-    }
+    const input = lp ? gather(graph, values, index)[0].data : null;
     const h = runNode(layer, graph, values, index, ctx);
     values[index] = h;
-    if (lp) {
-      for (let i = 0; i < h.data.length; i++) lp.yMax = Math.max(lp.yMax, Math.abs(h.data[i]));
-      lp.yMax ||= 1;
+    if (lp && input) {
+      calibrateRanges(lp, layer as Dense | Conv2d, input, nCalib, h.data, kernels);
+      lp.yMax = maxAbs(h.data, lp.yMax) || 1;
     }
     const prev = neuronAt.get(index);
     if (prev) {
-      let m = 0;
-      for (const v of h.data) m = Math.max(m, Math.abs(v));
-      prev.rail = circuit.saturate ? circuit.railHeadroom * (m || 1) : Number.POSITIVE_INFINITY;
+      prev.rail = circuit.saturate ? circuit.railHeadroom * (maxAbs(h.data, 0) || 1) : Number.POSITIVE_INFINITY;
     }
     release(graph, values, index);
   });
   const last = layers[layers.length - 1];
   if (circuit.saturate && !last.activation) last.rail = circuit.railHeadroom * last.yMax;
   return { layers, circuit, voltsPerUnit: circuit.vRead / last.yMax };
+}
+
+/**
+ * A weighted layer's DAC range (largest input the word lines see, and whether any is negative)
+ * and each row tile's ADC full scale (largest partial sum), from its calibration input x and its
+ * ideal output y (what the single row tile of a small layer sums). A convolution's inputs are read
+ * from its images (the pixels some window covers) and its partial sums come from convolutions
+ * with the other tiles' rows zeroed, never from the unrolled rows (~50x the images, memory-bound).
+ */
+function calibrateRanges(lp: LayerPlan, layer: Dense | Conv2d, x: Float32Array, batch: number, y: Float32Array, kernels: Kernels): void {
+  const { nIn, nOut } = lp;
+  const conv = layer instanceof Conv2d ? layer : null;
+  const covered = conv ? coveredPixels(conv) : null;
+  const per = covered ? covered.length : nIn; // pixels per image, or inputs per row
+  const step = conv ? conv.geom.c : 1;
+  let xMax = lp.xMax;
+  let signed = lp.signedInput;
+  for (let b = 0, o = 0; b < batch; b++)
+    for (let p = 0; p < per; p++, o += step) {
+      if (covered && !covered[p]) continue;
+      for (let ch = 0; ch < step; ch++) {
+        const v = x[o + ch];
+        if (v < 0) {
+          signed = true;
+          if (-v > xMax) xMax = -v;
+        } else if (v > xMax) xMax = v;
+      }
+    }
+  lp.xMax = xMax || 1;
+  lp.signedInput = signed;
+  const rows = y.length / nOut;
+  lp.rowTiles.forEach((row, t) => {
+    const { r0, r1 } = row[0];
+    let part = y;
+    if (lp.rowTiles.length > 1) {
+      const inRows = Math.min(r1, nIn) - r0;
+      const bias = r1 > nIn ? lp.A.subarray(nIn * nOut) : new Float32Array(nOut);
+      part = new Float32Array(rows * nOut);
+      if (conv) {
+        const w = new Float32Array(nIn * nOut);
+        w.set(lp.A.subarray(r0 * nOut, (r0 + inRows) * nOut), r0 * nOut);
+        conv.product(x, batch, kernels, w, bias, part);
+      } else {
+        if (inRows > 0)
+          kernels.sgemm(false, false, rows, nOut, inRows, 1, x.subarray(r0), nIn, lp.A.subarray(r0 * nOut), nOut, 0, part, nOut);
+        for (let i = 0; i < rows; i++) for (let j = 0; j < nOut; j++) part[i * nOut + j] += bias[j];
+      }
+    }
+    lp.adcFullScale[t] = maxAbs(part, lp.adcFullScale[t]) || 1;
+  });
+}
+
+/** Which input pixels (h x w, row-major) some window of the convolution reads: all but those a stride skips. */
+function coveredPixels(conv: Conv2d): Uint8Array {
+  const { h, w, k, stride, pad, oh, ow } = conv.geom;
+  const axis = (n: number, out: number) => {
+    const on = new Uint8Array(n);
+    for (let o = 0; o < out; o++) for (let i = Math.max(0, o * stride - pad); i < Math.min(n, o * stride - pad + k); i++) on[i] = 1;
+    return on;
+  };
+  const ys = axis(h, oh);
+  const xs = axis(w, ow);
+  const out = new Uint8Array(h * w);
+  for (let i = 0; i < h; i++) for (let j = 0; j < w; j++) out[i * w + j] = ys[i] & xs[j];
+  return out;
+}
+
+/** The largest |v| of a, or m if larger (NaN-free data: calibration activations). */
+function maxAbs(a: Float32Array, m: number): number {
+  for (let i = 0; i < a.length; i++) {
+    const v = a[i] < 0 ? -a[i] : a[i];
+    if (v > m) m = v;
+  }
+  return m;
 }

@@ -173,21 +173,16 @@ function calibrateRanges(lp: LayerPlan, layer: Dense | Conv2d, x: Float32Array, 
   const { nIn, nOut } = lp;
   const conv = layer instanceof Conv2d ? layer : null;
   const covered = conv ? coveredPixels(conv) : null;
-  const per = covered ? covered.length : nIn; // pixels per image, or inputs per row
-  const step = conv ? conv.geom.c : 1;
-  let xMax = lp.xMax;
-  let signed = lp.signedInput;
-  for (let b = 0, o = 0; b < batch; b++)
-    for (let p = 0; p < per; p++, o += step) {
-      if (covered && !covered[p]) continue;
-      for (let ch = 0; ch < step; ch++) {
-        const v = x[o + ch];
-        if (v < 0) {
-          signed = true;
-          if (-v > xMax) xMax = -v;
-        } else if (v > xMax) xMax = v;
-      }
-    }
+  let lo = 0;
+  let hi = 0;
+  if (!covered || covered.every(Boolean)) [lo, hi] = range(x, 0, x.length, lo, hi);
+  else {
+    const c = conv?.geom.c ?? 1;
+    for (let o = 0, p = 0; o < x.length; o += c, p = p + 1 === covered.length ? 0 : p + 1)
+      if (covered[p]) [lo, hi] = range(x, o, o + c, lo, hi);
+  }
+  const xMax = Math.max(lp.xMax, hi, -lo);
+  const signed = lp.signedInput || lo < 0;
   lp.xMax = xMax || 1;
   lp.signedInput = signed;
   const rows = y.length / nOut;
@@ -227,11 +222,18 @@ function coveredPixels(conv: Conv2d): Uint8Array {
   return out;
 }
 
-/** The largest |v| of a, or m if larger (NaN-free data: calibration activations). */
-function maxAbs(a: Float32Array, m: number): number {
-  for (let i = 0; i < a.length; i++) {
-    const v = a[i] < 0 ? -a[i] : a[i];
-    if (v > m) m = v;
+/** [min(lo, a[i0..i1)), max(hi, a[i0..i1))] (NaN-free data: calibration activations); selects, not branches, which the signs of activations would mispredict. */
+function range(a: Float32Array, i0: number, i1: number, lo: number, hi: number): [number, number] {
+  for (let i = i0; i < i1; i++) {
+    const v = a[i];
+    lo = v < lo ? v : lo;
+    hi = v > hi ? v : hi;
   }
-  return m;
+  return [lo, hi];
+}
+
+/** The largest |v| of a, or m if larger. */
+function maxAbs(a: Float32Array, m: number): number {
+  const [lo, hi] = range(a, 0, a.length, 0, 0);
+  return Math.max(m, hi, -lo);
 }

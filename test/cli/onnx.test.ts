@@ -12,6 +12,27 @@ const work = mkdtempSync(join(tmpdir(), 'xbar-cli-onnx-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 const sha = (p: string) => createHash('sha256').update(readFileSync(p)).digest('hex');
 
+/** `xbar simulate` of one chip on an ideal device and circuit gives exactly `xbar eval`'s accuracy on the same images. */
+function expectIdealChipIsSoftware(model: string): void {
+  const ev = JSON.parse(xbar('eval', '--model', model, '--limit-test', '300', '--json').out);
+  const ideal = ['--ideal', '--sigma', '0', '--read-noise', '0', '--chips', '1', '--workers', '1'];
+  const sim = xbar('simulate', '--model', model, '--limit-test', '300', ...ideal, '--json');
+  expect(sim.code, sim.err).toBe(0);
+  expect(JSON.parse(sim.out)[0].summary.mean).toBe(ev.accuracy);
+}
+
+/** `xbar export` to NAME.onnx, then `xbar import` of that file, gives the model's weights back bit for bit. */
+function expectRoundTrip(model: string, name: string): void {
+  const onnx = join(work, `${name}.onnx`);
+  const e = xbar('export', '--model', model, '--out', onnx);
+  expect(e.code, e.err).toBe(0);
+  expect(e.out).toMatch(new RegExp(`exported .* to .*${name}\\.onnx`));
+  const back = join(work, `${name}-back`);
+  const i = xbar('import', onnx, '--out', back, '--dataset', 'mnist');
+  expect(i.code, i.err).toBe(0);
+  expect(sha(join(back, 'weights.bin'))).toBe(sha(join(model, 'weights.bin')));
+}
+
 describe('xbar import / export', () => {
   const lenet = join(fixtures, 'lenet-op17.onnx');
   const dir = join(work, 'lenet');
@@ -34,36 +55,11 @@ describe('xbar import / export', () => {
   });
 
   it('simulate on an ideal device and circuit gives exactly the software accuracy', () => {
-    const ev = JSON.parse(xbar('eval', '--model', dir, '--limit-test', '300', '--json').out);
-    const sim = xbar(
-      'simulate',
-      '--model',
-      dir,
-      '--limit-test',
-      '300',
-      '--ideal',
-      '--sigma',
-      '0',
-      '--read-noise',
-      '0',
-      '--chips',
-      '1',
-      '--workers',
-      '1',
-      '--json',
-    );
-    expect(sim.code, sim.err).toBe(0);
-    expect(JSON.parse(sim.out)[0].summary.mean).toBe(ev.accuracy);
+    expectIdealChipIsSoftware(dir);
   });
 
   it('export then import gives the same weights, bit for bit', () => {
-    const onnx = join(work, 'lenet-again.onnx');
-    const e = xbar('export', '--model', dir, '--out', onnx);
-    expect(e.code, e.err).toBe(0);
-    expect(e.out).toMatch(/exported .* to .*lenet-again\.onnx/);
-    const back = join(work, 'lenet-again');
-    expect(xbar('import', onnx, '--out', back, '--dataset', 'mnist').code).toBe(0);
-    expect(sha(join(back, 'weights.bin'))).toBe(sha(join(dir, 'weights.bin')));
+    expectRoundTrip(dir, 'lenet-again');
   });
 
   it('an imported model fine-tunes with noise injection (--model DIR --init DIR) and exports back to ONNX', () => {
@@ -90,11 +86,7 @@ describe('xbar import / export', () => {
     );
     expect(t.code, t.err).toBe(0);
     expect(sha(join(tuned, 'weights.bin'))).not.toBe(sha(join(dir, 'weights.bin')));
-    const onnx = join(work, 'lenet-noise.onnx');
-    expect(xbar('export', '--model', tuned, '--out', onnx).code).toBe(0);
-    const back = join(work, 'lenet-noise-back');
-    expect(xbar('import', onnx, '--out', back, '--dataset', 'mnist').code).toBe(0);
-    expect(sha(join(back, 'weights.bin'))).toBe(sha(join(tuned, 'weights.bin')));
+    expectRoundTrip(tuned, 'lenet-noise');
   });
 
   it('imports the PyTorch ResNet as a graph network; simulate on an ideal device and circuit gives exactly its software accuracy', () => {
@@ -103,31 +95,8 @@ describe('xbar import / export', () => {
     expect(
       JSON.parse(readFileSync(join(rn, 'model.json'), 'utf8')).spec.nodes.filter((n: { type: string }) => n.type === 'add'),
     ).toHaveLength(4);
-    const ev = JSON.parse(xbar('eval', '--model', rn, '--limit-test', '300', '--json').out);
-    const sim = xbar(
-      'simulate',
-      '--model',
-      rn,
-      '--limit-test',
-      '300',
-      '--ideal',
-      '--sigma',
-      '0',
-      '--read-noise',
-      '0',
-      '--chips',
-      '1',
-      '--workers',
-      '1',
-      '--json',
-    );
-    expect(sim.code, sim.err).toBe(0);
-    expect(JSON.parse(sim.out)[0].summary.mean).toBe(ev.accuracy);
-    const onnx = join(work, 'resnet-again.onnx');
-    expect(xbar('export', '--model', rn, '--out', onnx).code).toBe(0);
-    const back = join(work, 'resnet-again');
-    expect(xbar('import', onnx, '--out', back, '--dataset', 'mnist').code).toBe(0);
-    expect(sha(join(back, 'weights.bin'))).toBe(sha(join(rn, 'weights.bin')));
+    expectIdealChipIsSoftware(rn);
+    expectRoundTrip(rn, 'resnet-again');
   }, 300_000); // six CLI runs of a ResNet: minutes on a loaded 2-core machine
 
   it('bad input: one line each, exit 1, no output folder left behind', () => {

@@ -11,6 +11,7 @@
 #include "conv.h"
 
 #include <cblas.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -25,7 +26,8 @@
 
 struct conv_job {
   const struct xbar_conv *g;
-  const float *x, *w, *bias;
+  const float *x, *w, *bias, *add;
+  float lo, hi;
   float *y;
   int n0, n1; /* images */
   /* AVX2 path: weights and bias repacked per group, [K][regs*8] and [regs*8], zero-padded. */
@@ -49,8 +51,10 @@ static inline void window(const struct xbar_conv *g, int oy, int ox, int *ky0, i
  * pixel's first in-image input (window row ky0, column kx0), wp at the packed weight row of
  * (ky0, kx0); each window row contributes nkx*c contiguous inputs and packed weight rows. */
 struct block {
-  const float *x, *wp, *bp;
+  const float *x, *wp, *bp, *add; /* add: NULL, or at y's offset in an array of y's layout */
   float *y;
+  float lo, hi;
+  bool clamp; /* lo > -inf or hi < inf: without, NaN stays NaN */
   int nky, run;        /* window rows; inputs per window row (nkx * c) */
   int xrow, wrow, sx;  /* floats between window rows in x and in wp; between the block's pixels in x */
   int ldy, last;       /* floats between the pixels in y; valid columns of the last register (1..8) */
@@ -75,11 +79,17 @@ struct block {
     }                                                                                                      \
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);                                        \
     const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(b->last), lane);                             \
+    const __m256 lo = _mm256_set1_ps(b->lo), hi = _mm256_set1_ps(b->hi);                                   \
     _Pragma("GCC unroll 8") for (int p = 0; p < P; p++) {                                                  \
       float *yp = b->y + (int64_t)p * b->ldy;                                                              \
+      const float *ap = b->add ? b->add + (int64_t)p * b->ldy : NULL;                                      \
       _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {                                                \
-        const __m256 v = _mm256_add_ps(acc[p][r], _mm256_loadu_ps(b->bp + 8 * r));                         \
-        if (r < R - 1 || b->last == 8) _mm256_storeu_ps(yp + 8 * r, v);                                    \
+        const bool full = r < R - 1 || b->last == 8;                                                       \
+        __m256 v = _mm256_add_ps(acc[p][r], _mm256_loadu_ps(b->bp + 8 * r));                               \
+        if (ap) v = _mm256_add_ps(v, full ? _mm256_loadu_ps(ap + 8 * r) : _mm256_maskload_ps(ap + 8 * r, mask)); \
+        /* max(v, lo) is v > lo ? v : lo and min(., hi) is . < hi ? . : hi, as clamp_floats. */            \
+        if (b->clamp) v = _mm256_min_ps(_mm256_max_ps(v, lo), hi);                                         \
+        if (full) _mm256_storeu_ps(yp + 8 * r, v);                                                         \
         else _mm256_maskstore_ps(yp + 8 * r, mask, v);                                                     \
       }                                                                                                    \
     }                                                                                                      \
@@ -110,7 +120,15 @@ static void run_avx2(const struct conv_job *j) {
     for (int oy = 0; oy < g->oh; oy++)
       for (int gi = 0; gi < groups; gi++) {
         const int c0 = gi * GROUP, gw = n - c0 < GROUP ? n - c0 : GROUP, R = (gw + 7) / 8, ld = R * 8;
-        struct block b = {.bp = j->bp[gi], .xrow = g->w * c, .wrow = k * c * ld, .sx = s * c, .ldy = n, .last = gw - (R - 1) * 8};
+        struct block b = {.bp = j->bp[gi],
+                          .lo = j->lo,
+                          .hi = j->hi,
+                          .clamp = j->lo > -INFINITY || j->hi < INFINITY,
+                          .xrow = g->w * c,
+                          .wrow = k * c * ld,
+                          .sx = s * c,
+                          .ldy = n,
+                          .last = gw - (R - 1) * 8};
         for (int ox = 0; ox < g->ow;) {
           int ky0, ky1, kx0, kx1;
           window(g, oy, ox, &ky0, &ky1, &kx0, &kx1);
@@ -124,7 +142,9 @@ static void run_avx2(const struct conv_job *j) {
           const int ix = ox * s - g->pad;
           b.x = j->x + im * img + ((int64_t)(oy * s - g->pad + ky0) * g->w + ix + kx0) * c;
           b.wp = j->wp[gi] + (int64_t)(ky0 * k + kx0) * c * ld;
-          b.y = j->y + (((int64_t)im * g->oh + oy) * g->ow + ox) * n + c0;
+          const int64_t at = (((int64_t)im * g->oh + oy) * g->ow + ox) * n + c0;
+          b.y = j->y + at;
+          b.add = j->add ? j->add + at : NULL;
           b.nky = ky1 > ky0 ? ky1 - ky0 : 0;
           b.run = kx1 > kx0 ? (kx1 - kx0) * c : 0;
           (P == 1 ? SINGLE[R] : WIDE[R])(&b);
@@ -162,8 +182,17 @@ static void run_blocked(struct conv_job *j) {
     }
     float *y = j->y + b0 * n;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, n, K, 1, cols, K, j->w, n, 0, y, n);
+    const float *add = j->add ? j->add + b0 * n : NULL;
     for (int i = 0; i < rows; i++)
-      for (int o = 0; o < n; o++) y[(int64_t)i * n + o] += j->bias[o];
+      for (int o = 0; o < n; o++) {
+        float v = y[(int64_t)i * n + o] + j->bias[o];
+        if (add) v += add[(int64_t)i * n + o];
+        if (j->lo > -INFINITY || j->hi < INFINITY) {
+          v = v > j->lo ? v : j->lo;
+          v = v < j->hi ? v : j->hi;
+        }
+        y[(int64_t)i * n + o] = v;
+      }
   }
   free(cols);
 }
@@ -180,7 +209,8 @@ static void *conv_run(void *arg) {
   return NULL;
 }
 
-int xbar_conv2d(const struct xbar_conv *g, const float *x, const float *w, const float *bias, float *y, int threads) {
+int xbar_conv2d(const struct xbar_conv *g, const float *x, const float *w, const float *bias, const float *add,
+                float lo, float hi, float *y, int threads) {
   const int groups = (g->n + GROUP - 1) / GROUP, K = g->k * g->k * g->c;
   bool avx2 = false;
 #ifdef XBAR_X86
@@ -214,7 +244,7 @@ int xbar_conv2d(const struct xbar_conv *g, const float *x, const float *w, const
   pthread_t ids[16];
   int started = 0;
   for (int t = 0; t < threads; t++) {
-    jobs[t] = (struct conv_job){g, x, w, bias, y, (int)((int64_t)g->batch * t / threads),
+    jobs[t] = (struct conv_job){g, x, w, bias, add, lo, hi, y, (int)((int64_t)g->batch * t / threads),
                                 (int)((int64_t)g->batch * (t + 1) / threads), (const float *const *)wp,
                                 (const float *const *)bp, avx2, false};
     if (t == threads - 1 || pthread_create(&ids[t], NULL, conv_run, &jobs[t]) != 0) conv_run(&jobs[t]);

@@ -224,17 +224,25 @@ static napi_value im2col(napi_env env, napi_callback_info info) { return windows
 /* col2im(cols, batch, h, w, c, k, stride, pad, oh, ow, x): x += the adjoint of im2col. */
 static napi_value col2im(napi_env env, napi_callback_info info) { return windows(env, info, "col2im", true); }
 
-/* conv2d(x, batch, h, w, c, k, stride, pad, oh, ow, weights, bias, y, threads): y [batch*oh*ow, n] =
- * im2col(x) weights + bias, n = bias.length, without the im2col matrix (native/conv.c). */
+/* conv2d(x, batch, h, w, c, k, stride, pad, oh, ow, weights, bias, y, threads, add, lo, hi): y
+ * [batch*oh*ow, n] = clamp(im2col(x) weights + bias + add, lo, hi), n = bias.length, add null or of
+ * y's size, without the im2col matrix (native/conv.c). */
 static napi_value conv2d(napi_env env, napi_callback_info info) {
-  napi_value argv[14];
+  napi_value argv[17];
   int g[10], threads;
-  float *x, *w, *bias, *y;
+  float *x, *w, *bias, *y, *add = NULL;
+  double lo, hi;
   size_t n;
-  if (!get_args(env, info, "conv2d", 14, argv) || !get_geometry(env, argv + 1, "conv2d", g) ||
+  napi_valuetype add_type;
+  if (!get_args(env, info, "conv2d", 17, argv) || !get_geometry(env, argv + 1, "conv2d", g) ||
       !get_typed(env, argv[11], "conv2d", "bias", napi_float32_array, "a Float32Array", &n, (void **)&bias) ||
-      !get_int(env, argv[13], "threads", 1, &threads))
+      !get_int(env, argv[13], "threads", 1, &threads) || napi_typeof(env, argv[14], &add_type) != napi_ok)
     return NULL;
+  if (napi_get_value_double(env, argv[15], &lo) != napi_ok || napi_get_value_double(env, argv[16], &hi) != napi_ok ||
+      isnan(lo) || isnan(hi) || lo > hi) {
+    napi_throw_range_error(env, NULL, "conv2d: lo and hi must be numbers with lo <= hi");
+    return NULL;
+  }
   const struct xbar_conv cv = {g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7], g[8], (int)n};
   const int64_t nx = (int64_t)cv.batch * cv.h * cv.w * cv.c, nw = (int64_t)cv.k * cv.k * cv.c * n,
                 ny = (int64_t)cv.batch * cv.oh * cv.ow * n;
@@ -243,13 +251,15 @@ static napi_value conv2d(napi_env env, napi_callback_info info) {
     return NULL;
   }
   if (!get_f32(env, argv[0], "conv2d", "x", nx, &x) || !get_f32(env, argv[10], "conv2d", "weights", nw, &w) ||
-      !get_f32(env, argv[12], "conv2d", "y", ny, &y))
+      !get_f32(env, argv[12], "conv2d", "y", ny, &y) ||
+      (add_type != napi_null && add_type != napi_undefined && !get_f32(env, argv[14], "conv2d", "add", ny, &add)))
     return NULL;
-  if (overlaps(y, ny, x, nx) || overlaps(y, ny, w, nw) || overlaps(y, ny, bias, (int64_t)n)) {
-    napi_throw_range_error(env, NULL, "conv2d: y must not share memory with x, weights or bias");
+  if (overlaps(y, ny, x, nx) || overlaps(y, ny, w, nw) || overlaps(y, ny, bias, (int64_t)n) || (add && overlaps(y, ny, add, ny))) {
+    napi_throw_range_error(env, NULL, "conv2d: y must not share memory with x, weights, bias or add");
     return NULL;
   }
-  if (xbar_conv2d(&cv, x, w, bias, y, threads) != 0) napi_throw_error(env, NULL, "conv2d: out of memory");
+  /* Bounds in float, as clamp: the same floats the JS kernel's double comparisons give. */
+  if (xbar_conv2d(&cv, x, w, bias, add, (float)lo, (float)hi, y, threads) != 0) napi_throw_error(env, NULL, "conv2d: out of memory");
   return NULL;
 }
 

@@ -1,5 +1,5 @@
 import { checkClamp, checkLognormalPairs, checkMaxPool, checkSgemm, checkSpmm, checkWindows } from './kernel-checks.js';
-import type { Csr, Kernels, WindowGeometry } from './kernels.js';
+import type { ConvThen, Csr, Kernels, WindowGeometry } from './kernels.js';
 import { type PhiloxStream, philox4x32 } from './philox.js';
 import { cosSinTurn, expPortable, logUnit } from './portable-math.js';
 
@@ -151,7 +151,7 @@ let convCols = new Float32Array(0);
  * Conv2d.forward computed it before the kernel existed: each output row is the same dot product
  * whatever the block, so the result does not depend on the batch size.
  */
-function conv2d(x: Float32Array, g: WindowGeometry, w: Float32Array, bias: Float32Array, y: Float32Array): void {
+function conv2d(x: Float32Array, g: WindowGeometry, w: Float32Array, bias: Float32Array, y: Float32Array, then?: ConvThen): void {
   const { batch, h, c, k, oh, ow } = g;
   const n = bias.length;
   const rowLen = k * k * c;
@@ -170,6 +170,15 @@ function conv2d(x: Float32Array, g: WindowGeometry, w: Float32Array, bias: Float
     for (let r = 0; r < rows; r++) out.set(bias, r * n);
     jsKernels.sgemm(false, false, rows, n, rowLen, 1, cols, rowLen, w, n, 1, out, n);
   }
+  if (!then) return;
+  const out = y.subarray(0, batch * per * n);
+  const add = then.add;
+  if (add) {
+    if (add.length < out.length) throw new RangeError('conv2d: add is shorter than y');
+    for (let i = 0; i < out.length; i++) out[i] += add[i];
+  }
+  if (then.lo !== undefined || then.hi !== undefined)
+    jsKernels.clamp(out, then.lo ?? Number.NEGATIVE_INFINITY, then.hi ?? Number.POSITIVE_INFINITY);
 }
 
 function maxPool(x: Float32Array, g: WindowGeometry, y: Float32Array): void {

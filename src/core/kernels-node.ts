@@ -12,7 +12,10 @@ interface BlasAddon {
   im2col(x: Float32Array, ...geometry: [...number[], Float32Array]): void;
   col2im(cols: Float32Array, ...geometry: [...number[], Float32Array]): void;
   maxPool(x: Float32Array, ...geometry: [...number[], Float32Array]): void;
-  conv2d(x: Float32Array, ...args: [...number[], Float32Array, Float32Array, Float32Array, number]): void;
+  conv2d(
+    x: Float32Array,
+    ...args: [...number[], Float32Array, Float32Array, Float32Array, number, Float32Array | null, number, number]
+  ): void;
   clamp: Kernels['clamp'];
   spmm(
     m: number,
@@ -107,7 +110,18 @@ export function loadKernels(opts: LoadKernelsOptions = {}): NodeKernels {
     im2col: (x, g, cols) => blas.im2col(x, g.batch, g.h, g.w, g.c, g.k, g.stride, g.pad, g.oh, g.ow, cols),
     col2im: (cols, g, x) => blas.col2im(cols, g.batch, g.h, g.w, g.c, g.k, g.stride, g.pad, g.oh, g.ow, x),
     // Images split over the threads: the same result whatever the thread count.
-    conv2d: (x, g, w, bias, y) => blas.conv2d(x, g.batch, g.h, g.w, g.c, g.k, g.stride, g.pad, g.oh, g.ow, w, bias, y, threads),
+    conv2d: (x, g, w, bias, y, then) =>
+      blas.conv2d(
+        x,
+        ...[g.batch, g.h, g.w, g.c, g.k, g.stride, g.pad, g.oh, g.ow],
+        w,
+        bias,
+        y,
+        threads,
+        then?.add ?? null,
+        then?.lo ?? Number.NEGATIVE_INFINITY,
+        then?.hi ?? Number.POSITIVE_INFINITY,
+      ),
     maxPool: (x, g, y) => blas.maxPool(x, g.batch, g.h, g.w, g.c, g.k, g.stride, g.pad, g.oh, g.ow, y),
     clamp: (y, lo, hi) => blas.clamp(y, lo, hi),
     // Rows split over the threads: the same result whatever the thread count.

@@ -40,10 +40,13 @@ export interface Kernels {
   /**
    * A convolution's product: y [batch*oh*ow, n] = im2col(x) w + bias for NHWC images x, with
    * w [k*k*c, n] row-major (its first k*k*c*n floats are read, so a crossbar matrix with its bias
-   * row after them passes as it is) and n = bias.length; y is overwritten. The native kernel never
-   * forms the im2col matrix (k*k times the images: memory-bound for small channel counts).
+   * row after them passes as it is) and n = bias.length; y is overwritten. With `then`, what the
+   * passes after it would do, in their order and rounding: + then.add (an array of y's size: a
+   * residual addition), then clamp(then.lo, then.hi) as `clamp` (a ReLU, a neuron's rail). The
+   * native kernel never forms the im2col matrix (k*k times the images: memory-bound for small
+   * channel counts) and makes one pass over y.
    */
-  conv2d(x: Float32Array, g: WindowGeometry, w: Float32Array, bias: Float32Array, y: Float32Array): void;
+  conv2d(x: Float32Array, g: WindowGeometry, w: Float32Array, bias: Float32Array, y: Float32Array, then?: ConvThen): void;
   /** Max pooling of NHWC images over k x k windows (no padding), without argmax bookkeeping. */
   maxPool(x: Float32Array, g: WindowGeometry, y: Float32Array): void;
   /** y = min(max(y, lo), hi) in place, in double precision (max(-0, 0) is +0, as Math.max). */
@@ -60,6 +63,13 @@ export interface Kernels {
    * whatever the thread count.
    */
   lognormalPairs(tPos: Float64Array, tNeg: Float64Array, sigma: number, stream: PhiloxStream, gPos: Float64Array, gNeg: Float64Array): void;
+}
+
+/** What conv2d applies to its output before it writes it (Kernels.conv2d). */
+export interface ConvThen {
+  add?: Float32Array;
+  lo?: number;
+  hi?: number;
 }
 
 /** A sparse matrix by rows: row i's nonzeros are val[rowPtr[i]..rowPtr[i+1]) in columns col[...]. */

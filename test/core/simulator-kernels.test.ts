@@ -162,6 +162,29 @@ function suite(kernels: () => Kernels): void {
     }
   });
 
+  it('conv2d then adds and clamps as the separate passes would, bit for bit (a residual addition and a ReLU with a rail)', () => {
+    const g = geometry(3, 10, 10, 8, 3, 1, 1);
+    for (const n of [8, 20]) {
+      const x = filled(g.batch * g.h * g.w * g.c, n + 30);
+      const w = filled(g.k * g.k * g.c * n, n + 31);
+      const bias = filled(n, n + 32);
+      const add = filled(g.batch * g.oh * g.ow * n, n + 33);
+      const want = new Float32Array(add.length);
+      kernels().conv2d(x, g, w, bias, want);
+      for (let i = 0; i < want.length; i++) want[i] += add[i];
+      kernels().clamp(want, 0, 1.2345678901);
+      const got = new Float32Array(add.length);
+      kernels().conv2d(x, g, w, bias, got, { add, lo: 0, hi: 1.2345678901 });
+      expect(Buffer.from(got.buffer).equals(Buffer.from(want.buffer))).toBe(true);
+      expect(got.some((v) => v === 0) && got.some((v) => Math.abs(v - 1.2345678901) < 1e-6)).toBe(true);
+    }
+    // Without bounds nothing is clamped: a NaN input stays NaN.
+    const x = new Float32Array(g.batch * g.h * g.w * g.c).fill(Number.NaN);
+    const y = new Float32Array(g.batch * g.oh * g.ow * 8);
+    kernels().conv2d(x, g, filled(g.k * g.k * g.c * 8, 1), filled(8, 2), y);
+    expect(y.every(Number.isNaN)).toBe(true);
+  });
+
   it('conv2d matches the reference on random geometries (property)', () => {
     fc.assert(
       fc.property(

@@ -6,7 +6,7 @@ import { Add } from '../nn/merge.js';
 import type { Model } from '../nn/model.js';
 import type { LayerChip } from './chip.js';
 import type { CrossbarPlan } from './plan.js';
-import { type Activations, type SimOptions, scratchBuffer, weightedOnChip } from './simulate.js';
+import { type Activations, fusesResidual, type SimOptions, scratchBuffer, weightedOnChip } from './simulate.js';
 
 /**
  * simulateBatch for a graph model: the nodes in order, each weighted node on its arrays (its
@@ -66,10 +66,27 @@ export function simulateGraphBatch(
     const pre = i === first ? opts.from?.product : undefined;
     // With the product given, the input is only read for read noise.
     const h = !pre || (dev.readNoise > 0 && opts.rng) ? gather(graph, values, i)[0].data : new Float32Array(0);
-    values[lp.outputNode] = {
-      data: weightedOnChip(layer, h, batch, li, lp, chip[li], dev, plan, opts, pre),
-      shape: [batch, ...layer.outShape],
-    };
+    const shape = [batch, ...layer.outShape];
+    // A convolution closing a residual block: its sum with the shortcut and the ReLU in its own pass.
+    const add = graph.consumers[i].length === 1 && lp.outputNode === i ? graph.consumers[i][0] : -1;
+    const closing = addThen.get(add);
+    const other = closing === undefined ? undefined : graph.inputs[add].find((j) => j !== i);
+    const shortcut = other === undefined ? undefined : values[slot(graph, other)];
+    if (
+      !pre &&
+      closing !== undefined &&
+      closing < end &&
+      shortcut &&
+      graph.inputs[add].length === 2 &&
+      (model.layers[closing] as Activation).fn === 'relu' &&
+      fusesResidual(layer, lp, dev, plan, opts)
+    ) {
+      values[closing] = { data: weightedOnChip(layer, h, batch, li, lp, chip[li], dev, plan, opts, pre, shortcut.data), shape };
+      withAdd.add(add);
+      withAdd.add(closing);
+      return true;
+    }
+    values[lp.outputNode] = { data: weightedOnChip(layer, h, batch, li, lp, chip[li], dev, plan, opts, pre), shape };
     return true;
   });
   if (end >= n) return values[n - 1] as Activations;

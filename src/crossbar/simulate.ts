@@ -60,7 +60,10 @@ export function convDirect(plan: CrossbarPlan): boolean {
  * One weighted node on its arrays: the product on the chip (or `pre`, that product already
  * computed for this chip), read noise, then the neuron. `x` is the node's input activations
  * (images for a convolution), `li` its index in plan.layers. A convolution runs straight from its
- * images when convDirect says so, and is unrolled (im2col) otherwise.
+ * images when convDirect says so, and is unrolled (im2col) otherwise; without read noise its
+ * neuron, when that is a clamp, runs inside the kernel (one pass over the output). `residual`
+ * (see fusesResidual) is added to the output before a ReLU: the periphery's addition and
+ * activation after this node, done in the same pass.
  */
 export function weightedOnChip(
   layer: Layer,
@@ -73,6 +76,7 @@ export function weightedOnChip(
   plan: CrossbarPlan,
   opts: SimOptions,
   pre?: Float32Array,
+  residual?: Float32Array,
 ): Float32Array {
   const { kernels, rng } = opts;
   const conv = layer instanceof Conv2d ? layer : null;
@@ -85,12 +89,33 @@ export function weightedOnChip(
     return neuron(crossbarLayer(rows, R, lp, lc, dev, plan, kernels, rng, pre, out), lp, kernels);
   }
   const { nIn, nOut } = lp;
-  const y = pre ?? conv.product(x, batch, kernels, lc.wEff, lc.wEff.subarray(nIn * nOut), out ?? new Float32Array(R * nOut));
+  const bounds = pre || noisy ? null : neuronClamp(lp);
+  if (residual && !bounds) throw new Error('weightedOnChip: a residual addition needs a node that fusesResidual');
+  const then = residual ? { add: residual, lo: 0 } : (bounds ?? undefined);
+  const y = pre ?? conv.product(x, batch, kernels, lc.wEff, lc.wEff.subarray(nIn * nOut), out ?? new Float32Array(R * nOut), then);
+  if (bounds) return y;
   if (noisy) {
     const nv = noiseVariance(lc, lp, dev, plan);
     addReadNoise(y, conv.product(squared(x), batch, kernels, nv, nv.subarray(nIn * nOut), new Float32Array(R * nOut)), dev.readNoise, rng);
   }
   return neuron(y, lp, kernels);
+}
+
+/** The neuron as a clamp (ReLU, or a linear neuron's rails), or null when it applies another function. */
+function neuronClamp(lp: LayerPlan): { lo?: number; hi?: number } | null {
+  const fn = lp.activation?.fn ?? 'linear';
+  if (fn === 'relu') return { lo: 0, hi: lp.rail };
+  if (fn !== 'linear') return null;
+  return Number.isFinite(lp.rail) ? { lo: -lp.rail, hi: lp.rail } : {};
+}
+
+/**
+ * Whether weightedOnChip can add a residual branch and apply the ReLU after it in the kernel's
+ * pass: a convolution run straight from its images, whose neuron passes its output on unchanged
+ * (no activation, no rail), on a pass without read noise.
+ */
+export function fusesResidual(layer: Layer, lp: LayerPlan, dev: Device, plan: CrossbarPlan, opts: SimOptions): boolean {
+  return layer instanceof Conv2d && convDirect(plan) && !lp.activation && !Number.isFinite(lp.rail) && !(dev.readNoise > 0 && opts.rng);
 }
 
 /** The layer's input as the word lines see it: through the DAC when it has one. */

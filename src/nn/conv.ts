@@ -1,4 +1,4 @@
-import type { Kernels, WindowGeometry } from '../core/kernels.js';
+import type { ConvThen, Kernels, WindowGeometry } from '../core/kernels.js';
 import type { Rng } from '../core/rng.js';
 import { type Context, type Layer, type LayerSpec, wantsGrad } from './layer.js';
 import { fillRows, type Param, param, type Tensor, tensor } from './tensor.js';
@@ -80,17 +80,30 @@ export class Conv2d implements Layer {
    * floats, laid out as `weight`) plus bias: the inference product that software and the crossbar
    * simulator share, so that an ideal chip gives the software outputs bit for bit. A 1x1
    * convolution with stride 1 is one GEMM of its input as it is; any other runs through the conv2d
-   * kernel, which never forms the unrolled rows.
+   * kernel, which never forms the unrolled rows. `then`: an addition and a clamp applied to the
+   * output as separate passes would (Kernels.conv2d).
    */
-  product(x: Float32Array, batch: number, kernels: Kernels, w: Float32Array, bias: Float32Array, y: Float32Array): Float32Array {
+  product(
+    x: Float32Array,
+    batch: number,
+    kernels: Kernels,
+    w: Float32Array,
+    bias: Float32Array,
+    y: Float32Array,
+    then?: ConvThen,
+  ): Float32Array {
     const [rowLen, f] = this.weight.shape;
     if (!this.pointwise) {
-      kernels.conv2d(x, { batch, ...this.geom }, w, bias, y);
+      kernels.conv2d(x, { batch, ...this.geom }, w, bias, y, then);
       return y;
     }
     const rows = batch * this.geom.oh * this.geom.ow;
     fillRows(y, bias, rows);
     kernels.sgemm(false, false, rows, f, rowLen, 1, x, rowLen, w, f, 1, y, f);
+    const add = then?.add;
+    if (add) for (let i = 0; i < rows * f; i++) y[i] += add[i];
+    if (then?.lo !== undefined || then?.hi !== undefined)
+      kernels.clamp(y.subarray(0, rows * f), then.lo ?? Number.NEGATIVE_INFINITY, then.hi ?? Number.POSITIVE_INFINITY);
     return y;
   }
 

@@ -224,10 +224,11 @@ static napi_value im2col(napi_env env, napi_callback_info info) { return windows
 /* col2im(cols, batch, h, w, c, k, stride, pad, oh, ow, x): x += the adjoint of im2col. */
 static napi_value col2im(napi_env env, napi_callback_info info) { return windows(env, info, "col2im", true); }
 
-/* conv2d(x, batch, h, w, c, k, stride, pad, oh, ow, weights, bias, y, threads, add, lo, hi): y
+/* convolve(x, batch, h, w, c, k, stride, pad, oh, ow, weights, bias, y, threads, add, lo, hi): y
  * [batch*oh*ow, n] = clamp(im2col(x) weights + bias + add, lo, hi), n = bias.length, add null or of
- * y's size, without the im2col matrix (native/conv.c). */
-static napi_value conv2d(napi_env env, napi_callback_info info) {
+ * y's size, without the im2col matrix (native/conv.c): Kernels.conv2d. Named apart from the
+ * first version's conv2d, which took no add, lo and hi and would ignore them silently. */
+static napi_value convolve(napi_env env, napi_callback_info info) {
   napi_value argv[17];
   int g[10], threads;
   float *x, *w, *bias, *y, *add = NULL;
@@ -901,7 +902,7 @@ NAPI_MODULE_INIT() {
       {"im2col", NULL, im2col, NULL, NULL, NULL, napi_enumerable, NULL},
       {"col2im", NULL, col2im, NULL, NULL, NULL, napi_enumerable, NULL},
       {"maxPool", NULL, max_pool, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"conv2d", NULL, conv2d, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"convolve", NULL, convolve, NULL, NULL, NULL, napi_enumerable, NULL},
       {"clamp", NULL, clamp, NULL, NULL, NULL, napi_enumerable, NULL},
       {"spmm", NULL, spmm, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setThreads", NULL, set_threads, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -12,7 +12,8 @@ interface BlasAddon {
   im2col(x: Float32Array, ...geometry: [...number[], Float32Array]): void;
   col2im(cols: Float32Array, ...geometry: [...number[], Float32Array]): void;
   maxPool(x: Float32Array, ...geometry: [...number[], Float32Array]): void;
-  conv2d(
+  /** Kernels.conv2d (named apart from an older build's conv2d, which lacked add, lo and hi). */
+  convolve(
     x: Float32Array,
     ...args: [...number[], Float32Array, Float32Array, Float32Array, number, Float32Array | null, number, number]
   ): void;
@@ -67,7 +68,7 @@ function loadAddon(): BlasAddon | undefined {
   try {
     const loaded = createRequire(import.meta.url)(ADDON_PATH) as BlasAddon;
     // A build from an older xbar lacks the newer kernels: fall back rather than fail mid-run.
-    const missing = (['sgemm', 'im2col', 'col2im', 'conv2d', 'maxPool', 'clamp', 'spmm'] as const).filter(
+    const missing = (['sgemm', 'im2col', 'col2im', 'convolve', 'maxPool', 'clamp', 'spmm'] as const).filter(
       (f) => typeof loaded[f] !== 'function',
     );
     if (missing.length) throw new Error(`the built addon is out of date (no ${missing.join(', ')})`);
@@ -111,7 +112,7 @@ export function loadKernels(opts: LoadKernelsOptions = {}): NodeKernels {
     col2im: (cols, g, x) => blas.col2im(cols, g.batch, g.h, g.w, g.c, g.k, g.stride, g.pad, g.oh, g.ow, x),
     // Images split over the threads: the same result whatever the thread count.
     conv2d: (x, g, w, bias, y, then) =>
-      blas.conv2d(
+      blas.convolve(
         x,
         ...[g.batch, g.h, g.w, g.c, g.k, g.stride, g.pad, g.oh, g.ow],
         w,

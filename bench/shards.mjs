@@ -10,29 +10,13 @@
 // Every process runs one worker thread, so two shards use two cores where one process uses one.
 // The load average at the start is printed: on a shared machine the ratio is a loaded figure.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { availableParallelism, loadavg, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync, rmSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
+import { join } from 'node:path';
 import { median } from './lib/measure.mjs';
-import { together as run } from './lib/processes.mjs';
+import { cliBench } from './lib/processes.mjs';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const bin = join(root, 'dist/cli/main.js');
-if (!existsSync(bin)) {
-  console.error('bench/shards.mjs runs the built CLI: run `npm run build` first.');
-  process.exit(1);
-}
-const together = (runs) => run(bin, runs);
-const argv = process.argv.slice(2);
-const option = (name, fallback) => {
-  const i = argv.indexOf(name);
-  return i >= 0 && i + 1 < argv.length ? argv[i + 1] : fallback;
-};
-const json = argv.includes('--json');
-const log = json ? () => {} : (...a) => console.error(...a);
-const work = mkdtempSync(join(tmpdir(), 'xbar-bench-shards-'));
-process.on('exit', () => rmSync(work, { recursive: true, force: true }));
+const { bin, together, option, json, log, work } = cliBench('shards.mjs', 'xbar-bench-shards-');
 
 let model = option('--model');
 if (!model) {

@@ -1,5 +1,9 @@
 // Runs xbar processes for the cluster benches (shards.mjs, correctnet-shards.mjs).
 import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /**
  * Runs `node bin ARGS --quiet` for every ARGS at once; resolves with the wall seconds until the last
@@ -20,4 +24,26 @@ export function together(bin, runs) {
         }),
     ),
   ).then(() => (performance.now() - t0) / 1000);
+}
+
+/**
+ * What a bench of the built CLI's processes starts with (bench/shards.mjs, bench/correctnet-shards.mjs):
+ * the CLI (refused in one line when not built), `together` bound to it, the flags, and a work
+ * folder removed at exit.
+ */
+export function cliBench(script, workPrefix) {
+  const bin = join(dirname(fileURLToPath(import.meta.url)), '../../dist/cli/main.js');
+  if (!existsSync(bin)) {
+    console.error(`bench/${script} runs the built CLI: run \`npm run build\` first.`);
+    process.exit(1);
+  }
+  const argv = process.argv.slice(2);
+  const option = (name, fallback) => {
+    const i = argv.indexOf(name);
+    return i >= 0 && i + 1 < argv.length ? argv[i + 1] : fallback;
+  };
+  const json = argv.includes('--json');
+  const work = mkdtempSync(join(tmpdir(), workPrefix));
+  process.on('exit', () => rmSync(work, { recursive: true, force: true }));
+  return { bin, together: (runs) => together(bin, runs), option, json, log: json ? () => {} : (...a) => console.error(...a), work };
 }

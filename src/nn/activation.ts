@@ -1,5 +1,5 @@
 import type { ActivationName, Context, Layer, LayerSpec } from './layer.js';
-import { type Tensor, tensor } from './tensor.js';
+import { bitsOf, type Tensor, tensor } from './tensor.js';
 
 /**
  * Element-wise nonlinearity. 'crelu' is ReLU clipped at `cap`: an analog neuron's output saturates
@@ -51,9 +51,13 @@ export class Activation implements Layer {
     const yv = y.data;
     const n = g.length;
     switch (this.fn) {
-      case 'relu':
-        for (let i = 0; i < n; i++) out[i] = xv[i] > 0 ? g[i] : 0;
+      case 'relu': {
+        // out[i] = xv[i] > 0 ? g[i] : 0, as a mask on the bits (bitsOf).
+        const gb = bitsOf(g);
+        const ob = bitsOf(out);
+        for (let i = 0; i < n; i++) ob[i] = gb[i] & -(xv[i] > 0);
         break;
+      }
       case 'crelu':
         for (let i = 0; i < n; i++) out[i] = xv[i] > 0 && xv[i] < this.cap ? g[i] : 0;
         break;
@@ -80,9 +84,13 @@ export class Activation implements Layer {
 export function apply(fn: ActivationName, cap: number, x: Float32Array, y: Float32Array, alpha = 0.01): void {
   const n = x.length;
   switch (fn) {
-    case 'relu':
-      for (let i = 0; i < n; i++) y[i] = Math.max(x[i], 0);
+    case 'relu': {
+      // y[i] = Math.max(x[i], 0) (NaN stays NaN, -0 becomes +0), as a mask on the bits (bitsOf).
+      const xb = bitsOf(x);
+      const yb = bitsOf(y);
+      for (let i = 0; i < n; i++) yb[i] = xb[i] & -!(x[i] <= 0);
       break;
+    }
     case 'crelu':
       for (let i = 0; i < n; i++) y[i] = Math.min(Math.max(x[i], 0), cap);
       break;

@@ -1,7 +1,7 @@
 import type { Rng } from '../core/rng.js';
 import { Conv2d } from './conv.js';
 import type { Context, Layer, LayerSpec } from './layer.js';
-import { type Param, param, type Tensor, tensor } from './tensor.js';
+import { bitsOf, type Param, param, type Tensor, tensor } from './tensor.js';
 
 /**
  * A CorrectNet-style error-compensation module, inserted after a layer's output (a feature map
@@ -80,7 +80,9 @@ export class Compensation implements Layer {
       const img: Tensor = { data: xv, shape: [batch, ...this.image] };
       const pre = this.down.forward(img, ctx);
       hidden = pre.data;
-      for (let i = 0; i < hidden.length; i++) if (hidden[i] < 0) hidden[i] = 0;
+      // hidden[i] < 0 becomes 0 (-0 and NaN stay), as a mask on the bits (bitsOf).
+      const hb = bitsOf(hidden);
+      for (let i = 0, n = hidden.length; i < n; i++) hb[i] &= -!(hidden[i] < 0);
       const r = this.up.forward({ data: hidden, shape: pre.shape }, ctx).data;
       for (let i = 0; i < yv.length; i++) yv[i] += r[i];
     }
@@ -118,7 +120,8 @@ export class Compensation implements Layer {
       const dh = this.up.backward({ data: dyv, shape: [batch, h, w, c] }, ctx, true);
       if (!dh) throw new Error('compensation: missing gradient');
       const dhv = dh.data;
-      for (let i = 0; i < hidden.length; i++) if (hidden[i] <= 0) dhv[i] = 0;
+      const db = bitsOf(dhv);
+      for (let i = 0, n = hidden.length; i < n; i++) db[i] &= -!(hidden[i] <= 0);
       const dxr = this.down.backward(dh, ctx, needInputGrad);
       if (dxr && dxv) {
         const r = dxr.data;

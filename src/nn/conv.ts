@@ -20,6 +20,10 @@ export class Conv2d implements Layer {
   private cols: Float32Array | null = null;
   private scratch: Float32Array | null = null;
   private batch = 0;
+  /** A training forward pass ran and its backward has not (cols is null for a frozen layer). */
+  private passed = false;
+  /** The input gradient's unrolled rows (backward). */
+  private dscratch: Float32Array | null = null;
   /** 1x1 kernel, stride 1: the receptive-field rows are the input's pixels. */
   private readonly pointwise: boolean;
 
@@ -110,8 +114,14 @@ export class Conv2d implements Layer {
   forward(x: Tensor, ctx: Context): Tensor {
     const batch = x.shape[0];
     const y = tensor([batch, ...this.outShape]);
-    if (!ctx.training) {
+    // A frozen layer (per-chip calibration, modules trained on a fixed network) needs no unrolled
+    // rows for backward, only its weights: it runs the inference product, which never forms them.
+    const frozen = ctx.training && !this.params.some((p) => wantsGrad(ctx, p));
+    if (!ctx.training || frozen) {
       this.product(x.data, batch, ctx.kernels, this.weight.value, this.bias.value, y.data);
+      this.batch = batch;
+      this.cols = null;
+      this.passed = ctx.training;
       return y;
     }
     // Training keeps the unrolled rows for backward.
@@ -122,25 +132,38 @@ export class Conv2d implements Layer {
     ctx.kernels.sgemm(false, false, rows, f, rowLen, 1, cols, rowLen, this.weight.value, f, 1, y.data, f);
     this.cols = cols;
     this.batch = batch;
+    this.passed = true;
     return y;
   }
 
   backward(dy: Tensor, ctx: Context, needInputGrad = true): Tensor | null {
+    if (!this.passed) throw new Error('conv2d.backward before a training forward pass');
+    this.passed = false;
     const cols = this.cols;
-    if (!cols) throw new Error('conv2d.backward before a training forward pass');
     const batch = this.batch;
     const [rowLen, f] = this.weight.shape;
     const rows = batch * this.geom.oh * this.geom.ow;
-    if (wantsGrad(ctx, this.weight)) ctx.kernels.sgemm(true, false, rowLen, f, rows, 1, cols, rowLen, dy.data, f, 1, this.weight.grad, f);
+    const dyv = dy.data;
+    if (wantsGrad(ctx, this.weight)) {
+      if (!cols) throw new Error('conv2d.backward: the forward pass kept no unrolled rows');
+      ctx.kernels.sgemm(true, false, rowLen, f, rows, 1, cols, rowLen, dyv, f, 1, this.weight.grad, f);
+    }
     if (this.params.includes(this.bias) && wantsGrad(ctx, this.bias)) {
       const gb = this.bias.grad;
-      for (let i = 0; i < rows; i++) for (let j = 0; j < f; j++) gb[j] += dy.data[i * f + j];
+      for (let i = 0, o = 0; i < rows; i++) for (let j = 0; j < f; j++, o++) gb[j] += dyv[o];
     }
     this.cols = null;
     if (!needInputGrad) return null;
-    const dcols = new Float32Array(rows * rowLen);
-    ctx.kernels.sgemm(false, true, rows, rowLen, f, 1, dy.data, f, this.weight.value, f, 0, dcols, rowLen);
-    if (this.pointwise) return tensor([batch, ...this.inShape], dcols);
+    if (this.pointwise) {
+      const dcols = new Float32Array(rows * rowLen);
+      ctx.kernels.sgemm(false, true, rows, rowLen, f, 1, dyv, f, this.weight.value, f, 0, dcols, rowLen);
+      return tensor([batch, ...this.inShape], dcols);
+    }
+    // The unrolled gradient rows, in a buffer kept between steps (k*k times the images: MiBs per
+    // batch, which a fresh array would zero every step); sgemm overwrites it (beta 0).
+    if (this.dscratch?.length !== rows * rowLen) this.dscratch = new Float32Array(rows * rowLen);
+    const dcols = this.dscratch;
+    ctx.kernels.sgemm(false, true, rows, rowLen, f, 1, dyv, f, this.weight.value, f, 0, dcols, rowLen);
     const dx = tensor([batch, ...this.inShape]);
     ctx.kernels.col2im(dcols, { batch, ...this.geom }, dx.data);
     return dx;

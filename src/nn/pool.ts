@@ -35,31 +35,44 @@ export class Pool2d implements Layer {
       ctx.kernels.maxPool(x.data, { batch, h, w, c, k: s, stride, pad: 0, oh, ow }, y.data);
       return y;
     }
-    const inv = 1 / (s * s);
-    let o = 0;
-    for (let n = 0; n < batch; n++) {
-      const img = n * h * w * c;
-      for (let oy = 0; oy < oh; oy++) {
-        for (let ox = 0; ox < ow; ox++) {
-          for (let ch = 0; ch < c; ch++, o++) {
-            let best = -Infinity;
-            let bestIdx = -1;
-            let sum = 0;
-            for (let ky = 0; ky < s; ky++) {
-              for (let kx = 0; kx < s; kx++) {
-                const idx = img + ((oy * stride + ky) * w + ox * stride + kx) * c + ch;
-                const v = x.data[idx];
-                sum += v;
-                if (v > best) {
-                  best = v;
-                  bestIdx = idx;
+    const xv = x.data;
+    const yv = y.data;
+    if (argmax) {
+      // The first largest value of each window (strictly greater; -Infinity and index -1 when
+      // there is none, all NaN).
+      for (let n = 0, o = 0; n < batch; n++) {
+        const img = n * h * w * c;
+        for (let oy = 0; oy < oh; oy++)
+          for (let ox = 0; ox < ow; ox++)
+            for (let ch = 0; ch < c; ch++, o++) {
+              let best = Number.NEGATIVE_INFINITY;
+              let bestIdx = -1;
+              for (let ky = 0; ky < s; ky++) {
+                const row = img + ((oy * stride + ky) * w + ox * stride) * c + ch;
+                for (let kx = 0, idx = row; kx < s; kx++, idx += c) {
+                  const v = xv[idx];
+                  if (v > best) {
+                    best = v;
+                    bestIdx = idx;
+                  }
                 }
               }
+              yv[o] = best;
+              argmax[o] = bestIdx;
             }
-            y.data[o] = this.mode === 'max' ? best : sum * inv;
-            if (argmax) argmax[o] = bestIdx;
-          }
-        }
+      }
+    } else {
+      const inv = 1 / (s * s);
+      for (let n = 0, o = 0; n < batch; n++) {
+        const img = n * h * w * c;
+        for (let oy = 0; oy < oh; oy++)
+          for (let ox = 0; ox < ow; ox++)
+            for (let ch = 0; ch < c; ch++, o++) {
+              let sum = 0;
+              for (let ky = 0; ky < s; ky++)
+                for (let kx = 0; kx < s; kx++) sum += xv[img + ((oy * stride + ky) * w + ox * stride + kx) * c + ch];
+              yv[o] = sum * inv;
+            }
       }
     }
     if (ctx.training) {
@@ -76,7 +89,9 @@ export class Pool2d implements Layer {
     if (this.mode === 'max') {
       const argmax = this.argmax;
       if (!argmax) throw new Error('maxpool.backward before a training forward pass');
-      for (let o = 0; o < dy.data.length; o++) dx.data[argmax[o]] += dy.data[o];
+      const dyv = dy.data;
+      const dxv = dx.data;
+      for (let o = 0, n = dyv.length; o < n; o++) dxv[argmax[o]] += dyv[o];
       this.argmax = null;
       return dx;
     }

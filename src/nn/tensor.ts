@@ -48,3 +48,10 @@ export function fillRows(out: Float32Array, row: Float32Array, rows: number): vo
     done += len;
   }
 }
+
+/**
+ * The bits of a Float32Array as an Int32Array over the same memory. Selecting a value or +0 by
+ * masking its bits (bits & -(condition)) needs no branch: a branch on the sign of activations is
+ * mispredicted about half the time (~3x slower loops for ReLU, its gradient and max pooling).
+ */
+export const bitsOf = (a: Float32Array): Int32Array => new Int32Array(a.buffer, a.byteOffset, a.length);

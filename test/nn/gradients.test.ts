@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import type { Kernels } from '../../src/core/kernels.js';
 import { jsKernels } from '../../src/core/kernels-js.js';
+import { loadKernels } from '../../src/core/kernels-node.js';
 import { Rng } from '../../src/core/rng.js';
+import { Activation, apply } from '../../src/nn/activation.js';
+import { Conv2d } from '../../src/nn/conv.js';
 import type { LayerSpec } from '../../src/nn/layer.js';
 import { distillation, softmaxCrossEntropy } from '../../src/nn/loss.js';
 import { buildModel } from '../../src/nn/model.js';
@@ -92,6 +96,70 @@ describe('conv2d', () => {
               }
           expect(y[(oy * 4 + ox) * 3 + f]).toBeCloseTo(s, 5);
         }
+  });
+});
+
+const kernelSets: [string, Kernels][] = [
+  ['portable', jsKernels],
+  ['native (or portable without the addon)', loadKernels({ threads: 2 })],
+];
+
+/** Where two arrays differ (toEqual on arrays of 10^5 floats takes minutes to print a mismatch). */
+const mismatches = (a: Float32Array, b: Float32Array) => a.length - b.length + a.filter((v, i) => !Object.is(v, b[i])).length;
+
+describe('conv2d with frozen weights (per-chip calibration)', () => {
+  for (const [name, kernels] of kernelSets)
+    it(`runs the inference product, keeps no unrolled rows, and gives the input gradient of its unrolled rows (${name})`, () => {
+      const rng = new Rng(3);
+      const conv = new Conv2d([14, 14, 6], 16, 5, 1, 'valid', 'l', rng);
+      const batch = 20;
+      const x = rng.fillNormal(new Float32Array(batch * 14 * 14 * 6));
+      const dy = rng.fillNormal(new Float32Array(batch * 10 * 10 * 16));
+      const frozen = { kernels, training: true, trainable: new Set([]) };
+      const product = new Float32Array(batch * 10 * 10 * 16);
+      conv.product(x, batch, kernels, conv.weight.value, conv.bias.value, product);
+      // Twice: the second step reuses the buffer of unrolled gradient rows.
+      for (let step = 0; step < 2; step++) {
+        const y = conv.forward({ data: x, shape: [batch, 14, 14, 6] }, frozen);
+        expect(mismatches(y.data, product)).toBe(0);
+        const dx = conv.backward({ data: dy, shape: y.shape }, frozen);
+        const rowLen = 5 * 5 * 6;
+        const dcols = new Float32Array(batch * 100 * rowLen);
+        kernels.sgemm(false, true, batch * 100, rowLen, 16, 1, dy, 16, conv.weight.value, 16, 0, dcols, rowLen);
+        const want = new Float32Array(x.length);
+        kernels.col2im(dcols, { batch, ...conv.geom }, want);
+        expect(dx && mismatches(dx.data, want)).toBe(0);
+      }
+      expect(conv.weight.grad.every((g) => g === 0) && conv.bias.grad.every((g) => g === 0)).toBe(true);
+      expect(() => conv.backward({ data: dy, shape: [batch, 10, 10, 16] }, frozen)).toThrow(/before a training forward pass/);
+    });
+});
+
+describe('relu without a branch per value', () => {
+  it('gives Math.max(x, 0) and the gradient where x > 0, bit for bit, on ordinary and special values', () => {
+    const rng = new Rng(5);
+    const special = [0, -0, Number.NaN, Infinity, -Infinity, 1e-45, -1e-45, 3.4e38, -3.4e38];
+    const n = 1000;
+    const x = Float32Array.from({ length: n }, (_, i) => (i < special.length ? special[i] : rng.normal()));
+    // The gradient's special values against every sign of x.
+    const g = Float32Array.from({ length: n }, (_, i) => (i < 2 * special.length ? special[(i * 7) % special.length] : rng.normal()));
+    const y = new Float32Array(n);
+    apply('relu', 1, x, y);
+    expect(
+      mismatches(
+        y,
+        Float32Array.from(x, (v) => Math.max(v, 0)),
+      ),
+    ).toBe(0);
+    const act = new Activation([n], 'relu');
+    act.forward({ data: x, shape: [1, n] }, { kernels: jsKernels, training: true });
+    const dx = act.backward({ data: g, shape: [1, n] });
+    expect(
+      mismatches(
+        dx.data,
+        Float32Array.from(g, (v, i) => (x[i] > 0 ? v : 0)),
+      ),
+    ).toBe(0);
   });
 });
 

@@ -6,13 +6,14 @@
 // faster path calibrates as well.
 //
 // Usage: npm run build && node bench/calibration.mjs [--baseline DIR] [--images N] [--chips N] [--epochs E]
-//                                                   [--test N] [--reps R] [--only mlp,lenet5] [--threads T]
+//                                                   [--test N] [--reps R] [--only mlp,lenet5] [--threads T] [--cache DIR]
 //   --baseline DIR  another xbar checkout with dist/ and build/ (the addon) built, e.g. main:
 //                     git worktree add --detach /tmp/xbar-main main && cd /tmp/xbar-main &&
 //                     ln -s "$OLDPWD/node_modules" . && npx tsc -p tsconfig.build.json && node scripts/build-native.mjs
 //   --images N      labelled images per chip (default 20000, the documented setting)
 //   --chips N       chips per measurement (default 2), chips 0..N-1 of seed 1
 //   --threads T     OpenBLAS threads (default 1, as `xbar correctnet --threads 1` in the docs)
+//   --cache DIR     where the trained models are (default bench/.cache): DIR/mlp, DIR/lenet5
 // The models are the Monte Carlo bench's (bench/.cache/<preset>, trained by bench/montecarlo.mjs or
 // `xbar train --model <preset> --out bench/.cache/<preset>`). Progress goes to stderr.
 import { spawnSync } from 'node:child_process';

@@ -153,3 +153,16 @@ export function checkLognormalPairs(tPos: unknown, tNeg: unknown, sigma: unknown
   if (typeof sigma !== 'number' || !(sigma >= 0 && sigma < Number.POSITIVE_INFINITY))
     throw new RangeError('lognormalPairs: sigma must be a finite number >= 0');
 }
+
+export function checkNormalPairs(zPos: unknown, zNeg: unknown): void {
+  const a = typed(zPos, Float64Array, 'normalPairs', 'zPos', 'a Float64Array');
+  const b = typed(zNeg, Float64Array, 'normalPairs', 'zNeg', 'a Float64Array');
+  if (a.length !== b.length) throw new RangeError('normalPairs: zPos and zNeg must have one length');
+}
+
+export function checkExpScaled(x: unknown, c: unknown, out: unknown): void {
+  const a = typed(x, Float32Array, 'expScaled', 'x', 'a Float32Array');
+  const b = typed(out, Float64Array, 'expScaled', 'out', 'a Float64Array');
+  if (typeof c !== 'number' || !Number.isFinite(c)) throw new RangeError('expScaled: c must be a finite number');
+  if (a.length !== b.length) throw new RangeError('expScaled: x and out must have one length');
+}

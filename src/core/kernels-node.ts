@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { XbarError } from './errors.js';
-import { checkLognormalPairs } from './kernel-checks.js';
+import { checkExpScaled, checkLognormalPairs, checkNormalPairs } from './kernel-checks.js';
 import type { Kernels } from './kernels.js';
 import { jsKernels } from './kernels-js.js';
 
@@ -42,6 +42,10 @@ interface BlasAddon {
     gNeg: Float64Array,
     threads: number,
   ): void;
+  /** Absent from builds of xbar before the per-read aging stream (then the JS loop draws). */
+  normalPhilox?(key0: number, key1: number, ctr2: number, ctr3: number, zPos: Float64Array, zNeg: Float64Array, threads: number): void;
+  /** Absent from builds before the native drift factors (then the JS loop computes them). */
+  expScaled?(x: Float32Array, c: number, out: Float64Array): void;
   setThreads(n: number): void;
   getThreads(): number;
   config(): string;
@@ -133,5 +137,17 @@ export function loadKernels(opts: LoadKernelsOptions = {}): NodeKernels {
           blas.lognormalPhilox?.(tPos, tNeg, sigma, st.key0, st.key1, st.ctr2, st.ctr3, gPos, gNeg, threads);
         }
       : jsKernels.lognormalPairs,
+    normalPairs: blas.normalPhilox
+      ? (st, zPos, zNeg) => {
+          checkNormalPairs(zPos, zNeg);
+          blas.normalPhilox?.(st.key0, st.key1, st.ctr2, st.ctr3, zPos, zNeg, threads);
+        }
+      : jsKernels.normalPairs,
+    expScaled: blas.expScaled
+      ? (x, c, out) => {
+          checkExpScaled(x, c, out);
+          blas.expScaled?.(x, c, out);
+        }
+      : jsKernels.expScaled,
   };
 }

@@ -63,6 +63,17 @@ export interface Kernels {
    * whatever the thread count.
    */
   lognormalPairs(tPos: Float64Array, tNeg: Float64Array, sigma: number, stream: PhiloxStream, gPos: Float64Array, gNeg: Float64Array): void;
+  /**
+   * Standard normal pairs of the Philox stream: zPos[i] = r cos, zNeg[i] = r sin, the Box-Muller
+   * pair of cell i that lognormalPairs exponentiates (the same words, transform and bits on every
+   * implementation and thread count). Aging draws its per-read 1/f noise from it.
+   */
+  normalPairs(stream: PhiloxStream, zPos: Float64Array, zNeg: Float64Array): void;
+  /**
+   * out[i] = exp(c * x[i]) with the portable exp (portable-math.ts): the same bits on every
+   * implementation. Aging's drift factors exp(-nu ln F) for a layer's drift exponents nu.
+   */
+  expScaled(x: Float32Array, c: number, out: Float64Array): void;
 }
 
 /** What conv2d applies to its output before it writes it (Kernels.conv2d). */

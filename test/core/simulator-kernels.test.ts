@@ -303,6 +303,45 @@ describe('lognormalPairs', () => {
   });
 });
 
+describe('normalPairs', () => {
+  it("is lognormalPairs' pair before the exp: r cos for G+, r sin for G-, of the same Philox words", () => {
+    const n = 1001;
+    const zPos = new Float64Array(n);
+    const zNeg = new Float64Array(n);
+    const st = philoxStream(5, 2, 1, 2 ** 31 + 9);
+    jsKernels.normalPairs(st, zPos, zNeg);
+    const words = new Uint32Array(4);
+    const cs = new Float64Array(2);
+    for (const i of [0, 1, 2, 999, 1000]) {
+      philox4x32(i >>> 1, 0, 1, 2 ** 31 + 9, 5, 2, words);
+      const w = (i % 2) * 2;
+      const r = Math.sqrt(-2 * logUnit(words[w]));
+      cosSinTurn(words[w + 1], cs);
+      expect(zPos[i]).toBe(r * cs[0]);
+      expect(zNeg[i]).toBe(r * cs[1]);
+    }
+    const one = new Float64Array(n).fill(1);
+    const g = [new Float64Array(n), new Float64Array(n)];
+    jsKernels.lognormalPairs(one, one, 1, st, g[0], g[1]);
+    for (let i = 0; i < n; i++) expect([g[0][i], g[1][i]]).toEqual([expPortable(zPos[i]), expPortable(zNeg[i])]);
+    expect(() => jsKernels.normalPairs(st, zPos, zNeg.subarray(1))).toThrow(/one length/);
+    expect(() => jsKernels.normalPairs(st, zPos, new Float32Array(n) as never)).toThrow(/zNeg must be a Float64Array/);
+  });
+});
+
+describe('expScaled', () => {
+  it('is expPortable(c x[i]), x[i] widened to a double, for any c', () => {
+    const x = Float32Array.from(filled(1001, 3), (v) => 0.1 * v);
+    const out = new Float64Array(x.length);
+    for (const c of [-Math.log(1 + (365 * 86400) / 20), 0, -0, 3.5]) {
+      jsKernels.expScaled(x, c, out);
+      for (const i of [0, 1, 500, 1000]) expect(out[i]).toBe(expPortable(c * x[i]));
+    }
+    expect(() => jsKernels.expScaled(x, Number.NaN, out)).toThrow(/c must be a finite number/);
+    expect(() => jsKernels.expScaled(x, 1, out.subarray(1))).toThrow(/one length/);
+  });
+});
+
 describe('toCsr', () => {
   it('keeps every nonzero, row by row, in column order', () => {
     const x = Float32Array.from([0, 1, 0, 2, 0, 0, -0, 0, 3]);
@@ -438,6 +477,69 @@ describeWith(['native'], 'native simulator kernels', () => {
     const t = new Float64Array(4);
     expect(() => native().lognormalPairs(t, t, -1, st, new Float64Array(4), new Float64Array(4))).toThrow(/sigma/);
     expect(() => native().lognormalPairs(t, t, 0.1, st, new Float64Array(3), new Float64Array(4))).toThrow(/one length/);
+  });
+
+  it('normalPairs draws the JS loop bits over a million cells: AVX2 and scalar, 1 and 2 threads', () => {
+    const n = 1_000_003;
+    const st = philoxStream(3, 1, 2, 0x9234abcd);
+    const same = (x: Float64Array, y: Float64Array) => Buffer.from(x.buffer).equals(Buffer.from(y.buffer));
+    const js = [new Float64Array(n), new Float64Array(n)];
+    jsKernels.normalPairs(st, js[0], js[1]);
+    for (const [threads, scalar] of [
+      [1, false],
+      [2, false],
+      [2, true],
+    ] as const) {
+      const k = loadKernels({ prefer: 'native', threads });
+      expect(k.normalPairs).not.toBe(jsKernels.normalPairs);
+      const nat = [new Float64Array(n), new Float64Array(n)];
+      if (scalar) process.env.XBAR_NO_AVX2 = '1';
+      try {
+        k.normalPairs(st, nat[0], nat[1]);
+      } finally {
+        delete process.env.XBAR_NO_AVX2;
+      }
+      expect(same(nat[0], js[0]) && same(nat[1], js[1])).toBe(true);
+    }
+    // Short arrays (every tail path, and a range that starts mid-block on the second thread).
+    for (const m of [0, 1, 7, 9, 33]) {
+      const a = [new Float64Array(m), new Float64Array(m)];
+      const b = [new Float64Array(m), new Float64Array(m)];
+      jsKernels.normalPairs(st, a[0], a[1]);
+      native().normalPairs(st, b[0], b[1]);
+      expect(same(a[0], b[0]) && same(a[1], b[1])).toBe(true);
+    }
+    expect(() => native().normalPairs(st, new Float64Array(3), new Float64Array(4))).toThrow(/one length/);
+  });
+
+  it('expScaled gives the JS loop bits over a million cells: AVX2 and scalar, 1 and 2 threads, any c', () => {
+    const n = 1_000_003;
+    // Drift exponents (|N(0.05, 0.03^2)|-like, from filled's values) and a few extremes.
+    const x = Float32Array.from(filled(n, 18), (v) => Math.abs(0.05 + 0.03 * v));
+    x.set([0, -0, 1e-30, 3e38, -3e38, 0.1], 0);
+    const same = (a: Float64Array, b: Float64Array) => Buffer.from(a.buffer).equals(Buffer.from(b.buffer));
+    for (const c of [-Math.log((365 * 86400 + 20) / 20), -Math.log(21 / 20), 0, 2]) {
+      const js = new Float64Array(n);
+      jsKernels.expScaled(x, c, js);
+      for (const [threads, scalar] of [
+        [1, false],
+        [2, false],
+        [2, true],
+      ] as const) {
+        const k = loadKernels({ prefer: 'native', threads });
+        expect(k.expScaled).not.toBe(jsKernels.expScaled);
+        const nat = new Float64Array(n);
+        if (scalar) process.env.XBAR_NO_AVX2 = '1';
+        try {
+          k.expScaled(x, c, nat);
+        } finally {
+          delete process.env.XBAR_NO_AVX2;
+        }
+        expect(same(nat, js)).toBe(true);
+      }
+    }
+    expect(() => native().expScaled(x, Number.POSITIVE_INFINITY, new Float64Array(n))).toThrow(/finite/);
+    expect(() => native().expScaled(x, 1, new Float64Array(3))).toThrow(/one length/);
   });
 
   it('rejects sizes that would read or write out of bounds', () => {

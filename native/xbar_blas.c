@@ -264,12 +264,35 @@ static napi_value convolve(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* maxPool(x, batch, h, w, c, size, stride, 0, oh, ow, y): windows without padding. */
+static bool get_i32(napi_env env, napi_value v, const char *fn, const char *name, int64_t need, int **data) {
+  size_t len;
+  void *ptr;
+  char msg[160];
+  if (!get_typed(env, v, fn, name, napi_int32_array, "an Int32Array", &len, &ptr)) return false;
+  if ((int64_t)len < need) {
+    snprintf(msg, sizeof msg, "%s: %s has %lld elements but needs %lld", fn, name, (long long)len, (long long)need);
+    napi_throw_range_error(env, NULL, msg);
+    return false;
+  }
+  *data = ptr;
+  return true;
+}
+
+/* maxPool(x, batch, h, w, c, size, stride, 0, oh, ow, y[, argmax]): windows without padding. With
+ * argmax (an Int32Array of y's length, for training's backward pass), also each maximum's index in x:
+ * the first in window order on ties, -1 where no value exceeds -Infinity, as the JS kernel. */
 static napi_value max_pool(napi_env env, napi_callback_info info) {
-  napi_value argv[11];
+  napi_value argv[12];
+  size_t argc = 12;
   int g[10];
   float *x, *y;
-  if (!get_args(env, info, "maxPool", 11, argv) || !get_geometry(env, argv + 1, "maxPool", g)) return NULL;
+  int *am = NULL;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  if (argc < 11) {
+    napi_throw_type_error(env, NULL, "maxPool: expected 11 arguments");
+    return NULL;
+  }
+  if (!get_geometry(env, argv + 1, "maxPool", g)) return NULL;
   const int batch = g[0], h = g[1], w = g[2], c = g[3], s = g[4], stride = g[5], oh = g[7], ow = g[8];
   if (g[6] != 0) {
     napi_throw_range_error(env, NULL, "maxPool: pooling windows have no padding");
@@ -278,24 +301,46 @@ static napi_value max_pool(napi_env env, napi_callback_info info) {
   if (!get_f32(env, argv[0], "maxPool", "x", (int64_t)batch * h * w * c, &x) ||
       !get_f32(env, argv[10], "maxPool", "y", (int64_t)batch * oh * ow * c, &y))
     return NULL;
+  napi_valuetype t = napi_undefined;
+  if (argc > 11 && napi_typeof(env, argv[11], &t) != napi_ok) return NULL;
+  if (t != napi_undefined && !get_i32(env, argv[11], "maxPool", "argmax", (int64_t)batch * oh * ow * c, &am)) return NULL;
   int64_t o = 0;
   for (int n = 0; n < batch; n++) {
-    const float *img = x + (int64_t)n * h * w * c;
+    const int64_t img = (int64_t)n * h * w * c;
     for (int oy = 0; oy < oh; oy++)
       for (int ox = 0; ox < ow; ox++) {
-        const float *corner = img + ((int64_t)oy * stride * w + (int64_t)ox * stride) * c;
+        const int64_t corner = img + ((int64_t)oy * stride * w + (int64_t)ox * stride) * c;
         /* Per channel, the same comparisons in the same order as the JS kernel; channels in
          * the inner loop, contiguous, so that it vectorises. */
         float *restrict out = y + o;
-        for (int ch = 0; ch < c; ch++) out[ch] = -INFINITY;
-        for (int ky = 0; ky < s; ky++)
-          for (int kx = 0; kx < s; kx++) {
-            const float *restrict p = corner + ((int64_t)ky * w + kx) * c;
-            for (int ch = 0; ch < c; ch++) {
-              const float v = p[ch];
-              out[ch] = v > out[ch] ? v : out[ch];
-            }
+        if (am) {
+          int *restrict at = am + o;
+          for (int ch = 0; ch < c; ch++) {
+            out[ch] = -INFINITY;
+            at[ch] = -1;
           }
+          for (int ky = 0; ky < s; ky++)
+            for (int kx = 0; kx < s; kx++) {
+              const int64_t p = corner + ((int64_t)ky * w + kx) * c;
+              for (int ch = 0; ch < c; ch++) {
+                const float v = x[p + ch];
+                if (v > out[ch]) {
+                  out[ch] = v;
+                  at[ch] = (int)(p + ch);
+                }
+              }
+            }
+        } else {
+          for (int ch = 0; ch < c; ch++) out[ch] = -INFINITY;
+          for (int ky = 0; ky < s; ky++)
+            for (int kx = 0; kx < s; kx++) {
+              const float *restrict p = x + corner + ((int64_t)ky * w + kx) * c;
+              for (int ch = 0; ch < c; ch++) {
+                const float v = p[ch];
+                out[ch] = v > out[ch] ? v : out[ch];
+              }
+            }
+        }
         o += c;
       }
   }
@@ -424,19 +469,6 @@ static void spmm_plain(int m, int n, const int *row_ptr, const int *col, const f
   }
 }
 
-static bool get_i32(napi_env env, napi_value v, const char *name, int64_t need, int **data) {
-  size_t len;
-  void *ptr;
-  char msg[160];
-  if (!get_typed(env, v, "spmm", name, napi_int32_array, "an Int32Array", &len, &ptr)) return false;
-  if ((int64_t)len < need) {
-    snprintf(msg, sizeof msg, "spmm: %s has %lld elements but needs %lld", name, (long long)len, (long long)need);
-    napi_throw_range_error(env, NULL, msg);
-    return false;
-  }
-  *data = ptr;
-  return true;
-}
 
 struct spmm_job {
   int m, n;
@@ -475,7 +507,7 @@ static napi_value spmm(napi_env env, napi_callback_info info) {
   }
   if (!get_int(env, argv[0], "m", 0, &m) ||
       !get_int(env, argv[1], "n", 0, &n) || !get_int(env, argv[2], "k", 0, &k) ||
-      !get_i32(env, argv[3], "rowPtr", (int64_t)m + 1, &row_ptr))
+      !get_i32(env, argv[3], "spmm", "rowPtr", (int64_t)m + 1, &row_ptr))
     return NULL;
   if (row_ptr[0] != 0) {
     napi_throw_range_error(env, NULL, "spmm: rowPtr[0] must be 0");
@@ -487,7 +519,7 @@ static napi_value spmm(napi_env env, napi_callback_info info) {
       return NULL;
     }
   const int64_t nnz = row_ptr[m];
-  if (!get_i32(env, argv[4], "col", nnz, &col) || !get_f32(env, argv[5], "spmm", "val", nnz, &val) ||
+  if (!get_i32(env, argv[4], "spmm", "col", nnz, &col) || !get_f32(env, argv[5], "spmm", "val", nnz, &val) ||
       !get_f32(env, argv[6], "spmm", "b", (int64_t)k * n, &b) || !get_f32(env, argv[7], "spmm", "c", (int64_t)m * n, &c))
     return NULL;
   if (overlaps(c, (int64_t)m * n, b, (int64_t)k * n) || overlaps(c, (int64_t)m * n, val, nnz)) {
@@ -995,7 +1027,7 @@ NAPI_MODULE_INIT() {
       {"sgemm", NULL, sgemm, NULL, NULL, NULL, napi_enumerable, NULL},
       {"im2col", NULL, im2col, NULL, NULL, NULL, napi_enumerable, NULL},
       {"col2im", NULL, col2im, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"maxPool", NULL, max_pool, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"maxPoolIndexed", NULL, max_pool, NULL, NULL, NULL, napi_enumerable, NULL},
       {"convolve", NULL, convolve, NULL, NULL, NULL, napi_enumerable, NULL},
       {"clamp", NULL, clamp, NULL, NULL, NULL, napi_enumerable, NULL},
       {"spmm", NULL, spmm, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -101,11 +101,12 @@ export function checkWindows(fn: 'im2col' | 'col2im', first: unknown, g: WindowG
   f32Len(last, fn, adjoint ? 'x' : 'cols', adjoint ? xLen : colsLen);
 }
 
-export function checkMaxPool(x: unknown, g: WindowGeometry, y: unknown): void {
+export function checkMaxPool(x: unknown, g: WindowGeometry, y: unknown, argmax?: unknown): void {
   geometry(g, 'maxPool');
   if (g.pad !== 0) throw new RangeError('maxPool: pooling windows have no padding');
   f32Len(x, 'maxPool', 'x', g.batch * g.h * g.w * g.c);
   f32Len(y, 'maxPool', 'y', g.batch * g.oh * g.ow * g.c);
+  if (argmax !== undefined) i32Len(argmax, 'argmax', g.batch * g.oh * g.ow * g.c, 'maxPool');
 }
 
 export function checkClamp(y: unknown, lo: unknown, hi: unknown): void {
@@ -114,9 +115,9 @@ export function checkClamp(y: unknown, lo: unknown, hi: unknown): void {
     throw new RangeError('clamp: lo and hi must be numbers with lo <= hi');
 }
 
-function i32Len(v: unknown, name: string, need: number): Int32Array {
-  const a = typed(v, Int32Array, 'spmm', name, 'an Int32Array');
-  if (a.length < need) throw new RangeError(`spmm: ${name} has ${a.length} elements but needs ${need}`);
+function i32Len(v: unknown, name: string, need: number, fn = 'spmm'): Int32Array {
+  const a = typed(v, Int32Array, fn, name, 'an Int32Array');
+  if (a.length < need) throw new RangeError(`${fn}: ${name} has ${a.length} elements but needs ${need}`);
   return a;
 }
 

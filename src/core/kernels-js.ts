@@ -192,8 +192,8 @@ function conv2d(x: Float32Array, g: WindowGeometry, w: Float32Array, bias: Float
     jsKernels.clamp(out, then.lo ?? Number.NEGATIVE_INFINITY, then.hi ?? Number.POSITIVE_INFINITY);
 }
 
-function maxPool(x: Float32Array, g: WindowGeometry, y: Float32Array): void {
-  checkMaxPool(x, g, y);
+function maxPool(x: Float32Array, g: WindowGeometry, y: Float32Array, argmax?: Int32Array): void {
+  checkMaxPool(x, g, y, argmax);
   const { batch, h, w, c, k, stride, oh, ow } = g;
   let o = 0;
   for (let n = 0; n < batch; n++) {
@@ -203,14 +203,19 @@ function maxPool(x: Float32Array, g: WindowGeometry, y: Float32Array): void {
         const corner = img + (oy * stride * w + ox * stride) * c;
         for (let ch = 0; ch < c; ch++, o++) {
           let best = Number.NEGATIVE_INFINITY;
+          let at = -1;
           for (let ky = 0; ky < k; ky++) {
             const row = corner + ky * w * c + ch;
             for (let kx = 0; kx < k; kx++) {
               const v = x[row + kx * c];
-              if (v > best) best = v;
+              if (v > best) {
+                best = v;
+                at = row + kx * c;
+              }
             }
           }
           y[o] = best;
+          if (argmax) argmax[o] = at;
         }
       }
     }

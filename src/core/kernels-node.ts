@@ -11,7 +11,8 @@ interface BlasAddon {
   sgemm: Kernels['sgemm'];
   im2col(x: Float32Array, ...geometry: [...number[], Float32Array]): void;
   col2im(cols: Float32Array, ...geometry: [...number[], Float32Array]): void;
-  maxPool(x: Float32Array, ...geometry: [...number[], Float32Array]): void;
+  /** Kernels.maxPool (named apart from an older build's maxPool, which ignored argmax). */
+  maxPoolIndexed(x: Float32Array, ...geometry: [...number[], Float32Array, Int32Array | undefined]): void;
   /** Kernels.conv2d (named apart from an older build's conv2d, which lacked add, lo and hi). */
   convolve(
     x: Float32Array,
@@ -72,7 +73,7 @@ function loadAddon(): BlasAddon | undefined {
   try {
     const loaded = createRequire(import.meta.url)(ADDON_PATH) as BlasAddon;
     // A build from an older xbar lacks the newer kernels: fall back rather than fail mid-run.
-    const missing = (['sgemm', 'im2col', 'col2im', 'convolve', 'maxPool', 'clamp', 'spmm'] as const).filter(
+    const missing = (['sgemm', 'im2col', 'col2im', 'convolve', 'maxPoolIndexed', 'clamp', 'spmm'] as const).filter(
       (f) => typeof loaded[f] !== 'function',
     );
     if (missing.length) throw new Error(`the built addon is out of date (no ${missing.join(', ')})`);
@@ -127,7 +128,7 @@ export function loadKernels(opts: LoadKernelsOptions = {}): NodeKernels {
         then?.lo ?? Number.NEGATIVE_INFINITY,
         then?.hi ?? Number.POSITIVE_INFINITY,
       ),
-    maxPool: (x, g, y) => blas.maxPool(x, g.batch, g.h, g.w, g.c, g.k, g.stride, g.pad, g.oh, g.ow, y),
+    maxPool: (x, g, y, argmax) => blas.maxPoolIndexed(x, g.batch, g.h, g.w, g.c, g.k, g.stride, g.pad, g.oh, g.ow, y, argmax),
     clamp: (y, lo, hi) => blas.clamp(y, lo, hi),
     // Rows split over the threads: the same result whatever the thread count.
     spmm: (m, n, k, a, b, c) => blas.spmm(m, n, k, a.rowPtr, a.col, a.val, b, c, threads),

@@ -47,8 +47,12 @@ export interface Kernels {
    * channel counts) and makes one pass over y.
    */
   conv2d(x: Float32Array, g: WindowGeometry, w: Float32Array, bias: Float32Array, y: Float32Array, then?: ConvThen): void;
-  /** Max pooling of NHWC images over k x k windows (no padding), without argmax bookkeeping. */
-  maxPool(x: Float32Array, g: WindowGeometry, y: Float32Array): void;
+  /**
+   * Max pooling of NHWC images over k x k windows (no padding). With `argmax` (y's length), also
+   * each maximum's index in x, for training's backward pass: the first in window order on ties,
+   * -1 where no value exceeds -Infinity.
+   */
+  maxPool(x: Float32Array, g: WindowGeometry, y: Float32Array, argmax?: Int32Array): void;
   /** y = min(max(y, lo), hi) in place, in double precision (max(-0, 0) is +0, as Math.max). */
   clamp(y: Float32Array, lo: number, hi: number): void;
   /**

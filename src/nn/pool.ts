@@ -30,9 +30,13 @@ export class Pool2d implements Layer {
     const [oh, ow] = this.outShape;
     const { size: s, stride } = this;
     const y = tensor([batch, oh, ow, c]);
-    const argmax = this.mode === 'max' && ctx.training ? new Int32Array(y.data.length) : null;
-    if (this.mode === 'max' && !argmax) {
-      ctx.kernels.maxPool(x.data, { batch, h, w, c, k: s, stride, pad: 0, oh, ow }, y.data);
+    if (this.mode === 'max') {
+      const argmax = ctx.training ? new Int32Array(y.data.length) : undefined;
+      ctx.kernels.maxPool(x.data, { batch, h, w, c, k: s, stride, pad: 0, oh, ow }, y.data, argmax);
+      if (argmax) {
+        this.argmax = argmax;
+        this.batch = batch;
+      }
       return y;
     }
     const inv = 1 / (s * s);
@@ -42,30 +46,15 @@ export class Pool2d implements Layer {
       for (let oy = 0; oy < oh; oy++) {
         for (let ox = 0; ox < ow; ox++) {
           for (let ch = 0; ch < c; ch++, o++) {
-            let best = -Infinity;
-            let bestIdx = -1;
             let sum = 0;
-            for (let ky = 0; ky < s; ky++) {
-              for (let kx = 0; kx < s; kx++) {
-                const idx = img + ((oy * stride + ky) * w + ox * stride + kx) * c + ch;
-                const v = x.data[idx];
-                sum += v;
-                if (v > best) {
-                  best = v;
-                  bestIdx = idx;
-                }
-              }
-            }
-            y.data[o] = this.mode === 'max' ? best : sum * inv;
-            if (argmax) argmax[o] = bestIdx;
+            for (let ky = 0; ky < s; ky++)
+              for (let kx = 0; kx < s; kx++) sum += x.data[img + ((oy * stride + ky) * w + ox * stride + kx) * c + ch];
+            y.data[o] = sum * inv;
           }
         }
       }
     }
-    if (ctx.training) {
-      this.argmax = argmax;
-      this.batch = batch;
-    }
+    if (ctx.training) this.batch = batch;
     return y;
   }
 

@@ -218,6 +218,33 @@ function suite(kernels: () => Kernels): void {
     }
   });
 
+  it("maxPool with argmax gives the same maxima and each one's index in x (the first on ties, -1 in an all -Infinity window)", () => {
+    for (const [i, g] of POOLS.entries()) {
+      // Values on a coarse grid tie often; the first window is all -Infinity.
+      const x = filled(g.batch * g.h * g.w * g.c, i + 11).map((v) => Math.round(v * 2) / 2 + 0); // + 0: no -0 (Math.max ranks it)
+      for (let ky = 0; ky < g.k; ky++) for (let kx = 0; kx < g.k; kx++) x[(ky * g.w + kx) * g.c] = Number.NEGATIVE_INFINITY;
+      const y = new Float32Array(g.batch * g.oh * g.ow * g.c);
+      const at = new Int32Array(y.length).fill(-7);
+      kernels().maxPool(x, g, y, at);
+      expect(y).toEqual(maxPoolRef(x, g));
+      expect(at[0]).toBe(-1);
+      let o = 0;
+      for (let n = 0; n < g.batch; n++)
+        for (let oy = 0; oy < g.oh; oy++)
+          for (let ox = 0; ox < g.ow; ox++)
+            for (let ch = 0; ch < g.c; ch++, o++) {
+              if (o === 0) continue;
+              let first = -1;
+              for (let ky = 0; ky < g.k && first < 0; ky++)
+                for (let kx = 0; kx < g.k && first < 0; kx++) {
+                  const xi = ((n * g.h + oy * g.stride + ky) * g.w + ox * g.stride + kx) * g.c + ch;
+                  if (x[xi] === y[o]) first = xi;
+                }
+              expect(at[o]).toBe(first);
+            }
+    }
+  });
+
   it('clamp is min(max(y, lo), hi) in double precision, +0 for -0 at lo = 0', () => {
     const y = Float32Array.from([-3, -0, 0, 0.1, 2.4999998, 2.5, 7, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]);
     // A bound that is not a float: values are compared with it exactly and clipped to its float.
@@ -437,6 +464,13 @@ describeWith(['native'], 'native simulator kernels', () => {
       const js = new Float32Array(got.length);
       jsKernels.maxPool(x, g, js);
       expect(Buffer.from(got.buffer).equals(Buffer.from(js.buffer))).toBe(true);
+      // With argmax (training): the same maxima and the same indices, ties between signed zeros included.
+      const [gotAt, jsAt] = [new Int32Array(got.length), new Int32Array(got.length)];
+      const [got2, js2] = [new Float32Array(got.length), new Float32Array(got.length)];
+      native().maxPool(x, g, got2, gotAt);
+      jsKernels.maxPool(x, g, js2, jsAt);
+      expect(Buffer.from(got2.buffer).equals(Buffer.from(js.buffer))).toBe(true);
+      expect(gotAt).toEqual(jsAt);
     }
   });
 
@@ -554,6 +588,9 @@ describeWith(['native'], 'native simulator kernels', () => {
     expect(() => k.im2col(x, { ...g, k: -1 }, cols)).toThrow(/k must be an integer/);
     expect(() => k.maxPool(x, { ...geometry(2, 14, 14, 6, 2, 2, 0), pad: 1 }, new Float32Array(2 * 49 * 6))).toThrow(/no padding/);
     expect(() => k.maxPool(x, geometry(2, 14, 14, 6, 2, 2, 0), new Float32Array(10))).toThrow(/y has 10 elements/);
+    const y = new Float32Array(2 * 49 * 6);
+    expect(() => k.maxPool(x, geometry(2, 14, 14, 6, 2, 2, 0), y, new Int32Array(5))).toThrow(/maxPool: argmax has 5 elements/);
+    expect(() => k.maxPool(x, geometry(2, 14, 14, 6, 2, 2, 0), y, new Float32Array(y.length) as never)).toThrow(/maxPool: argmax/);
     expect(() => (k.clamp as unknown as (...a: unknown[]) => void)(new Float64Array(3), 0, 1)).toThrow(/Float32Array/);
     const csr = toCsr(Float32Array.from([1, 0, 0, 2]), 2, 2) as Csr;
     const b = new Float32Array(2 * 3);

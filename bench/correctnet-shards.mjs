@@ -37,7 +37,8 @@ const cores = availableParallelism();
 log(`${cores} cores, load average ${load.toFixed(1)}${load > cores / 2 ? ' (a loaded machine: the ratio is a loaded figure)' : ''}`);
 log(`xbar ${args.join(' ')}`);
 const prepared = join(work, 'prepared');
-const prepare = await together([[...args, '--workers', '1', '--prepare', '--out', prepared]]);
+const prepareRun = await together([[...args, '--workers', '1', '--prepare', '--out', prepared]]);
+const prepare = prepareRun.seconds;
 log(`--prepare (the shared steps, once): ${prepare.toFixed(2)} s`);
 const reuse = ['--reuse', prepared, '--workers', '1'];
 const rounds = Number(option('--rounds', '1'));
@@ -48,10 +49,13 @@ for (let r = 0; r < rounds; r++) {
   times.shards.push(await together([1, 2].map((k) => [...args, ...reuse, '--shard', `${k}/2`, '--out', join(work, 'parts', String(k))])));
   times.merge.push(await together([['merge', join(work, 'parts'), '--out', join(work, 'merged')]]));
   log(
-    `round ${r + 1}: one process ${times.one[r].toFixed(2)} s, two shards ${times.shards[r].toFixed(2)} s + merge ${times.merge[r].toFixed(2)} s`,
+    `round ${r + 1}: one process ${times.one[r].seconds.toFixed(2)} s, two shards ${times.shards[r].seconds.toFixed(2)} s + merge ${times.merge[r].seconds.toFixed(2)} s`,
   );
 }
-const [one, shards, merge] = [times.one, times.shards, times.merge].map(median);
+const [one, shards, merge] = [times.one, times.shards, times.merge].map((runs) => median(runs.map((t) => t.seconds)));
+// Peak RSS of one process (a shard's is its own, not the two shards' sum): the largest over the rounds.
+const peakRss = Object.fromEntries(Object.entries(times).map(([k, runs]) => [k, Math.max(...runs.map((t) => t.peakRssMiB))]));
+peakRss.prepare = prepareRun.peakRssMiB;
 const chips = (dir) =>
   JSON.stringify(JSON.parse(readFileSync(join(work, dir, 'results.json'), 'utf8')).methods.map((m) => m.sweep.map((p) => p.accuracies)));
 if (chips('merged') !== chips('one')) {
@@ -66,6 +70,7 @@ const result = {
   rounds,
   loadAverageAtEnd: loadavg()[0],
   seconds: { prepare, oneProcess: one, twoShards: shards, merge },
+  peakRssMiB: peakRss,
   speedup: { twoShards: one / shards, twoShardsWithMerge: one / (shards + merge) },
 };
 if (json) console.log(JSON.stringify(result, null, 2));
@@ -74,6 +79,11 @@ else {
   console.log(`one process:            ${one.toFixed(2)} s`);
   console.log(
     `2 shards (2 processes): ${shards.toFixed(2)} s  (${(one / shards).toFixed(2)}x), merge ${merge.toFixed(2)} s (${(one / (shards + merge)).toFixed(2)}x with it)`,
+  );
+  console.log(
+    `peak RSS per process: ${Object.entries(peakRss)
+      .map(([k, v]) => `${k} ${Math.round(v)} MiB`)
+      .join(', ')}`,
   );
   console.log(
     `medians of ${rounds} round(s); merged chips equal the single-process run's; load average ${load.toFixed(1)} at the start, ${loadavg()[0].toFixed(1)} at the end, ${cores} cores`,

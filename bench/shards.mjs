@@ -58,10 +58,14 @@ for (let r = 0; r < rounds; r++) {
   );
   times.merge.push(await together([['merge', join(work, 'parts'), '--out', join(work, 'merged')]]));
   log(
-    `round ${r + 1}: ${times.one[r].toFixed(2)} s, ${times.threads[r].toFixed(2)} s, ${times.shards[r].toFixed(2)} s + merge ${times.merge[r].toFixed(2)} s`,
+    `round ${r + 1}: ${times.one[r].seconds.toFixed(2)} s, ${times.threads[r].seconds.toFixed(2)} s, ${times.shards[r].seconds.toFixed(2)} s + merge ${times.merge[r].seconds.toFixed(2)} s`,
   );
 }
-const [one, threads, shards, merge] = [times.one, times.threads, times.shards, times.merge].map(median);
+const [one, threads, shards, merge] = [times.one, times.threads, times.shards, times.merge].map((runs) =>
+  median(runs.map((t) => t.seconds)),
+);
+// Peak RSS of one process (a shard's is its own, not the two shards' sum): the largest over the rounds.
+const peakRss = Object.fromEntries(Object.entries(times).map(([k, runs]) => [k, Math.max(...runs.map((t) => t.peakRssMiB))]));
 const same = readFileSync(join(work, 'merged', 'chips.csv'), 'utf8') === readFileSync(join(work, 'one', 'chips.csv'), 'utf8');
 if (!same) {
   console.error('the merged chips differ from the single-process run');
@@ -74,6 +78,7 @@ const result = {
   rounds,
   loadAverageAtEnd: loadavg()[0],
   seconds: { oneProcess: one, oneProcessTwoThreads: threads, twoShards: shards, merge },
+  peakRssMiB: peakRss,
   speedup: { twoShards: one / shards, twoShardsWithMerge: one / (shards + merge), twoThreads: one / threads },
 };
 if (json) console.log(JSON.stringify(result, null, 2));
@@ -82,6 +87,11 @@ else {
   console.log(`one process, 2 threads: ${threads.toFixed(2)} s  (${(one / threads).toFixed(2)}x)`);
   console.log(
     `2 shards (2 processes): ${shards.toFixed(2)} s  (${(one / shards).toFixed(2)}x), merge ${merge.toFixed(2)} s (${(one / (shards + merge)).toFixed(2)}x with it)`,
+  );
+  console.log(
+    `peak RSS per process: ${Object.entries(peakRss)
+      .map(([k, v]) => `${k} ${Math.round(v)} MiB`)
+      .join(', ')}`,
   );
   console.log(
     `medians of ${rounds} round(s); merged chips equal the single-process run's; load average ${load.toFixed(1)} at the start, ${loadavg()[0].toFixed(1)} at the end, ${cores} cores`,

@@ -264,12 +264,35 @@ static napi_value convolve(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* maxPool(x, batch, h, w, c, size, stride, 0, oh, ow, y): windows without padding. */
+static bool get_i32(napi_env env, napi_value v, const char *fn, const char *name, int64_t need, int **data) {
+  size_t len;
+  void *ptr;
+  char msg[160];
+  if (!get_typed(env, v, fn, name, napi_int32_array, "an Int32Array", &len, &ptr)) return false;
+  if ((int64_t)len < need) {
+    snprintf(msg, sizeof msg, "%s: %s has %lld elements but needs %lld", fn, name, (long long)len, (long long)need);
+    napi_throw_range_error(env, NULL, msg);
+    return false;
+  }
+  *data = ptr;
+  return true;
+}
+
+/* maxPool(x, batch, h, w, c, size, stride, 0, oh, ow, y[, argmax]): windows without padding. With
+ * argmax (an Int32Array of y's length, for training's backward pass), also each maximum's index in x:
+ * the first in window order on ties, -1 where no value exceeds -Infinity, as the JS kernel. */
 static napi_value max_pool(napi_env env, napi_callback_info info) {
-  napi_value argv[11];
+  napi_value argv[12];
+  size_t argc = 12;
   int g[10];
   float *x, *y;
-  if (!get_args(env, info, "maxPool", 11, argv) || !get_geometry(env, argv + 1, "maxPool", g)) return NULL;
+  int *am = NULL;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  if (argc < 11) {
+    napi_throw_type_error(env, NULL, "maxPool: expected 11 arguments");
+    return NULL;
+  }
+  if (!get_geometry(env, argv + 1, "maxPool", g)) return NULL;
   const int batch = g[0], h = g[1], w = g[2], c = g[3], s = g[4], stride = g[5], oh = g[7], ow = g[8];
   if (g[6] != 0) {
     napi_throw_range_error(env, NULL, "maxPool: pooling windows have no padding");
@@ -278,24 +301,46 @@ static napi_value max_pool(napi_env env, napi_callback_info info) {
   if (!get_f32(env, argv[0], "maxPool", "x", (int64_t)batch * h * w * c, &x) ||
       !get_f32(env, argv[10], "maxPool", "y", (int64_t)batch * oh * ow * c, &y))
     return NULL;
+  napi_valuetype t = napi_undefined;
+  if (argc > 11 && napi_typeof(env, argv[11], &t) != napi_ok) return NULL;
+  if (t != napi_undefined && !get_i32(env, argv[11], "maxPool", "argmax", (int64_t)batch * oh * ow * c, &am)) return NULL;
   int64_t o = 0;
   for (int n = 0; n < batch; n++) {
-    const float *img = x + (int64_t)n * h * w * c;
+    const int64_t img = (int64_t)n * h * w * c;
     for (int oy = 0; oy < oh; oy++)
       for (int ox = 0; ox < ow; ox++) {
-        const float *corner = img + ((int64_t)oy * stride * w + (int64_t)ox * stride) * c;
+        const int64_t corner = img + ((int64_t)oy * stride * w + (int64_t)ox * stride) * c;
         /* Per channel, the same comparisons in the same order as the JS kernel; channels in
          * the inner loop, contiguous, so that it vectorises. */
         float *restrict out = y + o;
-        for (int ch = 0; ch < c; ch++) out[ch] = -INFINITY;
-        for (int ky = 0; ky < s; ky++)
-          for (int kx = 0; kx < s; kx++) {
-            const float *restrict p = corner + ((int64_t)ky * w + kx) * c;
-            for (int ch = 0; ch < c; ch++) {
-              const float v = p[ch];
-              out[ch] = v > out[ch] ? v : out[ch];
-            }
+        if (am) {
+          int *restrict at = am + o;
+          for (int ch = 0; ch < c; ch++) {
+            out[ch] = -INFINITY;
+            at[ch] = -1;
           }
+          for (int ky = 0; ky < s; ky++)
+            for (int kx = 0; kx < s; kx++) {
+              const int64_t p = corner + ((int64_t)ky * w + kx) * c;
+              for (int ch = 0; ch < c; ch++) {
+                const float v = x[p + ch];
+                if (v > out[ch]) {
+                  out[ch] = v;
+                  at[ch] = (int)(p + ch);
+                }
+              }
+            }
+        } else {
+          for (int ch = 0; ch < c; ch++) out[ch] = -INFINITY;
+          for (int ky = 0; ky < s; ky++)
+            for (int kx = 0; kx < s; kx++) {
+              const float *restrict p = x + corner + ((int64_t)ky * w + kx) * c;
+              for (int ch = 0; ch < c; ch++) {
+                const float v = p[ch];
+                out[ch] = v > out[ch] ? v : out[ch];
+              }
+            }
+        }
         o += c;
       }
   }
@@ -424,19 +469,6 @@ static void spmm_plain(int m, int n, const int *row_ptr, const int *col, const f
   }
 }
 
-static bool get_i32(napi_env env, napi_value v, const char *name, int64_t need, int **data) {
-  size_t len;
-  void *ptr;
-  char msg[160];
-  if (!get_typed(env, v, "spmm", name, napi_int32_array, "an Int32Array", &len, &ptr)) return false;
-  if ((int64_t)len < need) {
-    snprintf(msg, sizeof msg, "spmm: %s has %lld elements but needs %lld", name, (long long)len, (long long)need);
-    napi_throw_range_error(env, NULL, msg);
-    return false;
-  }
-  *data = ptr;
-  return true;
-}
 
 struct spmm_job {
   int m, n;
@@ -475,7 +507,7 @@ static napi_value spmm(napi_env env, napi_callback_info info) {
   }
   if (!get_int(env, argv[0], "m", 0, &m) ||
       !get_int(env, argv[1], "n", 0, &n) || !get_int(env, argv[2], "k", 0, &k) ||
-      !get_i32(env, argv[3], "rowPtr", (int64_t)m + 1, &row_ptr))
+      !get_i32(env, argv[3], "spmm", "rowPtr", (int64_t)m + 1, &row_ptr))
     return NULL;
   if (row_ptr[0] != 0) {
     napi_throw_range_error(env, NULL, "spmm: rowPtr[0] must be 0");
@@ -487,7 +519,7 @@ static napi_value spmm(napi_env env, napi_callback_info info) {
       return NULL;
     }
   const int64_t nnz = row_ptr[m];
-  if (!get_i32(env, argv[4], "col", nnz, &col) || !get_f32(env, argv[5], "spmm", "val", nnz, &val) ||
+  if (!get_i32(env, argv[4], "spmm", "col", nnz, &col) || !get_f32(env, argv[5], "spmm", "val", nnz, &val) ||
       !get_f32(env, argv[6], "spmm", "b", (int64_t)k * n, &b) || !get_f32(env, argv[7], "spmm", "c", (int64_t)m * n, &c))
     return NULL;
   if (overlaps(c, (int64_t)m * n, b, (int64_t)k * n) || overlaps(c, (int64_t)m * n, val, nnz)) {
@@ -524,7 +556,9 @@ static napi_value spmm(napi_env env, napi_callback_info info) {
  * order, each rounded exactly by IEEE 754 and never fused (fp-contract=off; the AVX2 path is
  * compiled without FMA), so every path here gives the JS loop's bits (kernels-js.ts
  * lognormalPairs; the tests compare a million draws). Cell i takes words 2(i mod 2) and
- * 2(i mod 2) + 1 of block floor(i / 2): any range of cells can be drawn by any thread. */
+ * 2(i mod 2) + 1 of block floor(i / 2): any range of cells can be drawn by any thread.
+ * With `raw` (normalPairs: the per-read 1/f noise of aging) the same pair (r cos, r sin) is
+ * written as it is, without the exp and the target. */
 
 #define PHILOX_M0 0xD2511F53u
 #define PHILOX_M1 0xCD9E8D57u
@@ -636,7 +670,7 @@ __attribute__((optimize("fp-contract=off"))) static double exp_portable(double a
 __attribute__((optimize("fp-contract=off"))) static void lognormal_scalar(int64_t i0, int64_t i1, const double *t_pos,
                                                                          const double *t_neg, double sigma,
                                                                          const struct philox_stream *st, double *g_pos,
-                                                                         double *g_neg) {
+                                                                         double *g_neg, bool raw) {
   uint32_t w[4];
   for (int64_t i = i0; i < i1; i++) {
     const int o = (int)(i & 1) * 2;
@@ -647,6 +681,11 @@ __attribute__((optimize("fp-contract=off"))) static void lognormal_scalar(int64_
     const double r = sqrt(-2 * log_unit(w[o]));
     double cs, sn;
     cos_sin_turn(w[o + 1], &cs, &sn);
+    if (raw) {
+      g_pos[i] = r * cs;
+      g_neg[i] = r * sn;
+      continue;
+    }
     g_pos[i] = t_pos[i] * exp_portable(sigma * (r * cs));
     g_neg[i] = t_neg[i] * exp_portable(sigma * (r * sn));
   }
@@ -744,7 +783,7 @@ AVX2_FN __m256d exp4(__m256d a) {
  * in the low halves of 64-bit lanes (_mm256_mul_epu32 multiplies those). */
 __attribute__((target("avx2"), optimize("fp-contract=off"))) static void lognormal_avx2(
     int64_t i0, int64_t i1, const double *t_pos, const double *t_neg, double sigma, const struct philox_stream *st,
-    double *g_pos, double *g_neg) {
+    double *g_pos, double *g_neg, bool raw) {
   const __m256i low = _mm256_set1_epi64x(0xFFFFFFFFLL);
   const __m256i m0 = _mm256_set1_epi64x(PHILOX_M0), m1 = _mm256_set1_epi64x(PHILOX_M1);
   const __m256d sg = _mm256_set1_pd(sigma);
@@ -771,6 +810,17 @@ __attribute__((target("avx2"), optimize("fp-contract=off"))) static void lognorm
     __m256d ce, se, co, so;
     cos_sin_turn4(c1, &ce, &se);
     cos_sin_turn4(c3, &co, &so);
+    if (raw) {
+      const __m256d pe = _mm256_mul_pd(re, ce), ne = _mm256_mul_pd(re, se);
+      const __m256d po = _mm256_mul_pd(ro, co), no = _mm256_mul_pd(ro, so);
+      const __m256d plo = _mm256_unpacklo_pd(pe, po), phi = _mm256_unpackhi_pd(pe, po);
+      const __m256d nlo = _mm256_unpacklo_pd(ne, no), nhi = _mm256_unpackhi_pd(ne, no);
+      _mm256_storeu_pd(g_pos + i, _mm256_permute2f128_pd(plo, phi, 0x20));
+      _mm256_storeu_pd(g_pos + i + 4, _mm256_permute2f128_pd(plo, phi, 0x31));
+      _mm256_storeu_pd(g_neg + i, _mm256_permute2f128_pd(nlo, nhi, 0x20));
+      _mm256_storeu_pd(g_neg + i + 4, _mm256_permute2f128_pd(nlo, nhi, 0x31));
+      continue;
+    }
     const __m256d pe = exp4(_mm256_mul_pd(sg, _mm256_mul_pd(re, ce))), ne = exp4(_mm256_mul_pd(sg, _mm256_mul_pd(re, se)));
     const __m256d po = exp4(_mm256_mul_pd(sg, _mm256_mul_pd(ro, co))), no = exp4(_mm256_mul_pd(sg, _mm256_mul_pd(ro, so)));
     /* (e0 e1 e2 e3), (o0 o1 o2 o3) -> (e0 o0 e1 o1), (e2 o2 e3 o3): cells i .. i + 7 in order. */
@@ -782,6 +832,13 @@ __attribute__((target("avx2"), optimize("fp-contract=off"))) static void lognorm
     _mm256_storeu_pd(g_neg + i + 4, _mm256_mul_pd(_mm256_loadu_pd(t_neg + i + 4), _mm256_permute2f128_pd(nlo, nhi, 0x31)));
   }
 }
+
+/* exp_scaled on cells [0, n4), n4 a multiple of 4: four floats widened to doubles (exact), times c, exp4. */
+__attribute__((target("avx2"), optimize("fp-contract=off"))) static void exp_scaled_avx2(int64_t n4, const float *x, double c,
+                                                                                         double *out) {
+  const __m256d cc = _mm256_set1_pd(c);
+  for (int64_t i = 0; i < n4; i += 4) _mm256_storeu_pd(out + i, exp4(_mm256_mul_pd(cc, _mm256_cvtps_pd(_mm_loadu_ps(x + i)))));
+}
 #undef C
 #endif
 
@@ -791,7 +848,7 @@ struct lognormal_job {
   double sigma;
   struct philox_stream st;
   double *g_pos, *g_neg;
-  bool vector;
+  bool vector, raw;
 };
 
 static void *lognormal_run(void *arg) {
@@ -801,19 +858,59 @@ static void *lognormal_run(void *arg) {
   if (j->vector) {
     const int64_t v0 = (j->i0 + 7) & ~(int64_t)7, v1 = j->i1 & ~(int64_t)7;
     if (v1 > v0) {
-      lognormal_scalar(j->i0, v0, j->t_pos, j->t_neg, j->sigma, &j->st, j->g_pos, j->g_neg);
-      lognormal_avx2(v0, v1, j->t_pos, j->t_neg, j->sigma, &j->st, j->g_pos, j->g_neg);
+      lognormal_scalar(j->i0, v0, j->t_pos, j->t_neg, j->sigma, &j->st, j->g_pos, j->g_neg, j->raw);
+      lognormal_avx2(v0, v1, j->t_pos, j->t_neg, j->sigma, &j->st, j->g_pos, j->g_neg, j->raw);
       i = v1;
     }
   }
 #endif
-  lognormal_scalar(i, j->i1, j->t_pos, j->t_neg, j->sigma, &j->st, j->g_pos, j->g_neg);
+  lognormal_scalar(i, j->i1, j->t_pos, j->t_neg, j->sigma, &j->st, j->g_pos, j->g_neg, j->raw);
   return NULL;
 }
 
+/* Cells [0, n) split between threads in multiples of 8; each cell is a function of its index
+ * alone, so the thread count never changes a bit. */
+static void philox_pairs(int64_t n, const double *t_pos, const double *t_neg, double sigma, const uint32_t words[4],
+                         double *g_pos, double *g_neg, bool raw, int threads) {
+  /* Below ~16k cells a thread costs more to start than it saves. */
+  if ((int64_t)threads > n / 16384) threads = n / 16384 > 1 ? (int)(n / 16384) : 1;
+  if (threads > 16) threads = 16;
+  bool vector = false;
+#ifdef XBAR_X86
+  vector = __builtin_cpu_supports("avx2") && !getenv("XBAR_NO_AVX2");
+#endif
+  const struct philox_stream st = {words[0], words[1], words[2], words[3]};
+  struct lognormal_job jobs[16];
+  pthread_t ids[16];
+  int started = 0;
+  for (int t = 0; t < threads; t++) {
+    const int64_t i0 = (n * t / threads) & ~(int64_t)7, i1 = t == threads - 1 ? n : (n * (t + 1) / threads) & ~(int64_t)7;
+    jobs[t] = (struct lognormal_job){i0, i1, t_pos, t_neg, sigma, st, g_pos, g_neg, vector, raw};
+    if (t == threads - 1 || pthread_create(&ids[t], NULL, lognormal_run, &jobs[t]) != 0) lognormal_run(&jobs[t]);
+    else started |= 1 << t;
+  }
+  for (int t = 0; t < threads; t++)
+    if (started & (1 << t)) pthread_join(ids[t], NULL);
+}
+
+/* The four words of a Philox stream name from argv[0..3], each an integer in [0, 2^32). */
+static bool get_stream(napi_env env, napi_value *argv, const char *fn, uint32_t words[4]) {
+  static const char *wnames[] = {"key0", "key1", "ctr2", "ctr3"};
+  for (int w = 0; w < 4; w++) {
+    double d;
+    if (napi_get_value_double(env, argv[w], &d) != napi_ok || d != floor(d) || d < 0 || d > 4294967295.0) {
+      char msg[128];
+      snprintf(msg, sizeof msg, "%s: %s must be an integer in [0, 4294967295]", fn, wnames[w]);
+      napi_throw_range_error(env, NULL, msg);
+      return false;
+    }
+    words[w] = (uint32_t)d;
+  }
+  return true;
+}
+
 /* lognormalPhilox(tPos, tNeg, sigma, key0, key1, ctr2, ctr3, gPos, gNeg, threads): tPos, tNeg,
- * gPos, gNeg Float64Arrays of one length. Cells split between threads in multiples of 8; each cell
- * is a function of its index alone, so the thread count never changes a bit. */
+ * gPos, gNeg Float64Arrays of one length. */
 static napi_value lognormal_philox(napi_env env, napi_callback_info info) {
   napi_value argv[10];
   if (!get_args(env, info, "lognormalPhilox", 10, argv)) return NULL;
@@ -837,36 +934,65 @@ static napi_value lognormal_philox(napi_env env, napi_callback_info info) {
     return NULL;
   }
   uint32_t words[4];
-  static const char *wnames[] = {"key0", "key1", "ctr2", "ctr3"};
-  for (int w = 0; w < 4; w++) {
-    double d;
-    if (napi_get_value_double(env, argv[3 + w], &d) != napi_ok || d != floor(d) || d < 0 || d > 4294967295.0) {
-      throw_msg(env, false, "lognormalPhilox: %s must be an integer in [%lld, %lld]", wnames[w], 0, 4294967295LL);
-      return NULL;
-    }
-    words[w] = (uint32_t)d;
-  }
+  if (!get_stream(env, argv + 3, "lognormalPhilox", words)) return NULL;
   int threads;
   if (!get_int(env, argv[9], "threads", 1, &threads)) return NULL;
-  /* Below ~16k cells a thread costs more to start than it saves. */
-  if ((int64_t)threads > (int64_t)n / 16384) threads = n / 16384 > 1 ? (int)(n / 16384) : 1;
-  if (threads > 16) threads = 16;
-  bool vector = false;
-#ifdef XBAR_X86
-  vector = __builtin_cpu_supports("avx2") && !getenv("XBAR_NO_AVX2");
-#endif
-  const struct philox_stream st = {words[0], words[1], words[2], words[3]};
-  struct lognormal_job jobs[16];
-  pthread_t ids[16];
-  int started = 0;
-  for (int t = 0; t < threads; t++) {
-    const int64_t i0 = ((int64_t)n * t / threads) & ~(int64_t)7, i1 = t == threads - 1 ? (int64_t)n : ((int64_t)n * (t + 1) / threads) & ~(int64_t)7;
-    jobs[t] = (struct lognormal_job){i0, i1, arr[0], arr[1], sigma, st, arr[7], arr[8], vector};
-    if (t == threads - 1 || pthread_create(&ids[t], NULL, lognormal_run, &jobs[t]) != 0) lognormal_run(&jobs[t]);
-    else started |= 1 << t;
+  philox_pairs((int64_t)n, arr[0], arr[1], sigma, words, arr[7], arr[8], false, threads);
+  return NULL;
+}
+
+/* normalPhilox(key0, key1, ctr2, ctr3, zPos, zNeg, threads): the standard normal pair of every
+ * cell (Kernels.normalPairs), zPos and zNeg Float64Arrays of one length. */
+static napi_value normal_philox(napi_env env, napi_callback_info info) {
+  napi_value argv[7];
+  if (!get_args(env, info, "normalPhilox", 7, argv)) return NULL;
+  uint32_t words[4];
+  if (!get_stream(env, argv, "normalPhilox", words)) return NULL;
+  double *z[2];
+  size_t len[2];
+  static const char *names[] = {"zPos", "zNeg"};
+  for (int a = 0; a < 2; a++)
+    if (!get_typed(env, argv[4 + a], "normalPhilox", names[a], napi_float64_array, "a Float64Array", &len[a], (void **)&z[a]))
+      return NULL;
+  if (len[0] != len[1]) {
+    napi_throw_range_error(env, NULL, "normalPhilox: zPos and zNeg must have one length");
+    return NULL;
   }
-  for (int t = 0; t < threads; t++)
-    if (started & (1 << t)) pthread_join(ids[t], NULL);
+  int threads;
+  if (!get_int(env, argv[6], "threads", 1, &threads)) return NULL;
+  philox_pairs((int64_t)len[0], NULL, NULL, 0, words, z[0], z[1], true, threads);
+  return NULL;
+}
+
+/* expScaled(x, c, out): out[i] = exp(c x[i]) with the portable exp (Kernels.expScaled: aging's drift
+ * factors), x a Float32Array, out a Float64Array of its length. One thread: a few hundred thousand
+ * cells take well under a millisecond, about what starting a thread costs. */
+__attribute__((optimize("fp-contract=off"))) static napi_value exp_scaled(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (!get_args(env, info, "expScaled", 3, argv)) return NULL;
+  float *x;
+  double *out;
+  size_t n, nOut;
+  if (!get_typed(env, argv[0], "expScaled", "x", napi_float32_array, "a Float32Array", &n, (void **)&x) ||
+      !get_typed(env, argv[2], "expScaled", "out", napi_float64_array, "a Float64Array", &nOut, (void **)&out))
+    return NULL;
+  double c;
+  if (napi_get_value_double(env, argv[1], &c) != napi_ok || !isfinite(c)) {
+    napi_throw_range_error(env, NULL, "expScaled: c must be a finite number");
+    return NULL;
+  }
+  if (nOut != n) {
+    napi_throw_range_error(env, NULL, "expScaled: x and out must have one length");
+    return NULL;
+  }
+  int64_t i = 0;
+#ifdef XBAR_X86
+  if (__builtin_cpu_supports("avx2") && !getenv("XBAR_NO_AVX2")) {
+    i = (int64_t)n & ~(int64_t)3;
+    exp_scaled_avx2(i, x, c, out);
+  }
+#endif
+  for (; i < (int64_t)n; i++) out[i] = exp_portable(c * (double)x[i]);
   return NULL;
 }
 
@@ -901,7 +1027,7 @@ NAPI_MODULE_INIT() {
       {"sgemm", NULL, sgemm, NULL, NULL, NULL, napi_enumerable, NULL},
       {"im2col", NULL, im2col, NULL, NULL, NULL, napi_enumerable, NULL},
       {"col2im", NULL, col2im, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"maxPool", NULL, max_pool, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"maxPoolIndexed", NULL, max_pool, NULL, NULL, NULL, napi_enumerable, NULL},
       {"convolve", NULL, convolve, NULL, NULL, NULL, napi_enumerable, NULL},
       {"clamp", NULL, clamp, NULL, NULL, NULL, napi_enumerable, NULL},
       {"spmm", NULL, spmm, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -909,6 +1035,8 @@ NAPI_MODULE_INIT() {
       {"getThreads", NULL, get_threads, NULL, NULL, NULL, napi_enumerable, NULL},
       {"config", NULL, config, NULL, NULL, NULL, napi_enumerable, NULL},
       {"lognormalPhilox", NULL, lognormal_philox, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"normalPhilox", NULL, normal_philox, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"expScaled", NULL, exp_scaled, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

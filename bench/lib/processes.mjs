@@ -1,29 +1,41 @@
 // Runs xbar processes for the cluster benches (shards.mjs, correctnet-shards.mjs).
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+const rssAtExit = join(dirname(fileURLToPath(import.meta.url)), 'rss-at-exit.mjs');
+let spawned = 0;
+
 /**
  * Runs `node bin ARGS --quiet` for every ARGS at once; resolves with the wall seconds until the last
- * ends. A run that fails ends the bench (its error line is above, on stderr).
+ * ends and the largest peak RSS (MiB) among the processes. A run that fails ends the bench (its error
+ * line is above, on stderr).
  */
-export function together(bin, runs) {
+export function together(bin, runs, work) {
   const t0 = performance.now();
   return Promise.all(
     runs.map(
       (a) =>
         new Promise((done) => {
-          const p = spawn(process.execPath, [bin, ...a, '--quiet'], { stdio: ['ignore', 'ignore', 'inherit'] });
+          const rssFile = join(work, `rss-${process.pid}-${spawned++}`);
+          const p = spawn(process.execPath, ['--import', rssAtExit, bin, ...a, '--quiet'], {
+            stdio: ['ignore', 'ignore', 'inherit'],
+            env: { ...process.env, XBAR_BENCH_RSS_FILE: rssFile },
+          });
           p.on('exit', (code) => {
-            if (code === 0) return done();
-            console.error(`bench: xbar ${a.join(' ')} exited with ${code}`);
-            process.exit(1);
+            if (code !== 0) {
+              console.error(`bench: xbar ${a.join(' ')} exited with ${code}`);
+              process.exit(1);
+            }
+            const kib = Number(readFileSync(rssFile, 'utf8'));
+            rmSync(rssFile);
+            done(kib / 1024);
           });
         }),
     ),
-  ).then(() => (performance.now() - t0) / 1000);
+  ).then((rss) => ({ seconds: (performance.now() - t0) / 1000, peakRssMiB: Math.max(...rss) }));
 }
 
 /**
@@ -45,5 +57,5 @@ export function cliBench(script, workPrefix) {
   const json = argv.includes('--json');
   const work = mkdtempSync(join(tmpdir(), workPrefix));
   process.on('exit', () => rmSync(work, { recursive: true, force: true }));
-  return { bin, together: (runs) => together(bin, runs), option, json, log: json ? () => {} : (...a) => console.error(...a), work };
+  return { bin, together: (runs) => together(bin, runs, work), option, json, log: json ? () => {} : (...a) => console.error(...a), work };
 }

@@ -101,11 +101,12 @@ export function checkWindows(fn: 'im2col' | 'col2im', first: unknown, g: WindowG
   f32Len(last, fn, adjoint ? 'x' : 'cols', adjoint ? xLen : colsLen);
 }
 
-export function checkMaxPool(x: unknown, g: WindowGeometry, y: unknown): void {
+export function checkMaxPool(x: unknown, g: WindowGeometry, y: unknown, argmax?: unknown): void {
   geometry(g, 'maxPool');
   if (g.pad !== 0) throw new RangeError('maxPool: pooling windows have no padding');
   f32Len(x, 'maxPool', 'x', g.batch * g.h * g.w * g.c);
   f32Len(y, 'maxPool', 'y', g.batch * g.oh * g.ow * g.c);
+  if (argmax !== undefined) i32Len(argmax, 'argmax', g.batch * g.oh * g.ow * g.c, 'maxPool');
 }
 
 export function checkClamp(y: unknown, lo: unknown, hi: unknown): void {
@@ -114,9 +115,9 @@ export function checkClamp(y: unknown, lo: unknown, hi: unknown): void {
     throw new RangeError('clamp: lo and hi must be numbers with lo <= hi');
 }
 
-function i32Len(v: unknown, name: string, need: number): Int32Array {
-  const a = typed(v, Int32Array, 'spmm', name, 'an Int32Array');
-  if (a.length < need) throw new RangeError(`spmm: ${name} has ${a.length} elements but needs ${need}`);
+function i32Len(v: unknown, name: string, need: number, fn = 'spmm'): Int32Array {
+  const a = typed(v, Int32Array, fn, name, 'an Int32Array');
+  if (a.length < need) throw new RangeError(`${fn}: ${name} has ${a.length} elements but needs ${need}`);
   return a;
 }
 
@@ -152,4 +153,17 @@ export function checkLognormalPairs(tPos: unknown, tNeg: unknown, sigma: unknown
   }
   if (typeof sigma !== 'number' || !(sigma >= 0 && sigma < Number.POSITIVE_INFINITY))
     throw new RangeError('lognormalPairs: sigma must be a finite number >= 0');
+}
+
+export function checkNormalPairs(zPos: unknown, zNeg: unknown): void {
+  const a = typed(zPos, Float64Array, 'normalPairs', 'zPos', 'a Float64Array');
+  const b = typed(zNeg, Float64Array, 'normalPairs', 'zNeg', 'a Float64Array');
+  if (a.length !== b.length) throw new RangeError('normalPairs: zPos and zNeg must have one length');
+}
+
+export function checkExpScaled(x: unknown, c: unknown, out: unknown): void {
+  const a = typed(x, Float32Array, 'expScaled', 'x', 'a Float32Array');
+  const b = typed(out, Float64Array, 'expScaled', 'out', 'a Float64Array');
+  if (typeof c !== 'number' || !Number.isFinite(c)) throw new RangeError('expScaled: c must be a finite number');
+  if (a.length !== b.length) throw new RangeError('expScaled: x and out must have one length');
 }

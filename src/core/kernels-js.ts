@@ -1,4 +1,13 @@
-import { checkClamp, checkLognormalPairs, checkMaxPool, checkSgemm, checkSpmm, checkWindows } from './kernel-checks.js';
+import {
+  checkClamp,
+  checkExpScaled,
+  checkLognormalPairs,
+  checkMaxPool,
+  checkNormalPairs,
+  checkSgemm,
+  checkSpmm,
+  checkWindows,
+} from './kernel-checks.js';
 import type { ConvThen, Csr, Kernels, WindowGeometry } from './kernels.js';
 import { type PhiloxStream, philox4x32 } from './philox.js';
 import { cosSinTurn, expPortable, logUnit } from './portable-math.js';
@@ -92,6 +101,8 @@ export const jsKernels: Kernels = {
   maxPool,
   spmm,
   lognormalPairs,
+  normalPairs,
+  expScaled,
   clamp(y, lo, hi) {
     checkClamp(y, lo, hi);
     for (let i = 0; i < y.length; i++) {
@@ -181,8 +192,8 @@ function conv2d(x: Float32Array, g: WindowGeometry, w: Float32Array, bias: Float
     jsKernels.clamp(out, then.lo ?? Number.NEGATIVE_INFINITY, then.hi ?? Number.POSITIVE_INFINITY);
 }
 
-function maxPool(x: Float32Array, g: WindowGeometry, y: Float32Array): void {
-  checkMaxPool(x, g, y);
+function maxPool(x: Float32Array, g: WindowGeometry, y: Float32Array, argmax?: Int32Array): void {
+  checkMaxPool(x, g, y, argmax);
   const { batch, h, w, c, k, stride, oh, ow } = g;
   let o = 0;
   for (let n = 0; n < batch; n++) {
@@ -192,14 +203,19 @@ function maxPool(x: Float32Array, g: WindowGeometry, y: Float32Array): void {
         const corner = img + (oy * stride * w + ox * stride) * c;
         for (let ch = 0; ch < c; ch++, o++) {
           let best = Number.NEGATIVE_INFINITY;
+          let at = -1;
           for (let ky = 0; ky < k; ky++) {
             const row = corner + ky * w * c + ch;
             for (let kx = 0; kx < k; kx++) {
               const v = x[row + kx * c];
-              if (v > best) best = v;
+              if (v > best) {
+                best = v;
+                at = row + kx * c;
+              }
             }
           }
           y[o] = best;
+          if (argmax) argmax[o] = at;
         }
       }
     }
@@ -255,4 +271,29 @@ function lognormalPairs(
     gPos[i] = tPos[i] * expPortable(sigma * (r * cs[0]));
     gNeg[i] = tNeg[i] * expPortable(sigma * (r * cs[1]));
   }
+}
+
+/** The pairs lognormalPairs exponentiates, as they are: zPos[i] = r cos, zNeg[i] = r sin of cell i. */
+function normalPairs(stream: PhiloxStream, zPos: Float64Array, zNeg: Float64Array): void {
+  checkNormalPairs(zPos, zNeg);
+  const n = zPos.length;
+  const words = new Uint32Array(4);
+  const cs = new Float64Array(2);
+  for (let i = 0; i < n; i++) {
+    const w = (i & 1) * 2;
+    if (w === 0) {
+      const b = i / 2;
+      philox4x32(b >>> 0, Math.floor(b / 4294967296) >>> 0, stream.ctr2, stream.ctr3, stream.key0, stream.key1, words);
+    }
+    const r = Math.sqrt(-2 * logUnit(words[w]));
+    cosSinTurn(words[w + 1], cs);
+    zPos[i] = r * cs[0];
+    zNeg[i] = r * cs[1];
+  }
+}
+
+/** out[i] = exp(c x[i]) with the portable exp, x[i] widened to a double first (as the C does). */
+function expScaled(x: Float32Array, c: number, out: Float64Array): void {
+  checkExpScaled(x, c, out);
+  for (let i = 0; i < x.length; i++) out[i] = expPortable(c * x[i]);
 }

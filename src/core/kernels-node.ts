@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { XbarError } from './errors.js';
-import { checkLognormalPairs } from './kernel-checks.js';
+import { checkExpScaled, checkLognormalPairs, checkNormalPairs } from './kernel-checks.js';
 import type { Kernels } from './kernels.js';
 import { jsKernels } from './kernels-js.js';
 
@@ -11,7 +11,8 @@ interface BlasAddon {
   sgemm: Kernels['sgemm'];
   im2col(x: Float32Array, ...geometry: [...number[], Float32Array]): void;
   col2im(cols: Float32Array, ...geometry: [...number[], Float32Array]): void;
-  maxPool(x: Float32Array, ...geometry: [...number[], Float32Array]): void;
+  /** Kernels.maxPool (named apart from an older build's maxPool, which ignored argmax). */
+  maxPoolIndexed(x: Float32Array, ...geometry: [...number[], Float32Array, Int32Array | undefined]): void;
   /** Kernels.conv2d (named apart from an older build's conv2d, which lacked add, lo and hi). */
   convolve(
     x: Float32Array,
@@ -42,6 +43,10 @@ interface BlasAddon {
     gNeg: Float64Array,
     threads: number,
   ): void;
+  /** Absent from builds of xbar before the per-read aging stream (then the JS loop draws). */
+  normalPhilox?(key0: number, key1: number, ctr2: number, ctr3: number, zPos: Float64Array, zNeg: Float64Array, threads: number): void;
+  /** Absent from builds before the native drift factors (then the JS loop computes them). */
+  expScaled?(x: Float32Array, c: number, out: Float64Array): void;
   setThreads(n: number): void;
   getThreads(): number;
   config(): string;
@@ -68,7 +73,7 @@ function loadAddon(): BlasAddon | undefined {
   try {
     const loaded = createRequire(import.meta.url)(ADDON_PATH) as BlasAddon;
     // A build from an older xbar lacks the newer kernels: fall back rather than fail mid-run.
-    const missing = (['sgemm', 'im2col', 'col2im', 'convolve', 'maxPool', 'clamp', 'spmm'] as const).filter(
+    const missing = (['sgemm', 'im2col', 'col2im', 'convolve', 'maxPoolIndexed', 'clamp', 'spmm'] as const).filter(
       (f) => typeof loaded[f] !== 'function',
     );
     if (missing.length) throw new Error(`the built addon is out of date (no ${missing.join(', ')})`);
@@ -123,7 +128,7 @@ export function loadKernels(opts: LoadKernelsOptions = {}): NodeKernels {
         then?.lo ?? Number.NEGATIVE_INFINITY,
         then?.hi ?? Number.POSITIVE_INFINITY,
       ),
-    maxPool: (x, g, y) => blas.maxPool(x, g.batch, g.h, g.w, g.c, g.k, g.stride, g.pad, g.oh, g.ow, y),
+    maxPool: (x, g, y, argmax) => blas.maxPoolIndexed(x, g.batch, g.h, g.w, g.c, g.k, g.stride, g.pad, g.oh, g.ow, y, argmax),
     clamp: (y, lo, hi) => blas.clamp(y, lo, hi),
     // Rows split over the threads: the same result whatever the thread count.
     spmm: (m, n, k, a, b, c) => blas.spmm(m, n, k, a.rowPtr, a.col, a.val, b, c, threads),
@@ -133,5 +138,17 @@ export function loadKernels(opts: LoadKernelsOptions = {}): NodeKernels {
           blas.lognormalPhilox?.(tPos, tNeg, sigma, st.key0, st.key1, st.ctr2, st.ctr3, gPos, gNeg, threads);
         }
       : jsKernels.lognormalPairs,
+    normalPairs: blas.normalPhilox
+      ? (st, zPos, zNeg) => {
+          checkNormalPairs(zPos, zNeg);
+          blas.normalPhilox?.(st.key0, st.key1, st.ctr2, st.ctr3, zPos, zNeg, threads);
+        }
+      : jsKernels.normalPairs,
+    expScaled: blas.expScaled
+      ? (x, c, out) => {
+          checkExpScaled(x, c, out);
+          blas.expScaled?.(x, c, out);
+        }
+      : jsKernels.expScaled,
   };
 }

@@ -47,8 +47,12 @@ export interface Kernels {
    * channel counts) and makes one pass over y.
    */
   conv2d(x: Float32Array, g: WindowGeometry, w: Float32Array, bias: Float32Array, y: Float32Array, then?: ConvThen): void;
-  /** Max pooling of NHWC images over k x k windows (no padding), without argmax bookkeeping. */
-  maxPool(x: Float32Array, g: WindowGeometry, y: Float32Array): void;
+  /**
+   * Max pooling of NHWC images over k x k windows (no padding). With `argmax` (y's length), also
+   * each maximum's index in x, for training's backward pass: the first in window order on ties,
+   * -1 where no value exceeds -Infinity.
+   */
+  maxPool(x: Float32Array, g: WindowGeometry, y: Float32Array, argmax?: Int32Array): void;
   /** y = min(max(y, lo), hi) in place, in double precision (max(-0, 0) is +0, as Math.max). */
   clamp(y: Float32Array, lo: number, hi: number): void;
   /**
@@ -63,6 +67,17 @@ export interface Kernels {
    * whatever the thread count.
    */
   lognormalPairs(tPos: Float64Array, tNeg: Float64Array, sigma: number, stream: PhiloxStream, gPos: Float64Array, gNeg: Float64Array): void;
+  /**
+   * Standard normal pairs of the Philox stream: zPos[i] = r cos, zNeg[i] = r sin, the Box-Muller
+   * pair of cell i that lognormalPairs exponentiates (the same words, transform and bits on every
+   * implementation and thread count). Aging draws its per-read 1/f noise from it.
+   */
+  normalPairs(stream: PhiloxStream, zPos: Float64Array, zNeg: Float64Array): void;
+  /**
+   * out[i] = exp(c * x[i]) with the portable exp (portable-math.ts): the same bits on every
+   * implementation. Aging's drift factors exp(-nu ln F) for a layer's drift exponents nu.
+   */
+  expScaled(x: Float32Array, c: number, out: Float64Array): void;
 }
 
 /** What conv2d applies to its output before it writes it (Kernels.conv2d). */

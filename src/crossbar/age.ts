@@ -1,5 +1,7 @@
+import type { Kernels } from '../core/kernels.js';
+import { jsKernels } from '../core/kernels-js.js';
 import { Rng } from '../core/rng.js';
-import { ageCells, drawCellAging, readTimeRng, targetCurves } from '../device/aging.js';
+import { ageCells, drawCellAging, readTimeStream, targetCurves } from '../device/aging.js';
 import type { Device } from '../device/config.js';
 import { deviceAges } from '../device/program.js';
 import { type Chip, type ChipBase, type LayerChip, toWeights, wiredWeights } from './chip.js';
@@ -25,12 +27,21 @@ export interface ReadAt {
  * The chip as read at `read.t`: each layer's cells aged (relaxation, drift, accumulated 1/f noise;
  * stuck cells hold) from the chip as programmed, which it does not change, so one programmed chip
  * is aged to every time of a sweep. A device without a time model returns the chip itself.
+ * `kernels` draw the per-read noise (the same bits on every kernel set).
  */
-export function ageChip(plan: CrossbarPlan, dev: Device, base: ChipBase, seed: number, chip: Chip, read: ReadAt): Chip {
+export function ageChip(
+  plan: CrossbarPlan,
+  dev: Device,
+  base: ChipBase,
+  seed: number,
+  chip: Chip,
+  read: ReadAt,
+  kernels: Pick<Kernels, 'normalPairs' | 'expScaled'> = jsKernels,
+): Chip {
   if (!deviceAges(dev)) return chip;
   return {
     index: chip.index,
-    layers: plan.layers.map((lp, k) => ageLayer(lp, chip.layers[k], base.layers[k], dev, plan, seed, chip.index, read)),
+    layers: plan.layers.map((lp, k) => ageLayer(lp, chip.layers[k], base.layers[k], dev, plan, seed, chip.index, read, kernels)),
   };
 }
 
@@ -43,11 +54,15 @@ function ageLayer(
   seed: number,
   index: number,
   read: ReadAt,
+  kernels: Pick<Kernels, 'normalPairs' | 'expScaled'>,
 ): LayerChip {
   // The chip's own per-cell draws (nu, relaxation direction): from its stream 4, on first use.
   // The curves read off the targets are the same on every chip: computed once, on the shared base.
   base.curves ??= targetCurves(dev, base.gPos, base.gNeg);
   lc.aging ??= drawCellAging(dev, base.gPos, base.gNeg, lc.gPos, lc.gNeg, Rng.derive(seed, index, lp.weighted, 4), base.curves);
+  // What every read of this programmed chip shares: its stuck cells and its calibration currents.
+  const m = mappingOf(plan.circuit);
+  lc.readBase ??= { stuck: stuckCells(lp, lc, m), ref: columnCurrents(lp.nOut, lc.gPos, lc.gNeg) };
   const { gPos, gNeg } = ageCells(
     dev,
     {
@@ -56,19 +71,18 @@ function ageLayer(
       gPos: lc.gPos,
       gNeg: lc.gNeg,
       aging: lc.aging,
-      stuck: stuckCells(lp, lc, mappingOf(plan.circuit)),
+      stuck: lc.readBase.stuck,
       curves: base.curves,
     },
     read.t,
-    readTimeRng(seed, index, lp.weighted, read.t),
+    { stream: readTimeStream(seed, index, lp.weighted, read.t), kernels },
   );
-  const m = mappingOf(plan.circuit);
   // One reference cell per row and array, aged once (its stand-in's draws).
   tieReference(lp, m, gNeg);
   const span = dev.gMax - dev.gMin;
   const rWire = plan.circuit.wireResistance;
   const wEff = rWire > 0 ? wiredWeights(lp, gPos, gNeg, rWire, span, m) : toWeights(gPos, gNeg, lp, span, m);
-  const gain = compensationGain(read.compensation, lp.nOut, lc.gPos, lc.gNeg, gPos, gNeg);
+  const gain = compensationGain(read.compensation, lp.nOut, lc.gPos, lc.gNeg, gPos, gNeg, lc.readBase.ref);
   if (gain) for (let i = 0, j = 0; i < wEff.length; i++, j = j + 1 === lp.nOut ? 0 : j + 1) wEff[i] *= gain[j];
   return {
     gPos: new Float32Array(gPos),
@@ -94,14 +108,11 @@ export function compensationGain(
   n0: ArrayLike<number>,
   p1: ArrayLike<number>,
   n1: ArrayLike<number>,
+  ref?: Float64Array,
 ): Float64Array | null {
   if (kind === 'none') return null;
-  const ref = new Float64Array(nOut);
-  const now = new Float64Array(nOut);
-  for (let i = 0, j = 0; i < p0.length; i++, j = j + 1 === nOut ? 0 : j + 1) {
-    ref[j] += p0[i] + n0[i];
-    now[j] += p1[i] + n1[i];
-  }
+  ref ??= columnCurrents(nOut, p0, n0);
+  const now = columnCurrents(nOut, p1, n1);
   const gain = new Float64Array(nOut);
   if (kind === 'global') {
     let r = 0;
@@ -113,6 +124,16 @@ export function compensationGain(
     gain.fill(m > 0 ? r / m : 1);
   } else for (let j = 0; j < nOut; j++) gain[j] = now[j] > 0 ? ref[j] / now[j] : 1;
   return gain;
+}
+
+/**
+ * The calibration input's current on each output column: the sum of G+ + G- over the column's
+ * cells, row by row (`ref` of compensationGain; pass it to spare the pass over the programmed cells).
+ */
+export function columnCurrents(nOut: number, p: ArrayLike<number>, n: ArrayLike<number>): Float64Array {
+  const sum = new Float64Array(nOut);
+  for (let i = 0, j = 0; i < p.length; i++, j = j + 1 === nOut ? 0 : j + 1) sum[j] += p[i] + n[i];
+  return sum;
 }
 
 /**

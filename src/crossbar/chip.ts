@@ -31,6 +31,8 @@ export interface LayerChip {
   noiseVar?: Float32Array;
   /** The cells' drift exponents and relaxation directions (device/aging.ts), drawn on the first read at a time. */
   aging?: CellAging;
+  /** What every read time of the chip shares (age.ts): stuck cells per slot, calibration currents per column. */
+  readBase?: { stuck: Uint8Array | null; ref: Float64Array };
   /** Drift compensation's digital gain per output column, already in wEff (age.ts); read noise scales with it. */
   colGain?: Float64Array;
   /** This chip's static ADC offsets and gain errors (converters.ts), when the circuit has them. */

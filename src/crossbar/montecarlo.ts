@@ -111,7 +111,7 @@ export function runMonteCarlo(
     for (let c = c0; c < Math.min(first + cfg.chips, c0 + chunk); c++)
       chips.push(programChip(plan, dev, faults, cfg.seed, c, { base, kernels }));
     // The chips as read at each time (the programmed chips themselves without reads or aging).
-    const views: Chip[][] = reads ? reads.map((r) => chips.map((c) => ageChip(plan, dev, base, cfg.seed, c, r))) : [chips];
+    const views: Chip[][] = reads ? reads.map((r) => chips.map((c) => ageChip(plan, dev, base, cfg.seed, c, r, kernels))) : [chips];
     const correct = views.map(() => new Array<number>(chips.length).fill(0));
     for (let s = 0, b = 0; s < test.n; s += batchSize, b++) {
       const n = Math.min(batchSize, test.n - s);

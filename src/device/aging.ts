@@ -1,4 +1,6 @@
-import { Rng } from '../core/rng.js';
+import type { Kernels } from '../core/kernels.js';
+import { type PhiloxStream, philoxStream } from '../core/philox.js';
+import type { Rng } from '../core/rng.js';
 import type { Device } from './config.js';
 import { curveAt } from './curve.js';
 
@@ -146,50 +148,108 @@ export interface AgeInputs {
 }
 
 /**
- * Ages one layer's cells to t seconds after programming, into new arrays. 1/f noise draws come
- * from `rng` (one per cell, stuck or not, so the draws do not depend on the defect map), which
- * the caller keys by the read time: a chip read at 1 h is the same whatever other times it is read at.
+ * What a read draws and computes per cell in bulk: the kernels (native: vectorised, or the JS
+ * loops, the same bits) and the Philox stream of its 1/f noise (readTimeStream).
  */
-export function ageCells(d: Device, x: AgeInputs, t: number, rng: Rng): { gPos: Float64Array; gNeg: Float64Array } {
+export interface ReadKernels {
+  stream: PhiloxStream;
+  kernels: Pick<Kernels, 'normalPairs' | 'expScaled'>;
+}
+
+/**
+ * Ages one layer's cells to t seconds after programming, into new arrays. The 1/f noise is the
+ * normal pair (G+, G-) of each weight's cells in `read.stream` (drawn for every cell, stuck or not,
+ * so the draws do not depend on the defect map), keyed by the read time (readTimeStream): a chip
+ * read at 1 h is the same whatever other times it is read at, and on whichever kernels. The drift
+ * factors exp(-nu ln F) are one kernel call per side. Both moved to the kernels (CHANGELOG.md,
+ * "the aging stream"): before, sfc32 draws and Math.exp were computed per cell in JS.
+ */
+export function ageCells(d: Device, x: AgeInputs, t: number, read: ReadKernels): { gPos: Float64Array; gNeg: Float64Array } {
   const n = x.tPos.length;
-  const gPos = new Float64Array(n);
-  const gNeg = new Float64Array(n);
   const lnF = d.drift ? Math.log((t + d.drift.t0) / d.drift.t0) : 0;
   const f1 = noise1fGrowth(d, t);
   const relax = relaxSteps(d, x, t);
   const { aging: a, stuck } = x;
-  // One pass per side, in the order the draws were always made (G+ then G- of each weight): the
-  // per-cell work is a multiply-add, an exp and a normal draw, with no curve evaluated here.
-  const one = (
-    g0: number,
-    nu: Float32Array | null,
-    z: Float32Array | null,
-    q: Float32Array | null,
-    r: Float64Array | null,
-    i: number,
-    held: boolean,
-  ) => {
-    const e = q ? rng.normal() : 0;
-    if (held) return g0;
-    let g = g0;
-    if (z && r) g += r[i] * z[i];
-    if (nu) g *= Math.exp(-nu[i] * lnF);
-    if (q) g += Math.abs(g) * q[i] * f1 * e;
-    return g > 0 ? g : 0;
-  };
-  const rPos = relax?.pos ?? null;
-  const rNeg = relax?.neg ?? null;
-  for (let i = 0; i < n; i++) {
-    const s = stuck ? stuck[i] : 0;
-    gPos[i] = one(x.gPos[i], a.nuPos, a.zPos, a.qPos, rPos, i, (s & 1) !== 0);
-    gNeg[i] = one(x.gNeg[i], a.nuNeg, a.zNeg, a.qNeg, rNeg, i, (s & 2) !== 0);
+  const { kernels } = read;
+  // The draws and factors live only within this call: one scratch buffer, reused from call to
+  // call (fresh megabytes per read cost page faults, ~4 ns per cell, as much as the loop itself).
+  if (scratch.length < 4 * n) scratch = new Float64Array(4 * n);
+  const part = (k: number) => scratch.subarray(k * n, (k + 1) * n);
+  let ePos: Float64Array | null = null;
+  let eNeg: Float64Array | null = null;
+  if (a.qPos && a.qNeg) {
+    ePos = part(0);
+    eNeg = part(1);
+    kernels.normalPairs(read.stream, ePos, eNeg);
   }
-  return { gPos, gNeg };
+  const drift = (nu: Float32Array | null, k: number) => {
+    if (!nu) return null;
+    const f = part(k);
+    kernels.expScaled(nu, -lnF, f);
+    return f;
+  };
+  return {
+    gPos: ageSide(x.gPos, drift(a.nuPos, 2), a.zPos, relax?.pos ?? null, a.qPos, ePos, f1, stuck, 1),
+    gNeg: ageSide(x.gNeg, drift(a.nuNeg, 3), a.zNeg, relax?.neg ?? null, a.qNeg, eNeg, f1, stuck, 2),
+  };
 }
 
-/** A stream keyed by (seed, chip, layer, read time): the float64 words of t, so any time gets its own draws. */
-export function readTimeRng(seed: number, chip: number, layer: number, t: number): Rng {
-  return Rng.derive(seed, chip, layer, 5, ...timeWords(t));
+/** ageCells' per-call buffers (1/f normals and drift factors of both sides); each worker has its own module. */
+let scratch = new Float64Array(0);
+
+/**
+ * One side (G+ or G-) of a layer aged: relaxation step r z, drift factor f, 1/f noise |g| q f1 e,
+ * floored at 0; cells whose `bit` is set in `stuck` hold. A plain loop over typed arrays (no
+ * per-cell closure or math function): two multiply-adds and a multiply per cell.
+ */
+function ageSide(
+  g0: ArrayLike<number>,
+  f: Float64Array | null,
+  z: Float32Array | null,
+  r: Float64Array | null,
+  q: Float32Array | null,
+  e: Float64Array | null,
+  f1: number,
+  stuck: Uint8Array | null,
+  bit: number,
+): Float64Array {
+  const n = g0.length;
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    if (stuck !== null && (stuck[i] & bit) !== 0) {
+      out[i] = g0[i];
+      continue;
+    }
+    let g = g0[i];
+    if (z !== null && r !== null) g += r[i] * z[i];
+    if (f !== null) g *= f[i];
+    if (q !== null && e !== null) g += Math.abs(g) * q[i] * f1 * e[i];
+    out[i] = g > 0 ? g : 0;
+  }
+  return out;
+}
+
+/**
+ * The Philox stream of a read's 1/f noise, named by (seed, chip, layer, read time): key (seed,
+ * chip), counter words (layer, time key). The time key hashes t's float64 words to 31 bits with
+ * the top bit set, so it never meets the small purpose numbers of philoxStream's other streams
+ * (1 variation, ...); two distinct read times share draws with probability 2^-31 (the sfc32 stream
+ * it replaced hashed them to 32 bits).
+ */
+export function readTimeStream(seed: number, chip: number, layer: number, t: number): PhiloxStream {
+  return philoxStream(seed, chip, layer, timeKey(t));
+}
+
+/** t's float64 words mixed (murmur3's finaliser, a bijection of 32 bits) into a 31-bit key, top bit set. */
+export function timeKey(t: number): number {
+  const [lo, hi] = timeWords(t);
+  return (mix32((mix32(hi) ^ lo) >>> 0) | 0x80000000) >>> 0;
+}
+
+function mix32(z: number): number {
+  z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
+  z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
+  return (z ^ (z >>> 16)) >>> 0;
 }
 
 /** The two 32-bit words of t as a float64: extra indices for Rng.derive that tell every time apart. */

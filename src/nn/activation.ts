@@ -32,7 +32,12 @@ export class Activation implements Layer {
 
   forward(x: Tensor, ctx: Context): Tensor {
     const y = tensor(x.shape.slice());
-    apply(this.fn, this.cap, x.data, y.data, this.alpha);
+    if (this.fn === 'relu' || this.fn === 'crelu') {
+      // The kernels' clamp gives apply's bits for every number (+0 for -0; a NaN, which only a
+      // diverged run has, goes to a rail instead of through) and runs vectorised in the addon.
+      y.data.set(x.data);
+      ctx.kernels.clamp(y.data, 0, this.fn === 'relu' ? Number.POSITIVE_INFINITY : this.cap);
+    } else apply(this.fn, this.cap, x.data, y.data, this.alpha);
     if (ctx.training) {
       this.input = x;
       this.output = y;

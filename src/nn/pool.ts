@@ -30,55 +30,31 @@ export class Pool2d implements Layer {
     const [oh, ow] = this.outShape;
     const { size: s, stride } = this;
     const y = tensor([batch, oh, ow, c]);
-    const argmax = this.mode === 'max' && ctx.training ? new Int32Array(y.data.length) : null;
-    if (this.mode === 'max' && !argmax) {
-      ctx.kernels.maxPool(x.data, { batch, h, w, c, k: s, stride, pad: 0, oh, ow }, y.data);
+    if (this.mode === 'max') {
+      const argmax = ctx.training ? new Int32Array(y.data.length) : undefined;
+      ctx.kernels.maxPool(x.data, { batch, h, w, c, k: s, stride, pad: 0, oh, ow }, y.data, argmax);
+      if (argmax) {
+        this.argmax = argmax;
+        this.batch = batch;
+      }
       return y;
     }
-    const xv = x.data;
-    const yv = y.data;
-    if (argmax) {
-      // The first largest value of each window (strictly greater; -Infinity and index -1 when
-      // there is none, all NaN).
-      for (let n = 0, o = 0; n < batch; n++) {
-        const img = n * h * w * c;
-        for (let oy = 0; oy < oh; oy++)
-          for (let ox = 0; ox < ow; ox++)
-            for (let ch = 0; ch < c; ch++, o++) {
-              let best = Number.NEGATIVE_INFINITY;
-              let bestIdx = -1;
-              for (let ky = 0; ky < s; ky++) {
-                const row = img + ((oy * stride + ky) * w + ox * stride) * c + ch;
-                for (let kx = 0, idx = row; kx < s; kx++, idx += c) {
-                  const v = xv[idx];
-                  if (v > best) {
-                    best = v;
-                    bestIdx = idx;
-                  }
-                }
-              }
-              yv[o] = best;
-              argmax[o] = bestIdx;
-            }
-      }
-    } else {
-      const inv = 1 / (s * s);
-      for (let n = 0, o = 0; n < batch; n++) {
-        const img = n * h * w * c;
-        for (let oy = 0; oy < oh; oy++)
-          for (let ox = 0; ox < ow; ox++)
-            for (let ch = 0; ch < c; ch++, o++) {
-              let sum = 0;
-              for (let ky = 0; ky < s; ky++)
-                for (let kx = 0; kx < s; kx++) sum += xv[img + ((oy * stride + ky) * w + ox * stride + kx) * c + ch];
-              yv[o] = sum * inv;
-            }
+    const inv = 1 / (s * s);
+    let o = 0;
+    for (let n = 0; n < batch; n++) {
+      const img = n * h * w * c;
+      for (let oy = 0; oy < oh; oy++) {
+        for (let ox = 0; ox < ow; ox++) {
+          for (let ch = 0; ch < c; ch++, o++) {
+            let sum = 0;
+            for (let ky = 0; ky < s; ky++)
+              for (let kx = 0; kx < s; kx++) sum += x.data[img + ((oy * stride + ky) * w + ox * stride + kx) * c + ch];
+            y.data[o] = sum * inv;
+          }
+        }
       }
     }
-    if (ctx.training) {
-      this.argmax = argmax;
-      this.batch = batch;
-    }
+    if (ctx.training) this.batch = batch;
     return y;
   }
 

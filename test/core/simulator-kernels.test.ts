@@ -218,6 +218,33 @@ function suite(kernels: () => Kernels): void {
     }
   });
 
+  it("maxPool with argmax gives the same maxima and each one's index in x (the first on ties, -1 in an all -Infinity window)", () => {
+    for (const [i, g] of POOLS.entries()) {
+      // Values on a coarse grid tie often; the first window is all -Infinity.
+      const x = filled(g.batch * g.h * g.w * g.c, i + 11).map((v) => Math.round(v * 2) / 2 + 0); // + 0: no -0 (Math.max ranks it)
+      for (let ky = 0; ky < g.k; ky++) for (let kx = 0; kx < g.k; kx++) x[(ky * g.w + kx) * g.c] = Number.NEGATIVE_INFINITY;
+      const y = new Float32Array(g.batch * g.oh * g.ow * g.c);
+      const at = new Int32Array(y.length).fill(-7);
+      kernels().maxPool(x, g, y, at);
+      expect(y).toEqual(maxPoolRef(x, g));
+      expect(at[0]).toBe(-1);
+      let o = 0;
+      for (let n = 0; n < g.batch; n++)
+        for (let oy = 0; oy < g.oh; oy++)
+          for (let ox = 0; ox < g.ow; ox++)
+            for (let ch = 0; ch < g.c; ch++, o++) {
+              if (o === 0) continue;
+              let first = -1;
+              for (let ky = 0; ky < g.k && first < 0; ky++)
+                for (let kx = 0; kx < g.k && first < 0; kx++) {
+                  const xi = ((n * g.h + oy * g.stride + ky) * g.w + ox * g.stride + kx) * g.c + ch;
+                  if (x[xi] === y[o]) first = xi;
+                }
+              expect(at[o]).toBe(first);
+            }
+    }
+  });
+
   it('clamp is min(max(y, lo), hi) in double precision, +0 for -0 at lo = 0', () => {
     const y = Float32Array.from([-3, -0, 0, 0.1, 2.4999998, 2.5, 7, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]);
     // A bound that is not a float: values are compared with it exactly and clipped to its float.
@@ -300,6 +327,45 @@ describe('lognormalPairs', () => {
     expect(inPlace).toEqual([gPos, gNeg]);
     expect(() => jsKernels.lognormalPairs(tPos, tNeg, Number.POSITIVE_INFINITY, st, gPos, gNeg)).toThrow(/sigma/);
     expect(() => jsKernels.lognormalPairs(tPos, tNeg.subarray(1), 0.1, st, gPos, gNeg)).toThrow(/one length/);
+  });
+});
+
+describe('normalPairs', () => {
+  it("is lognormalPairs' pair before the exp: r cos for G+, r sin for G-, of the same Philox words", () => {
+    const n = 1001;
+    const zPos = new Float64Array(n);
+    const zNeg = new Float64Array(n);
+    const st = philoxStream(5, 2, 1, 2 ** 31 + 9);
+    jsKernels.normalPairs(st, zPos, zNeg);
+    const words = new Uint32Array(4);
+    const cs = new Float64Array(2);
+    for (const i of [0, 1, 2, 999, 1000]) {
+      philox4x32(i >>> 1, 0, 1, 2 ** 31 + 9, 5, 2, words);
+      const w = (i % 2) * 2;
+      const r = Math.sqrt(-2 * logUnit(words[w]));
+      cosSinTurn(words[w + 1], cs);
+      expect(zPos[i]).toBe(r * cs[0]);
+      expect(zNeg[i]).toBe(r * cs[1]);
+    }
+    const one = new Float64Array(n).fill(1);
+    const g = [new Float64Array(n), new Float64Array(n)];
+    jsKernels.lognormalPairs(one, one, 1, st, g[0], g[1]);
+    for (let i = 0; i < n; i++) expect([g[0][i], g[1][i]]).toEqual([expPortable(zPos[i]), expPortable(zNeg[i])]);
+    expect(() => jsKernels.normalPairs(st, zPos, zNeg.subarray(1))).toThrow(/one length/);
+    expect(() => jsKernels.normalPairs(st, zPos, new Float32Array(n) as never)).toThrow(/zNeg must be a Float64Array/);
+  });
+});
+
+describe('expScaled', () => {
+  it('is expPortable(c x[i]), x[i] widened to a double, for any c', () => {
+    const x = Float32Array.from(filled(1001, 3), (v) => 0.1 * v);
+    const out = new Float64Array(x.length);
+    for (const c of [-Math.log(1 + (365 * 86400) / 20), 0, -0, 3.5]) {
+      jsKernels.expScaled(x, c, out);
+      for (const i of [0, 1, 500, 1000]) expect(out[i]).toBe(expPortable(c * x[i]));
+    }
+    expect(() => jsKernels.expScaled(x, Number.NaN, out)).toThrow(/c must be a finite number/);
+    expect(() => jsKernels.expScaled(x, 1, out.subarray(1))).toThrow(/one length/);
   });
 });
 
@@ -398,6 +464,13 @@ describeWith(['native'], 'native simulator kernels', () => {
       const js = new Float32Array(got.length);
       jsKernels.maxPool(x, g, js);
       expect(Buffer.from(got.buffer).equals(Buffer.from(js.buffer))).toBe(true);
+      // With argmax (training): the same maxima and the same indices, ties between signed zeros included.
+      const [gotAt, jsAt] = [new Int32Array(got.length), new Int32Array(got.length)];
+      const [got2, js2] = [new Float32Array(got.length), new Float32Array(got.length)];
+      native().maxPool(x, g, got2, gotAt);
+      jsKernels.maxPool(x, g, js2, jsAt);
+      expect(Buffer.from(got2.buffer).equals(Buffer.from(js.buffer))).toBe(true);
+      expect(gotAt).toEqual(jsAt);
     }
   });
 
@@ -440,6 +513,69 @@ describeWith(['native'], 'native simulator kernels', () => {
     expect(() => native().lognormalPairs(t, t, 0.1, st, new Float64Array(3), new Float64Array(4))).toThrow(/one length/);
   });
 
+  it('normalPairs draws the JS loop bits over a million cells: AVX2 and scalar, 1 and 2 threads', () => {
+    const n = 1_000_003;
+    const st = philoxStream(3, 1, 2, 0x9234abcd);
+    const same = (x: Float64Array, y: Float64Array) => Buffer.from(x.buffer).equals(Buffer.from(y.buffer));
+    const js = [new Float64Array(n), new Float64Array(n)];
+    jsKernels.normalPairs(st, js[0], js[1]);
+    for (const [threads, scalar] of [
+      [1, false],
+      [2, false],
+      [2, true],
+    ] as const) {
+      const k = loadKernels({ prefer: 'native', threads });
+      expect(k.normalPairs).not.toBe(jsKernels.normalPairs);
+      const nat = [new Float64Array(n), new Float64Array(n)];
+      if (scalar) process.env.XBAR_NO_AVX2 = '1';
+      try {
+        k.normalPairs(st, nat[0], nat[1]);
+      } finally {
+        delete process.env.XBAR_NO_AVX2;
+      }
+      expect(same(nat[0], js[0]) && same(nat[1], js[1])).toBe(true);
+    }
+    // Short arrays (every tail path, and a range that starts mid-block on the second thread).
+    for (const m of [0, 1, 7, 9, 33]) {
+      const a = [new Float64Array(m), new Float64Array(m)];
+      const b = [new Float64Array(m), new Float64Array(m)];
+      jsKernels.normalPairs(st, a[0], a[1]);
+      native().normalPairs(st, b[0], b[1]);
+      expect(same(a[0], b[0]) && same(a[1], b[1])).toBe(true);
+    }
+    expect(() => native().normalPairs(st, new Float64Array(3), new Float64Array(4))).toThrow(/one length/);
+  });
+
+  it('expScaled gives the JS loop bits over a million cells: AVX2 and scalar, 1 and 2 threads, any c', () => {
+    const n = 1_000_003;
+    // Drift exponents (|N(0.05, 0.03^2)|-like, from filled's values) and a few extremes.
+    const x = Float32Array.from(filled(n, 18), (v) => Math.abs(0.05 + 0.03 * v));
+    x.set([0, -0, 1e-30, 3e38, -3e38, 0.1], 0);
+    const same = (a: Float64Array, b: Float64Array) => Buffer.from(a.buffer).equals(Buffer.from(b.buffer));
+    for (const c of [-Math.log((365 * 86400 + 20) / 20), -Math.log(21 / 20), 0, 2]) {
+      const js = new Float64Array(n);
+      jsKernels.expScaled(x, c, js);
+      for (const [threads, scalar] of [
+        [1, false],
+        [2, false],
+        [2, true],
+      ] as const) {
+        const k = loadKernels({ prefer: 'native', threads });
+        expect(k.expScaled).not.toBe(jsKernels.expScaled);
+        const nat = new Float64Array(n);
+        if (scalar) process.env.XBAR_NO_AVX2 = '1';
+        try {
+          k.expScaled(x, c, nat);
+        } finally {
+          delete process.env.XBAR_NO_AVX2;
+        }
+        expect(same(nat, js)).toBe(true);
+      }
+    }
+    expect(() => native().expScaled(x, Number.POSITIVE_INFINITY, new Float64Array(n))).toThrow(/finite/);
+    expect(() => native().expScaled(x, 1, new Float64Array(3))).toThrow(/one length/);
+  });
+
   it('rejects sizes that would read or write out of bounds', () => {
     const k = native();
     const g = geometry(2, 14, 14, 6, 5, 1, 0);
@@ -452,6 +588,9 @@ describeWith(['native'], 'native simulator kernels', () => {
     expect(() => k.im2col(x, { ...g, k: -1 }, cols)).toThrow(/k must be an integer/);
     expect(() => k.maxPool(x, { ...geometry(2, 14, 14, 6, 2, 2, 0), pad: 1 }, new Float32Array(2 * 49 * 6))).toThrow(/no padding/);
     expect(() => k.maxPool(x, geometry(2, 14, 14, 6, 2, 2, 0), new Float32Array(10))).toThrow(/y has 10 elements/);
+    const y = new Float32Array(2 * 49 * 6);
+    expect(() => k.maxPool(x, geometry(2, 14, 14, 6, 2, 2, 0), y, new Int32Array(5))).toThrow(/maxPool: argmax has 5 elements/);
+    expect(() => k.maxPool(x, geometry(2, 14, 14, 6, 2, 2, 0), y, new Float32Array(y.length) as never)).toThrow(/maxPool: argmax/);
     expect(() => (k.clamp as unknown as (...a: unknown[]) => void)(new Float64Array(3), 0, 1)).toThrow(/Float32Array/);
     const csr = toCsr(Float32Array.from([1, 0, 0, 2]), 2, 2) as Csr;
     const b = new Float32Array(2 * 3);

@@ -1,15 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { jsKernels } from '../../src/core/kernels-js.js';
+import { loadKernels } from '../../src/core/kernels-node.js';
 import { Rng } from '../../src/core/rng.js';
 import { ageChip, compensationGain } from '../../src/crossbar/age.js';
 import { chipBase, programChip } from '../../src/crossbar/chip.js';
 import { resolveCircuit } from '../../src/crossbar/circuit.js';
 import { planCrossbars } from '../../src/crossbar/plan.js';
-import { ageCells, drawCellAging, noise1fGrowth, relaxationSpread } from '../../src/device/aging.js';
+import { ageCells, drawCellAging, noise1fGrowth, readTimeStream, relaxationSpread, timeKey } from '../../src/device/aging.js';
 import { type Device, resolveDevice } from '../../src/device/config.js';
 import { curveAt } from '../../src/device/curve.js';
 import { parseFaultSpec } from '../../src/faults/index.js';
 import { buildModel } from '../../src/nn/model.js';
+import { describeWith } from '../optional.js';
 import { ksCritical, ksStatistic, mean, normalCdf, std } from './stats.js';
 
 const uS = 1e-6;
@@ -20,7 +22,8 @@ const wan = resolveDevice('reram-wan2022');
 function aged(d: Device, t: number, n: number, at: number, seed: number) {
   const tt = new Float64Array(n).fill(t);
   const aging = drawCellAging(d, tt, tt, tt, tt, new Rng(seed));
-  const g = ageCells(d, { tPos: tt, tNeg: tt, gPos: tt, gNeg: tt, aging, stuck: null }, at, new Rng(seed + 1));
+  const noise = { stream: readTimeStream(seed + 1, 0, 0, at), kernels: jsKernels };
+  const g = ageCells(d, { tPos: tt, tNeg: tt, gPos: tt, gNeg: tt, aging, stuck: null }, at, noise);
   return { ...g, aging };
 }
 
@@ -71,11 +74,28 @@ describe('accumulated 1/f read noise (PCM)', () => {
     let last = 0;
     for (const [k, at] of [1, 86400, 365 * 86400].map((v, k) => [k, v] as const)) {
       const s = q * noise1fGrowth(d, at);
-      const rel = Array.from(aged(d, t, n, at, 50 + k).gPos, (g) => g / t - 1);
+      const g = aged(d, t, n, at, 50 + k);
+      const rel = Array.from(g.gPos, (v) => v / t - 1);
+      const relNeg = Array.from(g.gNeg, (v) => v / t - 1);
       expect(ksStatistic(rel, (x) => normalCdf(x / s))).toBeLessThan(ksCritical(n));
+      expect(ksStatistic(relNeg, (x) => normalCdf(x / s))).toBeLessThan(ksCritical(n));
+      // G+ and G- of a weight draw the two normals of one Box-Muller pair: uncorrelated (sample
+      // correlation of independent normals: std 1/sqrt(n); 4 of those).
+      const r = rel.reduce((acc, v, i) => acc + v * relNeg[i], 0) / (n * s * s);
+      expect(Math.abs(r)).toBeLessThan(4 / Math.sqrt(n));
       expect(s).toBeGreaterThan(last);
       last = s;
     }
+  });
+});
+
+describe('the read-time stream', () => {
+  it('keys every read time apart, off the small purpose numbers of the other Philox streams', () => {
+    const times = [0, 1, 3600, 86400, 30 * 86400, 365 * 86400, 1e-9, 0.5, 2 ** 40, 1.0000000000000002];
+    const keys = times.map(timeKey);
+    expect(new Set(keys).size).toBe(times.length);
+    for (const k of keys) expect(k).toBeGreaterThanOrEqual(2 ** 31);
+    expect(readTimeStream(7, 3, 2, 3600)).toEqual({ key0: 7, key1: 3, ctr2: 2, ctr3: timeKey(3600) });
   });
 });
 
@@ -91,7 +111,10 @@ describe('relaxation (ReRAM, Wan et al. 2022)', () => {
         const s0 = curveAt(wan.programNoise?.gaussian as never, t, wan.gMax);
         for (let i = 0; i < n; i++) g0[i] = t + s0 * r.normal();
         const aging = drawCellAging(wan, tt, tt, g0, g0, new Rng(80 + k));
-        const g = ageCells(wan, { tPos: tt, tNeg: tt, gPos: g0, gNeg: g0, aging, stuck: null }, at, new Rng(1)).gPos;
+        const g = ageCells(wan, { tPos: tt, tNeg: tt, gPos: g0, gNeg: g0, aging, stuck: null }, at, {
+          stream: readTimeStream(1, 0, 0, at),
+          kernels: jsKernels,
+        }).gPos;
         const s = relaxationSpread(wan, t, at);
         expect(ksStatistic(g, (x) => normalCdf((x - t) / s))).toBeLessThan(ksCritical(n));
       }
@@ -178,5 +201,33 @@ describe('aging a chip', () => {
     };
     expect(err('global')).toBeLessThan(0.5 * err('none'));
     expect(err('column')).toBeLessThan(0.5 * err('none'));
+  });
+});
+
+describeWith(['native'], 'aging on the native kernels', () => {
+  it("gives the JS kernels' aged chip bit for bit, on 1 and 2 threads (1/f noise, drift, stuck cells)", () => {
+    // Layers above the native kernel's 16k-cell thread threshold, so that 2 threads split the draws.
+    const model = buildModel(
+      {
+        inputShape: [10, 20, 1],
+        layers: [{ type: 'flatten' }, { type: 'dense', units: 100 }, { type: 'activation', fn: 'relu' }, { type: 'dense', units: 10 }],
+      },
+      5,
+    );
+    const calib = new Float32Array(200 * 20).map((_, i) => (i % 11) / 11);
+    const plan = planCrossbars(model, resolveCircuit({}), calib, 20, jsKernels);
+    const faults = parseFaultSpec('random:sa0=0.02,sa1=0.02');
+    const base = chipBase(plan, pcm);
+    const bits = (c: ReturnType<typeof ageChip>) =>
+      c.layers.map((l) => Buffer.from(l.gPos.buffer).toString('hex') + Buffer.from(l.wEff.buffer).toString('hex'));
+    for (const t of [1, 86400, 365 * 86400]) {
+      const read = { t, compensation: 'global' } as const;
+      const want = bits(ageChip(plan, pcm, base, 3, programChip(plan, pcm, faults, 3, 7, { base }), read, jsKernels));
+      for (const threads of [1, 2]) {
+        const k = loadKernels({ prefer: 'native', threads });
+        expect(k.normalPairs).not.toBe(jsKernels.normalPairs);
+        expect(bits(ageChip(plan, pcm, base, 3, programChip(plan, pcm, faults, 3, 7, { base, kernels: k }), read, k))).toEqual(want);
+      }
+    }
   });
 });

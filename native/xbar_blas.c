@@ -996,6 +996,83 @@ __attribute__((optimize("fp-contract=off"))) static napi_value exp_scaled(napi_e
   return NULL;
 }
 
+/* adamStep(w, g, m, v, beta1, beta2, c1, c2, lr, eps, decay): nn/optim.ts's Adam loop (the JS
+ * kernel in kernels-js.ts), element by element in double, each moment rounded to float when
+ * stored and read back rounded, products left to right, never fused: the same bits. The AVX2 path
+ * does four elements at once with the same IEEE operations (division and square root are
+ * correctly rounded in both). */
+#define ADAM_ONE(i)                                                                             \
+  do {                                                                                          \
+    const double gi = (double)g[i];                                                             \
+    m[i] = (float)(beta1 * (double)m[i] + (1 - beta1) * gi);                                    \
+    v[i] = (float)(beta2 * (double)v[i] + (1 - beta2) * gi * gi);                               \
+    w[i] = (float)((double)w[i] * decay - (lr * ((double)m[i] / c1)) / (sqrt((double)v[i] / c2) + eps)); \
+  } while (0)
+
+__attribute__((optimize("fp-contract=off"))) static void adam_scalar(int64_t i0, int64_t n, float *w, const float *g,
+                                                                     float *m, float *v, double beta1, double beta2,
+                                                                     double c1, double c2, double lr, double eps,
+                                                                     double decay) {
+  for (int64_t i = i0; i < n; i++) ADAM_ONE(i);
+}
+
+#ifdef XBAR_X86
+__attribute__((target("avx2"), optimize("fp-contract=off"))) static void adam_avx2(int64_t n4, float *w, const float *g,
+                                                                                  float *m, float *v, double beta1,
+                                                                                  double beta2, double c1, double c2,
+                                                                                  double lr, double eps, double decay) {
+  const __m256d b1 = _mm256_set1_pd(beta1), b2 = _mm256_set1_pd(beta2), nb1 = _mm256_set1_pd(1 - beta1),
+                nb2 = _mm256_set1_pd(1 - beta2), vc1 = _mm256_set1_pd(c1), vc2 = _mm256_set1_pd(c2),
+                vlr = _mm256_set1_pd(lr), veps = _mm256_set1_pd(eps), vdecay = _mm256_set1_pd(decay);
+  for (int64_t i = 0; i < n4; i += 4) {
+    const __m256d gi = _mm256_cvtps_pd(_mm_loadu_ps(g + i));
+    const __m128 mf = _mm256_cvtpd_ps(_mm256_add_pd(_mm256_mul_pd(b1, _mm256_cvtps_pd(_mm_loadu_ps(m + i))), _mm256_mul_pd(nb1, gi)));
+    const __m128 vf = _mm256_cvtpd_ps(
+        _mm256_add_pd(_mm256_mul_pd(b2, _mm256_cvtps_pd(_mm_loadu_ps(v + i))), _mm256_mul_pd(_mm256_mul_pd(nb2, gi), gi)));
+    _mm_storeu_ps(m + i, mf);
+    _mm_storeu_ps(v + i, vf);
+    const __m256d step = _mm256_div_pd(_mm256_mul_pd(vlr, _mm256_div_pd(_mm256_cvtps_pd(mf), vc1)),
+                                       _mm256_add_pd(_mm256_sqrt_pd(_mm256_div_pd(_mm256_cvtps_pd(vf), vc2)), veps));
+    const __m256d wn = _mm256_sub_pd(_mm256_mul_pd(_mm256_cvtps_pd(_mm_loadu_ps(w + i)), vdecay), step);
+    _mm_storeu_ps(w + i, _mm256_cvtpd_ps(wn));
+  }
+}
+#endif
+
+static napi_value adam_step(napi_env env, napi_callback_info info) {
+  napi_value argv[11];
+  if (!get_args(env, info, "adamStep", 11, argv)) return NULL;
+  static const char *names[] = {"w", "g", "m", "v"};
+  float *a[4];
+  size_t len[4];
+  for (int k = 0; k < 4; k++)
+    if (!get_typed(env, argv[k], "adamStep", names[k], napi_float32_array, "a Float32Array", &len[k], (void **)&a[k]))
+      return NULL;
+  if (len[1] != len[0] || len[2] != len[0] || len[3] != len[0]) {
+    napi_throw_range_error(env, NULL, "adamStep: w, g, m and v must have one length");
+    return NULL;
+  }
+  double h[7];
+  static const char *hn[] = {"beta1", "beta2", "c1", "c2", "lr", "eps", "decay"};
+  for (int k = 0; k < 7; k++)
+    if (napi_get_value_double(env, argv[4 + k], &h[k]) != napi_ok || !isfinite(h[k])) {
+      char msg[80];
+      snprintf(msg, sizeof msg, "adamStep: %s must be a finite number", hn[k]);
+      napi_throw_range_error(env, NULL, msg);
+      return NULL;
+    }
+  const int64_t n = (int64_t)len[0];
+  int64_t i = 0;
+#ifdef XBAR_X86
+  if (__builtin_cpu_supports("avx2") && !getenv("XBAR_NO_AVX2")) {
+    i = n & ~(int64_t)3;
+    adam_avx2(i, a[0], a[1], a[2], a[3], h[0], h[1], h[2], h[3], h[4], h[5], h[6]);
+  }
+#endif
+  adam_scalar(i, n, a[0], a[1], a[2], a[3], h[0], h[1], h[2], h[3], h[4], h[5], h[6]);
+  return NULL;
+}
+
 static napi_value set_threads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value arg;
@@ -1052,6 +1129,7 @@ NAPI_MODULE_INIT() {
       {"getThreads", NULL, get_threads, NULL, NULL, NULL, napi_enumerable, NULL},
       {"config", NULL, config, NULL, NULL, NULL, napi_enumerable, NULL},
       {"lognormalPhilox", NULL, lognormal_philox, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"adamStep", NULL, adam_step, NULL, NULL, NULL, napi_enumerable, NULL},
       {"normalPhilox", NULL, normal_philox, NULL, NULL, NULL, napi_enumerable, NULL},
       {"expScaled", NULL, exp_scaled, NULL, NULL, NULL, napi_enumerable, NULL},
   };

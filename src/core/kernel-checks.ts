@@ -1,4 +1,4 @@
-import type { Csr, WindowGeometry } from './kernels.js';
+import type { AdamHyper, Csr, WindowGeometry } from './kernels.js';
 
 /**
  * The argument checks of the native kernels (native/xbar_blas.c), for the JS kernels: the same
@@ -159,6 +159,13 @@ export function checkNormalPairs(zPos: unknown, zNeg: unknown): void {
   const a = typed(zPos, Float64Array, 'normalPairs', 'zPos', 'a Float64Array');
   const b = typed(zNeg, Float64Array, 'normalPairs', 'zNeg', 'a Float64Array');
   if (a.length !== b.length) throw new RangeError('normalPairs: zPos and zNeg must have one length');
+}
+
+export function checkAdamStep(w: unknown, g: unknown, m: unknown, v: unknown, h: AdamHyper): void {
+  const arrays = [w, g, m, v].map((a, i) => typed(a, Float32Array, 'adamStep', ['w', 'g', 'm', 'v'][i], 'a Float32Array'));
+  if (arrays.some((a) => a.length !== arrays[0].length)) throw new RangeError('adamStep: w, g, m and v must have one length');
+  for (const k of ['beta1', 'beta2', 'c1', 'c2', 'lr', 'eps', 'decay'] as const)
+    if (typeof h?.[k] !== 'number' || !Number.isFinite(h[k])) throw new RangeError(`adamStep: ${k} must be a finite number`);
 }
 
 export function checkExpScaled(x: unknown, c: unknown, out: unknown): void {

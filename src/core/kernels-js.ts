@@ -1,4 +1,5 @@
 import {
+  checkAdamStep,
   checkClamp,
   checkExpScaled,
   checkLognormalPairs,
@@ -8,7 +9,7 @@ import {
   checkSpmm,
   checkWindows,
 } from './kernel-checks.js';
-import type { ConvThen, Csr, Kernels, WindowGeometry } from './kernels.js';
+import type { AdamHyper, ConvThen, Csr, Kernels, WindowGeometry } from './kernels.js';
 import { type PhiloxStream, philox4x32 } from './philox.js';
 import { cosSinTurn, expPortable, logUnit } from './portable-math.js';
 
@@ -103,6 +104,7 @@ export const jsKernels: Kernels = {
   lognormalPairs,
   normalPairs,
   expScaled,
+  adamStep,
   clamp(y, lo, hi) {
     checkClamp(y, lo, hi);
     for (let i = 0; i < y.length; i++) {
@@ -289,6 +291,21 @@ function normalPairs(stream: PhiloxStream, zPos: Float64Array, zNeg: Float64Arra
     cosSinTurn(words[w + 1], cs);
     zPos[i] = r * cs[0];
     zNeg[i] = r * cs[1];
+  }
+}
+
+/**
+ * Adam in double precision per element, each moment rounded to float when stored and read back
+ * rounded (the update uses the stored m and v), the products left to right: native/xbar_blas.c's
+ * adam_step computes the same operations in the same order, unfused.
+ */
+function adamStep(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, h: AdamHyper): void {
+  checkAdamStep(w, g, m, v, h);
+  const { beta1, beta2, c1, c2, lr, eps, decay } = h;
+  for (let i = 0; i < w.length; i++) {
+    m[i] = beta1 * m[i] + (1 - beta1) * g[i];
+    v[i] = beta2 * v[i] + (1 - beta2) * g[i] * g[i];
+    w[i] = w[i] * decay - (lr * (m[i] / c1)) / (Math.sqrt(v[i] / c2) + eps);
   }
 }
 

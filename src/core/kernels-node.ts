@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { XbarError } from './errors.js';
-import { checkExpScaled, checkLognormalPairs, checkNormalPairs } from './kernel-checks.js';
+import { checkAdamStep, checkExpScaled, checkLognormalPairs, checkNormalPairs } from './kernel-checks.js';
 import type { Kernels } from './kernels.js';
 import { jsKernels } from './kernels-js.js';
 
@@ -47,6 +47,13 @@ interface BlasAddon {
   normalPhilox?(key0: number, key1: number, ctr2: number, ctr3: number, zPos: Float64Array, zNeg: Float64Array, threads: number): void;
   /** Absent from builds before the native drift factors (then the JS loop computes them). */
   expScaled?(x: Float32Array, c: number, out: Float64Array): void;
+  adamStep?(
+    w: Float32Array,
+    g: Float32Array,
+    m: Float32Array,
+    v: Float32Array,
+    ...h: [beta1: number, beta2: number, c1: number, c2: number, lr: number, eps: number, decay: number]
+  ): void;
   setThreads(n: number): void;
   getThreads(): number;
   config(): string;
@@ -150,5 +157,11 @@ export function loadKernels(opts: LoadKernelsOptions = {}): NodeKernels {
           blas.expScaled?.(x, c, out);
         }
       : jsKernels.expScaled,
+    adamStep: blas.adamStep
+      ? (w, g, m, v, h) => {
+          checkAdamStep(w, g, m, v, h);
+          blas.adamStep?.(w, g, m, v, h.beta1, h.beta2, h.c1, h.c2, h.lr, h.eps, h.decay);
+        }
+      : jsKernels.adamStep,
   };
 }

@@ -78,6 +78,24 @@ export interface Kernels {
    * implementation. Aging's drift factors exp(-nu ln F) for a layer's drift exponents nu.
    */
   expScaled(x: Float32Array, c: number, out: Float64Array): void;
+  /**
+   * One Adam step over a parameter (w, its gradient g, moments m and v, all one length), in double
+   * precision per element and rounded to float at each store, exactly as the JS loop in
+   * nn/optim.ts writes it: the same bits on every implementation.
+   */
+  adamStep(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, h: AdamHyper): void;
+}
+
+/** Adam's constants for one step (Kernels.adamStep): c1 = 1 - beta1^t, c2 = 1 - beta2^t. */
+export interface AdamHyper {
+  beta1: number;
+  beta2: number;
+  c1: number;
+  c2: number;
+  lr: number;
+  eps: number;
+  /** Decoupled weight decay's factor, 1 - lr * weightDecay (1 for none). */
+  decay: number;
 }
 
 /** What conv2d applies to its output before it writes it (Kernels.conv2d). */

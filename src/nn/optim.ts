@@ -1,3 +1,5 @@
+import type { Kernels } from '../core/kernels.js';
+import { jsKernels } from '../core/kernels-js.js';
 import type { Param } from './tensor.js';
 
 export type OptimizerName = 'adam' | 'sgd';
@@ -16,15 +18,16 @@ export interface Optimizer {
   step(params: Param[], lr: number): void;
 }
 
-export function makeOptimizer(cfg: OptimizerConfig): Optimizer {
-  return cfg.name === 'adam' ? adam(cfg) : sgd(cfg);
+/** `kernels` runs Adam's element-wise step (the same bits on every implementation). */
+export function makeOptimizer(cfg: OptimizerConfig, kernels: Kernels = jsKernels): Optimizer {
+  return cfg.name === 'adam' ? adam(cfg, kernels) : sgd(cfg);
 }
 
 function decays(p: Param): boolean {
   return p.shape.length > 1;
 }
 
-function adam(cfg: OptimizerConfig, beta1 = 0.9, beta2 = 0.999, eps = 1e-8): Optimizer {
+function adam(cfg: OptimizerConfig, kernels: Kernels, beta1 = 0.9, beta2 = 0.999, eps = 1e-8): Optimizer {
   const m = new Map<Param, Float32Array>();
   const v = new Map<Param, Float32Array>();
   let t = 0;
@@ -43,14 +46,8 @@ function adam(cfg: OptimizerConfig, beta1 = 0.9, beta2 = 0.999, eps = 1e-8): Opt
           m.set(p, mp);
           v.set(p, vp);
         }
-        const decay = decays(p) ? 1 - lr * wd : 1;
-        const w = p.value;
-        const g = p.grad;
-        for (let i = 0; i < w.length; i++) {
-          mp[i] = beta1 * mp[i] + (1 - beta1) * g[i];
-          vp[i] = beta2 * vp[i] + (1 - beta2) * g[i] * g[i];
-          w[i] = w[i] * decay - (lr * (mp[i] / c1)) / (Math.sqrt(vp[i] / c2) + eps);
-        }
+        // Element-wise, in the kernels: the JS loop was most of an `mlp` training step.
+        kernels.adamStep(p.value, p.grad, mp, vp, { beta1, beta2, c1, c2, lr, eps, decay: decays(p) ? 1 - lr * wd : 1 });
       }
     },
   };

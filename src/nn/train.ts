@@ -74,7 +74,7 @@ export function train(
   if (cfg.schedule !== 'cosine' && cfg.schedule !== 'constant')
     throw new XbarError(`schedule must be 'cosine' or 'constant', not ${String(cfg.schedule)}`);
   const rng = new Rng(cfg.seed);
-  const opt = makeOptimizer(cfg.optimizer);
+  const opt = makeOptimizer(cfg.optimizer, kernels);
   const inSize = model.inputSize;
   const steps = Math.ceil(data.n / cfg.batchSize);
   const totalSteps = steps * cfg.epochs;

@@ -576,6 +576,41 @@ describeWith(['native'], 'native simulator kernels', () => {
     expect(() => native().expScaled(x, 1, new Float64Array(3))).toThrow(/one length/);
   });
 
+  it("adamStep gives the JS loop's bits: AVX2 and scalar, over steps, with decay, gradients from tiny to huge", () => {
+    const n = 100_003; // not a multiple of 4: the scalar tail runs
+    const same = (a: Float32Array, b: Float32Array) => Buffer.from(a.buffer).equals(Buffer.from(b.buffer));
+    const g0 = Float32Array.from(filled(n, 21), (v, i) => v * 10 ** ((i % 13) - 8));
+    g0.set([0, -0, 1e-38, 3e38, -1e-45], 0);
+    for (const scalar of [false, true]) {
+      const js = [Float32Array.from(filled(n, 22)), new Float32Array(n), new Float32Array(n)];
+      const nat = js.map((a) => a.slice());
+      for (let t = 1; t <= 5; t++) {
+        const g = Float32Array.from(g0, (v, i) => (i % 7 === t ? -v : v * t));
+        const h = {
+          beta1: 0.9,
+          beta2: 0.999,
+          c1: 1 - 0.9 ** t,
+          c2: 1 - 0.999 ** t,
+          lr: 0.003 / t,
+          eps: 1e-8,
+          decay: t % 2 ? 1 : 1 - 0.003 * 0.01,
+        };
+        jsKernels.adamStep(js[0], g, js[1], js[2], h);
+        if (scalar) process.env.XBAR_NO_AVX2 = '1';
+        try {
+          native().adamStep(nat[0], g, nat[1], nat[2], h);
+        } finally {
+          delete process.env.XBAR_NO_AVX2;
+        }
+        for (let k = 0; k < 3; k++) expect(same(nat[k], js[k])).toBe(true);
+      }
+    }
+    const a = new Float32Array(8);
+    const h = { beta1: 0.9, beta2: 0.999, c1: 0.1, c2: 0.001, lr: 0.001, eps: 1e-8, decay: 1 };
+    expect(() => native().adamStep(a, a, a, new Float32Array(3), h)).toThrow(/adamStep: w, g, m and v must have one length/);
+    expect(() => native().adamStep(a, a, a, a, { ...h, lr: Number.NaN })).toThrow(/adamStep: lr must be a finite number/);
+  });
+
   it('rejects sizes that would read or write out of bounds', () => {
     const k = native();
     const g = geometry(2, 14, 14, 6, 5, 1, 0);

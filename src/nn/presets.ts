@@ -134,9 +134,10 @@ const table = {
       'ResNet-20 layout (3x3 stem, 3 stages of 3 residual blocks with batch norm, 1x1 projection shortcuts, global average pooling) at widths 8-16-32 on Fashion-MNIST',
     dataset: 'fashion-mnist',
     // Half the width of He et al.'s 16-32-64 (a quarter of the multiply-adds) and a short cosine
-    // run, so that training fits in about 45 CPU-minutes on one thread (README, "Presets").
+    // run: 8 epochs reach 92.32% on the test set (4 reached 91.40%), about 12 minutes per epoch on
+    // two cores (README, "Presets").
     spec: resnetSpec([28, 28, 1], [8, 16, 32], 3, 10),
-    training: { epochs: 4, batchSize: 64, optimizer: { name: 'adam', lr: 0.003, weightDecay: 0.01 }, schedule: 'cosine' },
+    training: { epochs: 8, batchSize: 64, optimizer: { name: 'adam', lr: 0.003, weightDecay: 0.01 }, schedule: 'cosine' },
   },
 } satisfies Record<string, Preset>;
 

@@ -13,7 +13,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { median } from './lib/measure.mjs';
-import { cliBench } from './lib/processes.mjs';
+import { cliBench, printRunFooter } from './lib/processes.mjs';
 
 const { together, option, json, log, work } = cliBench('correctnet-shards.mjs', 'xbar-bench-cn-shards-');
 
@@ -80,12 +80,5 @@ else {
   console.log(
     `2 shards (2 processes): ${shards.toFixed(2)} s  (${(one / shards).toFixed(2)}x), merge ${merge.toFixed(2)} s (${(one / (shards + merge)).toFixed(2)}x with it)`,
   );
-  console.log(
-    `peak RSS per process: ${Object.entries(peakRss)
-      .map(([k, v]) => `${k} ${Math.round(v)} MiB`)
-      .join(', ')}`,
-  );
-  console.log(
-    `medians of ${rounds} round(s); merged chips equal the single-process run's; load average ${load.toFixed(1)} at the start, ${loadavg()[0].toFixed(1)} at the end, ${cores} cores`,
-  );
+  printRunFooter(peakRss, rounds, load, cores);
 }

@@ -14,7 +14,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { median } from './lib/measure.mjs';
-import { cliBench } from './lib/processes.mjs';
+import { cliBench, printRunFooter } from './lib/processes.mjs';
 
 const { bin, together, option, json, log, work } = cliBench('shards.mjs', 'xbar-bench-shards-');
 
@@ -88,12 +88,5 @@ else {
   console.log(
     `2 shards (2 processes): ${shards.toFixed(2)} s  (${(one / shards).toFixed(2)}x), merge ${merge.toFixed(2)} s (${(one / (shards + merge)).toFixed(2)}x with it)`,
   );
-  console.log(
-    `peak RSS per process: ${Object.entries(peakRss)
-      .map(([k, v]) => `${k} ${Math.round(v)} MiB`)
-      .join(', ')}`,
-  );
-  console.log(
-    `medians of ${rounds} round(s); merged chips equal the single-process run's; load average ${load.toFixed(1)} at the start, ${loadavg()[0].toFixed(1)} at the end, ${cores} cores`,
-  );
+  printRunFooter(peakRss, rounds, load, cores);
 }

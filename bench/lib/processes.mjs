@@ -1,7 +1,7 @@
 // Runs xbar processes for the cluster benches (shards.mjs, correctnet-shards.mjs).
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -58,4 +58,16 @@ export function cliBench(script, workPrefix) {
   const work = mkdtempSync(join(tmpdir(), workPrefix));
   process.on('exit', () => rmSync(work, { recursive: true, force: true }));
   return { bin, together: (runs) => together(bin, runs, work), option, json, log: json ? () => {} : (...a) => console.error(...a), work };
+}
+
+/** The last lines of both cluster benches: each kind of process's peak RSS, rounds and machine load. */
+export function printRunFooter(peakRss, rounds, load, cores) {
+  console.log(
+    `peak RSS per process: ${Object.entries(peakRss)
+      .map(([k, v]) => `${k} ${Math.round(v)} MiB`)
+      .join(', ')}`,
+  );
+  console.log(
+    `medians of ${rounds} round(s); merged chips equal the single-process run's; load average ${load.toFixed(1)} at the start, ${loadavg()[0].toFixed(1)} at the end, ${cores} cores`,
+  );
 }

@@ -213,14 +213,12 @@ function suite(kernels: () => Kernels): void {
     // The zero terms add +-0 to a sum that cannot be -0: leaving them out (window rows cut to the image)
     // or adding them (a padded copy, whole windows) must give the same bits, whichever kernel takes a pixel.
     const padImages = (x: Float32Array, g: WindowGeometry): Float32Array => {
-      const hp = g.h + 2 * g.pad, wp = g.w + 2 * g.pad;
+      const hp = g.h + 2 * g.pad,
+        wp = g.w + 2 * g.pad;
       const out = new Float32Array(g.batch * hp * wp * g.c);
       for (let b = 0; b < g.batch; b++)
         for (let r = 0; r < g.h; r++)
-          out.set(
-            x.subarray(((b * g.h + r) * g.w) * g.c, ((b * g.h + r + 1) * g.w) * g.c),
-            ((b * hp + r + g.pad) * wp + g.pad) * g.c,
-          );
+          out.set(x.subarray((b * g.h + r) * g.w * g.c, (b * g.h + r + 1) * g.w * g.c), ((b * hp + r + g.pad) * wp + g.pad) * g.c);
       return out;
     };
     fc.assert(

@@ -259,39 +259,42 @@ function lognormalPairs(
   gNeg: Float64Array,
 ): void {
   checkLognormalPairs(tPos, tNeg, sigma, gPos, gNeg);
-  const n = tPos.length;
   const words = new Uint32Array(4);
-  const cs = new Float64Array(2);
-  for (let i = 0; i < n; i++) {
-    const w = (i & 1) * 2;
-    if (w === 0) {
-      const b = i / 2;
-      philox4x32(b >>> 0, Math.floor(b / 4294967296) >>> 0, stream.ctr2, stream.ctr3, stream.key0, stream.key1, words);
-    }
-    const r = Math.sqrt(-2 * logUnit(words[w]));
-    cosSinTurn(words[w + 1], cs);
-    gPos[i] = tPos[i] * expPortable(sigma * (r * cs[0]));
-    gNeg[i] = tNeg[i] * expPortable(sigma * (r * cs[1]));
+  const z = new Float64Array(2);
+  for (let i = 0; i < tPos.length; i++) {
+    cellNormals(stream, i, words, z);
+    gPos[i] = tPos[i] * expPortable(sigma * z[0]);
+    gNeg[i] = tNeg[i] * expPortable(sigma * z[1]);
   }
 }
 
 /** The pairs lognormalPairs exponentiates, as they are: zPos[i] = r cos, zNeg[i] = r sin of cell i. */
 function normalPairs(stream: PhiloxStream, zPos: Float64Array, zNeg: Float64Array): void {
   checkNormalPairs(zPos, zNeg);
-  const n = zPos.length;
   const words = new Uint32Array(4);
-  const cs = new Float64Array(2);
-  for (let i = 0; i < n; i++) {
-    const w = (i & 1) * 2;
-    if (w === 0) {
-      const b = i / 2;
-      philox4x32(b >>> 0, Math.floor(b / 4294967296) >>> 0, stream.ctr2, stream.ctr3, stream.key0, stream.key1, words);
-    }
-    const r = Math.sqrt(-2 * logUnit(words[w]));
-    cosSinTurn(words[w + 1], cs);
-    zPos[i] = r * cs[0];
-    zNeg[i] = r * cs[1];
+  const z = new Float64Array(2);
+  for (let i = 0; i < zPos.length; i++) {
+    cellNormals(stream, i, words, z);
+    zPos[i] = z[0];
+    zNeg[i] = z[1];
   }
+}
+
+/**
+ * Cell i's two normals by Box-Muller, r cos and r sin, into z: words 2(i mod 2) and 2(i mod 2) + 1
+ * of the stream's block floor(i / 2), which `words` holds (drawn here when i is even, so cells go
+ * in order).
+ */
+function cellNormals(stream: PhiloxStream, i: number, words: Uint32Array, z: Float64Array): void {
+  const w = (i & 1) * 2;
+  if (w === 0) {
+    const b = i / 2;
+    philox4x32(b >>> 0, Math.floor(b / 4294967296) >>> 0, stream.ctr2, stream.ctr3, stream.key0, stream.key1, words);
+  }
+  const r = Math.sqrt(-2 * logUnit(words[w]));
+  cosSinTurn(words[w + 1], z);
+  z[0] = r * z[0];
+  z[1] = r * z[1];
 }
 
 /**

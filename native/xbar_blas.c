@@ -20,6 +20,7 @@
 #include <string.h>
 #include <node_api.h>
 
+#include "channels.h"
 #include "conv.h"
 
 /* Repeated because /usr/include/<triplet>/cblas.h may be netlib's, which lacks the OpenBLAS extras. */
@@ -1073,6 +1074,109 @@ static napi_value adam_step(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* ---- Per-channel passes of training (native/channels.c); checks as kernel-checks.ts's. ---- */
+
+static bool channels_f32(napi_env env, napi_value v, const char *fn, const char *name, float **data, size_t *len) {
+  return get_typed(env, v, fn, name, napi_float32_array, "a Float32Array", len, (void **)data);
+}
+
+static napi_value range_error(napi_env env, const char *msg) {
+  napi_throw_range_error(env, NULL, msg);
+  return NULL;
+}
+
+/* columnSums(x, rows, out): out[j] += the sum of column j over x's first rows rows (out.length columns). */
+static napi_value column_sums(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  float *x, *out;
+  size_t nx, c;
+  int rows;
+  if (!get_args(env, info, "columnSums", 3, argv) || !channels_f32(env, argv[0], "columnSums", "x", &x, &nx) ||
+      !get_int(env, argv[1], "rows", 0, &rows) || !channels_f32(env, argv[2], "columnSums", "out", &out, &c))
+    return NULL;
+  if ((int64_t)nx < (int64_t)rows * (int64_t)c) return range_error(env, "columnSums: x has fewer than rows * out.length elements");
+  if (overlaps(out, (int64_t)c, x, (int64_t)rows * (int64_t)c)) return range_error(env, "columnSums: out must not share memory with x");
+  xbar_column_sums(x, rows, (int64_t)c, out);
+  return NULL;
+}
+
+/* reluGrad(x, dy, dx): dx = x > 0 ? dy : 0. */
+static napi_value relu_grad(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  float *a[3];
+  size_t len[3];
+  static const char *names[] = {"x", "dy", "dx"};
+  if (!get_args(env, info, "reluGrad", 3, argv)) return NULL;
+  for (int k = 0; k < 3; k++)
+    if (!channels_f32(env, argv[k], "reluGrad", names[k], &a[k], &len[k])) return NULL;
+  if (len[1] != len[0] || len[2] != len[0]) return range_error(env, "reluGrad: x, dy and dx must have one length");
+  const int64_t n = (int64_t)len[0];
+  if (overlaps(a[2], n, a[0], n) || overlaps(a[2], n, a[1], n)) return range_error(env, "reluGrad: dx must not share memory with x or dy");
+  xbar_relu_grad(a[0], a[1], a[2], n);
+  return NULL;
+}
+
+/* Common checks of channelAffine and channelAffineGrad: scale and shift (or its gradient) of one
+ * length c >= 1, the images of a length that is a multiple of c. */
+static bool affine_shapes(napi_env env, const char *fn, size_t n, size_t c, size_t c2) {
+  char msg[160];
+  if (c < 1 || c2 != c) {
+    snprintf(msg, sizeof msg, "%s: the per-channel arrays must have one length of at least 1", fn);
+    napi_throw_range_error(env, NULL, msg);
+    return false;
+  }
+  if (n % c != 0) {
+    snprintf(msg, sizeof msg, "%s: the activations' length must be a multiple of the channel count", fn);
+    napi_throw_range_error(env, NULL, msg);
+    return false;
+  }
+  return true;
+}
+
+/* channelAffine(x, scale, shift, y): y = x * (1 + scale[ch]) + shift[ch]. */
+static napi_value channel_affine(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  float *x, *s, *t, *y;
+  size_t nx, ns, nt, ny;
+  if (!get_args(env, info, "channelAffine", 4, argv) || !channels_f32(env, argv[0], "channelAffine", "x", &x, &nx) ||
+      !channels_f32(env, argv[1], "channelAffine", "scale", &s, &ns) ||
+      !channels_f32(env, argv[2], "channelAffine", "shift", &t, &nt) ||
+      !channels_f32(env, argv[3], "channelAffine", "y", &y, &ny))
+    return NULL;
+  if (ny != nx) return range_error(env, "channelAffine: x and y must have one length");
+  if (!affine_shapes(env, "channelAffine", nx, ns, nt)) return NULL;
+  const int64_t n = (int64_t)nx;
+  if (overlaps(y, n, x, n) || overlaps(y, n, s, (int64_t)ns) || overlaps(y, n, t, (int64_t)nt))
+    return range_error(env, "channelAffine: y must not share memory with x, scale or shift");
+  xbar_channel_affine(x, s, t, y, n, (int64_t)ns);
+  return NULL;
+}
+
+/* channelAffineGrad(x, dy, scale, gScale, gShift, dx | null). */
+static napi_value channel_affine_grad(napi_env env, napi_callback_info info) {
+  napi_value argv[6];
+  float *a[6] = {NULL};
+  size_t len[6] = {0};
+  static const char *names[] = {"x", "dy", "scale", "gScale", "gShift", "dx"};
+  if (!get_args(env, info, "channelAffineGrad", 6, argv)) return NULL;
+  napi_valuetype t;
+  if (napi_typeof(env, argv[5], &t) != napi_ok) return NULL;
+  const int count = t == napi_null || t == napi_undefined ? 5 : 6;
+  for (int k = 0; k < count; k++)
+    if (!channels_f32(env, argv[k], "channelAffineGrad", names[k], &a[k], &len[k])) return NULL;
+  if (len[1] != len[0] || (count == 6 && len[5] != len[0]))
+    return range_error(env, "channelAffineGrad: x, dy and dx must have one length");
+  if (!affine_shapes(env, "channelAffineGrad", len[0], len[2], len[3]) ||
+      !affine_shapes(env, "channelAffineGrad", len[0], len[2], len[4]))
+    return NULL;
+  for (int o = 3; o < count; o++)
+    for (int k = 0; k < count; k++)
+      if (k != o && overlaps(a[o], (int64_t)len[o], a[k], (int64_t)len[k]))
+        return range_error(env, "channelAffineGrad: gScale, gShift and dx must not share memory with any other argument");
+  xbar_channel_affine_grad(a[0], a[1], a[2], a[3], a[4], a[5], (int64_t)len[0], (int64_t)len[2]);
+  return NULL;
+}
+
 static napi_value set_threads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value arg;
@@ -1132,6 +1236,10 @@ NAPI_MODULE_INIT() {
       {"adamStep", NULL, adam_step, NULL, NULL, NULL, napi_enumerable, NULL},
       {"normalPhilox", NULL, normal_philox, NULL, NULL, NULL, napi_enumerable, NULL},
       {"expScaled", NULL, exp_scaled, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"columnSums", NULL, column_sums, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"reluGrad", NULL, relu_grad, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"channelAffine", NULL, channel_affine, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"channelAffineGrad", NULL, channel_affine_grad, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

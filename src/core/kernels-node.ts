@@ -54,6 +54,11 @@ interface BlasAddon {
     v: Float32Array,
     ...h: [beta1: number, beta2: number, c1: number, c2: number, lr: number, eps: number, decay: number]
   ): void;
+  /** Absent from builds before the native per-channel passes of training (then the JS loops run). */
+  columnSums?: Kernels['columnSums'];
+  reluGrad?: Kernels['reluGrad'];
+  channelAffine?: Kernels['channelAffine'];
+  channelAffineGrad?: Kernels['channelAffineGrad'];
   setThreads(n: number): void;
   getThreads(): number;
   config(): string;
@@ -163,5 +168,10 @@ export function loadKernels(opts: LoadKernelsOptions = {}): NodeKernels {
           blas.adamStep?.(w, g, m, v, h.beta1, h.beta2, h.c1, h.c2, h.lr, h.eps, h.decay);
         }
       : jsKernels.adamStep,
+    // The per-channel passes check their arguments in C (the same messages as kernel-checks.ts).
+    columnSums: blas.columnSums ? blas.columnSums.bind(blas) : jsKernels.columnSums,
+    reluGrad: blas.reluGrad ? blas.reluGrad.bind(blas) : jsKernels.reluGrad,
+    channelAffine: blas.channelAffine ? blas.channelAffine.bind(blas) : jsKernels.channelAffine,
+    channelAffineGrad: blas.channelAffineGrad ? blas.channelAffineGrad.bind(blas) : jsKernels.channelAffineGrad,
   };
 }

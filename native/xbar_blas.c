@@ -22,6 +22,7 @@
 
 #include "channels.h"
 #include "conv.h"
+#include "windows.h"
 
 /* Repeated because /usr/include/<triplet>/cblas.h may be netlib's, which lacks the OpenBLAS extras. */
 void openblas_set_num_threads(int num_threads);
@@ -178,44 +179,35 @@ static bool get_geometry(napi_env env, napi_value *argv, const char *fn, int g[1
   return true;
 }
 
-/* The window walk of im2col over rows (n, oy, ox) of k*k*c values (ky, kx, c): each window's
- * pixels within one kernel row are contiguous in x, so each run is one copy into cols or, for the
- * adjoint (col2im), one add back onto x in the JS loop's order (the sums agree bit for bit). Cells
- * over the padding are not touched (im2col callers reuse a zeroed buffer). */
+/* im2col and col2im (native/windows.c): the geometry checked here, the images split between
+ * threads there (an optional last argument, default 1). */
 static napi_value windows(napi_env env, napi_callback_info info, const char *fn, bool adjoint) {
-  napi_value argv[11];
+  size_t argc = 12;
+  napi_value argv[12];
   int g[10];
   float *x, *cols;
-  if (!get_args(env, info, fn, 11, argv) || !get_geometry(env, argv + 1, fn, g)) return NULL;
-  const int batch = g[0], h = g[1], w = g[2], c = g[3], k = g[4], stride = g[5], pad = g[6], oh = g[7], ow = g[8];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  if (argc < 11) {
+    char msg[128];
+    snprintf(msg, sizeof msg, "%s: expected 11 arguments", fn);
+    napi_throw_type_error(env, NULL, msg);
+    return NULL;
+  }
+  if (!get_geometry(env, argv + 1, fn, g)) return NULL;
+  int threads = 1;
+  napi_valuetype tt = napi_undefined;
+  if (argc > 11 && (napi_typeof(env, argv[11], &tt) != napi_ok ||
+                    (tt != napi_undefined && !get_int(env, argv[11], "threads", 1, &threads))))
+    return NULL;
+  const int batch = g[0], h = g[1], w = g[2], c = g[3], k = g[4], oh = g[7], ow = g[8];
   const int64_t rowLen = (int64_t)k * k * c;
   const int64_t xLen = (int64_t)batch * h * w * c, colsLen = (int64_t)batch * oh * ow * rowLen;
   /* Arguments in each function's order: im2col(x, ..., cols), col2im(cols, ..., x). */
   if (!get_f32(env, argv[0], fn, adjoint ? "cols" : "x", adjoint ? colsLen : xLen, adjoint ? &cols : &x) ||
       !get_f32(env, argv[10], fn, adjoint ? "x" : "cols", adjoint ? xLen : colsLen, adjoint ? &x : &cols))
     return NULL;
-  int64_t r = 0;
-  for (int n = 0; n < batch; n++) {
-    float *img = x + (int64_t)n * h * w * c;
-    for (int oy = 0; oy < oh; oy++)
-      for (int ox = 0; ox < ow; ox++, r += rowLen) {
-        const int x0 = ox * stride - pad;
-        const int kx0 = x0 < 0 ? -x0 : 0;
-        const int kx1 = k < w - x0 ? k : w - x0;
-        if (kx1 <= kx0) continue;
-        const size_t len = (size_t)(kx1 - kx0) * c;
-        for (int ky = 0; ky < k; ky++) {
-          const int iy = oy * stride + ky - pad;
-          if (iy < 0 || iy >= h) continue;
-          float *px = img + ((int64_t)iy * w + x0 + kx0) * c;
-          float *pc = cols + r + ((int64_t)ky * k + kx0) * c;
-          if (adjoint)
-            for (size_t t = 0; t < len; t++) px[t] += pc[t];
-          else
-            memcpy(pc, px, len * sizeof(float));
-        }
-      }
-  }
+  const struct xbar_windows wg = {batch, h, w, c, k, g[5], g[6], oh, ow};
+  xbar_windows(&wg, x, cols, adjoint, threads);
   return NULL;
 }
 

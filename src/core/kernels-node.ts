@@ -9,8 +9,8 @@ import { jsKernels } from './kernels-js.js';
 /** The N-API addon built from native/xbar_blas.c by scripts/build-native.mjs. */
 interface BlasAddon {
   sgemm: Kernels['sgemm'];
-  im2col(x: Float32Array, ...geometry: [...number[], Float32Array]): void;
-  col2im(cols: Float32Array, ...geometry: [...number[], Float32Array]): void;
+  im2col(x: Float32Array, ...geometry: [...number[], Float32Array, number]): void;
+  col2im(cols: Float32Array, ...geometry: [...number[], Float32Array, number]): void;
   /** Kernels.maxPool (named apart from an older build's maxPool, which ignored argmax). */
   maxPoolIndexed(x: Float32Array, ...geometry: [...number[], Float32Array, Int32Array | undefined]): void;
   /** Kernels.conv2d (named apart from an older build's conv2d, which lacked add, lo and hi). */
@@ -125,8 +125,10 @@ export function loadKernels(opts: LoadKernelsOptions = {}): NodeKernels {
       if (blas.getThreads() !== threads) blas.setThreads(threads);
       blas.sgemm(...args);
     },
-    im2col: (x, g, cols) => blas.im2col(x, g.batch, g.h, g.w, g.c, g.k, g.stride, g.pad, g.oh, g.ow, cols),
-    col2im: (cols, g, x) => blas.col2im(cols, g.batch, g.h, g.w, g.c, g.k, g.stride, g.pad, g.oh, g.ow, x),
+    // Images split over the threads (each image's windows touch only that image): the same bits
+    // whatever the thread count. A build before the split ignores the last argument.
+    im2col: (x, g, cols) => blas.im2col(x, g.batch, g.h, g.w, g.c, g.k, g.stride, g.pad, g.oh, g.ow, cols, threads),
+    col2im: (cols, g, x) => blas.col2im(cols, g.batch, g.h, g.w, g.c, g.k, g.stride, g.pad, g.oh, g.ow, x, threads),
     // Images split over the threads: the same result whatever the thread count.
     conv2d: (x, g, w, bias, y, then) =>
       blas.convolve(

@@ -397,6 +397,28 @@ describeWith(['native'], 'native simulator kernels', () => {
     expect(Buffer.from(two.buffer).equals(Buffer.from(one.buffer))).toBe(true);
   });
 
+  it('im2col and col2im give the JS bits with 1, 2 or 3 threads (images are split, each walked in one order)', () => {
+    // The first two large enough that the native kernels split them (2^17 floats of rows per thread), the last not.
+    for (const g of [geometry(24, 28, 28, 1, 5, 1, 2), geometry(31, 14, 14, 6, 5, 1, 0), geometry(3, 15, 13, 4, 3, 2, 1)]) {
+      const x = filled(g.batch * g.h * g.w * g.c, 31);
+      const colsLen = g.batch * g.oh * g.ow * g.k * g.k * g.c;
+      const dcols = filled(colsLen, 32);
+      const js = new Float32Array(colsLen);
+      jsKernels.im2col(x, g, js);
+      const back = filled(x.length, 33);
+      jsKernels.col2im(dcols, g, back);
+      for (const threads of [1, 2, 3]) {
+        const k = loadKernels({ prefer: 'native', threads });
+        const cols = new Float32Array(colsLen);
+        k.im2col(x, g, cols);
+        expect(Buffer.from(cols.buffer).equals(Buffer.from(js.buffer))).toBe(true);
+        const dx = filled(x.length, 33);
+        k.col2im(dcols, g, dx);
+        expect(Buffer.from(dx.buffer).equals(Buffer.from(back.buffer))).toBe(true);
+      }
+    }
+  });
+
   it('conv2d gives the same bits with 1 or 2 threads (images are split, never a sum)', () => {
     const g = geometry(7, 14, 14, 16, 3, 1, 1);
     const x = filled(g.batch * g.h * g.w * g.c, 21);

@@ -1,0 +1,18 @@
+/* im2col and its adjoint col2im over images split between threads (native/windows.c), for xbar_blas.c. */
+#ifndef XBAR_WINDOWS_H
+#define XBAR_WINDOWS_H
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Images [batch, h, w, c], k x k windows at `stride` with `pad` zeros, output [oh, ow] per image. */
+struct xbar_windows {
+  int batch, h, w, c, k, stride, pad, oh, ow;
+};
+
+/* adjoint false: cols [batch*oh*ow, k*k*c] = im2col(x) (cells over the padding untouched);
+ * adjoint true: x += col2im(cols). Images are split between `threads` threads; an image's rows only
+ * touch that image, and each image is walked in one order, so the result does not depend on the
+ * thread count (the same bits as the JS loop). */
+void xbar_windows(const struct xbar_windows *g, float *x, float *cols, bool adjoint, int threads);
+
+#endif

@@ -5,9 +5,11 @@
  *
  * Training runs both on every convolution of every step, over buffers k*k times the images (MiBs:
  * bound by memory traffic), while OpenBLAS uses both cores only inside the GEMMs; images are
- * independent here, so they are split between threads like the conv2d kernel's. */
+ * independent here, so they are split between threads like the conv2d kernel's. Max pooling's
+ * windows (training keeps each maximum's index) likewise. */
 #include "windows.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <string.h>
@@ -17,6 +19,10 @@ struct windows_job {
   float *x, *cols;
   bool adjoint;
   int n0, n1;
+  /* Max pooling: its input, output and argmax (NULL for im2col and col2im). */
+  const float *px;
+  float *py;
+  int *am;
 };
 
 static void *windows_run(void *arg) {
@@ -49,12 +55,57 @@ static void *windows_run(void *arg) {
   return NULL;
 }
 
+/* Per channel, the same comparisons in the same order as the JS kernel; channels in the inner loop,
+ * contiguous, and the argmax updated by a select rather than a branch (mispredicted about half the
+ * time), so that it vectorises. */
+__attribute__((optimize("O3", "tree-vectorize"))) static void *pool_run(void *arg) {
+  const struct windows_job *j = arg;
+  const struct xbar_windows *g = j->g;
+  const int h = g->h, w = g->w, c = g->c, s = g->k, stride = g->stride, oh = g->oh, ow = g->ow;
+  const float *x = j->px;
+  int64_t o = (int64_t)j->n0 * oh * ow * c;
+  for (int n = j->n0; n < j->n1; n++) {
+    const int64_t img = (int64_t)n * h * w * c;
+    for (int oy = 0; oy < oh; oy++)
+      for (int ox = 0; ox < ow; ox++, o += c) {
+        const int64_t corner = img + ((int64_t)oy * stride * w + (int64_t)ox * stride) * c;
+        float *restrict out = j->py + o;
+        for (int ch = 0; ch < c; ch++) out[ch] = -INFINITY;
+        if (j->am) {
+          int *restrict at = j->am + o;
+          for (int ch = 0; ch < c; ch++) at[ch] = -1;
+          for (int ky = 0; ky < s; ky++)
+            for (int kx = 0; kx < s; kx++) {
+              const int p = (int)(corner + ((int64_t)ky * w + kx) * c);
+              const float *restrict px = x + p;
+              for (int ch = 0; ch < c; ch++) {
+                const float v = px[ch];
+                const int gt = v > out[ch];
+                out[ch] = gt ? v : out[ch];
+                at[ch] = gt ? p + ch : at[ch];
+              }
+            }
+        } else
+          for (int ky = 0; ky < s; ky++)
+            for (int kx = 0; kx < s; kx++) {
+              const float *restrict px = x + corner + ((int64_t)ky * w + kx) * c;
+              for (int ch = 0; ch < c; ch++) {
+                const float v = px[ch];
+                out[ch] = v > out[ch] ? v : out[ch];
+              }
+            }
+      }
+  }
+  return NULL;
+}
+
 /* Below this many floats of cols a second thread costs more (creating it: ~20-50 us) than it saves. */
 enum { MIN_PER_THREAD = 1 << 17 };
 
-void xbar_windows(const struct xbar_windows *g, float *x, float *cols, bool adjoint, int threads) {
-  const int64_t total = (int64_t)g->batch * g->oh * g->ow * g->k * g->k * g->c;
-  if (threads > g->batch) threads = g->batch > 1 ? g->batch : 1;
+/* Runs fn over the images split between at most `threads` threads, `total` floats of work in all. */
+static void split(struct windows_job proto, int64_t total, int threads, void *(*fn)(void *)) {
+  const int batch = proto.g->batch;
+  if (threads > batch) threads = batch > 1 ? batch : 1;
   if ((int64_t)threads * MIN_PER_THREAD > total) threads = (int)(total / MIN_PER_THREAD);
   if (threads < 1) threads = 1;
   if (threads > 16) threads = 16;
@@ -62,11 +113,22 @@ void xbar_windows(const struct xbar_windows *g, float *x, float *cols, bool adjo
   pthread_t ids[16];
   int started = 0;
   for (int t = 0; t < threads; t++) {
-    jobs[t] = (struct windows_job){g, x, cols, adjoint, (int)((int64_t)g->batch * t / threads),
-                                   (int)((int64_t)g->batch * (t + 1) / threads)};
-    if (t == threads - 1 || pthread_create(&ids[t], NULL, windows_run, &jobs[t]) != 0) windows_run(&jobs[t]);
+    jobs[t] = proto;
+    jobs[t].n0 = (int)((int64_t)batch * t / threads);
+    jobs[t].n1 = (int)((int64_t)batch * (t + 1) / threads);
+    if (t == threads - 1 || pthread_create(&ids[t], NULL, fn, &jobs[t]) != 0) fn(&jobs[t]);
     else started |= 1 << t;
   }
   for (int t = 0; t < threads; t++)
     if (started & (1 << t)) pthread_join(ids[t], NULL);
+}
+
+void xbar_windows(const struct xbar_windows *g, float *x, float *cols, bool adjoint, int threads) {
+  const int64_t total = (int64_t)g->batch * g->oh * g->ow * g->k * g->k * g->c;
+  split((struct windows_job){g, x, cols, adjoint, 0, 0, NULL, NULL, NULL}, total, threads, windows_run);
+}
+
+void xbar_max_pool(const struct xbar_windows *g, const float *x, float *y, int *am, int threads) {
+  const int64_t total = (int64_t)g->batch * g->h * g->w * g->c;
+  split((struct windows_job){g, NULL, NULL, false, 0, 0, x, y, am}, total, threads, pool_run);
 }

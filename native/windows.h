@@ -15,4 +15,9 @@ struct xbar_windows {
  * thread count (the same bits as the JS loop). */
 void xbar_windows(const struct xbar_windows *g, float *x, float *cols, bool adjoint, int threads);
 
+/* Max pooling without padding (pad 0): y [batch, oh, ow, c] the maximum of each k x k window and,
+ * unless am is NULL, its index in x (the first in window order on ties, -1 where no value exceeds
+ * -Infinity). Images are split between threads. */
+void xbar_max_pool(const struct xbar_windows *g, const float *x, float *y, int *am, int threads);
+
 #endif

@@ -273,10 +273,11 @@ static bool get_i32(napi_env env, napi_value v, const char *fn, const char *name
 
 /* maxPool(x, batch, h, w, c, size, stride, 0, oh, ow, y[, argmax]): windows without padding. With
  * argmax (an Int32Array of y's length, for training's backward pass), also each maximum's index in x:
- * the first in window order on ties, -1 where no value exceeds -Infinity, as the JS kernel. */
+ * the first in window order on ties, -1 where no value exceeds -Infinity, as the JS kernel. An optional
+ * last argument: threads to split the images between (native/windows.c). */
 static napi_value max_pool(napi_env env, napi_callback_info info) {
-  napi_value argv[12];
-  size_t argc = 12;
+  napi_value argv[13];
+  size_t argc = 13;
   int g[10];
   float *x, *y;
   int *am = NULL;
@@ -297,46 +298,10 @@ static napi_value max_pool(napi_env env, napi_callback_info info) {
   napi_valuetype t = napi_undefined;
   if (argc > 11 && napi_typeof(env, argv[11], &t) != napi_ok) return NULL;
   if (t != napi_undefined && !get_i32(env, argv[11], "maxPool", "argmax", (int64_t)batch * oh * ow * c, &am)) return NULL;
-  int64_t o = 0;
-  for (int n = 0; n < batch; n++) {
-    const int64_t img = (int64_t)n * h * w * c;
-    for (int oy = 0; oy < oh; oy++)
-      for (int ox = 0; ox < ow; ox++) {
-        const int64_t corner = img + ((int64_t)oy * stride * w + (int64_t)ox * stride) * c;
-        /* Per channel, the same comparisons in the same order as the JS kernel; channels in
-         * the inner loop, contiguous, so that it vectorises. */
-        float *restrict out = y + o;
-        if (am) {
-          int *restrict at = am + o;
-          for (int ch = 0; ch < c; ch++) {
-            out[ch] = -INFINITY;
-            at[ch] = -1;
-          }
-          for (int ky = 0; ky < s; ky++)
-            for (int kx = 0; kx < s; kx++) {
-              const int64_t p = corner + ((int64_t)ky * w + kx) * c;
-              for (int ch = 0; ch < c; ch++) {
-                const float v = x[p + ch];
-                if (v > out[ch]) {
-                  out[ch] = v;
-                  at[ch] = (int)(p + ch);
-                }
-              }
-            }
-        } else {
-          for (int ch = 0; ch < c; ch++) out[ch] = -INFINITY;
-          for (int ky = 0; ky < s; ky++)
-            for (int kx = 0; kx < s; kx++) {
-              const float *restrict p = x + corner + ((int64_t)ky * w + kx) * c;
-              for (int ch = 0; ch < c; ch++) {
-                const float v = p[ch];
-                out[ch] = v > out[ch] ? v : out[ch];
-              }
-            }
-        }
-        o += c;
-      }
-  }
+  const struct xbar_windows wg = {batch, h, w, c, s, stride, 0, oh, ow};
+  int threads = 1;
+  if (argc > 12 && !get_int(env, argv[12], "threads", 1, &threads)) return NULL;
+  xbar_max_pool(&wg, x, y, am, threads);
   return NULL;
 }
 

@@ -12,7 +12,7 @@ interface BlasAddon {
   im2col(x: Float32Array, ...geometry: [...number[], Float32Array, number]): void;
   col2im(cols: Float32Array, ...geometry: [...number[], Float32Array, number]): void;
   /** Kernels.maxPool (named apart from an older build's maxPool, which ignored argmax). */
-  maxPoolIndexed(x: Float32Array, ...geometry: [...number[], Float32Array, Int32Array | undefined]): void;
+  maxPoolIndexed(x: Float32Array, ...geometry: [...number[], Float32Array, Int32Array | undefined, number]): void;
   /** Kernels.conv2d (named apart from an older build's conv2d, which lacked add, lo and hi). */
   convolve(
     x: Float32Array,
@@ -142,7 +142,7 @@ export function loadKernels(opts: LoadKernelsOptions = {}): NodeKernels {
         then?.lo ?? Number.NEGATIVE_INFINITY,
         then?.hi ?? Number.POSITIVE_INFINITY,
       ),
-    maxPool: (x, g, y, argmax) => blas.maxPoolIndexed(x, g.batch, g.h, g.w, g.c, g.k, g.stride, g.pad, g.oh, g.ow, y, argmax),
+    maxPool: (x, g, y, argmax) => blas.maxPoolIndexed(x, g.batch, g.h, g.w, g.c, g.k, g.stride, g.pad, g.oh, g.ow, y, argmax, threads),
     clamp: (y, lo, hi) => blas.clamp(y, lo, hi),
     // Rows split over the threads: the same result whatever the thread count.
     spmm: (m, n, k, a, b, c) => blas.spmm(m, n, k, a.rowPtr, a.col, a.val, b, c, threads),

@@ -419,6 +419,21 @@ describeWith(['native'], 'native simulator kernels', () => {
     }
   });
 
+  it('maxPool gives the JS maxima and argmax with 1, 2 or 3 threads, ties, NaN and -Infinity included', () => {
+    const g = geometry(100, 28, 28, 6, 2, 2, 0); // 470k inputs: split into 3 (2^17 floats per thread at least)
+    const x = Float32Array.from(filled(g.batch * g.h * g.w * g.c, 41), (v) => Math.round(v * 4) / 4); // many ties
+    for (let i = 0; i < x.length; i += 97) x[i] = i % 2 ? Number.NaN : Number.NEGATIVE_INFINITY;
+    const yLen = g.batch * g.oh * g.ow * g.c;
+    const [jy, ja] = [new Float32Array(yLen), new Int32Array(yLen)];
+    jsKernels.maxPool(x, g, jy, ja);
+    for (const threads of [1, 2, 3]) {
+      const [y, a] = [new Float32Array(yLen), new Int32Array(yLen)];
+      loadKernels({ prefer: 'native', threads }).maxPool(x, g, y, a);
+      expect(Buffer.from(y.buffer).equals(Buffer.from(jy.buffer))).toBe(true);
+      expect(Buffer.from(a.buffer).equals(Buffer.from(ja.buffer))).toBe(true);
+    }
+  });
+
   it('conv2d gives the same bits with 1 or 2 threads (images are split, never a sum)', () => {
     const g = geometry(7, 14, 14, 16, 3, 1, 1);
     const x = filled(g.batch * g.h * g.w * g.c, 21);

@@ -99,6 +99,16 @@ __attribute__((optimize("O3", "tree-vectorize"))) static void *pool_run(void *ar
   return NULL;
 }
 
+static void *pool_grad_run(void *arg) {
+  const struct windows_job *j = arg;
+  const struct xbar_windows *g = j->g;
+  const int64_t per = (int64_t)g->oh * g->ow * g->c;
+  const float *dy = j->px;
+  for (int64_t o = j->n0 * per, end = j->n1 * per; o < end; o++)
+    if (j->am[o] >= 0) j->py[j->am[o]] += dy[o];
+  return NULL;
+}
+
 /* Below this many floats of cols a second thread costs more (creating it: ~20-50 us) than it saves. */
 enum { MIN_PER_THREAD = 1 << 17 };
 
@@ -131,4 +141,9 @@ void xbar_windows(const struct xbar_windows *g, float *x, float *cols, bool adjo
 void xbar_max_pool(const struct xbar_windows *g, const float *x, float *y, int *am, int threads) {
   const int64_t total = (int64_t)g->batch * g->h * g->w * g->c;
   split((struct windows_job){g, NULL, NULL, false, 0, 0, x, y, am}, total, threads, pool_run);
+}
+
+void xbar_max_pool_grad(const struct xbar_windows *g, const float *dy, const int *am, float *dx, int threads) {
+  const int64_t total = (int64_t)g->batch * g->h * g->w * g->c;
+  split((struct windows_job){g, NULL, NULL, false, 0, 0, dy, dx, (int *)am}, total, threads, pool_grad_run);
 }

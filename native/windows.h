@@ -20,4 +20,9 @@ void xbar_windows(const struct xbar_windows *g, float *x, float *cols, bool adjo
  * -Infinity). Images are split between threads. */
 void xbar_max_pool(const struct xbar_windows *g, const float *x, float *y, int *am, int threads);
 
+/* Max pooling's gradient: dx[am[o]] += dy[o] for the outputs o of each image in order, skipping -1
+ * (am from xbar_max_pool; each index must lie in its own image's input: the caller checks).
+ * Images are split between threads. */
+void xbar_max_pool_grad(const struct xbar_windows *g, const float *dy, const int *am, float *dx, int threads);
+
 #endif

@@ -305,6 +305,41 @@ static napi_value max_pool(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* maxPoolGrad(dy, argmax, batch, h, w, c, size, stride, 0, oh, ow, dx, threads): dx += max pooling's
+ * gradient (native/windows.c), each argmax index checked to lie in its own image's input or be -1. */
+static napi_value max_pool_grad(napi_env env, napi_callback_info info) {
+  napi_value argv[13];
+  int g[10];
+  float *dy, *dx;
+  int *am;
+  int threads;
+  if (!get_args(env, info, "maxPoolGrad", 13, argv) || !get_geometry(env, argv + 2, "maxPoolGrad", g)) return NULL;
+  const int batch = g[0], h = g[1], w = g[2], c = g[3], oh = g[7], ow = g[8];
+  if (g[6] != 0) {
+    napi_throw_range_error(env, NULL, "maxPoolGrad: pooling windows have no padding");
+    return NULL;
+  }
+  const int64_t per = (int64_t)oh * ow * c, img = (int64_t)h * w * c;
+  if (!get_f32(env, argv[0], "maxPoolGrad", "dy", batch * per, &dy) ||
+      !get_i32(env, argv[1], "maxPoolGrad", "argmax", batch * per, &am) ||
+      !get_f32(env, argv[11], "maxPoolGrad", "dx", batch * img, &dx) || !get_int(env, argv[12], "threads", 1, &threads))
+    return NULL;
+  bool inside = true;
+  for (int64_t n = 0, o = 0; n < batch; n++)
+    for (int64_t e = o + per, lo = n * img, hi = lo + img; o < e; o++) inside &= am[o] == -1 || (am[o] >= lo && am[o] < hi);
+  if (!inside) {
+    napi_throw_range_error(env, NULL, "maxPoolGrad: argmax holds an index outside its image's input (not from maxPool with this geometry)");
+    return NULL;
+  }
+  if (overlaps(dx, batch * img, dy, batch * per)) {
+    napi_throw_range_error(env, NULL, "maxPoolGrad: dx must not share memory with dy");
+    return NULL;
+  }
+  const struct xbar_windows wg = {batch, h, w, c, g[4], g[5], 0, oh, ow};
+  xbar_max_pool_grad(&wg, dy, am, dx, threads);
+  return NULL;
+}
+
 /* -O2 does not vectorise a loop of unknown length; this one is memory-bound and runs on every
  * activation of every chip. */
 __attribute__((optimize("O3", "tree-vectorize"))) static void clamp_floats(float *restrict y, size_t len, float lo,
@@ -1193,6 +1228,7 @@ NAPI_MODULE_INIT() {
       {"adamStep", NULL, adam_step, NULL, NULL, NULL, napi_enumerable, NULL},
       {"normalPhilox", NULL, normal_philox, NULL, NULL, NULL, napi_enumerable, NULL},
       {"expScaled", NULL, exp_scaled, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"maxPoolGrad", NULL, max_pool_grad, NULL, NULL, NULL, napi_enumerable, NULL},
       {"columnSums", NULL, column_sums, NULL, NULL, NULL, napi_enumerable, NULL},
       {"reluGrad", NULL, relu_grad, NULL, NULL, NULL, napi_enumerable, NULL},
       {"channelAffine", NULL, channel_affine, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -218,3 +218,18 @@ export function checkChannelAffineGrad(x: unknown, dy: unknown, scale: unknown, 
       if (k !== o && overlaps(a[o], a[o].length, a[k], a[k].length, 4))
         throw new RangeError('channelAffineGrad: gScale, gShift and dx must not share memory with any other argument');
 }
+
+export function checkMaxPoolGrad(dy: unknown, argmax: unknown, g: WindowGeometry, dx: unknown): void {
+  geometry(g, 'maxPoolGrad');
+  if (g.pad !== 0) throw new RangeError('maxPoolGrad: pooling windows have no padding');
+  const per = g.oh * g.ow * g.c;
+  const img = g.h * g.w * g.c;
+  const d = f32Len(dy, 'maxPoolGrad', 'dy', g.batch * per);
+  const am = i32Len(argmax, 'argmax', g.batch * per, 'maxPoolGrad');
+  const out = f32Len(dx, 'maxPoolGrad', 'dx', g.batch * img);
+  for (let n = 0, o = 0; n < g.batch; n++)
+    for (let e = o + per, lo = n * img, hi = lo + img; o < e; o++)
+      if (am[o] !== -1 && (am[o] < lo || am[o] >= hi))
+        throw new RangeError("maxPoolGrad: argmax holds an index outside its image's input (not from maxPool with this geometry)");
+  if (overlaps(out, g.batch * img, d, g.batch * per, 4)) throw new RangeError('maxPoolGrad: dx must not share memory with dy');
+}

@@ -7,6 +7,7 @@ import {
   checkExpScaled,
   checkLognormalPairs,
   checkMaxPool,
+  checkMaxPoolGrad,
   checkNormalPairs,
   checkReluGrad,
   checkSgemm,
@@ -104,6 +105,10 @@ export const jsKernels: Kernels = {
   col2im,
   conv2d,
   maxPool,
+  maxPoolGrad(dy, argmax, g, dx) {
+    checkMaxPoolGrad(dy, argmax, g, dx);
+    for (let o = 0, n = g.batch * g.oh * g.ow * g.c; o < n; o++) if (argmax[o] >= 0) dx[argmax[o]] += dy[o];
+  },
   spmm,
   lognormalPairs,
   normalPairs,

@@ -56,6 +56,7 @@ interface BlasAddon {
   ): void;
   /** Absent from builds before the native per-channel passes of training (then the JS loops run). */
   columnSums?: Kernels['columnSums'];
+  maxPoolGrad?(dy: Float32Array, argmax: Int32Array, ...geometry: [...number[], Float32Array, number]): void;
   reluGrad?: Kernels['reluGrad'];
   channelAffine?: Kernels['channelAffine'];
   channelAffineGrad?: Kernels['channelAffineGrad'];
@@ -143,6 +144,9 @@ export function loadKernels(opts: LoadKernelsOptions = {}): NodeKernels {
         then?.hi ?? Number.POSITIVE_INFINITY,
       ),
     maxPool: (x, g, y, argmax) => blas.maxPoolIndexed(x, g.batch, g.h, g.w, g.c, g.k, g.stride, g.pad, g.oh, g.ow, y, argmax, threads),
+    maxPoolGrad: blas.maxPoolGrad
+      ? (dy, argmax, g, dx) => blas.maxPoolGrad?.(dy, argmax, g.batch, g.h, g.w, g.c, g.k, g.stride, g.pad, g.oh, g.ow, dx, threads)
+      : jsKernels.maxPoolGrad,
     clamp: (y, lo, hi) => blas.clamp(y, lo, hi),
     // Rows split over the threads: the same result whatever the thread count.
     spmm: (m, n, k, a, b, c) => blas.spmm(m, n, k, a.rowPtr, a.col, a.val, b, c, threads),

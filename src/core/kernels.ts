@@ -53,6 +53,12 @@ export interface Kernels {
    * -1 where no value exceeds -Infinity.
    */
   maxPool(x: Float32Array, g: WindowGeometry, y: Float32Array, argmax?: Int32Array): void;
+  /**
+   * Max pooling's gradient: dx[argmax[o]] += dy[o] over the outputs o in order, skipping -1, for
+   * the argmax maxPool gave with this geometry (each index in its own image's input, else a
+   * RangeError). Images are independent, so the native kernel splits them between its threads.
+   */
+  maxPoolGrad(dy: Float32Array, argmax: Int32Array, g: WindowGeometry, dx: Float32Array): void;
   /** y = min(max(y, lo), hi) in place, in double precision (max(-0, 0) is +0, as Math.max). */
   clamp(y: Float32Array, lo: number, hi: number): void;
   /**

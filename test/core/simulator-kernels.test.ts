@@ -434,6 +434,33 @@ describeWith(['native'], 'native simulator kernels', () => {
     }
   });
 
+  it('maxPoolGrad scatters dy onto the argmax cells: JS, and native on 1-3 threads, the same bits; bad indices rejected', () => {
+    for (const g of [geometry(100, 28, 28, 6, 2, 2, 0), geometry(3, 9, 9, 2, 3, 2, 0)]) {
+      const x = Float32Array.from(filled(g.batch * g.h * g.w * g.c, 51), (v) => Math.round(v * 4) / 4);
+      for (let i = 0; i < x.length; i += 89) x[i] = Number.NaN;
+      const yLen = g.batch * g.oh * g.ow * g.c;
+      const [y, am] = [new Float32Array(yLen), new Int32Array(yLen)];
+      jsKernels.maxPool(x, g, y, am);
+      const dy = filled(yLen, 52);
+      const ref = filled(x.length, 53);
+      for (let o = 0; o < yLen; o++) if (am[o] >= 0) ref[am[o]] += dy[o];
+      const js = filled(x.length, 53);
+      jsKernels.maxPoolGrad(dy, am, g, js);
+      expect(Buffer.from(js.buffer).equals(Buffer.from(ref.buffer))).toBe(true);
+      for (const threads of [1, 2, 3]) {
+        const dx = filled(x.length, 53);
+        loadKernels({ prefer: 'native', threads }).maxPoolGrad(dy, am, g, dx);
+        expect(Buffer.from(dx.buffer).equals(Buffer.from(ref.buffer))).toBe(true);
+      }
+      const bad = am.slice();
+      bad[bad.length - 1] = 0; // the last image's output pointing into the first image
+      for (const k of [jsKernels, native()])
+        expect(() => k.maxPoolGrad(dy, bad, g, new Float32Array(x.length))).toThrow(
+          /maxPoolGrad: argmax holds an index outside its image's input/,
+        );
+    }
+  });
+
   it('conv2d gives the same bits with 1 or 2 threads (images are split, never a sum)', () => {
     const g = geometry(7, 14, 14, 16, 3, 1, 1);
     const x = filled(g.batch * g.h * g.w * g.c, 21);

@@ -3,14 +3,16 @@
  * adjoint (col2im), one add back onto x in the JS loop's order (the sums agree bit for bit). Cells
  * over the padding are not touched (im2col callers reuse a zeroed buffer).
  *
- * Training runs both on every convolution of every step, over buffers k*k times the images (MiBs:
- * bound by memory traffic), while OpenBLAS uses both cores only inside the GEMMs; images are
- * independent here, so they are split between threads like the conv2d kernel's. Max pooling's
- * windows (training keeps each maximum's index) likewise. */
+ * Max pooling's windows (training keeps each maximum's index, and scatters the gradient back onto
+ * it) are walked here too.
+ *
+ * Not split between threads: a split by images (the same bits for any thread count) ran LeNet-5's
+ * training 1.2-1.6x slower on the shared, oversubscribed 2-core machine (a thread created per call
+ * waits for a core), and the gain it could bring on a quiet machine (~3-5% of an epoch) was not
+ * measurable here. */
 #include "windows.h"
 
 #include <math.h>
-#include <pthread.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -109,41 +111,20 @@ static void *pool_grad_run(void *arg) {
   return NULL;
 }
 
-/* Below this many floats of cols a second thread costs more (creating it: ~20-50 us) than it saves. */
-enum { MIN_PER_THREAD = 1 << 17 };
-
-/* Runs fn over the images split between at most `threads` threads, `total` floats of work in all. */
-static void split(struct windows_job proto, int64_t total, int threads, void *(*fn)(void *)) {
-  const int batch = proto.g->batch;
-  if (threads > batch) threads = batch > 1 ? batch : 1;
-  if ((int64_t)threads * MIN_PER_THREAD > total) threads = (int)(total / MIN_PER_THREAD);
-  if (threads < 1) threads = 1;
-  if (threads > 16) threads = 16;
-  struct windows_job jobs[16];
-  pthread_t ids[16];
-  int started = 0;
-  for (int t = 0; t < threads; t++) {
-    jobs[t] = proto;
-    jobs[t].n0 = (int)((int64_t)batch * t / threads);
-    jobs[t].n1 = (int)((int64_t)batch * (t + 1) / threads);
-    if (t == threads - 1 || pthread_create(&ids[t], NULL, fn, &jobs[t]) != 0) fn(&jobs[t]);
-    else started |= 1 << t;
-  }
-  for (int t = 0; t < threads; t++)
-    if (started & (1 << t)) pthread_join(ids[t], NULL);
+static void run_all(struct windows_job job, void *(*fn)(void *)) {
+  job.n0 = 0;
+  job.n1 = job.g->batch;
+  fn(&job);
 }
 
-void xbar_windows(const struct xbar_windows *g, float *x, float *cols, bool adjoint, int threads) {
-  const int64_t total = (int64_t)g->batch * g->oh * g->ow * g->k * g->k * g->c;
-  split((struct windows_job){g, x, cols, adjoint, 0, 0, NULL, NULL, NULL}, total, threads, windows_run);
+void xbar_windows(const struct xbar_windows *g, float *x, float *cols, bool adjoint) {
+  run_all((struct windows_job){g, x, cols, adjoint, 0, 0, NULL, NULL, NULL}, windows_run);
 }
 
-void xbar_max_pool(const struct xbar_windows *g, const float *x, float *y, int *am, int threads) {
-  const int64_t total = (int64_t)g->batch * g->h * g->w * g->c;
-  split((struct windows_job){g, NULL, NULL, false, 0, 0, x, y, am}, total, threads, pool_run);
+void xbar_max_pool(const struct xbar_windows *g, const float *x, float *y, int *am) {
+  run_all((struct windows_job){g, NULL, NULL, false, 0, 0, x, y, am}, pool_run);
 }
 
-void xbar_max_pool_grad(const struct xbar_windows *g, const float *dy, const int *am, float *dx, int threads) {
-  const int64_t total = (int64_t)g->batch * g->h * g->w * g->c;
-  split((struct windows_job){g, NULL, NULL, false, 0, 0, dy, dx, (int *)am}, total, threads, pool_grad_run);
+void xbar_max_pool_grad(const struct xbar_windows *g, const float *dy, const int *am, float *dx) {
+  run_all((struct windows_job){g, NULL, NULL, false, 0, 0, dy, dx, (int *)am}, pool_grad_run);
 }

@@ -1,4 +1,4 @@
-/* im2col and its adjoint col2im over images split between threads (native/windows.c), for xbar_blas.c. */
+/* im2col, its adjoint col2im, max pooling and its gradient (native/windows.c), for xbar_blas.c. */
 #ifndef XBAR_WINDOWS_H
 #define XBAR_WINDOWS_H
 #include <stdbool.h>
@@ -10,19 +10,17 @@ struct xbar_windows {
 };
 
 /* adjoint false: cols [batch*oh*ow, k*k*c] = im2col(x) (cells over the padding untouched);
- * adjoint true: x += col2im(cols). Images are split between `threads` threads; an image's rows only
- * touch that image, and each image is walked in one order, so the result does not depend on the
- * thread count (the same bits as the JS loop). */
-void xbar_windows(const struct xbar_windows *g, float *x, float *cols, bool adjoint, int threads);
+ * adjoint true: x += col2im(cols), in the JS loop's order (the same bits). */
+void xbar_windows(const struct xbar_windows *g, float *x, float *cols, bool adjoint);
 
 /* Max pooling without padding (pad 0): y [batch, oh, ow, c] the maximum of each k x k window and,
  * unless am is NULL, its index in x (the first in window order on ties, -1 where no value exceeds
- * -Infinity). Images are split between threads. */
-void xbar_max_pool(const struct xbar_windows *g, const float *x, float *y, int *am, int threads);
+ * -Infinity). */
+void xbar_max_pool(const struct xbar_windows *g, const float *x, float *y, int *am);
 
 /* Max pooling's gradient: dx[am[o]] += dy[o] for the outputs o of each image in order, skipping -1
  * (am from xbar_max_pool; each index must lie in its own image's input: the caller checks).
- * Images are split between threads. */
-void xbar_max_pool_grad(const struct xbar_windows *g, const float *dy, const int *am, float *dx, int threads);
+ */
+void xbar_max_pool_grad(const struct xbar_windows *g, const float *dy, const int *am, float *dx);
 
 #endif

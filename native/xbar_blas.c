@@ -179,26 +179,12 @@ static bool get_geometry(napi_env env, napi_value *argv, const char *fn, int g[1
   return true;
 }
 
-/* im2col and col2im (native/windows.c): the geometry checked here, the images split between
- * threads there (an optional last argument, default 1). */
+/* im2col and col2im: the geometry checked here, the walk in native/windows.c. */
 static napi_value windows(napi_env env, napi_callback_info info, const char *fn, bool adjoint) {
-  size_t argc = 12;
-  napi_value argv[12];
+  napi_value argv[11];
   int g[10];
   float *x, *cols;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
-  if (argc < 11) {
-    char msg[128];
-    snprintf(msg, sizeof msg, "%s: expected 11 arguments", fn);
-    napi_throw_type_error(env, NULL, msg);
-    return NULL;
-  }
-  if (!get_geometry(env, argv + 1, fn, g)) return NULL;
-  int threads = 1;
-  napi_valuetype tt = napi_undefined;
-  if (argc > 11 && (napi_typeof(env, argv[11], &tt) != napi_ok ||
-                    (tt != napi_undefined && !get_int(env, argv[11], "threads", 1, &threads))))
-    return NULL;
+  if (!get_args(env, info, fn, 11, argv) || !get_geometry(env, argv + 1, fn, g)) return NULL;
   const int batch = g[0], h = g[1], w = g[2], c = g[3], k = g[4], oh = g[7], ow = g[8];
   const int64_t rowLen = (int64_t)k * k * c;
   const int64_t xLen = (int64_t)batch * h * w * c, colsLen = (int64_t)batch * oh * ow * rowLen;
@@ -207,7 +193,7 @@ static napi_value windows(napi_env env, napi_callback_info info, const char *fn,
       !get_f32(env, argv[10], fn, adjoint ? "x" : "cols", adjoint ? xLen : colsLen, adjoint ? &x : &cols))
     return NULL;
   const struct xbar_windows wg = {batch, h, w, c, k, g[5], g[6], oh, ow};
-  xbar_windows(&wg, x, cols, adjoint, threads);
+  xbar_windows(&wg, x, cols, adjoint);
   return NULL;
 }
 
@@ -273,11 +259,11 @@ static bool get_i32(napi_env env, napi_value v, const char *fn, const char *name
 
 /* maxPool(x, batch, h, w, c, size, stride, 0, oh, ow, y[, argmax]): windows without padding. With
  * argmax (an Int32Array of y's length, for training's backward pass), also each maximum's index in x:
- * the first in window order on ties, -1 where no value exceeds -Infinity, as the JS kernel. An optional
- * last argument: threads to split the images between (native/windows.c). */
+ * the first in window order on ties, -1 where no value exceeds -Infinity, as the JS kernel (the
+ * loop in native/windows.c). */
 static napi_value max_pool(napi_env env, napi_callback_info info) {
-  napi_value argv[13];
-  size_t argc = 13;
+  napi_value argv[12];
+  size_t argc = 12;
   int g[10];
   float *x, *y;
   int *am = NULL;
@@ -299,21 +285,18 @@ static napi_value max_pool(napi_env env, napi_callback_info info) {
   if (argc > 11 && napi_typeof(env, argv[11], &t) != napi_ok) return NULL;
   if (t != napi_undefined && !get_i32(env, argv[11], "maxPool", "argmax", (int64_t)batch * oh * ow * c, &am)) return NULL;
   const struct xbar_windows wg = {batch, h, w, c, s, stride, 0, oh, ow};
-  int threads = 1;
-  if (argc > 12 && !get_int(env, argv[12], "threads", 1, &threads)) return NULL;
-  xbar_max_pool(&wg, x, y, am, threads);
+  xbar_max_pool(&wg, x, y, am);
   return NULL;
 }
 
-/* maxPoolGrad(dy, argmax, batch, h, w, c, size, stride, 0, oh, ow, dx, threads): dx += max pooling's
+/* maxPoolGrad(dy, argmax, batch, h, w, c, size, stride, 0, oh, ow, dx): dx += max pooling's
  * gradient (native/windows.c), each argmax index checked to lie in its own image's input or be -1. */
 static napi_value max_pool_grad(napi_env env, napi_callback_info info) {
-  napi_value argv[13];
+  napi_value argv[12];
   int g[10];
   float *dy, *dx;
   int *am;
-  int threads;
-  if (!get_args(env, info, "maxPoolGrad", 13, argv) || !get_geometry(env, argv + 2, "maxPoolGrad", g)) return NULL;
+  if (!get_args(env, info, "maxPoolGrad", 12, argv) || !get_geometry(env, argv + 2, "maxPoolGrad", g)) return NULL;
   const int batch = g[0], h = g[1], w = g[2], c = g[3], oh = g[7], ow = g[8];
   if (g[6] != 0) {
     napi_throw_range_error(env, NULL, "maxPoolGrad: pooling windows have no padding");
@@ -322,7 +305,7 @@ static napi_value max_pool_grad(napi_env env, napi_callback_info info) {
   const int64_t per = (int64_t)oh * ow * c, img = (int64_t)h * w * c;
   if (!get_f32(env, argv[0], "maxPoolGrad", "dy", batch * per, &dy) ||
       !get_i32(env, argv[1], "maxPoolGrad", "argmax", batch * per, &am) ||
-      !get_f32(env, argv[11], "maxPoolGrad", "dx", batch * img, &dx) || !get_int(env, argv[12], "threads", 1, &threads))
+      !get_f32(env, argv[11], "maxPoolGrad", "dx", batch * img, &dx))
     return NULL;
   bool inside = true;
   for (int64_t n = 0, o = 0; n < batch; n++)
@@ -336,7 +319,7 @@ static napi_value max_pool_grad(napi_env env, napi_callback_info info) {
     return NULL;
   }
   const struct xbar_windows wg = {batch, h, w, c, g[4], g[5], 0, oh, ow};
-  xbar_max_pool_grad(&wg, dy, am, dx, threads);
+  xbar_max_pool_grad(&wg, dy, am, dx);
   return NULL;
 }
 

@@ -9,10 +9,10 @@ import { jsKernels } from './kernels-js.js';
 /** The N-API addon built from native/xbar_blas.c by scripts/build-native.mjs. */
 interface BlasAddon {
   sgemm: Kernels['sgemm'];
-  im2col(x: Float32Array, ...geometry: [...number[], Float32Array, number]): void;
-  col2im(cols: Float32Array, ...geometry: [...number[], Float32Array, number]): void;
+  im2col(x: Float32Array, ...geometry: [...number[], Float32Array]): void;
+  col2im(cols: Float32Array, ...geometry: [...number[], Float32Array]): void;
   /** Kernels.maxPool (named apart from an older build's maxPool, which ignored argmax). */
-  maxPoolIndexed(x: Float32Array, ...geometry: [...number[], Float32Array, Int32Array | undefined, number]): void;
+  maxPoolIndexed(x: Float32Array, ...geometry: [...number[], Float32Array, Int32Array | undefined]): void;
   /** Kernels.conv2d (named apart from an older build's conv2d, which lacked add, lo and hi). */
   convolve(
     x: Float32Array,
@@ -56,7 +56,7 @@ interface BlasAddon {
   ): void;
   /** Absent from builds before the native per-channel passes of training (then the JS loops run). */
   columnSums?: Kernels['columnSums'];
-  maxPoolGrad?(dy: Float32Array, argmax: Int32Array, ...geometry: [...number[], Float32Array, number]): void;
+  maxPoolGrad?(dy: Float32Array, argmax: Int32Array, ...geometry: [...number[], Float32Array]): void;
   reluGrad?: Kernels['reluGrad'];
   channelAffine?: Kernels['channelAffine'];
   channelAffineGrad?: Kernels['channelAffineGrad'];
@@ -126,10 +126,8 @@ export function loadKernels(opts: LoadKernelsOptions = {}): NodeKernels {
       if (blas.getThreads() !== threads) blas.setThreads(threads);
       blas.sgemm(...args);
     },
-    // Images split over the threads (each image's windows touch only that image): the same bits
-    // whatever the thread count. A build before the split ignores the last argument.
-    im2col: (x, g, cols) => blas.im2col(x, g.batch, g.h, g.w, g.c, g.k, g.stride, g.pad, g.oh, g.ow, cols, threads),
-    col2im: (cols, g, x) => blas.col2im(cols, g.batch, g.h, g.w, g.c, g.k, g.stride, g.pad, g.oh, g.ow, x, threads),
+    im2col: (x, g, cols) => blas.im2col(x, g.batch, g.h, g.w, g.c, g.k, g.stride, g.pad, g.oh, g.ow, cols),
+    col2im: (cols, g, x) => blas.col2im(cols, g.batch, g.h, g.w, g.c, g.k, g.stride, g.pad, g.oh, g.ow, x),
     // Images split over the threads: the same result whatever the thread count.
     conv2d: (x, g, w, bias, y, then) =>
       blas.convolve(
@@ -143,9 +141,9 @@ export function loadKernels(opts: LoadKernelsOptions = {}): NodeKernels {
         then?.lo ?? Number.NEGATIVE_INFINITY,
         then?.hi ?? Number.POSITIVE_INFINITY,
       ),
-    maxPool: (x, g, y, argmax) => blas.maxPoolIndexed(x, g.batch, g.h, g.w, g.c, g.k, g.stride, g.pad, g.oh, g.ow, y, argmax, threads),
+    maxPool: (x, g, y, argmax) => blas.maxPoolIndexed(x, g.batch, g.h, g.w, g.c, g.k, g.stride, g.pad, g.oh, g.ow, y, argmax),
     maxPoolGrad: blas.maxPoolGrad
-      ? (dy, argmax, g, dx) => blas.maxPoolGrad?.(dy, argmax, g.batch, g.h, g.w, g.c, g.k, g.stride, g.pad, g.oh, g.ow, dx, threads)
+      ? (dy, argmax, g, dx) => blas.maxPoolGrad?.(dy, argmax, g.batch, g.h, g.w, g.c, g.k, g.stride, g.pad, g.oh, g.ow, dx)
       : jsKernels.maxPoolGrad,
     clamp: (y, lo, hi) => blas.clamp(y, lo, hi),
     // Rows split over the threads: the same result whatever the thread count.

@@ -56,7 +56,7 @@ export interface Kernels {
   /**
    * Max pooling's gradient: dx[argmax[o]] += dy[o] over the outputs o in order, skipping -1, for
    * the argmax maxPool gave with this geometry (each index in its own image's input, else a
-   * RangeError). Images are independent, so the native kernel splits them between its threads.
+   * RangeError).
    */
   maxPoolGrad(dy: Float32Array, argmax: Int32Array, g: WindowGeometry, dx: Float32Array): void;
   /** y = min(max(y, lo), hi) in place, in double precision (max(-0, 0) is +0, as Math.max). */

@@ -6,10 +6,10 @@
  * Max pooling's windows (training keeps each maximum's index, and scatters the gradient back onto
  * it) are walked here too.
  *
- * Not split between threads: a split by images (the same bits for any thread count) ran LeNet-5's
- * training 1.2-1.6x slower on the shared, oversubscribed 2-core machine (a thread created per call
- * waits for a core), and the gain it could bring on a quiet machine (~3-5% of an epoch) was not
- * measurable here. */
+ * Not split between threads: a split by images (the same bits for any thread count) was tried; on
+ * the shared, oversubscribed 2-core machine LeNet-5's epochs ran at 0.62-0.86x main's speed with it
+ * against 0.79-1.22x without (a thread created per call waits for a core), and its gain on a quiet
+ * machine (at most ~3-5% of an epoch) could not be measured (docs/decisions.md). */
 #include "windows.h"
 
 #include <math.h>

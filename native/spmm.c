@@ -5,9 +5,11 @@
  * one contiguous, 64-byte-aligned block (k x 32 floats): with B row-major, a panel's rows lie n
  * floats apart and their lines crowd a few cache sets; packed, the rows the inputs touch (about
  * 400 of MNIST's 784 pixels) stay in L1/L2 for every image. Three rows of A go through a panel
- * at once (12 AVX accumulators) so that their independent chains hide the FMA latency. Measured
- * on a Zen 1 EPYC (AVX2 as 128-bit halves), 1000 MNIST images x 784 x 256: ~1.25x the previous
- * kernel (64 unpacked columns, one row at a time); docs/decisions.md has the figures.
+ * at once (12 AVX accumulators) so that their independent chains hide the FMA latency. On a Zen 1
+ * EPYC (AVX2 as 128-bit halves), 1000 MNIST images x 784 x 256: ~1.3x the previous kernel (64
+ * unpacked columns, one row at a time); narrower, L1-sized panels were slower (each nonzero's
+ * index and value loads then serve fewer FMAs). docs/decisions.md has the figures and what was
+ * tried.
  *
  * Every output element is the same chain, c = fma(val, b, c) over its row's nonzeros in storage
  * order, whichever panel, group or thread computes it, so the result is the same bits as an

@@ -209,6 +209,50 @@ function suite(kernels: () => Kernels): void {
     );
   });
 
+  it('conv2d with padding gives, bit for bit, conv2d of the image padded with zeros beforehand (edge pixels, row pairs, any block size)', () => {
+    // The zero terms add +-0 to a sum that cannot be -0: leaving them out (window rows cut to the image)
+    // or adding them (a padded copy, whole windows) must give the same bits, whichever kernel takes a pixel.
+    const padImages = (x: Float32Array, g: WindowGeometry): Float32Array => {
+      const hp = g.h + 2 * g.pad,
+        wp = g.w + 2 * g.pad;
+      const out = new Float32Array(g.batch * hp * wp * g.c);
+      for (let b = 0; b < g.batch; b++)
+        for (let r = 0; r < g.h; r++)
+          out.set(x.subarray((b * g.h + r) * g.w * g.c, (b * g.h + r + 1) * g.w * g.c), ((b * hp + r + g.pad) * wp + g.pad) * g.c);
+      return out;
+    };
+    fc.assert(
+      fc.property(
+        fc.record({
+          h: fc.integer({ min: 1, max: 16 }),
+          w: fc.integer({ min: 1, max: 30 }),
+          c: fc.integer({ min: 1, max: 9 }),
+          k: fc.integer({ min: 1, max: 5 }),
+          stride: fc.integer({ min: 1, max: 2 }),
+          pad: fc.integer({ min: 1, max: 2 }),
+          n: fc.constantFrom(1, 3, 6, 8, 9, 16, 20, 32, 40),
+          seed: fc.integer({ min: 1, max: 1000 }),
+        }),
+        ({ h, w, c, k, stride, pad, n, seed }) => {
+          const p = Math.min(pad, k - 1);
+          fc.pre(p > 0 && h + 2 * p >= k && w + 2 * p >= k);
+          const g = geometry(2, h, w, c, k, stride, p);
+          const x = filled(g.batch * h * w * c, seed);
+          const wt = filled(k * k * c * n, seed + 1);
+          const bias = filled(n, seed + 2);
+          const add = filled(g.batch * g.oh * g.ow * n, seed + 3);
+          const want = new Float32Array(add.length);
+          const zeroPadded = { ...g, h: h + 2 * p, w: w + 2 * p, pad: 0 };
+          kernels().conv2d(padImages(x, g), zeroPadded, wt, bias, want, { add, lo: -0.5 });
+          const got = new Float32Array(add.length);
+          kernels().conv2d(x, g, wt, bias, got, { add, lo: -0.5 });
+          expect(Buffer.from(got.buffer).equals(Buffer.from(want.buffer))).toBe(true);
+        },
+      ),
+      { numRuns: 80 },
+    );
+  });
+
   it('maxPool takes each window maximum', () => {
     for (const [i, g] of POOLS.entries()) {
       const x = filled(g.batch * g.h * g.w * g.c, i + 7);

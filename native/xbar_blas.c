@@ -21,6 +21,7 @@
 #include <node_api.h>
 
 #include "conv.h"
+#include "spmm.h"
 
 /* Repeated because /usr/include/<triplet>/cblas.h may be netlib's, which lacks the OpenBLAS extras. */
 void openblas_set_num_threads(int num_threads);
@@ -379,120 +380,6 @@ static napi_value clamp(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-#ifdef XBAR_X86
-/* C [m, n] += A B, A [m, k] sparse in CSR (row_ptr, col, val), B [k, n] and C row-major.
- * Columns go in blocks of 64 whose 8 AVX accumulators stay in registers while a row's nonzeros
- * stream B's block (k x 64 floats, L2-resident for the layers where this pays). */
-__attribute__((target("avx2,fma"))) static void spmm_avx2(int m, int n, const int *row_ptr, const int *col,
-                                                          const float *val, const float *b, float *c, int j0) {
-  for (; j0 + 64 <= n; j0 += 64)
-    for (int i = 0; i < m; i++) {
-      float *ci = c + (int64_t)i * n + j0;
-      __m256 a0 = _mm256_loadu_ps(ci), a1 = _mm256_loadu_ps(ci + 8), a2 = _mm256_loadu_ps(ci + 16),
-             a3 = _mm256_loadu_ps(ci + 24), a4 = _mm256_loadu_ps(ci + 32), a5 = _mm256_loadu_ps(ci + 40),
-             a6 = _mm256_loadu_ps(ci + 48), a7 = _mm256_loadu_ps(ci + 56);
-      for (int p = row_ptr[i]; p < row_ptr[i + 1]; p++) {
-        const __m256 x = _mm256_set1_ps(val[p]);
-        const float *bp = b + (int64_t)col[p] * n + j0;
-        a0 = _mm256_fmadd_ps(x, _mm256_loadu_ps(bp), a0);
-        a1 = _mm256_fmadd_ps(x, _mm256_loadu_ps(bp + 8), a1);
-        a2 = _mm256_fmadd_ps(x, _mm256_loadu_ps(bp + 16), a2);
-        a3 = _mm256_fmadd_ps(x, _mm256_loadu_ps(bp + 24), a3);
-        a4 = _mm256_fmadd_ps(x, _mm256_loadu_ps(bp + 32), a4);
-        a5 = _mm256_fmadd_ps(x, _mm256_loadu_ps(bp + 40), a5);
-        a6 = _mm256_fmadd_ps(x, _mm256_loadu_ps(bp + 48), a6);
-        a7 = _mm256_fmadd_ps(x, _mm256_loadu_ps(bp + 56), a7);
-      }
-      _mm256_storeu_ps(ci, a0);
-      _mm256_storeu_ps(ci + 8, a1);
-      _mm256_storeu_ps(ci + 16, a2);
-      _mm256_storeu_ps(ci + 24, a3);
-      _mm256_storeu_ps(ci + 32, a4);
-      _mm256_storeu_ps(ci + 40, a5);
-      _mm256_storeu_ps(ci + 48, a6);
-      _mm256_storeu_ps(ci + 56, a7);
-    }
-  for (; j0 + 8 <= n; j0 += 8)
-    for (int i = 0; i < m; i++) {
-      float *ci = c + (int64_t)i * n + j0;
-      __m256 a = _mm256_loadu_ps(ci);
-      for (int p = row_ptr[i]; p < row_ptr[i + 1]; p++)
-        a = _mm256_fmadd_ps(_mm256_set1_ps(val[p]), _mm256_loadu_ps(b + (int64_t)col[p] * n + j0), a);
-      _mm256_storeu_ps(ci, a);
-    }
-  for (; j0 < n; j0++)
-    for (int i = 0; i < m; i++) {
-      float a = c[(int64_t)i * n + j0];
-      for (int p = row_ptr[i]; p < row_ptr[i + 1]; p++) a += val[p] * b[(int64_t)col[p] * n + j0];
-      c[(int64_t)i * n + j0] = a;
-    }
-}
-
-/* The same blocks with 512-bit registers (4 accumulators of 16): ~20% faster on a CPU that runs
- * them at full width (AMD Zen 5 here). Each output is the same chain of FMAs in the same order as
- * in spmm_avx2, so the result is the same bit for bit. */
-__attribute__((target("avx512f"))) static void spmm_avx512(int m, int n, const int *row_ptr, const int *col,
-                                                           const float *val, const float *b, float *c) {
-  int j0 = 0;
-  for (; j0 + 64 <= n; j0 += 64)
-    for (int i = 0; i < m; i++) {
-      float *ci = c + (int64_t)i * n + j0;
-      __m512 a0 = _mm512_loadu_ps(ci), a1 = _mm512_loadu_ps(ci + 16), a2 = _mm512_loadu_ps(ci + 32),
-             a3 = _mm512_loadu_ps(ci + 48);
-      for (int p = row_ptr[i]; p < row_ptr[i + 1]; p++) {
-        const __m512 x = _mm512_set1_ps(val[p]);
-        const float *bp = b + (int64_t)col[p] * n + j0;
-        a0 = _mm512_fmadd_ps(x, _mm512_loadu_ps(bp), a0);
-        a1 = _mm512_fmadd_ps(x, _mm512_loadu_ps(bp + 16), a1);
-        a2 = _mm512_fmadd_ps(x, _mm512_loadu_ps(bp + 32), a2);
-        a3 = _mm512_fmadd_ps(x, _mm512_loadu_ps(bp + 48), a3);
-      }
-      _mm512_storeu_ps(ci, a0);
-      _mm512_storeu_ps(ci + 16, a1);
-      _mm512_storeu_ps(ci + 32, a2);
-      _mm512_storeu_ps(ci + 48, a3);
-    }
-  spmm_avx2(m, n, row_ptr, col, val, b, c, j0);
-}
-
-#endif
-
-static void spmm_plain(int m, int n, const int *row_ptr, const int *col, const float *val, const float *b,
-                       float *c) {
-  for (int i = 0; i < m; i++) {
-    float *ci = c + (int64_t)i * n;
-    for (int p = row_ptr[i]; p < row_ptr[i + 1]; p++) {
-      const float x = val[p];
-      const float *bp = b + (int64_t)col[p] * n;
-      for (int j = 0; j < n; j++) ci[j] += x * bp[j];
-    }
-  }
-}
-
-
-struct spmm_job {
-  int m, n;
-  const int *row_ptr, *col;
-  const float *val, *b;
-  float *c;
-};
-
-static void *spmm_run(void *arg) {
-  const struct spmm_job *j = arg;
-#ifdef XBAR_X86
-  if (__builtin_cpu_supports("avx512f") && !getenv("XBAR_NO_AVX512")) {
-    spmm_avx512(j->m, j->n, j->row_ptr, j->col, j->val, j->b, j->c);
-    return NULL;
-  }
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
-    spmm_avx2(j->m, j->n, j->row_ptr, j->col, j->val, j->b, j->c, 0);
-    return NULL;
-  }
-#endif
-  spmm_plain(j->m, j->n, j->row_ptr, j->col, j->val, j->b, j->c);
-  return NULL;
-}
-
 /* spmm(m, n, k, rowPtr, col, val, b, c[, threads]): every index is checked first, so that a bad
  * CSR throws instead of reading outside B. */
 static napi_value spmm(napi_env env, napi_callback_info info) {
@@ -533,21 +420,7 @@ static napi_value spmm(napi_env env, napi_callback_info info) {
     }
   int threads = 1;
   if (argc_spmm > 8 && !get_int(env, argv[8], "threads", 1, &threads)) return NULL;
-  /* Rows split between threads: each output row is summed by one thread in the same order, so
-   * the result does not depend on the thread count (unlike BLAS). */
-  if (threads > m / 64) threads = m / 64 > 1 ? m / 64 : 1;
-  if (threads > 16) threads = 16;
-  struct spmm_job jobs[16];
-  pthread_t ids[16];
-  int started = 0;
-  for (int t = 0; t < threads; t++) {
-    const int i0 = (int)((int64_t)m * t / threads), i1 = (int)((int64_t)m * (t + 1) / threads);
-    jobs[t] = (struct spmm_job){i1 - i0, n, row_ptr + i0, col, val, b, c + (int64_t)i0 * n};
-    if (t == threads - 1 || pthread_create(&ids[t], NULL, spmm_run, &jobs[t]) != 0) spmm_run(&jobs[t]);
-    else started |= 1 << t;
-  }
-  for (int t = 0; t < threads; t++)
-    if (started & (1 << t)) pthread_join(ids[t], NULL);
+  xbar_spmm(m, n, k, row_ptr, col, val, b, c, threads);
   return NULL;
 }
 

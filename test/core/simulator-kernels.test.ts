@@ -456,6 +456,66 @@ describe('toCsr', () => {
   });
 });
 
+/** The float32 neighbour of float f in the direction of x (x !== f). */
+function nextFloatToward(f: number, x: number): number {
+  if (f === 0) return x > 0 ? 2 ** -149 : -(2 ** -149);
+  const bits = new Int32Array(new Float32Array([f]).buffer);
+  bits[0] += x > f === f > 0 ? 1 : -1;
+  return new Float32Array(bits.buffer)[0];
+}
+
+/**
+ * fmaf(a, b, c) of float32 values, rounded once as a fused multiply-add is: a * b is exact in a
+ * double, and the double sum's rounding error (TwoSum) decides the one case where the double
+ * sum's own rounding could mislead the rounding to float, a double sum exactly between two floats.
+ */
+function fmaf(a: number, b: number, c: number): number {
+  const p = a * b;
+  const s = p + c;
+  const f = Math.fround(s);
+  if (f === s || !Number.isFinite(s)) return f;
+  const t = s - p;
+  const e = p - (s - t) + (c - t);
+  const g = nextFloatToward(f, s);
+  if (e === 0 || s !== (f + g) / 2) return f;
+  return e > 0 === g > f ? g : f;
+}
+
+/** C += A B as chains over each row's nonzeros in order: fused multiply-adds, or a rounded product then a rounded sum. */
+function spmmChains(m: number, n: number, a: Csr, b: Float32Array, c0: Float32Array, fused: boolean): Float32Array {
+  const c = c0.slice();
+  for (let i = 0; i < m; i++)
+    for (let j = 0; j < n; j++) {
+      let acc = c[i * n + j];
+      for (let p = a.rowPtr[i]; p < a.rowPtr[i + 1]; p++) {
+        const x = a.val[p];
+        const y = b[a.col[p] * n + j];
+        acc = fused ? fmaf(x, y, acc) : Math.fround(acc + Math.fround(x * y));
+      }
+      c[i * n + j] = acc;
+    }
+  return c;
+}
+
+describe('fmaf', () => {
+  it('rounds once: ties the double sum creates are broken by its error', () => {
+    // a b = 2^-24 (1 + 4688 2^-46): 1 + a b is just above the tie 1 + 2^-24 between floats 1 and
+    // 1 + 2^-23, but its double sum is the tie itself and a float product is exactly 2^-24.
+    const [a, b] = [1 + 2896 * 2 ** -23, (1 - 2895 * 2 ** -23) * 2 ** -24];
+    expect([Math.fround(a), Math.fround(b)]).toEqual([a, b]);
+    expect(fmaf(a, b, 1)).toBe(1 + 2 ** -23);
+    expect(Math.fround(a * b + 1)).toBe(1);
+    expect(Math.fround(1 + Math.fround(a * b))).toBe(1);
+    expect(fmaf(-a, b, -1)).toBe(-(1 + 2 ** -23));
+    expect(fmaf(a, -b, 1)).toBe(1 - 2 ** -24); // below 1 the floats are 2^-24 apart: no tie there
+    // The product's rounding error, which only a fused multiply-add gives.
+    const u = 1 + 2 ** -23;
+    expect(fmaf(u, u, -Math.fround(u * u))).toBe(2 ** -46);
+    expect(fmaf(3, 0.5, 0.25)).toBe(1.75);
+    expect(Object.is(fmaf(0, 1, -0), 0)).toBe(true);
+  });
+});
+
 describeWith(['native'], 'native simulator kernels', () => {
   const native = () => loadKernels({ prefer: 'native', threads: 1 });
   suite(native);
@@ -470,6 +530,43 @@ describeWith(['native'], 'native simulator kernels', () => {
     loadKernels({ prefer: 'native', threads: 1 }).spmm(m, n, k, csr, b, one);
     loadKernels({ prefer: 'native', threads: 2 }).spmm(m, n, k, csr, b, two);
     expect(Buffer.from(two.buffer).equals(Buffer.from(one.buffer))).toBe(true);
+  });
+
+  it('spmm computes each output as one chain over its row in order, on awkward shapes and 1 or 2 threads', () => {
+    // Packed 32-column panels (nonzeros >= k) or not (sparse rows, k = 300), groups of 3 rows and
+    // their remainders, rows of unequal lengths and empty rows, 8-column and single-column tails;
+    // 131 rows go to 2 threads as 65 + 66.
+    let fusedDiffers = false;
+    const shapes = [
+      [1, 5],
+      [1, 300],
+      [2, 5],
+      [4, 300],
+      [7, 5],
+      [7, 300],
+      [131, 5],
+      [131, 40],
+    ];
+    for (const [m, k] of shapes)
+      for (const n of [1, 9, 33, 72, 97]) {
+        const seed = m * 1000 + n * 10 + k;
+        const share = (row: number) => [0.9, 0.5, 0.2, 0, 0.05][row % 5] * (k >= 300 ? 0.1 : 1);
+        const a = filled(m * k, seed).map((v, i) => ((v + 1) / 2 < share(Math.floor(i / k)) ? v : 0));
+        const b = filled(k * n, seed + 1).map((v, i) => (i % 11 === 0 ? 0 : v));
+        const c0 = filled(m * n, seed + 2).map((v, i) => (i % 13 === 0 ? -0 : v));
+        const csr = toCsr(a, m, k) as Csr;
+        const fused = spmmChains(m, n, csr, b, c0, true);
+        const unfused = spmmChains(m, n, csr, b, c0, false);
+        const same = (x: Float32Array, y: Float32Array) => Buffer.from(x.buffer).equals(Buffer.from(y.buffer));
+        fusedDiffers ||= !same(fused, unfused);
+        for (const threads of [1, 2]) {
+          const c = c0.slice();
+          loadKernels({ prefer: 'native', threads }).spmm(m, n, k, csr, b, c);
+          // AVX2/AVX-512 fuse every term; the plain C loop (no AVX2) multiplies, then adds.
+          expect(same(c, fused) || same(c, unfused), `m ${m} n ${n} k ${k} threads ${threads}`).toBe(true);
+        }
+      }
+    expect(fusedDiffers).toBe(true);
   });
 
   it('conv2d gives the same bits with 1 or 2 threads (images are split, never a sum)', () => {

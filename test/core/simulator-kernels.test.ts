@@ -253,6 +253,37 @@ function suite(kernels: () => Kernels): void {
     );
   });
 
+  it('conv2d of single-channel images (pixels in the lanes) gives the bits of the same images with a zero second channel', () => {
+    // A zero channel adds a +-0 term after each input: the same sums. With two channels the general
+    // kernel runs, with one the single-channel kernel for stride 1 and at most 8 filters.
+    for (const [h, w] of [
+      [28, 28],
+      [5, 3],
+      [1, 9],
+      [13, 17],
+    ])
+      for (const k of [1, 3, 5])
+        for (const n of [1, 2, 3, 4, 5, 6, 7, 8, 9]) {
+          const pad = Math.min(k - 1, n % 3);
+          if (h + 2 * pad < k || w + 2 * pad < k) continue;
+          const g = geometry(3, h, w, 1, k, 1, pad);
+          const seed = 1000 * k + 10 * n + h;
+          const x = filled(g.batch * h * w, seed);
+          const wt = filled(k * k * n, seed + 1);
+          const bias = filled(n, seed + 2);
+          const add = n % 2 ? filled(g.batch * g.oh * g.ow * n, seed + 3) : undefined;
+          const x2 = new Float32Array(2 * x.length);
+          for (let i = 0; i < x.length; i++) x2[2 * i] = x[i];
+          const w2 = new Float32Array(2 * wt.length);
+          for (let r = 0; r < k * k; r++) w2.set(wt.subarray(r * n, (r + 1) * n), 2 * r * n);
+          const want = new Float32Array(g.batch * g.oh * g.ow * n);
+          kernels().conv2d(x2, { ...g, c: 2 }, w2, bias, want, { add, lo: 0 });
+          const got = new Float32Array(want.length);
+          kernels().conv2d(x, g, wt, bias, got, { add, lo: 0 });
+          expect(Buffer.from(got.buffer).equals(Buffer.from(want.buffer))).toBe(true);
+        }
+  });
+
   it('maxPool takes each window maximum', () => {
     for (const [i, g] of POOLS.entries()) {
       const x = filled(g.batch * g.h * g.w * g.c, i + 7);

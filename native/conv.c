@@ -157,6 +157,121 @@ __attribute__((target("avx2,fma"))) static inline void store_one(const struct bl
 #define PAIRS(M) M(1) M(2) M(3) M(4) M(5) M(6)
 PAIRS(DEFINE_PAIR)
 
+/* Single-channel images (MNIST's first layer) with at most 8 filters: a window row is k floats and
+ * at most 8 of a register's lanes hold filters, so the kernels above broadcast one input per FMA with
+ * lanes to spare. Here the lanes hold 8 neighbouring pixels instead (stride 1: their inputs are 8
+ * consecutive floats of a padded image row) and each filter's weight is broadcast once for V
+ * vectors of pixels: n * V accumulators, every lane used. Each output sums its window rows in
+ * order and each row's k inputs in order with one FMA per term, as the kernels above do: the same
+ * bits. The bias and clamp are applied per lane as there, then an 8 x 8 transpose turns the
+ * filter-major registers into pixel rows. */
+struct pix {
+  const float *x;  /* padded image at the first window row's column of the block's first pixel */
+  const float *w;  /* weight row of that window row: [k][n] per window row */
+  const float *bias;
+  float *y;        /* output of the block's first pixel */
+  const float *add;
+  float lo, hi;
+  bool clamp;
+  int nky, k, xrow, n, count; /* window rows; window width; floats between image rows; filters; pixels (<= 8V) */
+  int64_t room;    /* floats from y to the image's end: no store may pass it */
+};
+
+__attribute__((target("avx2,fma"))) static inline void transpose8(__m256 r[8]) {
+  const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+  const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+  const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+  const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+  const __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+  const __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+  const __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+  const __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+  r[0] = _mm256_permute2f128_ps(s0, s4, 0x20), r[1] = _mm256_permute2f128_ps(s1, s5, 0x20);
+  r[2] = _mm256_permute2f128_ps(s2, s6, 0x20), r[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
+  r[4] = _mm256_permute2f128_ps(s0, s4, 0x31), r[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
+  r[6] = _mm256_permute2f128_ps(s2, s6, 0x31), r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
+}
+
+/* Pixels p0.. of one vector: acc[o] holds filter o of 8 pixels. With an addition to make, the
+ * pixels are finished one value at a time in the same order of operations (sum, bias, addition,
+ * clamp); without, in the registers and stored as pixel rows. Stores of n < 8 filters write 8
+ * floats, the surplus landing on the next pixels' slots before those are written, except where
+ * they would pass the image's end (`room`). */
+__attribute__((target("avx2,fma"))) static void pix_store(const struct pix *b, __m256 acc[8], int p0) {
+  const int n = b->n, m = b->count - p0 < 8 ? b->count - p0 : 8;
+  if (b->add) {
+    float v[8][8];
+    for (int o = 0; o < n; o++) _mm256_storeu_ps(v[o], acc[o]);
+    for (int p = 0; p < m; p++)
+      for (int o = 0; o < n; o++) {
+        const int64_t at = (int64_t)(p0 + p) * n + o;
+        float u = v[o][p] + b->bias[o];
+        u = u + b->add[at];
+        if (b->clamp) {
+          u = u > b->lo ? u : b->lo;
+          u = u < b->hi ? u : b->hi;
+        }
+        b->y[at] = u;
+      }
+    return;
+  }
+  const __m256 lo = _mm256_set1_ps(b->lo), hi = _mm256_set1_ps(b->hi);
+  __m256 r[8];
+  for (int o = 0; o < 8; o++) {
+    if (o >= n) {
+      r[o] = _mm256_setzero_ps();
+      continue;
+    }
+    __m256 v = _mm256_add_ps(acc[o], _mm256_set1_ps(b->bias[o]));
+    if (b->clamp) v = _mm256_min_ps(_mm256_max_ps(v, lo), hi);
+    r[o] = v;
+  }
+  transpose8(r);
+  for (int p = 0; p < m; p++) {
+    float *yp = b->y + (int64_t)(p0 + p) * n;
+    if ((int64_t)(p0 + p) * n + 8 <= b->room) _mm256_storeu_ps(yp, r[p]);
+    else {
+      float v[8];
+      _mm256_storeu_ps(v, r[p]);
+      memcpy(yp, v, sizeof(float) * n);
+    }
+  }
+}
+
+#define DEFINE_PIX(N, V)                                                                                  \
+  __attribute__((target("avx2,fma"), optimize("O3"))) static void pix_##N(const struct pix *b) {         \
+    __m256 acc[V][N];                                                                                     \
+    _Pragma("GCC unroll 4") for (int v = 0; v < V; v++)                                                   \
+      _Pragma("GCC unroll 8") for (int o = 0; o < N; o++) acc[v][o] = _mm256_setzero_ps();                \
+    for (int ky = 0; ky < b->nky; ky++) {                                                                 \
+      const float *xr = b->x + (int64_t)ky * b->xrow, *wr = b->w + (int64_t)ky * b->k * N;                \
+      for (int kx = 0; kx < b->k; kx++, wr += N) {                                                        \
+        __m256 xv[V];                                                                                     \
+        _Pragma("GCC unroll 4") for (int v = 0; v < V; v++) xv[v] = _mm256_loadu_ps(xr + kx + 8 * v);     \
+        _Pragma("GCC unroll 8") for (int o = 0; o < N; o++) {                                             \
+          const __m256 wv = _mm256_broadcast_ss(wr + o);                                                  \
+          _Pragma("GCC unroll 4") for (int v = 0; v < V; v++) acc[v][o] = _mm256_fmadd_ps(xv[v], wv, acc[v][o]); \
+        }                                                                                                 \
+      }                                                                                                   \
+    }                                                                                                     \
+    /* A copy: handing acc's own address out would keep it in memory through the loops. */              \
+    _Pragma("GCC unroll 4") for (int v = 0; v < V; v++) {                                                 \
+      if (8 * v >= b->count) break;                                                                       \
+      __m256 out[8];                                                                                      \
+      _Pragma("GCC unroll 8") for (int o = 0; o < N; o++) out[o] = acc[v][o];                            \
+      pix_store(b, out, 8 * v);                                                                           \
+    }                                                                                                     \
+  }
+/* V vectors of pixels for n filters: n * V accumulators within the 16 registers (with V inputs and
+ * the broadcast weight). */
+#define PIXES(M) M(1, 3) M(2, 3) M(3, 3) M(4, 3) M(5, 2) M(6, 2) M(7, 1) M(8, 1)
+PIXES(DEFINE_PIX)
+typedef void (*pix_fn)(const struct pix *);
+#define PIX_NAME(N, V) pix_##N,
+static const pix_fn PIX[9] = {NULL, PIXES(PIX_NAME)};
+#define PIX_V(N, V) V,
+static const int PIX_VECTORS[9] = {0, PIXES(PIX_V)};
+
 typedef void (*block_fn)(const struct block *);
 #define NAME(R, P) block_##R##_##P,
 static const block_fn BLOCK1[] = {NULL, ROW_1(NAME)};
@@ -277,6 +392,46 @@ static void run_avx2(struct conv_job *j) {
   }
   free(padded);
 }
+
+/* Single-channel images, stride 1, at most 8 filters (pix kernels): per image a zero-padded copy
+ * (whole window rows; slack after the last row for the vectors that read past a row's end, whose
+ * lanes are not stored), per output row blocks of 8V pixels. */
+static void run_pix(struct conv_job *j) {
+  const struct xbar_conv *g = j->g;
+  const int k = g->k, n = g->n, pad = g->pad, wpad = g->w + 2 * pad, V = PIX_VECTORS[n];
+  float *padded = calloc((size_t)g->h * wpad + 8 * V + k, sizeof(float));
+  if (!padded) {
+    j->failed = true;
+    return;
+  }
+  for (int im = j->n0; im < j->n1; im++) {
+    const float *xi = j->x + (int64_t)im * g->h * g->w;
+    for (int r = 0; r < g->h; r++) memcpy(padded + (int64_t)r * wpad + pad, xi + (int64_t)r * g->w, sizeof(float) * g->w);
+    for (int oy = 0; oy < g->oh; oy++) {
+      const int iy = oy - pad, ky0 = iy < 0 ? -iy : 0, ky1 = k < g->h - iy ? k : g->h - iy;
+      const int64_t row = ((int64_t)im * g->oh + oy) * g->ow * n;
+      for (int ox = 0; ox < g->ow; ox += 8 * V) {
+        const int count = g->ow - ox < 8 * V ? g->ow - ox : 8 * V;
+        const struct pix b = {.x = padded + (int64_t)(iy + ky0) * wpad + ox,
+                              .w = j->w + (int64_t)ky0 * k * n,
+                              .bias = j->bias,
+                              .y = j->y + row + (int64_t)ox * n,
+                              .add = j->add ? j->add + row + (int64_t)ox * n : NULL,
+                              .lo = j->lo,
+                              .hi = j->hi,
+                              .clamp = j->lo > -INFINITY || j->hi < INFINITY,
+                              .nky = ky1 > ky0 ? ky1 - ky0 : 0,
+                              .k = k,
+                              .xrow = wpad,
+                              .n = n,
+                              .count = count,
+                              .room = ((int64_t)g->oh * g->ow - ((int64_t)oy * g->ow + ox)) * n};
+        PIX[n](&b);
+      }
+    }
+  }
+  free(padded);
+}
 #endif
 
 /* Rows per im2col block of the portable path: the block and its output stay in L2. */
@@ -325,6 +480,10 @@ static void run_blocked(struct conv_job *j) {
 static void *conv_run(void *arg) {
   struct conv_job *j = arg;
 #ifdef XBAR_X86
+  if (j->avx2 && j->g->c == 1 && j->g->stride == 1 && j->g->n <= 8) {
+    run_pix(j);
+    return NULL;
+  }
   if (j->avx2) {
     run_avx2(j);
     return NULL;

@@ -20,7 +20,10 @@
 #include <string.h>
 #include <node_api.h>
 
+#include "channels.h"
 #include "conv.h"
+#include "spmm.h"
+#include "windows.h"
 
 /* Repeated because /usr/include/<triplet>/cblas.h may be netlib's, which lacks the OpenBLAS extras. */
 void openblas_set_num_threads(int num_threads);
@@ -177,44 +180,21 @@ static bool get_geometry(napi_env env, napi_value *argv, const char *fn, int g[1
   return true;
 }
 
-/* The window walk of im2col over rows (n, oy, ox) of k*k*c values (ky, kx, c): each window's
- * pixels within one kernel row are contiguous in x, so each run is one copy into cols or, for the
- * adjoint (col2im), one add back onto x in the JS loop's order (the sums agree bit for bit). Cells
- * over the padding are not touched (im2col callers reuse a zeroed buffer). */
+/* im2col and col2im: the geometry checked here, the walk in native/windows.c. */
 static napi_value windows(napi_env env, napi_callback_info info, const char *fn, bool adjoint) {
   napi_value argv[11];
   int g[10];
   float *x, *cols;
   if (!get_args(env, info, fn, 11, argv) || !get_geometry(env, argv + 1, fn, g)) return NULL;
-  const int batch = g[0], h = g[1], w = g[2], c = g[3], k = g[4], stride = g[5], pad = g[6], oh = g[7], ow = g[8];
+  const int batch = g[0], h = g[1], w = g[2], c = g[3], k = g[4], oh = g[7], ow = g[8];
   const int64_t rowLen = (int64_t)k * k * c;
   const int64_t xLen = (int64_t)batch * h * w * c, colsLen = (int64_t)batch * oh * ow * rowLen;
   /* Arguments in each function's order: im2col(x, ..., cols), col2im(cols, ..., x). */
   if (!get_f32(env, argv[0], fn, adjoint ? "cols" : "x", adjoint ? colsLen : xLen, adjoint ? &cols : &x) ||
       !get_f32(env, argv[10], fn, adjoint ? "x" : "cols", adjoint ? xLen : colsLen, adjoint ? &x : &cols))
     return NULL;
-  int64_t r = 0;
-  for (int n = 0; n < batch; n++) {
-    float *img = x + (int64_t)n * h * w * c;
-    for (int oy = 0; oy < oh; oy++)
-      for (int ox = 0; ox < ow; ox++, r += rowLen) {
-        const int x0 = ox * stride - pad;
-        const int kx0 = x0 < 0 ? -x0 : 0;
-        const int kx1 = k < w - x0 ? k : w - x0;
-        if (kx1 <= kx0) continue;
-        const size_t len = (size_t)(kx1 - kx0) * c;
-        for (int ky = 0; ky < k; ky++) {
-          const int iy = oy * stride + ky - pad;
-          if (iy < 0 || iy >= h) continue;
-          float *px = img + ((int64_t)iy * w + x0 + kx0) * c;
-          float *pc = cols + r + ((int64_t)ky * k + kx0) * c;
-          if (adjoint)
-            for (size_t t = 0; t < len; t++) px[t] += pc[t];
-          else
-            memcpy(pc, px, len * sizeof(float));
-        }
-      }
-  }
+  const struct xbar_windows wg = {batch, h, w, c, k, g[5], g[6], oh, ow};
+  xbar_windows(&wg, x, cols, adjoint);
   return NULL;
 }
 
@@ -280,7 +260,8 @@ static bool get_i32(napi_env env, napi_value v, const char *fn, const char *name
 
 /* maxPool(x, batch, h, w, c, size, stride, 0, oh, ow, y[, argmax]): windows without padding. With
  * argmax (an Int32Array of y's length, for training's backward pass), also each maximum's index in x:
- * the first in window order on ties, -1 where no value exceeds -Infinity, as the JS kernel. */
+ * the first in window order on ties, -1 where no value exceeds -Infinity, as the JS kernel (the
+ * loop in native/windows.c). */
 static napi_value max_pool(napi_env env, napi_callback_info info) {
   napi_value argv[12];
   size_t argc = 12;
@@ -304,46 +285,42 @@ static napi_value max_pool(napi_env env, napi_callback_info info) {
   napi_valuetype t = napi_undefined;
   if (argc > 11 && napi_typeof(env, argv[11], &t) != napi_ok) return NULL;
   if (t != napi_undefined && !get_i32(env, argv[11], "maxPool", "argmax", (int64_t)batch * oh * ow * c, &am)) return NULL;
-  int64_t o = 0;
-  for (int n = 0; n < batch; n++) {
-    const int64_t img = (int64_t)n * h * w * c;
-    for (int oy = 0; oy < oh; oy++)
-      for (int ox = 0; ox < ow; ox++) {
-        const int64_t corner = img + ((int64_t)oy * stride * w + (int64_t)ox * stride) * c;
-        /* Per channel, the same comparisons in the same order as the JS kernel; channels in
-         * the inner loop, contiguous, so that it vectorises. */
-        float *restrict out = y + o;
-        if (am) {
-          int *restrict at = am + o;
-          for (int ch = 0; ch < c; ch++) {
-            out[ch] = -INFINITY;
-            at[ch] = -1;
-          }
-          for (int ky = 0; ky < s; ky++)
-            for (int kx = 0; kx < s; kx++) {
-              const int64_t p = corner + ((int64_t)ky * w + kx) * c;
-              for (int ch = 0; ch < c; ch++) {
-                const float v = x[p + ch];
-                if (v > out[ch]) {
-                  out[ch] = v;
-                  at[ch] = (int)(p + ch);
-                }
-              }
-            }
-        } else {
-          for (int ch = 0; ch < c; ch++) out[ch] = -INFINITY;
-          for (int ky = 0; ky < s; ky++)
-            for (int kx = 0; kx < s; kx++) {
-              const float *restrict p = x + corner + ((int64_t)ky * w + kx) * c;
-              for (int ch = 0; ch < c; ch++) {
-                const float v = p[ch];
-                out[ch] = v > out[ch] ? v : out[ch];
-              }
-            }
-        }
-        o += c;
-      }
+  const struct xbar_windows wg = {batch, h, w, c, s, stride, 0, oh, ow};
+  xbar_max_pool(&wg, x, y, am);
+  return NULL;
+}
+
+/* maxPoolGrad(dy, argmax, batch, h, w, c, size, stride, 0, oh, ow, dx): dx += max pooling's
+ * gradient (native/windows.c), each argmax index checked to lie in its own image's input or be -1. */
+static napi_value max_pool_grad(napi_env env, napi_callback_info info) {
+  napi_value argv[12];
+  int g[10];
+  float *dy, *dx;
+  int *am;
+  if (!get_args(env, info, "maxPoolGrad", 12, argv) || !get_geometry(env, argv + 2, "maxPoolGrad", g)) return NULL;
+  const int batch = g[0], h = g[1], w = g[2], c = g[3], oh = g[7], ow = g[8];
+  if (g[6] != 0) {
+    napi_throw_range_error(env, NULL, "maxPoolGrad: pooling windows have no padding");
+    return NULL;
   }
+  const int64_t per = (int64_t)oh * ow * c, img = (int64_t)h * w * c;
+  if (!get_f32(env, argv[0], "maxPoolGrad", "dy", batch * per, &dy) ||
+      !get_i32(env, argv[1], "maxPoolGrad", "argmax", batch * per, &am) ||
+      !get_f32(env, argv[11], "maxPoolGrad", "dx", batch * img, &dx))
+    return NULL;
+  bool inside = true;
+  for (int64_t n = 0, o = 0; n < batch; n++)
+    for (int64_t e = o + per, lo = n * img, hi = lo + img; o < e; o++) inside &= am[o] == -1 || (am[o] >= lo && am[o] < hi);
+  if (!inside) {
+    napi_throw_range_error(env, NULL, "maxPoolGrad: argmax holds an index outside its image's input (not from maxPool with this geometry)");
+    return NULL;
+  }
+  if (overlaps(dx, batch * img, dy, batch * per)) {
+    napi_throw_range_error(env, NULL, "maxPoolGrad: dx must not share memory with dy");
+    return NULL;
+  }
+  const struct xbar_windows wg = {batch, h, w, c, g[4], g[5], 0, oh, ow};
+  xbar_max_pool_grad(&wg, dy, am, dx);
   return NULL;
 }
 
@@ -376,120 +353,6 @@ static napi_value clamp(napi_env env, napi_callback_info info) {
    * a double bound b, v < b if and only if v < (float)b or v == (float)b, and then both return
    * the same float. Written as selects so that the compiler vectorises the loop. */
   clamp_floats(y, len, (float)lo, (float)hi);
-  return NULL;
-}
-
-#ifdef XBAR_X86
-/* C [m, n] += A B, A [m, k] sparse in CSR (row_ptr, col, val), B [k, n] and C row-major.
- * Columns go in blocks of 64 whose 8 AVX accumulators stay in registers while a row's nonzeros
- * stream B's block (k x 64 floats, L2-resident for the layers where this pays). */
-__attribute__((target("avx2,fma"))) static void spmm_avx2(int m, int n, const int *row_ptr, const int *col,
-                                                          const float *val, const float *b, float *c, int j0) {
-  for (; j0 + 64 <= n; j0 += 64)
-    for (int i = 0; i < m; i++) {
-      float *ci = c + (int64_t)i * n + j0;
-      __m256 a0 = _mm256_loadu_ps(ci), a1 = _mm256_loadu_ps(ci + 8), a2 = _mm256_loadu_ps(ci + 16),
-             a3 = _mm256_loadu_ps(ci + 24), a4 = _mm256_loadu_ps(ci + 32), a5 = _mm256_loadu_ps(ci + 40),
-             a6 = _mm256_loadu_ps(ci + 48), a7 = _mm256_loadu_ps(ci + 56);
-      for (int p = row_ptr[i]; p < row_ptr[i + 1]; p++) {
-        const __m256 x = _mm256_set1_ps(val[p]);
-        const float *bp = b + (int64_t)col[p] * n + j0;
-        a0 = _mm256_fmadd_ps(x, _mm256_loadu_ps(bp), a0);
-        a1 = _mm256_fmadd_ps(x, _mm256_loadu_ps(bp + 8), a1);
-        a2 = _mm256_fmadd_ps(x, _mm256_loadu_ps(bp + 16), a2);
-        a3 = _mm256_fmadd_ps(x, _mm256_loadu_ps(bp + 24), a3);
-        a4 = _mm256_fmadd_ps(x, _mm256_loadu_ps(bp + 32), a4);
-        a5 = _mm256_fmadd_ps(x, _mm256_loadu_ps(bp + 40), a5);
-        a6 = _mm256_fmadd_ps(x, _mm256_loadu_ps(bp + 48), a6);
-        a7 = _mm256_fmadd_ps(x, _mm256_loadu_ps(bp + 56), a7);
-      }
-      _mm256_storeu_ps(ci, a0);
-      _mm256_storeu_ps(ci + 8, a1);
-      _mm256_storeu_ps(ci + 16, a2);
-      _mm256_storeu_ps(ci + 24, a3);
-      _mm256_storeu_ps(ci + 32, a4);
-      _mm256_storeu_ps(ci + 40, a5);
-      _mm256_storeu_ps(ci + 48, a6);
-      _mm256_storeu_ps(ci + 56, a7);
-    }
-  for (; j0 + 8 <= n; j0 += 8)
-    for (int i = 0; i < m; i++) {
-      float *ci = c + (int64_t)i * n + j0;
-      __m256 a = _mm256_loadu_ps(ci);
-      for (int p = row_ptr[i]; p < row_ptr[i + 1]; p++)
-        a = _mm256_fmadd_ps(_mm256_set1_ps(val[p]), _mm256_loadu_ps(b + (int64_t)col[p] * n + j0), a);
-      _mm256_storeu_ps(ci, a);
-    }
-  for (; j0 < n; j0++)
-    for (int i = 0; i < m; i++) {
-      float a = c[(int64_t)i * n + j0];
-      for (int p = row_ptr[i]; p < row_ptr[i + 1]; p++) a += val[p] * b[(int64_t)col[p] * n + j0];
-      c[(int64_t)i * n + j0] = a;
-    }
-}
-
-/* The same blocks with 512-bit registers (4 accumulators of 16): ~20% faster on a CPU that runs
- * them at full width (AMD Zen 5 here). Each output is the same chain of FMAs in the same order as
- * in spmm_avx2, so the result is the same bit for bit. */
-__attribute__((target("avx512f"))) static void spmm_avx512(int m, int n, const int *row_ptr, const int *col,
-                                                           const float *val, const float *b, float *c) {
-  int j0 = 0;
-  for (; j0 + 64 <= n; j0 += 64)
-    for (int i = 0; i < m; i++) {
-      float *ci = c + (int64_t)i * n + j0;
-      __m512 a0 = _mm512_loadu_ps(ci), a1 = _mm512_loadu_ps(ci + 16), a2 = _mm512_loadu_ps(ci + 32),
-             a3 = _mm512_loadu_ps(ci + 48);
-      for (int p = row_ptr[i]; p < row_ptr[i + 1]; p++) {
-        const __m512 x = _mm512_set1_ps(val[p]);
-        const float *bp = b + (int64_t)col[p] * n + j0;
-        a0 = _mm512_fmadd_ps(x, _mm512_loadu_ps(bp), a0);
-        a1 = _mm512_fmadd_ps(x, _mm512_loadu_ps(bp + 16), a1);
-        a2 = _mm512_fmadd_ps(x, _mm512_loadu_ps(bp + 32), a2);
-        a3 = _mm512_fmadd_ps(x, _mm512_loadu_ps(bp + 48), a3);
-      }
-      _mm512_storeu_ps(ci, a0);
-      _mm512_storeu_ps(ci + 16, a1);
-      _mm512_storeu_ps(ci + 32, a2);
-      _mm512_storeu_ps(ci + 48, a3);
-    }
-  spmm_avx2(m, n, row_ptr, col, val, b, c, j0);
-}
-
-#endif
-
-static void spmm_plain(int m, int n, const int *row_ptr, const int *col, const float *val, const float *b,
-                       float *c) {
-  for (int i = 0; i < m; i++) {
-    float *ci = c + (int64_t)i * n;
-    for (int p = row_ptr[i]; p < row_ptr[i + 1]; p++) {
-      const float x = val[p];
-      const float *bp = b + (int64_t)col[p] * n;
-      for (int j = 0; j < n; j++) ci[j] += x * bp[j];
-    }
-  }
-}
-
-
-struct spmm_job {
-  int m, n;
-  const int *row_ptr, *col;
-  const float *val, *b;
-  float *c;
-};
-
-static void *spmm_run(void *arg) {
-  const struct spmm_job *j = arg;
-#ifdef XBAR_X86
-  if (__builtin_cpu_supports("avx512f") && !getenv("XBAR_NO_AVX512")) {
-    spmm_avx512(j->m, j->n, j->row_ptr, j->col, j->val, j->b, j->c);
-    return NULL;
-  }
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
-    spmm_avx2(j->m, j->n, j->row_ptr, j->col, j->val, j->b, j->c, 0);
-    return NULL;
-  }
-#endif
-  spmm_plain(j->m, j->n, j->row_ptr, j->col, j->val, j->b, j->c);
   return NULL;
 }
 
@@ -533,21 +396,7 @@ static napi_value spmm(napi_env env, napi_callback_info info) {
     }
   int threads = 1;
   if (argc_spmm > 8 && !get_int(env, argv[8], "threads", 1, &threads)) return NULL;
-  /* Rows split between threads: each output row is summed by one thread in the same order, so
-   * the result does not depend on the thread count (unlike BLAS). */
-  if (threads > m / 64) threads = m / 64 > 1 ? m / 64 : 1;
-  if (threads > 16) threads = 16;
-  struct spmm_job jobs[16];
-  pthread_t ids[16];
-  int started = 0;
-  for (int t = 0; t < threads; t++) {
-    const int i0 = (int)((int64_t)m * t / threads), i1 = (int)((int64_t)m * (t + 1) / threads);
-    jobs[t] = (struct spmm_job){i1 - i0, n, row_ptr + i0, col, val, b, c + (int64_t)i0 * n};
-    if (t == threads - 1 || pthread_create(&ids[t], NULL, spmm_run, &jobs[t]) != 0) spmm_run(&jobs[t]);
-    else started |= 1 << t;
-  }
-  for (int t = 0; t < threads; t++)
-    if (started & (1 << t)) pthread_join(ids[t], NULL);
+  xbar_spmm(m, n, k, row_ptr, col, val, b, c, threads);
   return NULL;
 }
 
@@ -1073,6 +922,109 @@ static napi_value adam_step(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* ---- Per-channel passes of training (native/channels.c); checks as kernel-checks.ts's. ---- */
+
+static bool channels_f32(napi_env env, napi_value v, const char *fn, const char *name, float **data, size_t *len) {
+  return get_typed(env, v, fn, name, napi_float32_array, "a Float32Array", len, (void **)data);
+}
+
+static napi_value range_error(napi_env env, const char *msg) {
+  napi_throw_range_error(env, NULL, msg);
+  return NULL;
+}
+
+/* columnSums(x, rows, out): out[j] += the sum of column j over x's first rows rows (out.length columns). */
+static napi_value column_sums(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  float *x, *out;
+  size_t nx, c;
+  int rows;
+  if (!get_args(env, info, "columnSums", 3, argv) || !channels_f32(env, argv[0], "columnSums", "x", &x, &nx) ||
+      !get_int(env, argv[1], "rows", 0, &rows) || !channels_f32(env, argv[2], "columnSums", "out", &out, &c))
+    return NULL;
+  if ((int64_t)nx < (int64_t)rows * (int64_t)c) return range_error(env, "columnSums: x has fewer than rows * out.length elements");
+  if (overlaps(out, (int64_t)c, x, (int64_t)rows * (int64_t)c)) return range_error(env, "columnSums: out must not share memory with x");
+  xbar_column_sums(x, rows, (int64_t)c, out);
+  return NULL;
+}
+
+/* reluGrad(x, dy, dx): dx = x > 0 ? dy : 0. */
+static napi_value relu_grad(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  float *a[3];
+  size_t len[3];
+  static const char *names[] = {"x", "dy", "dx"};
+  if (!get_args(env, info, "reluGrad", 3, argv)) return NULL;
+  for (int k = 0; k < 3; k++)
+    if (!channels_f32(env, argv[k], "reluGrad", names[k], &a[k], &len[k])) return NULL;
+  if (len[1] != len[0] || len[2] != len[0]) return range_error(env, "reluGrad: x, dy and dx must have one length");
+  const int64_t n = (int64_t)len[0];
+  if (overlaps(a[2], n, a[0], n) || overlaps(a[2], n, a[1], n)) return range_error(env, "reluGrad: dx must not share memory with x or dy");
+  xbar_relu_grad(a[0], a[1], a[2], n);
+  return NULL;
+}
+
+/* Common checks of channelAffine and channelAffineGrad: scale and shift (or its gradient) of one
+ * length c >= 1, the images of a length that is a multiple of c. */
+static bool affine_shapes(napi_env env, const char *fn, size_t n, size_t c, size_t c2) {
+  char msg[160];
+  if (c < 1 || c2 != c) {
+    snprintf(msg, sizeof msg, "%s: the per-channel arrays must have one length of at least 1", fn);
+    napi_throw_range_error(env, NULL, msg);
+    return false;
+  }
+  if (n % c != 0) {
+    snprintf(msg, sizeof msg, "%s: the activations' length must be a multiple of the channel count", fn);
+    napi_throw_range_error(env, NULL, msg);
+    return false;
+  }
+  return true;
+}
+
+/* channelAffine(x, scale, shift, y): y = x * (1 + scale[ch]) + shift[ch]. */
+static napi_value channel_affine(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  float *x, *s, *t, *y;
+  size_t nx, ns, nt, ny;
+  if (!get_args(env, info, "channelAffine", 4, argv) || !channels_f32(env, argv[0], "channelAffine", "x", &x, &nx) ||
+      !channels_f32(env, argv[1], "channelAffine", "scale", &s, &ns) ||
+      !channels_f32(env, argv[2], "channelAffine", "shift", &t, &nt) ||
+      !channels_f32(env, argv[3], "channelAffine", "y", &y, &ny))
+    return NULL;
+  if (ny != nx) return range_error(env, "channelAffine: x and y must have one length");
+  if (!affine_shapes(env, "channelAffine", nx, ns, nt)) return NULL;
+  const int64_t n = (int64_t)nx;
+  if (overlaps(y, n, x, n) || overlaps(y, n, s, (int64_t)ns) || overlaps(y, n, t, (int64_t)nt))
+    return range_error(env, "channelAffine: y must not share memory with x, scale or shift");
+  xbar_channel_affine(x, s, t, y, n, (int64_t)ns);
+  return NULL;
+}
+
+/* channelAffineGrad(x, dy, scale, gScale, gShift, dx | null). */
+static napi_value channel_affine_grad(napi_env env, napi_callback_info info) {
+  napi_value argv[6];
+  float *a[6] = {NULL};
+  size_t len[6] = {0};
+  static const char *names[] = {"x", "dy", "scale", "gScale", "gShift", "dx"};
+  if (!get_args(env, info, "channelAffineGrad", 6, argv)) return NULL;
+  napi_valuetype t;
+  if (napi_typeof(env, argv[5], &t) != napi_ok) return NULL;
+  const int count = t == napi_null || t == napi_undefined ? 5 : 6;
+  for (int k = 0; k < count; k++)
+    if (!channels_f32(env, argv[k], "channelAffineGrad", names[k], &a[k], &len[k])) return NULL;
+  if (len[1] != len[0] || (count == 6 && len[5] != len[0]))
+    return range_error(env, "channelAffineGrad: x, dy and dx must have one length");
+  if (!affine_shapes(env, "channelAffineGrad", len[0], len[2], len[3]) ||
+      !affine_shapes(env, "channelAffineGrad", len[0], len[2], len[4]))
+    return NULL;
+  for (int o = 3; o < count; o++)
+    for (int k = 0; k < count; k++)
+      if (k != o && overlaps(a[o], (int64_t)len[o], a[k], (int64_t)len[k]))
+        return range_error(env, "channelAffineGrad: gScale, gShift and dx must not share memory with any other argument");
+  xbar_channel_affine_grad(a[0], a[1], a[2], a[3], a[4], a[5], (int64_t)len[0], (int64_t)len[2]);
+  return NULL;
+}
+
 static napi_value set_threads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value arg;
@@ -1132,6 +1084,11 @@ NAPI_MODULE_INIT() {
       {"adamStep", NULL, adam_step, NULL, NULL, NULL, napi_enumerable, NULL},
       {"normalPhilox", NULL, normal_philox, NULL, NULL, NULL, napi_enumerable, NULL},
       {"expScaled", NULL, exp_scaled, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"maxPoolGrad", NULL, max_pool_grad, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"columnSums", NULL, column_sums, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"reluGrad", NULL, relu_grad, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"channelAffine", NULL, channel_affine, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"channelAffineGrad", NULL, channel_affine_grad, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -174,3 +174,62 @@ export function checkExpScaled(x: unknown, c: unknown, out: unknown): void {
   if (typeof c !== 'number' || !Number.isFinite(c)) throw new RangeError('expScaled: c must be a finite number');
   if (a.length !== b.length) throw new RangeError('expScaled: x and out must have one length');
 }
+
+// ---- The per-channel passes of training (native/channels.c). ----
+
+export function checkColumnSums(x: unknown, rows: unknown, out: unknown): void {
+  const a = f32(x, 'columnSums', 'x');
+  const r = int(rows, 'rows', 0);
+  const o = f32(out, 'columnSums', 'out');
+  if (a.length < r * o.length) throw new RangeError('columnSums: x has fewer than rows * out.length elements');
+  if (overlaps(o, o.length, a, r * o.length, 4)) throw new RangeError('columnSums: out must not share memory with x');
+}
+
+export function checkReluGrad(x: unknown, dy: unknown, dx: unknown): void {
+  const [a, g, d] = [x, dy, dx].map((v, i) => f32(v, 'reluGrad', ['x', 'dy', 'dx'][i]));
+  if (g.length !== a.length || d.length !== a.length) throw new RangeError('reluGrad: x, dy and dx must have one length');
+  if (overlaps(d, d.length, a, a.length, 4) || overlaps(d, d.length, g, g.length, 4))
+    throw new RangeError('reluGrad: dx must not share memory with x or dy');
+}
+
+function affineShapes(fn: string, n: number, c: number, c2: number): void {
+  if (c < 1 || c2 !== c) throw new RangeError(`${fn}: the per-channel arrays must have one length of at least 1`);
+  if (n % c !== 0) throw new RangeError(`${fn}: the activations' length must be a multiple of the channel count`);
+}
+
+export function checkChannelAffine(x: unknown, scale: unknown, shift: unknown, y: unknown): void {
+  const [a, s, t, o] = [x, scale, shift, y].map((v, i) => f32(v, 'channelAffine', ['x', 'scale', 'shift', 'y'][i]));
+  if (o.length !== a.length) throw new RangeError('channelAffine: x and y must have one length');
+  affineShapes('channelAffine', a.length, s.length, t.length);
+  if ([a, s, t].some((v) => overlaps(o, o.length, v, v.length, 4)))
+    throw new RangeError('channelAffine: y must not share memory with x, scale or shift');
+}
+
+export function checkChannelAffineGrad(x: unknown, dy: unknown, scale: unknown, gScale: unknown, gShift: unknown, dx: unknown): void {
+  const names = ['x', 'dy', 'scale', 'gScale', 'gShift', 'dx'];
+  const given = dx === null || dx === undefined ? [x, dy, scale, gScale, gShift] : [x, dy, scale, gScale, gShift, dx];
+  const a = given.map((v, i) => f32(v, 'channelAffineGrad', names[i]));
+  if (a[1].length !== a[0].length || (a.length === 6 && a[5].length !== a[0].length))
+    throw new RangeError('channelAffineGrad: x, dy and dx must have one length');
+  affineShapes('channelAffineGrad', a[0].length, a[2].length, a[3].length);
+  affineShapes('channelAffineGrad', a[0].length, a[2].length, a[4].length);
+  for (let o = 3; o < a.length; o++)
+    for (let k = 0; k < a.length; k++)
+      if (k !== o && overlaps(a[o], a[o].length, a[k], a[k].length, 4))
+        throw new RangeError('channelAffineGrad: gScale, gShift and dx must not share memory with any other argument');
+}
+
+export function checkMaxPoolGrad(dy: unknown, argmax: unknown, g: WindowGeometry, dx: unknown): void {
+  geometry(g, 'maxPoolGrad');
+  if (g.pad !== 0) throw new RangeError('maxPoolGrad: pooling windows have no padding');
+  const per = g.oh * g.ow * g.c;
+  const img = g.h * g.w * g.c;
+  const d = f32Len(dy, 'maxPoolGrad', 'dy', g.batch * per);
+  const am = i32Len(argmax, 'argmax', g.batch * per, 'maxPoolGrad');
+  const out = f32Len(dx, 'maxPoolGrad', 'dx', g.batch * img);
+  for (let n = 0, o = 0; n < g.batch; n++)
+    for (let e = o + per, lo = n * img, hi = lo + img; o < e; o++)
+      if (am[o] !== -1 && (am[o] < lo || am[o] >= hi))
+        throw new RangeError("maxPoolGrad: argmax holds an index outside its image's input (not from maxPool with this geometry)");
+  if (overlaps(out, g.batch * img, d, g.batch * per, 4)) throw new RangeError('maxPoolGrad: dx must not share memory with dy');
+}

@@ -54,6 +54,12 @@ interface BlasAddon {
     v: Float32Array,
     ...h: [beta1: number, beta2: number, c1: number, c2: number, lr: number, eps: number, decay: number]
   ): void;
+  /** Absent from builds before the native per-channel passes of training (then the JS loops run). */
+  columnSums?: Kernels['columnSums'];
+  maxPoolGrad?(dy: Float32Array, argmax: Int32Array, ...geometry: [...number[], Float32Array]): void;
+  reluGrad?: Kernels['reluGrad'];
+  channelAffine?: Kernels['channelAffine'];
+  channelAffineGrad?: Kernels['channelAffineGrad'];
   setThreads(n: number): void;
   getThreads(): number;
   config(): string;
@@ -136,6 +142,9 @@ export function loadKernels(opts: LoadKernelsOptions = {}): NodeKernels {
         then?.hi ?? Number.POSITIVE_INFINITY,
       ),
     maxPool: (x, g, y, argmax) => blas.maxPoolIndexed(x, g.batch, g.h, g.w, g.c, g.k, g.stride, g.pad, g.oh, g.ow, y, argmax),
+    maxPoolGrad: blas.maxPoolGrad
+      ? (dy, argmax, g, dx) => blas.maxPoolGrad?.(dy, argmax, g.batch, g.h, g.w, g.c, g.k, g.stride, g.pad, g.oh, g.ow, dx)
+      : jsKernels.maxPoolGrad,
     clamp: (y, lo, hi) => blas.clamp(y, lo, hi),
     // Rows split over the threads: the same result whatever the thread count.
     spmm: (m, n, k, a, b, c) => blas.spmm(m, n, k, a.rowPtr, a.col, a.val, b, c, threads),
@@ -163,5 +172,10 @@ export function loadKernels(opts: LoadKernelsOptions = {}): NodeKernels {
           blas.adamStep?.(w, g, m, v, h.beta1, h.beta2, h.c1, h.c2, h.lr, h.eps, h.decay);
         }
       : jsKernels.adamStep,
+    // The per-channel passes check their arguments in C (the same messages as kernel-checks.ts).
+    columnSums: blas.columnSums ? blas.columnSums.bind(blas) : jsKernels.columnSums,
+    reluGrad: blas.reluGrad ? blas.reluGrad.bind(blas) : jsKernels.reluGrad,
+    channelAffine: blas.channelAffine ? blas.channelAffine.bind(blas) : jsKernels.channelAffine,
+    channelAffineGrad: blas.channelAffineGrad ? blas.channelAffineGrad.bind(blas) : jsKernels.channelAffineGrad,
   };
 }

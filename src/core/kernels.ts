@@ -53,6 +53,12 @@ export interface Kernels {
    * -1 where no value exceeds -Infinity.
    */
   maxPool(x: Float32Array, g: WindowGeometry, y: Float32Array, argmax?: Int32Array): void;
+  /**
+   * Max pooling's gradient: dx[argmax[o]] += dy[o] over the outputs o in order, skipping -1, for
+   * the argmax maxPool gave with this geometry (each index in its own image's input, else a
+   * RangeError).
+   */
+  maxPoolGrad(dy: Float32Array, argmax: Int32Array, g: WindowGeometry, dx: Float32Array): void;
   /** y = min(max(y, lo), hi) in place, in double precision (max(-0, 0) is +0, as Math.max). */
   clamp(y: Float32Array, lo: number, hi: number): void;
   /**
@@ -84,6 +90,30 @@ export interface Kernels {
    * nn/optim.ts writes it: the same bits on every implementation.
    */
   adamStep(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, h: AdamHyper): void;
+  /**
+   * out[j] += x[i * c + j] over the rows i = 0..rows-1 in order, c = out.length, rounded to float
+   * after each addition (a dense or convolution layer's bias gradient): the same bits everywhere.
+   */
+  columnSums(x: Float32Array, rows: number, out: Float32Array): void;
+  /** dx[i] = x[i] > 0 ? dy[i] : +0 (a ReLU's gradient; a NaN input passes none), the bits of dy. */
+  reluGrad(x: Float32Array, dy: Float32Array, dx: Float32Array): void;
+  /**
+   * y = x * (1 + scale[ch]) + shift[ch] over rows of c = scale.length channels, in double and
+   * rounded once per value (a compensation module's affine): the same bits everywhere.
+   */
+  channelAffine(x: Float32Array, scale: Float32Array, shift: Float32Array, y: Float32Array): void;
+  /**
+   * channelAffine's gradients: gScale[ch] += dy * x and gShift[ch] += dy over the rows in order
+   * (double, rounded to float per addition), and, unless dx is null, dx = dy * (1 + scale[ch]).
+   */
+  channelAffineGrad(
+    x: Float32Array,
+    dy: Float32Array,
+    scale: Float32Array,
+    gScale: Float32Array,
+    gShift: Float32Array,
+    dx: Float32Array | null,
+  ): void;
 }
 
 /** Adam's constants for one step (Kernels.adamStep): c1 = 1 - beta1^t, c2 = 1 - beta2^t. */

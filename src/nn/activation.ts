@@ -45,7 +45,7 @@ export class Activation implements Layer {
     return y;
   }
 
-  backward(dy: Tensor): Tensor {
+  backward(dy: Tensor, ctx: Context): Tensor {
     const x = this.input;
     const y = this.output;
     if (!x || !y) throw new Error('activation.backward before a training forward pass');
@@ -56,13 +56,9 @@ export class Activation implements Layer {
     const yv = y.data;
     const n = g.length;
     switch (this.fn) {
-      case 'relu': {
-        // out[i] = xv[i] > 0 ? g[i] : 0, as a mask on the bits (bitsOf).
-        const gb = bitsOf(g);
-        const ob = bitsOf(out);
-        for (let i = 0; i < n; i++) ob[i] = gb[i] & -(xv[i] > 0);
+      case 'relu':
+        ctx.kernels.reluGrad(xv, g, out);
         break;
-      }
       case 'crelu':
         for (let i = 0; i < n; i++) out[i] = xv[i] > 0 && xv[i] < this.cap ? g[i] : 0;
         break;

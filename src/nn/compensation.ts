@@ -68,13 +68,12 @@ export class Compensation implements Layer {
 
   forward(x: Tensor, ctx: Context): Tensor {
     const batch = x.shape[0];
-    const c = this.image[2];
     const y = tensor(x.shape.slice());
     const s = this.scale.value;
     const t = this.shift.value;
     const xv = x.data;
     const yv = y.data;
-    for (let i = 0, n = xv.length; i < n; i += c) for (let ch = 0; ch < c; ch++) yv[i + ch] = xv[i + ch] * (1 + s[ch]) + t[ch];
+    ctx.kernels.channelAffine(xv, s, t, yv);
     let hidden: Float32Array | null = null;
     if (this.down && this.up) {
       const img: Tensor = { data: xv, shape: [batch, ...this.image] };
@@ -106,13 +105,7 @@ export class Compensation implements Layer {
     const xv = x.data;
     const dx = needInputGrad ? tensor(x.shape.slice()) : null;
     const dxv = dx?.data;
-    for (let i = 0, n = dyv.length; i < n; i += c)
-      for (let ch = 0; ch < c; ch++) {
-        const g = dyv[i + ch];
-        gs[ch] += g * xv[i + ch];
-        gt[ch] += g;
-      }
-    if (dxv) for (let i = 0, n = dyv.length; i < n; i += c) for (let ch = 0; ch < c; ch++) dxv[i + ch] = dyv[i + ch] * (1 + s[ch]);
+    ctx.kernels.channelAffineGrad(xv, dyv, s, gs, gt, dxv ?? null);
     if (this.down && this.up) {
       const hidden = this.hidden;
       if (!hidden) throw new Error('compensation.backward lost its hidden activations');

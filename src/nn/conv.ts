@@ -148,10 +148,7 @@ export class Conv2d implements Layer {
       if (!cols) throw new Error('conv2d.backward: the forward pass kept no unrolled rows');
       ctx.kernels.sgemm(true, false, rowLen, f, rows, 1, cols, rowLen, dyv, f, 1, this.weight.grad, f);
     }
-    if (this.params.includes(this.bias) && wantsGrad(ctx, this.bias)) {
-      const gb = this.bias.grad;
-      for (let i = 0, o = 0; i < rows; i++) for (let j = 0; j < f; j++, o++) gb[j] += dyv[o];
-    }
+    if (this.params.includes(this.bias) && wantsGrad(ctx, this.bias)) ctx.kernels.columnSums(dyv, rows, this.bias.grad);
     this.cols = null;
     if (!needInputGrad) return null;
     if (this.pointwise) {

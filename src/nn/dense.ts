@@ -50,10 +50,7 @@ export class Dense implements Layer {
     const [nIn, nOut] = this.weight.shape;
     if (wantsGrad(ctx, this.weight))
       ctx.kernels.sgemm(true, false, nIn, nOut, batch, 1, x.data, nIn, dy.data, nOut, 1, this.weight.grad, nOut);
-    if (wantsGrad(ctx, this.bias)) {
-      const gb = this.bias.grad;
-      for (let i = 0; i < batch; i++) for (let j = 0; j < nOut; j++) gb[j] += dy.data[i * nOut + j];
-    }
+    if (wantsGrad(ctx, this.bias)) ctx.kernels.columnSums(dy.data, batch, this.bias.grad);
     this.input = null;
     if (!needInputGrad) return null;
     const dx = tensor([batch, nIn]);

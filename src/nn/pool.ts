@@ -58,16 +58,15 @@ export class Pool2d implements Layer {
     return y;
   }
 
-  backward(dy: Tensor): Tensor {
+  backward(dy: Tensor, ctx: Context): Tensor {
     const batch = this.batch;
     const [h, w, c] = this.inShape;
     const dx = tensor([batch, h, w, c]);
     if (this.mode === 'max') {
       const argmax = this.argmax;
       if (!argmax) throw new Error('maxpool.backward before a training forward pass');
-      const dyv = dy.data;
-      const dxv = dx.data;
-      for (let o = 0, n = dyv.length; o < n; o++) dxv[argmax[o]] += dyv[o];
+      const [oh, ow] = this.outShape;
+      ctx.kernels.maxPoolGrad(dy.data, argmax, { batch, h, w, c, k: this.size, stride: this.stride, pad: 0, oh, ow }, dx.data);
       this.argmax = null;
       return dx;
     }

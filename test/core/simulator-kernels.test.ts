@@ -253,6 +253,37 @@ function suite(kernels: () => Kernels): void {
     );
   });
 
+  it('conv2d of single-channel images (pixels in the lanes) gives the bits of the same images with a zero second channel', () => {
+    // A zero channel adds a +-0 term after each input: the same sums. With two channels the general
+    // kernel runs, with one the single-channel kernel for stride 1 and at most 8 filters.
+    for (const [h, w] of [
+      [28, 28],
+      [5, 3],
+      [1, 9],
+      [13, 17],
+    ])
+      for (const k of [1, 3, 5])
+        for (const n of [1, 2, 3, 4, 5, 6, 7, 8, 9]) {
+          const pad = Math.min(k - 1, n % 3);
+          if (h + 2 * pad < k || w + 2 * pad < k) continue;
+          const g = geometry(3, h, w, 1, k, 1, pad);
+          const seed = 1000 * k + 10 * n + h;
+          const x = filled(g.batch * h * w, seed);
+          const wt = filled(k * k * n, seed + 1);
+          const bias = filled(n, seed + 2);
+          const add = n % 2 ? filled(g.batch * g.oh * g.ow * n, seed + 3) : undefined;
+          const x2 = new Float32Array(2 * x.length);
+          for (let i = 0; i < x.length; i++) x2[2 * i] = x[i];
+          const w2 = new Float32Array(2 * wt.length);
+          for (let r = 0; r < k * k; r++) w2.set(wt.subarray(r * n, (r + 1) * n), 2 * r * n);
+          const want = new Float32Array(g.batch * g.oh * g.ow * n);
+          kernels().conv2d(x2, { ...g, c: 2 }, w2, bias, want, { add, lo: 0 });
+          const got = new Float32Array(want.length);
+          kernels().conv2d(x, g, wt, bias, got, { add, lo: 0 });
+          expect(Buffer.from(got.buffer).equals(Buffer.from(want.buffer))).toBe(true);
+        }
+  });
+
   it('maxPool takes each window maximum', () => {
     for (const [i, g] of POOLS.entries()) {
       const x = filled(g.batch * g.h * g.w * g.c, i + 7);
@@ -425,6 +456,66 @@ describe('toCsr', () => {
   });
 });
 
+/** The float32 neighbour of float f in the direction of x (x !== f). */
+function nextFloatToward(f: number, x: number): number {
+  if (f === 0) return x > 0 ? 2 ** -149 : -(2 ** -149);
+  const bits = new Int32Array(new Float32Array([f]).buffer);
+  bits[0] += x > f === f > 0 ? 1 : -1;
+  return new Float32Array(bits.buffer)[0];
+}
+
+/**
+ * fmaf(a, b, c) of float32 values, rounded once as a fused multiply-add is: a * b is exact in a
+ * double, and the double sum's rounding error (TwoSum) decides the one case where the double
+ * sum's own rounding could mislead the rounding to float, a double sum exactly between two floats.
+ */
+function fmaf(a: number, b: number, c: number): number {
+  const p = a * b;
+  const s = p + c;
+  const f = Math.fround(s);
+  if (f === s || !Number.isFinite(s)) return f;
+  const t = s - p;
+  const e = p - (s - t) + (c - t);
+  const g = nextFloatToward(f, s);
+  if (e === 0 || s !== (f + g) / 2) return f;
+  return e > 0 === g > f ? g : f;
+}
+
+/** C += A B as chains over each row's nonzeros in order: fused multiply-adds, or a rounded product then a rounded sum. */
+function spmmChains(m: number, n: number, a: Csr, b: Float32Array, c0: Float32Array, fused: boolean): Float32Array {
+  const c = c0.slice();
+  for (let i = 0; i < m; i++)
+    for (let j = 0; j < n; j++) {
+      let acc = c[i * n + j];
+      for (let p = a.rowPtr[i]; p < a.rowPtr[i + 1]; p++) {
+        const x = a.val[p];
+        const y = b[a.col[p] * n + j];
+        acc = fused ? fmaf(x, y, acc) : Math.fround(acc + Math.fround(x * y));
+      }
+      c[i * n + j] = acc;
+    }
+  return c;
+}
+
+describe('fmaf', () => {
+  it('rounds once: ties the double sum creates are broken by its error', () => {
+    // a b = 2^-24 (1 + 4688 2^-46): 1 + a b is just above the tie 1 + 2^-24 between floats 1 and
+    // 1 + 2^-23, but its double sum is the tie itself and a float product is exactly 2^-24.
+    const [a, b] = [1 + 2896 * 2 ** -23, (1 - 2895 * 2 ** -23) * 2 ** -24];
+    expect([Math.fround(a), Math.fround(b)]).toEqual([a, b]);
+    expect(fmaf(a, b, 1)).toBe(1 + 2 ** -23);
+    expect(Math.fround(a * b + 1)).toBe(1);
+    expect(Math.fround(1 + Math.fround(a * b))).toBe(1);
+    expect(fmaf(-a, b, -1)).toBe(-(1 + 2 ** -23));
+    expect(fmaf(a, -b, 1)).toBe(1 - 2 ** -24); // below 1 the floats are 2^-24 apart: no tie there
+    // The product's rounding error, which only a fused multiply-add gives.
+    const u = 1 + 2 ** -23;
+    expect(fmaf(u, u, -Math.fround(u * u))).toBe(2 ** -46);
+    expect(fmaf(3, 0.5, 0.25)).toBe(1.75);
+    expect(Object.is(fmaf(0, 1, -0), 0)).toBe(true);
+  });
+});
+
 describeWith(['native'], 'native simulator kernels', () => {
   const native = () => loadKernels({ prefer: 'native', threads: 1 });
   suite(native);
@@ -439,6 +530,99 @@ describeWith(['native'], 'native simulator kernels', () => {
     loadKernels({ prefer: 'native', threads: 1 }).spmm(m, n, k, csr, b, one);
     loadKernels({ prefer: 'native', threads: 2 }).spmm(m, n, k, csr, b, two);
     expect(Buffer.from(two.buffer).equals(Buffer.from(one.buffer))).toBe(true);
+  });
+
+  it('im2col and col2im give the JS bits on LeNet-5-sized batches (padding, stride 2, odd sizes)', () => {
+    for (const g of [geometry(24, 28, 28, 1, 5, 1, 2), geometry(31, 14, 14, 6, 5, 1, 0), geometry(3, 15, 13, 4, 3, 2, 1)]) {
+      const x = filled(g.batch * g.h * g.w * g.c, 31);
+      const colsLen = g.batch * g.oh * g.ow * g.k * g.k * g.c;
+      const dcols = filled(colsLen, 32);
+      const js = new Float32Array(colsLen);
+      jsKernels.im2col(x, g, js);
+      const back = filled(x.length, 33);
+      jsKernels.col2im(dcols, g, back);
+      const cols = new Float32Array(colsLen);
+      native().im2col(x, g, cols);
+      expect(Buffer.from(cols.buffer).equals(Buffer.from(js.buffer))).toBe(true);
+      const dx = filled(x.length, 33);
+      native().col2im(dcols, g, dx);
+      expect(Buffer.from(dx.buffer).equals(Buffer.from(back.buffer))).toBe(true);
+    }
+  });
+
+  it('maxPool gives the JS maxima and argmax, ties, NaN and -Infinity included', () => {
+    const g = geometry(20, 28, 28, 6, 2, 2, 0);
+    const x = Float32Array.from(filled(g.batch * g.h * g.w * g.c, 41), (v) => Math.round(v * 4) / 4); // many ties
+    for (let i = 0; i < x.length; i += 97) x[i] = i % 2 ? Number.NaN : Number.NEGATIVE_INFINITY;
+    const yLen = g.batch * g.oh * g.ow * g.c;
+    const [jy, ja] = [new Float32Array(yLen), new Int32Array(yLen)];
+    jsKernels.maxPool(x, g, jy, ja);
+    const [y, a] = [new Float32Array(yLen), new Int32Array(yLen)];
+    native().maxPool(x, g, y, a);
+    expect(Buffer.from(y.buffer).equals(Buffer.from(jy.buffer))).toBe(true);
+    expect(Buffer.from(a.buffer).equals(Buffer.from(ja.buffer))).toBe(true);
+  });
+
+  it('maxPoolGrad scatters dy onto the argmax cells: JS and native the same bits; bad indices rejected', () => {
+    for (const g of [geometry(20, 28, 28, 6, 2, 2, 0), geometry(3, 9, 9, 2, 3, 2, 0)]) {
+      const x = Float32Array.from(filled(g.batch * g.h * g.w * g.c, 51), (v) => Math.round(v * 4) / 4);
+      for (let i = 0; i < x.length; i += 89) x[i] = Number.NaN;
+      const yLen = g.batch * g.oh * g.ow * g.c;
+      const [y, am] = [new Float32Array(yLen), new Int32Array(yLen)];
+      jsKernels.maxPool(x, g, y, am);
+      const dy = filled(yLen, 52);
+      const ref = filled(x.length, 53);
+      for (let o = 0; o < yLen; o++) if (am[o] >= 0) ref[am[o]] += dy[o];
+      const js = filled(x.length, 53);
+      jsKernels.maxPoolGrad(dy, am, g, js);
+      expect(Buffer.from(js.buffer).equals(Buffer.from(ref.buffer))).toBe(true);
+      const dx = filled(x.length, 53);
+      native().maxPoolGrad(dy, am, g, dx);
+      expect(Buffer.from(dx.buffer).equals(Buffer.from(ref.buffer))).toBe(true);
+      const bad = am.slice();
+      bad[bad.length - 1] = 0; // the last image's output pointing into the first image
+      for (const k of [jsKernels, native()])
+        expect(() => k.maxPoolGrad(dy, bad, g, new Float32Array(x.length))).toThrow(
+          /maxPoolGrad: argmax holds an index outside its image's input/,
+        );
+    }
+  });
+
+  it('spmm computes each output as one chain over its row in order, on awkward shapes and 1 or 2 threads', () => {
+    // Packed 32-column panels (nonzeros >= k) or not (sparse rows, k = 300), groups of 3 rows and
+    // their remainders, rows of unequal lengths and empty rows, 8-column and single-column tails;
+    // 131 rows go to 2 threads as 65 + 66.
+    let fusedDiffers = false;
+    const shapes = [
+      [1, 5],
+      [1, 300],
+      [2, 5],
+      [4, 300],
+      [7, 5],
+      [7, 300],
+      [131, 5],
+      [131, 40],
+    ];
+    for (const [m, k] of shapes)
+      for (const n of [1, 9, 33, 72, 97]) {
+        const seed = m * 1000 + n * 10 + k;
+        const share = (row: number) => [0.9, 0.5, 0.2, 0, 0.05][row % 5] * (k >= 300 ? 0.1 : 1);
+        const a = filled(m * k, seed).map((v, i) => ((v + 1) / 2 < share(Math.floor(i / k)) ? v : 0));
+        const b = filled(k * n, seed + 1).map((v, i) => (i % 11 === 0 ? 0 : v));
+        const c0 = filled(m * n, seed + 2).map((v, i) => (i % 13 === 0 ? -0 : v));
+        const csr = toCsr(a, m, k) as Csr;
+        const fused = spmmChains(m, n, csr, b, c0, true);
+        const unfused = spmmChains(m, n, csr, b, c0, false);
+        const same = (x: Float32Array, y: Float32Array) => Buffer.from(x.buffer).equals(Buffer.from(y.buffer));
+        fusedDiffers ||= !same(fused, unfused);
+        for (const threads of [1, 2]) {
+          const c = c0.slice();
+          loadKernels({ prefer: 'native', threads }).spmm(m, n, k, csr, b, c);
+          // AVX2/AVX-512 fuse every term; the plain C loop (no AVX2) multiplies, then adds.
+          expect(same(c, fused) || same(c, unfused), `m ${m} n ${n} k ${k} threads ${threads}`).toBe(true);
+        }
+      }
+    expect(fusedDiffers).toBe(true);
   });
 
   it('conv2d gives the same bits with 1 or 2 threads (images are split, never a sum)', () => {

@@ -153,7 +153,7 @@ describe('relu without a branch per value', () => {
     ).toBe(0);
     const act = new Activation([n], 'relu');
     act.forward({ data: x, shape: [1, n] }, { kernels: jsKernels, training: true });
-    const dx = act.backward({ data: g, shape: [1, n] });
+    const dx = act.backward({ data: g, shape: [1, n] }, { kernels: jsKernels, training: true });
     expect(
       mismatches(
         dx.data,

@@ -1,0 +1,47 @@
+/* Per-channel passes of training that ran as JS loops: a layer's bias gradient (a column sum), a
+ * ReLU's gradient, and the per-channel affine of a CorrectNet compensation module with its
+ * gradients. Each computes in the JS loop's precision and order (double where JS computes in
+ * double, a float store after each addition), so the native and JS kernels give the same bits.
+ * No FMA: this file is built without -mfma and with fp-contract off, so a*b + c rounds twice as in
+ * JS. Channels are the inner loop over contiguous floats, which GCC vectorises. */
+#include "channels.h"
+
+#define NOCONTRACT __attribute__((optimize("O3", "tree-vectorize", "fp-contract=off")))
+
+NOCONTRACT void xbar_column_sums(const float *restrict x, int64_t rows, int64_t c, float *restrict out) {
+  for (int64_t i = 0; i < rows; i++) {
+    const float *restrict row = x + i * c;
+    for (int64_t j = 0; j < c; j++) out[j] += row[j];
+  }
+}
+
+/* The gradient's bits and'ed with a mask of x > 0 (all ones or zero): a select written as a branch
+ * compiles to one here, mispredicted about half the time on activations. */
+typedef uint32_t __attribute__((may_alias)) bits32;
+
+NOCONTRACT void xbar_relu_grad(const float *restrict x, const float *restrict dy, float *restrict dx, int64_t n) {
+  const bits32 *restrict g = (const bits32 *)dy;
+  bits32 *restrict out = (bits32 *)dx;
+  for (int64_t i = 0; i < n; i++) out[i] = g[i] & -(uint32_t)(x[i] > 0.0f);
+}
+
+NOCONTRACT void xbar_channel_affine(const float *restrict x, const float *restrict scale, const float *restrict shift,
+                                    float *restrict y, int64_t n, int64_t c) {
+  for (int64_t i = 0; i + c <= n; i += c)
+    for (int64_t ch = 0; ch < c; ch++)
+      y[i + ch] = (float)((double)x[i + ch] * (1.0 + (double)scale[ch]) + (double)shift[ch]);
+}
+
+NOCONTRACT void xbar_channel_affine_grad(const float *restrict x, const float *restrict dy, const float *restrict scale,
+                                         float *restrict g_scale, float *restrict g_shift, float *restrict dx, int64_t n,
+                                         int64_t c) {
+  for (int64_t i = 0; i + c <= n; i += c)
+    for (int64_t ch = 0; ch < c; ch++) {
+      const double g = dy[i + ch];
+      g_scale[ch] = (float)((double)g_scale[ch] + g * (double)x[i + ch]);
+      g_shift[ch] = (float)((double)g_shift[ch] + g);
+    }
+  if (dx)
+    for (int64_t i = 0; i + c <= n; i += c)
+      for (int64_t ch = 0; ch < c; ch++) dx[i + ch] = (float)((double)dy[i + ch] * (1.0 + (double)scale[ch]));
+}

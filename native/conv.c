@@ -5,8 +5,10 @@
  * so writing it and reading it back runs at memory speed, and a GEMM of 8 output columns keeps
  * OpenBLAS's kernels half empty. Here each group of up to 32 output columns of a few neighbouring
  * pixels stays in AVX registers while the weights (at most 288 x 32 floats, L1/L2-resident) and
- * the image rows stream past. Without AVX2 the rows go through im2col + sgemm in blocks that stay
- * in cache. Each output is the same chain of operations wherever its pixel falls in a block.
+ * the image rows stream past; groups of at most 8 filters take two output rows per pass, and
+ * single-channel images put pixels rather than filters in the lanes (native/README.md says which
+ * kernel takes a layer). Without AVX2 the rows go through im2col + sgemm in blocks that stay in
+ * cache. Each output is the same chain of operations wherever its pixel falls in a block.
  */
 #include "conv.h"
 

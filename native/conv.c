@@ -321,9 +321,9 @@ static void run_avx2(struct conv_job *j) {
   if (in1 > g->ow) in1 = g->ow;
   if (in0 > in1) in0 = in1;
   /* Output rows [v0, v1) have whole windows vertically; with stride 1, groups of one register take
-   * them two at a time (pair kernels). */
+   * rows [v0, p1) two at a time (pair kernels), an odd last one alone. */
   const int v0 = (pad + s - 1) / s, v1 = g->h + pad - k >= 0 ? (g->h + pad - k) / s + 1 : 0;
-  const bool pairs = s == 1 && v1 - v0 >= 2 && v1 <= g->oh;
+  const int p1 = s == 1 && v1 > v0 ? v0 + (v1 - v0) / 2 * 2 : v0;
   /* Only the last group can be a group of one register. */
   const bool last_one = n - (groups - 1) * GROUP <= 8;
   float *padded = NULL;
@@ -365,14 +365,12 @@ static void run_avx2(struct conv_job *j) {
           const int cols = padded ? wpad : g->w, shift = padded ? 0 : -pad;
           const float *xr = (padded ? padded : xi) + (int64_t)(iy + ky0) * cols * c;
           b.xrow = cols * c;
-          if (pairs && oy >= v0 && oy + 1 < v1) {
-            /* Rows v0, v0 + 2, ... start a pair; the others were written with the row above. */
-            if ((oy - v0) % 2 == 0) {
-              b.yrow = (int64_t)g->ow * n;
-              run_row(&b, PAIR, PAIR_WIDTH, xr, shift, s, c, 0, g->ow, y, add);
-            }
-          } else if (!(pairs && oy > v0 && oy < v1 && (oy - v0) % 2 == 1)) {
+          if (oy < v0 || oy >= p1) {
             run_row(&b, BLOCKS[R], WIDTH[R], xr, shift, s, c, 0, g->ow, y, add);
+          } else if ((oy - v0) % 2 == 0) {
+            /* The pair's second row is written with this one. */
+            b.yrow = (int64_t)g->ow * n;
+            run_row(&b, PAIR, PAIR_WIDTH, xr, shift, s, c, 0, g->ow, y, add);
           }
           continue;
         }

@@ -6,6 +6,7 @@ import { Conv2d } from '../nn/conv.js';
 import type { NodeValues } from '../nn/graph.js';
 import type { Context, Layer } from '../nn/layer.js';
 import type { Model } from '../nn/model.js';
+import { Pool2d } from '../nn/pool.js';
 import { fillRows, type Tensor } from '../nn/tensor.js';
 import type { LayerChip } from './chip.js';
 import { type AdcErrors, adcConvert, dacInl } from './converters.js';
@@ -421,17 +422,50 @@ export function simulateBatch(
   opts: SimOptions,
 ): Activations {
   if (model.graph) return simulateGraphBatch(model, plan, chip, dev, x, batch, opts);
-  const ctx: Context = { kernels: opts.kernels, training: false };
-  let h: Tensor = opts.from?.h ?? { data: x, shape: [batch, ...model.spec.inputShape] };
+  const h: Tensor = opts.from?.h ?? { data: x, shape: [batch, ...model.spec.inputShape] };
   const first = opts.from?.layer ?? 0;
   const end = opts.until ?? model.layers.length;
+  const blocks = imageBlocks(model, plan, first, end, batch, opts);
+  if (!blocks) return runLayers(model, plan, chip, dev, h, first, end, opts, opts.from?.product);
+  // The image layers in blocks of images whose outputs stay in cache, then the rest on the batch.
+  const { stop, images } = blocks;
+  const inPer = h.data.length / batch;
+  const outShape = model.layers[stop - 1].outShape;
+  const outPer = outShape.reduce((a, b) => a * b, 1);
+  // In the pass's scratch when it has one (read before the next chip's pass), else its own.
+  const joined = opts.scratch ? scratchBuffer(opts.scratch, plan.layers.length, batch * outPer) : new Float32Array(batch * outPer);
+  const pre = opts.from?.product;
+  const prePer = pre ? pre.length / batch : 0;
+  for (let s = 0; s < batch; s += images) {
+    const n = Math.min(images, batch - s);
+    const part: Tensor = { data: h.data.subarray(s * inPer, (s + n) * inPer), shape: [n, ...h.shape.slice(1)] };
+    const y = runLayers(model, plan, chip, dev, part, first, stop, opts, pre?.subarray(s * prePer, (s + n) * prePer));
+    joined.set(y.data, s * outPer);
+  }
+  return runLayers(model, plan, chip, dev, { data: joined, shape: [batch, ...outShape] }, stop, end, opts);
+}
+
+/** The layers [first, end) of a sequential model on the batch h; `pre`: model.layers[first]'s product on this chip. */
+function runLayers(
+  model: Model,
+  plan: CrossbarPlan,
+  chip: LayerChip[],
+  dev: Device,
+  h0: Tensor,
+  first: number,
+  end: number,
+  opts: SimOptions,
+  pre?: Float32Array,
+): Tensor {
+  const ctx: Context = { kernels: opts.kernels, training: false };
+  let h = h0;
+  const batch = h.shape[0];
   let li = plan.layers.findIndex((lp) => lp.layerIndex >= first);
   for (let i = first; i < end; i++) {
     const layer = model.layers[i];
     const lp = plan.layers[li];
     if (lp && lp.layerIndex === i) {
-      const pre = i === first ? opts.from?.product : undefined;
-      const y = weightedOnChip(layer, h.data, batch, li, lp, chip[li], dev, plan, opts, pre);
+      const y = weightedOnChip(layer, h.data, batch, li, lp, chip[li], dev, plan, opts, i === first ? pre : undefined);
       h = { data: y, shape: [batch, ...layer.outShape] };
       li++;
       if (model.layers[i + 1] instanceof Activation) i++; // applied by the neuron above
@@ -440,4 +474,41 @@ export function simulateBatch(
     h = layer.forward(h, ctx);
   }
   return h;
+}
+
+/** Floats of image-layer output per block of images: the block's largest map stays in L2. */
+const BLOCK_FLOATS = 2 ** 17;
+
+/**
+ * Where a pass may run in blocks of images: from `first`, a run of at least two image layers
+ * (convolutions run straight from their images, their activations, pooling), each computing every
+ * image's output from that image alone with the same operations whatever the batch, so blocks
+ * give the same bits. Their outputs then stay in cache from one layer to the next instead of
+ * going through memory (LeNet-5's first convolution and pooling ~13% faster in blocks of 20
+ * images: 18.8 MB per 1000 images). Dense layers keep the whole batch (a GEMM packs its weights
+ * per call). Not with draws (read or ADC noise), whose order follows the batch.
+ */
+function imageBlocks(
+  model: Model,
+  plan: CrossbarPlan,
+  first: number,
+  end: number,
+  batch: number,
+  opts: SimOptions,
+): { stop: number; images: number } | null {
+  if (opts.rng || !convDirect(plan)) return null;
+  let stop = first;
+  let largest = 0;
+  while (stop < end) {
+    const layer = model.layers[stop];
+    if (!(layer instanceof Conv2d || layer instanceof Activation || layer instanceof Pool2d)) break;
+    largest = Math.max(
+      largest,
+      layer.outShape.reduce((a, b) => a * b, 1),
+    );
+    stop++;
+  }
+  const images = Math.max(1, Math.floor(BLOCK_FLOATS / Math.max(1, largest)));
+  if (stop - first < 2 || !(model.layers[first] instanceof Conv2d) || batch <= images) return null;
+  return { stop, images };
 }

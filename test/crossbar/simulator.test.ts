@@ -233,6 +233,38 @@ describe('Monte Carlo', () => {
     }
   });
 
+  it('runs a batch of a conv network in blocks of images with the bits of small batches (variation, faults, the stuck-cell shortcut)', () => {
+    const cnn = buildModel(presets.lenet5.spec, 5);
+    const mnist = loadDataset('mnist', { limitTrain: 200, limitTest: 70 });
+    const p = planCrossbars(cnn, resolveCircuit({}), mnist.train.x, 200, kernels);
+    const n = mnist.test.n; // 70 images: blocks of 27 (2^17 floats / LeNet-5's 28 x 28 x 6 first map)
+    const cases: [ReturnType<typeof device>, FaultSpec][] = [
+      [device('reram-generic', { programSigma: 0.3 }), []],
+      [device('reram-generic', { programSigma: 0 }), parseFaultSpec('random:sa0=0.05,sa1=0.05')],
+    ];
+    for (const [d, faults] of cases) {
+      const chip = programChip(p, d, faults, 7, 2);
+      // The activations entering the first dense layer (layer 6, the flatten): the dense GEMMs' sums
+      // depend on the batch size in OpenBLAS, the image layers' must not.
+      const flat = cnn.layers.findIndex((l) => l.spec.type === 'flatten');
+      const whole = simulateBatch(cnn, p, chip.layers, d, mnist.test.x, n, { kernels, rng: null, until: flat }).data;
+      // Batches of 10 images run without blocks (at most 27 images).
+      const tens = new Float32Array(whole.length);
+      for (let i = 0; i < n; i += 10) {
+        const part = mnist.test.x.subarray(i * 784, (i + 10) * 784);
+        tens.set(simulateBatch(cnn, p, chip.layers, d, part, 10, { kernels, rng: null, until: flat }).data, (i * whole.length) / n);
+      }
+      expect(Buffer.from(whole.buffer).equals(Buffer.from(tens.buffer))).toBe(true);
+    }
+    // A Monte Carlo over the same images in one batch and in batches of 9 (blocks, the stuck-cell shortcut's shared product).
+    const d = device('reram-generic', { programSigma: 0 });
+    const faults = parseFaultSpec('random:sa0=0.002,sa1=0.002');
+    const a = runMonteCarlo(cnn, p, d, faults, mnist.test, { chips: 3, seed: 5, batchSize: 70 }, kernels);
+    const b = runMonteCarlo(cnn, p, d, faults, mnist.test, { chips: 3, seed: 5, batchSize: 9 }, kernels);
+    expect(programChip(p, d, faults, 5, 0).layers[0].sparse).not.toBeNull();
+    expect(b.chips).toEqual(a.chips);
+  });
+
   it('picks image batches by network size: more for tiny layers, fewer for large convolutions', () => {
     const batch = (name: string) => {
       const m = buildModel(presets[name].spec, 1);

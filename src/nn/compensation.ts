@@ -1,7 +1,7 @@
 import type { Rng } from '../core/rng.js';
 import { Conv2d } from './conv.js';
 import type { Context, Layer, LayerSpec } from './layer.js';
-import { bitsOf, type Param, param, type Tensor, tensor } from './tensor.js';
+import { type Param, param, type Tensor, tensor } from './tensor.js';
 
 /**
  * A CorrectNet-style error-compensation module, inserted after a layer's output (a feature map
@@ -79,11 +79,9 @@ export class Compensation implements Layer {
       const img: Tensor = { data: xv, shape: [batch, ...this.image] };
       const pre = this.down.forward(img, ctx);
       hidden = pre.data;
-      // hidden[i] < 0 becomes 0 (-0 and NaN stay), as a mask on the bits (bitsOf).
-      const hb = bitsOf(hidden);
-      for (let i = 0, n = hidden.length; i < n; i++) hb[i] &= -!(hidden[i] < 0);
-      const r = this.up.forward({ data: hidden, shape: pre.shape }, ctx).data;
-      for (let i = 0; i < yv.length; i++) yv[i] += r[i];
+      // hidden[i] < 0 becomes 0 (-0 and NaN stay).
+      ctx.kernels.reluInPlace(hidden);
+      ctx.kernels.addInto(yv, this.up.forward({ data: hidden, shape: pre.shape }, ctx).data);
     }
     if (ctx.training) {
       this.input = x;
@@ -112,14 +110,9 @@ export class Compensation implements Layer {
       const [h, w] = this.image;
       const dh = this.up.backward({ data: dyv, shape: [batch, h, w, c] }, ctx, true);
       if (!dh) throw new Error('compensation: missing gradient');
-      const dhv = dh.data;
-      const db = bitsOf(dhv);
-      for (let i = 0, n = hidden.length; i < n; i++) db[i] &= -!(hidden[i] <= 0);
+      ctx.kernels.reluGradInPlace(hidden, dh.data);
       const dxr = this.down.backward(dh, ctx, needInputGrad);
-      if (dxr && dxv) {
-        const r = dxr.data;
-        for (let i = 0; i < dxv.length; i++) dxv[i] += r[i];
-      }
+      if (dxr && dxv) ctx.kernels.addInto(dxv, dxr.data);
     }
     this.input = null;
     this.hidden = null;

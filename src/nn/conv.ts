@@ -122,9 +122,13 @@ export class Conv2d implements Layer {
     return y;
   }
 
-  forward(x: Tensor, ctx: Context): Tensor {
+  /**
+   * `out`: where to write the output (its exact size), for a caller that owns and reuses it
+   * (a compensation module's hidden units); a fresh array otherwise. Every value is overwritten.
+   */
+  forward(x: Tensor, ctx: Context, out?: Float32Array): Tensor {
     const batch = x.shape[0];
-    const y = tensor([batch, ...this.outShape]);
+    const y = tensor([batch, ...this.outShape], out);
     // A frozen layer (per-chip calibration, modules trained on a fixed network) needs no unrolled
     // rows for backward, only its weights: it runs the inference product, which never forms them.
     const frozen = ctx.training && !this.params.some((p) => wantsGrad(ctx, p));
@@ -147,7 +151,8 @@ export class Conv2d implements Layer {
     return y;
   }
 
-  backward(dy: Tensor, ctx: Context, needInputGrad = true): Tensor | null {
+  /** `out`: where to write the input gradient (its exact size, overwritten), as forward's. */
+  backward(dy: Tensor, ctx: Context, needInputGrad = true, out?: Float32Array): Tensor | null {
     if (!this.passed) throw new Error('conv2d.backward before a training forward pass');
     this.passed = false;
     const cols = this.cols;
@@ -163,15 +168,15 @@ export class Conv2d implements Layer {
     this.cols = null;
     if (!needInputGrad) return null;
     if (this.pointwise) {
-      const dcols = new Float32Array(rows * rowLen);
-      ctx.kernels.sgemm(false, true, rows, rowLen, f, 1, dyv, f, this.weight.value, f, 0, dcols, rowLen);
-      return tensor([batch, ...this.inShape], dcols);
+      const dx = tensor([batch, ...this.inShape], out);
+      ctx.kernels.sgemm(false, true, rows, rowLen, f, 1, dyv, f, this.weight.value, f, 0, dx.data, rowLen);
+      return dx;
     }
     // A frozen layer kept no unrolled rows (forward ran the inference product): with few filters
     // and long rows its input gradient is formed window by window, skipping the zeros pooling and
     // ReLUs leave in dy (convInputGrad), instead of writing and reading back the unrolled rows.
     if (!cols && f <= CONV_INPUT_GRAD_MAX_FILTERS && rowLen >= CONV_INPUT_GRAD_MIN_ROW) {
-      const dx = tensor([batch, ...this.inShape]);
+      const dx = tensor([batch, ...this.inShape], out);
       ctx.kernels.convInputGrad(dyv, { batch, ...this.geom }, this.weight.value, dx.data);
       return dx;
     }
@@ -180,7 +185,8 @@ export class Conv2d implements Layer {
     if (this.dscratch?.length !== rows * rowLen) this.dscratch = new Float32Array(rows * rowLen);
     const dcols = this.dscratch;
     ctx.kernels.sgemm(false, true, rows, rowLen, f, 1, dyv, f, this.weight.value, f, 0, dcols, rowLen);
-    const dx = tensor([batch, ...this.inShape]);
+    const dx = tensor([batch, ...this.inShape], out);
+    if (out) out.fill(0);
     ctx.kernels.col2im(dcols, { batch, ...this.geom }, dx.data);
     return dx;
   }

@@ -280,25 +280,49 @@ function applyFaults(
 ): number {
   let added = 0;
   const w = t.c1 - t.c0;
-  const mark = (weight: number) => {
-    if (!faulty[weight]) {
-      faulty[weight] = 1;
-      added++;
-    }
-  };
-  for (let r = 0; r < map.rows; r++) {
-    for (let pc = 0; pc < map.cols; pc++) {
-      const k = map.kind[r * map.cols + pc];
+  const { rows, cols, kind, level } = map;
+  // Where each physical column lands (cellAt, cellIndex less the row), once per tile rather than
+  // once per stuck cell: ~45k stuck cells per `mlp` chip at the usual random rates.
+  const colJ = new Int32Array(cols);
+  const colCell = new Int32Array(cols);
+  const colNeg = new Uint8Array(cols);
+  for (let pc = 0; pc < cols; pc++) {
+    const at = cellAt(pc, w, m);
+    colJ[pc] = at.j;
+    colNeg[pc] = at.neg ? 1 : 0;
+    colCell[pc] = cellIndex(lp, t, 0, at) - t.r0 * lp.nOut;
+  }
+  const [on0, on1] = d.stuckOn;
+  const [off0, off1] = d.stuckOff;
+  const gMin = d.gMin;
+  const span = d.gMax - d.gMin;
+  for (let r = 0; r < rows; r++) {
+    const rowCell = (t.r0 + r) * lp.nOut;
+    const row = rowCell + t.c0;
+    for (let pc = 0, i = r * cols; pc < cols; pc++, i++) {
+      const k = kind[i];
       if (!k) continue;
-      const at = cellAt(pc, w, m);
-      const cell = cellIndex(lp, t, r, at);
-      const range = k === STUCK_ON ? d.stuckOn : k === STUCK_OFF ? d.stuckOff : null;
-      const g = range ? range[0] + (range[1] - range[0]) * rng.uniform() : d.gMin + (d.gMax - d.gMin) * map.level[r * map.cols + pc];
-      if (at.neg) gNeg[cell] = g;
-      else gPos[cell] = g;
-      const row = (t.r0 + r) * lp.nOut + t.c0;
-      if (at.j >= 0) mark(row + at.j);
-      else for (let j = 0; j < w; j++) mark(row + j);
+      // Stuck-on and stuck-off cells draw their conductance in the map's row-major order.
+      const g =
+        k === STUCK_ON
+          ? on0 + (on1 - on0) * rng.uniform()
+          : k === STUCK_OFF
+            ? off0 + (off1 - off0) * rng.uniform()
+            : gMin + span * level[i];
+      if (colNeg[pc]) gNeg[rowCell + colCell[pc]] = g;
+      else gPos[rowCell + colCell[pc]] = g;
+      const j = colJ[pc];
+      if (j >= 0) {
+        if (!faulty[row + j]) {
+          faulty[row + j] = 1;
+          added++;
+        }
+      } else
+        for (let jj = 0; jj < w; jj++)
+          if (!faulty[row + jj]) {
+            faulty[row + jj] = 1;
+            added++;
+          }
     }
   }
   return added;

@@ -136,7 +136,11 @@ export function programChip(
   faults: FaultSpec,
   seed: number,
   index: number,
-  { base = chipBase(plan, device), kernels = jsKernels }: { base?: ChipBase; kernels?: Pick<Kernels, 'lognormalPairs'> } = {},
+  {
+    base = chipBase(plan, device),
+    kernels = jsKernels,
+    scratch,
+  }: { base?: ChipBase; kernels?: Pick<Kernels, 'lognormalPairs'>; scratch?: ProgramScratch } = {},
 ): Chip {
   // Separate streams for variation and defects: a chip keeps its defect map whatever the sigma.
   const layers = plan.layers.map((lp, k) => {
@@ -154,6 +158,7 @@ export function programChip(
       plan.circuit.wireResistance,
       mappingOf(plan.circuit),
       kernels,
+      scratch,
     );
     // Its own stream (6), drawn only when the circuit has static ADC errors.
     const adc = drawAdcErrors(lp, plan.circuit, seed, index);
@@ -164,6 +169,25 @@ export function programChip(
 }
 
 const SPARSE_MAX_SHARE = 0.02;
+
+/**
+ * Working conductances (float64) reused from one programChip call to the next: a chip keeps only
+ * their float32 copies, so a run programming many chips need not allocate and zero ~4 MB per `mlp`
+ * chip. One per thread of work (a chip's arrays are overwritten by the next chip's).
+ */
+export class ProgramScratch {
+  private pos = new Float64Array(0);
+  private neg = new Float64Array(0);
+
+  /** Two arrays of n floats (any content), valid until the next call. */
+  pair(n: number): { gPos: Float64Array; gNeg: Float64Array } {
+    if (this.pos.length < n) {
+      this.pos = new Float64Array(n);
+      this.neg = new Float64Array(n);
+    }
+    return { gPos: this.pos.subarray(0, n), gNeg: this.neg.subarray(0, n) };
+  }
+}
 
 function programLayer(
   lp: LayerPlan,
@@ -177,20 +201,19 @@ function programLayer(
   rWire: number,
   m: Mapping,
   kernels: Pick<Kernels, 'lognormalPairs'>,
+  scratch: ProgramScratch | undefined,
 ): LayerChip {
   const n = lp.A.length;
   const cells = base.gPos.length;
   const span = d.gMax - d.gMin;
-  let gPos: Float64Array;
-  let gNeg: Float64Array;
+  // Every cell is written below (the draw, or the targets copied) before any is read.
+  const { gPos, gNeg } = scratch ? scratch.pair(cells) : { gPos: new Float64Array(cells), gNeg: new Float64Array(cells) };
   if (d.programSigma > 0) {
-    gPos = new Float64Array(cells);
-    gNeg = new Float64Array(cells);
     // Most of programming's cost: three or four math functions per cell.
     kernels.lognormalPairs(base.gPos, base.gNeg, d.programSigma, variation, gPos, gNeg);
   } else {
-    gPos = base.gPos.slice();
-    gNeg = base.gNeg.slice();
+    gPos.set(base.gPos);
+    gNeg.set(base.gNeg);
   }
   if (noiseRng) programNoisePairs(d, base.gPos, base.gNeg, gPos, gNeg, noiseRng);
   tieReference(lp, m, gNeg);

@@ -114,7 +114,7 @@ export function runMonteCarlo(
   for (let c0 = first; c0 < first + cfg.chips; c0 += chunk) {
     const chips: Chip[] = [];
     for (let c = c0; c < Math.min(first + cfg.chips, c0 + chunk); c++)
-      chips.push(programChip(plan, dev, faults, cfg.seed, c, { base, kernels }));
+      chips.push(programChip(plan, dev, faults, cfg.seed, c, { base, kernels, scratch: share.programScratch }));
     // The chips as read at each time (the programmed chips themselves without reads or aging).
     const views: Chip[][] = reads ? reads.map((r) => chips.map((c) => ageChip(plan, dev, base, cfg.seed, c, r, kernels))) : [chips];
     const correct = views.map(() => new Array<number>(chips.length).fill(0));

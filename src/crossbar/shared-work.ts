@@ -2,7 +2,7 @@ import type { Split } from '../data/dataset.js';
 import type { Device } from '../device/config.js';
 import type { FaultSpec } from '../faults/spec.js';
 import type { Model } from '../nn/model.js';
-import { type ChipBase, chipBase } from './chip.js';
+import { type ChipBase, chipBase, ProgramScratch } from './chip.js';
 import type { CrossbarPlan } from './plan.js';
 import type { Activations, SharedInput } from './simulate.js';
 
@@ -35,6 +35,8 @@ export class SharedWork {
   private base: ChipBase | null = null;
   private readonly batches = new Map<number, BatchWork>();
   private bytes = 0;
+  /** programChip's working conductances, reused chip after chip. */
+  readonly programScratch = new ProgramScratch();
 
   constructor(readonly budgetBytes = DEFAULT_BUDGET) {}
 

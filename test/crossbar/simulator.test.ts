@@ -279,7 +279,7 @@ describe('summary statistics', () => {
 });
 
 describe('chipRanges (the parallel runner hands these out to free workers)', () => {
-  it('covers every chip once, in order, in ranges of ~1/8 of a worker share capped at the chunk size', () => {
+  it('covers every chip once, in order, in ranges that shrink to single chips, capped at the chunk size', () => {
     for (const [first, chips, workers, max] of [
       [0, 100, 2, 16],
       [5, 7, 2, 16],
@@ -290,7 +290,12 @@ describe('chipRanges (the parallel runner hands these out to free workers)', () 
       const r = chipRanges(first, chips, workers, max);
       const all = r.flatMap((t) => Array.from({ length: t.chips }, (_, i) => t.first + i));
       expect(all).toEqual(Array.from({ length: chips }, (_, i) => first + i));
-      expect(Math.max(...r.map((t) => t.chips))).toBeLessThanOrEqual(Math.min(max, Math.ceil(chips / (8 * workers))));
+      expect(Math.max(...r.map((t) => t.chips))).toBeLessThanOrEqual(Math.min(max, Math.ceil(chips / (4 * workers))));
+      // Never larger than an earlier range, and the last ranges are single chips.
+      r.forEach((t, i) => expect(t.chips).toBeLessThanOrEqual(r[Math.max(0, i - 1)].chips));
+      expect(r[r.length - 1].chips).toBe(1);
     }
+    // The mlp bench's 100 chips on 2 workers: few ranges (each repeats what does not fit the shared budget).
+    expect(chipRanges(0, 100, 2).length).toBeLessThan(30);
   });
 });

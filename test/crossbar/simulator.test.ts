@@ -6,6 +6,7 @@ import { type CircuitInput, idealCircuit, resolveCircuit } from '../../src/cross
 import { defaultBatch, runMonteCarlo } from '../../src/crossbar/montecarlo.js';
 import { chipRanges } from '../../src/crossbar/parallel-node.js';
 import { planCrossbars } from '../../src/crossbar/plan.js';
+import { SharedWork } from '../../src/crossbar/shared-work.js';
 import { simulateBatch } from '../../src/crossbar/simulate.js';
 import { summarize } from '../../src/crossbar/stats.js';
 import { take } from '../../src/data/index.js';
@@ -169,6 +170,41 @@ describe('Monte Carlo', () => {
     expect(part.chips).toEqual(all.chips.slice(3, 5));
     const other = runMonteCarlo(model, p, d, faults, digits.test, { chips: 6, seed: 12 }, kernels);
     expect(other.chips.map((c) => c.correct)).not.toEqual(all.chips.map((c) => c.correct));
+  });
+
+  it('work shared across runs (a worker given ranges of chips) changes no chip, and is dropped for another run', () => {
+    const p = plan({});
+    const sigma = device('reram-generic', { programSigma: 0.1 });
+    const stuck = device('reram-generic', { programSigma: 0 });
+    const faults = parseFaultSpec('random:sa0=0.003,sa1=0.003');
+    const cases: [ReturnType<typeof device>, FaultSpec][] = [
+      [sigma, []],
+      [stuck, faults],
+    ];
+    for (const [d, f] of cases) {
+      const all = runMonteCarlo(model, p, d, f, digits.test, { chips: 5, seed: 8, batchSize: 300 }, kernels);
+      for (const share of [new SharedWork(), new SharedWork(0)]) {
+        const parts = [0, 2, 3].flatMap(
+          (first, i) =>
+            runMonteCarlo(
+              model,
+              p,
+              d,
+              f,
+              digits.test,
+              { chips: [2, 1, 2][i], seed: 8, firstChip: first, batchSize: 300 },
+              kernels,
+              {},
+              share,
+            ).chips,
+        );
+        expect(parts).toEqual(all.chips);
+        // The same holder on another test set: its batches are not reused.
+        const half = take(digits.test, 500);
+        const other = runMonteCarlo(model, p, d, f, half, { chips: 2, seed: 8, batchSize: 300 }, kernels, {}, share);
+        expect(other.chips).toEqual(runMonteCarlo(model, p, d, f, half, { chips: 2, seed: 8, batchSize: 300 }, kernels).chips);
+      }
+    }
   });
 
   it('image batch size does not change results without read noise', () => {

@@ -107,7 +107,15 @@ function measuredMap(lp: LayerPlan, t: Tile, k: number, m: Mapping, spec: FaultS
  * is most of programming's cost when only stuck cells differ between chips.
  */
 export interface ChipBase {
-  layers: { gPos: Float64Array; gNeg: Float64Array; ideal: Float32Array; curves?: TargetCurves }[];
+  /** pos32, neg32: gPos, gNeg rounded to float (what a chip keeps), for chips that start from the targets. */
+  layers: {
+    gPos: Float64Array;
+    gNeg: Float64Array;
+    pos32: Float32Array;
+    neg32: Float32Array;
+    ideal: Float32Array;
+    curves?: TargetCurves;
+  }[];
 }
 
 export function chipBase(plan: CrossbarPlan, device: Device): ChipBase {
@@ -116,7 +124,7 @@ export function chipBase(plan: CrossbarPlan, device: Device): ChipBase {
   return {
     layers: plan.layers.map((lp) => {
       const { gPos, gNeg } = targetConductances(lp, device, m);
-      return { gPos, gNeg, ideal: toWeights(gPos, gNeg, lp, span, m) };
+      return { gPos, gNeg, pos32: new Float32Array(gPos), neg32: new Float32Array(gNeg), ideal: toWeights(gPos, gNeg, lp, span, m) };
     }),
   };
 }
@@ -234,7 +242,31 @@ function programLayer(
     if (map) nFaulty += applyFaults(map, lp, t, m, gPos, gNeg, d, faultRng, faulty);
   });
   if (nFaulty) tieReference(lp, m, gNeg);
-  const wEff = rWire > 0 ? wiredWeights(lp, gPos, gNeg, rWire, span, m) : toWeights(gPos, gNeg, lp, span, m);
+  let wEff: Float32Array;
+  let pos32: Float32Array;
+  let neg32: Float32Array;
+  if (ideal) {
+    // Without variation or wires a healthy weight's cells are its targets: start from the
+    // fault-free chip and redo only the weights with a stuck cell (every cell of them, every
+    // slice), with the same arithmetic, so the same bits as converting every weight (~5x less
+    // work at the usual random rates, where ~20% of the weights have a stuck cell).
+    wEff = ideal.slice();
+    pos32 = base.pos32.slice();
+    neg32 = base.neg32.slice();
+    if (nFaulty) {
+      toWeights(gPos, gNeg, lp, span, m, { w: wEff, weights: faulty });
+      for (let s = 0; s < m.cells; s++)
+        for (let i = 0, c = s * n; i < n; i++, c++)
+          if (faulty[i]) {
+            pos32[c] = gPos[c];
+            neg32[c] = gNeg[c];
+          }
+    }
+  } else {
+    wEff = rWire > 0 ? wiredWeights(lp, gPos, gNeg, rWire, span, m) : toWeights(gPos, gNeg, lp, span, m);
+    pos32 = new Float32Array(gPos);
+    neg32 = new Float32Array(gNeg);
+  }
   let sparse: LayerChip['sparse'] = null;
   // The shortcut adds each stuck weight's change image by image: worth it only while few
   // weights are stuck (measured: at ~20% stuck weights a full product is ~6x faster).
@@ -247,7 +279,7 @@ function programLayer(
     });
     sparse = { index, delta };
   }
-  return { gPos: new Float32Array(gPos), gNeg: new Float32Array(gNeg), wEff, faults, faultyCells: nFaulty, sparse };
+  return { gPos: pos32, gNeg: neg32, wEff, faults, faultyCells: nFaulty, sparse };
 }
 
 /** Target conductances of every slice's cells (mapping.ts), quantised to the device's levels. */
@@ -389,17 +421,28 @@ export function wiredWeights(lp: LayerPlan, gPos: Float64Array, gNeg: Float64Arr
  * sum_s sig_s (G+_s - G-_s) * gain * colScale / span (mapping.ts), in float64 before rounding so that
  * an ideal chip reproduces the weights exactly.
  */
-export function toWeights(gPos: Float64Array, gNeg: Float64Array, lp: LayerPlan, span: number, m: Mapping): Float32Array {
+export function toWeights(
+  gPos: Float64Array,
+  gNeg: Float64Array,
+  lp: LayerPlan,
+  span: number,
+  m: Mapping,
+  only?: { w: Float32Array; weights: Uint8Array },
+): Float32Array {
   const n = lp.A.length;
-  const w = new Float32Array(n);
+  // With `only`: just the marked weights, into only.w (the others are left as they are).
+  const w = only?.w ?? new Float32Array(n);
+  const marked = only?.weights;
   const nOut = lp.nOut;
   const gain = cellGain(m);
   if (m.cells === 1) {
-    for (let i = 0, j = 0; i < n; i++, j = j + 1 === nOut ? 0 : j + 1) w[i] = ((gPos[i] - gNeg[i]) * gain * lp.colScale[j]) / span;
+    for (let i = 0, j = 0; i < n; i++, j = j + 1 === nOut ? 0 : j + 1)
+      if (!marked || marked[i]) w[i] = ((gPos[i] - gNeg[i]) * gain * lp.colScale[j]) / span;
     return w;
   }
   const sig = significances(m);
   for (let i = 0, j = 0; i < n; i++, j = j + 1 === nOut ? 0 : j + 1) {
+    if (marked && !marked[i]) continue;
     let d = 0;
     for (let s = 0; s < m.cells; s++) d += sig[s] * (gPos[s * n + i] - gNeg[s * n + i]);
     w[i] = (d * gain * lp.colScale[j]) / span;

@@ -36,6 +36,12 @@ const cases: [string, CircuitInput, Partial<DeviceInput>, string][] = [
   ['faults and sigma', {}, { programSigma: 0.05 }, 'circle:radius=0.3,density=0.3+random:sa0=0.01,stuckAt=0.01,level=0.4'],
   ['gradients', {}, { programSigma: 0 }, 'row-gradient:min=0,density=0.2,kind=stuck-on+columns:from=0,to=0.5,every=3,density=0.5'],
   ['reference, sliced', { mapping: 'reference', cellsPerWeight: 2, sliceBits: 2 }, { programSigma: 0.1 }, 'random:sa0=0.02,sa1=0.05'],
+  [
+    'reference, sliced, faults only',
+    { mapping: 'reference', cellsPerWeight: 2, sliceBits: 2 },
+    { programSigma: 0 },
+    'circle:radius=0.3,density=0.3+random:sa0=0.02,sa1=0.05',
+  ],
 ];
 
 describe('programmed chips are the documented chips (fingerprints from before the optimisations)', () => {
@@ -92,6 +98,7 @@ const EXPECTED: Record<string, number[]> = {
   'faults and sigma': [1037740608, 2745533480],
   gradients: [2047719071, 560942669],
   'reference, sliced': [3326511965, 2630442775],
+  'reference, sliced, faults only': [726426054, 3639683433],
 };
 /** Correct answers of the five chips, then the fingerprint of every output voltage. */
 const EXPECTED_RUN = [34, 46, 34, 44, 65, 2080062671];

@@ -233,14 +233,15 @@ function programLayer(
     if (!patterns.length) return measured;
     return generateFaultMap(t.r1 - t.r0, physicalCols(t.c1 - t.c0, m), patterns, faultRng, measured ?? undefined);
   });
-  // Weights with a stuck cell (either of the pair), marked rather than kept in a Set: ~20% of a
-  // large layer's weights at the usual random rates.
-  const faulty = new Uint8Array(faults.some(Boolean) ? n : 0);
-  let nFaulty = 0;
+  // Weights with a stuck cell (either of the pair), marked rather than kept in a Set (~20% of a
+  // large layer's weights at the usual random rates), and listed in the order they were found.
+  const any = faults.some(Boolean);
+  const faulty: FaultyWeights = { mark: new Uint8Array(any ? n : 0), list: new Int32Array(any ? n : 0), count: 0 };
   lp.tiles.forEach((t, k) => {
     const map = faults[k];
-    if (map) nFaulty += applyFaults(map, lp, t, m, gPos, gNeg, d, faultRng, faulty);
+    if (map) applyFaults(map, lp, t, m, gPos, gNeg, d, faultRng, faulty);
   });
+  const nFaulty = faulty.count;
   if (nFaulty) tieReference(lp, m, gNeg);
   let wEff: Float32Array;
   let pos32: Float32Array;
@@ -254,13 +255,13 @@ function programLayer(
     pos32 = base.pos32.slice();
     neg32 = base.neg32.slice();
     if (nFaulty) {
-      toWeights(gPos, gNeg, lp, span, m, { w: wEff, weights: faulty });
+      toWeights(gPos, gNeg, lp, span, m, { w: wEff, list: faulty.list, count: nFaulty });
       for (let s = 0; s < m.cells; s++)
-        for (let i = 0, c = s * n; i < n; i++, c++)
-          if (faulty[i]) {
-            pos32[c] = gPos[c];
-            neg32[c] = gNeg[c];
-          }
+        for (let k = 0; k < nFaulty; k++) {
+          const c = s * n + faulty.list[k];
+          pos32[c] = gPos[c];
+          neg32[c] = gNeg[c];
+        }
     }
   } else {
     wEff = rWire > 0 ? wiredWeights(lp, gPos, gNeg, rWire, span, m) : toWeights(gPos, gNeg, lp, span, m);
@@ -272,7 +273,7 @@ function programLayer(
   // weights are stuck (measured: at ~20% stuck weights a full product is ~6x faster).
   if (ideal && nFaulty <= SPARSE_MAX_SHARE * n) {
     const index = new Int32Array(nFaulty);
-    for (let i = 0, k = 0; k < nFaulty; i++) if (faulty[i]) index[k++] = i;
+    for (let i = 0, k = 0; k < nFaulty; i++) if (faulty.mark[i]) index[k++] = i;
     const delta = new Float32Array(index.length);
     index.forEach((c, k) => {
       delta[k] = wEff[c] - ideal[c];
@@ -318,9 +319,16 @@ export function idealLayerWeights(lp: LayerPlan, d: Device, circuit: CrossbarPla
   return toWeights(gPos, gNeg, lp, d.gMax - d.gMin, m);
 }
 
+/** Weights with a stuck cell: marked, and the first `count` of `list` in the order they were marked. */
+interface FaultyWeights {
+  mark: Uint8Array;
+  list: Int32Array;
+  count: number;
+}
+
 /**
- * Sets the stuck cells of one tile (a stuck reference cell on its stand-in: tieReference spreads it);
- * returns how many weights became faulty (not already marked).
+ * Sets the stuck cells of one tile (a stuck reference cell on its stand-in: tieReference spreads it),
+ * marking and listing the weights that became faulty (not already marked).
  */
 function applyFaults(
   map: FaultMap,
@@ -331,9 +339,10 @@ function applyFaults(
   gNeg: Float64Array,
   d: Device,
   rng: Rng,
-  faulty: Uint8Array,
-): number {
-  let added = 0;
+  faulty: FaultyWeights,
+): void {
+  const { mark, list } = faulty;
+  let added = faulty.count;
   const w = t.c1 - t.c0;
   const { rows, cols, kind, level } = map;
   // Where each physical column lands (cellAt, cellIndex less the row), once per tile rather than
@@ -368,19 +377,19 @@ function applyFaults(
       else gPos[rowCell + colCell[pc]] = g;
       const j = colJ[pc];
       if (j >= 0) {
-        if (!faulty[row + j]) {
-          faulty[row + j] = 1;
-          added++;
+        if (!mark[row + j]) {
+          mark[row + j] = 1;
+          list[added++] = row + j;
         }
       } else
         for (let jj = 0; jj < w; jj++)
-          if (!faulty[row + jj]) {
-            faulty[row + jj] = 1;
-            added++;
+          if (!mark[row + jj]) {
+            mark[row + jj] = 1;
+            list[added++] = row + jj;
           }
     }
   }
-  return added;
+  faulty.count = added;
 }
 
 /**
@@ -427,22 +436,33 @@ export function toWeights(
   lp: LayerPlan,
   span: number,
   m: Mapping,
-  only?: { w: Float32Array; weights: Uint8Array },
+  only?: { w: Float32Array; list: Int32Array; count: number },
 ): Float32Array {
   const n = lp.A.length;
-  // With `only`: just the marked weights, into only.w (the others are left as they are).
-  const w = only?.w ?? new Float32Array(n);
-  const marked = only?.weights;
   const nOut = lp.nOut;
   const gain = cellGain(m);
-  if (m.cells === 1) {
-    for (let i = 0, j = 0; i < n; i++, j = j + 1 === nOut ? 0 : j + 1)
-      if (!marked || marked[i]) w[i] = ((gPos[i] - gNeg[i]) * gain * lp.colScale[j]) / span;
+  const sig = significances(m);
+  if (only) {
+    // Just the listed weights, into only.w (the others are left as they are): the same sums.
+    const { w, list, count } = only;
+    for (let k = 0; k < count; k++) {
+      const i = list[k];
+      const j = i % nOut;
+      if (m.cells === 1) w[i] = ((gPos[i] - gNeg[i]) * gain * lp.colScale[j]) / span;
+      else {
+        let d = 0;
+        for (let s = 0; s < m.cells; s++) d += sig[s] * (gPos[s * n + i] - gNeg[s * n + i]);
+        w[i] = (d * gain * lp.colScale[j]) / span;
+      }
+    }
     return w;
   }
-  const sig = significances(m);
+  const w = new Float32Array(n);
+  if (m.cells === 1) {
+    for (let i = 0, j = 0; i < n; i++, j = j + 1 === nOut ? 0 : j + 1) w[i] = ((gPos[i] - gNeg[i]) * gain * lp.colScale[j]) / span;
+    return w;
+  }
   for (let i = 0, j = 0; i < n; i++, j = j + 1 === nOut ? 0 : j + 1) {
-    if (marked && !marked[i]) continue;
     let d = 0;
     for (let s = 0; s < m.cells; s++) d += sig[s] * (gPos[s * n + i] - gNeg[s * n + i]);
     w[i] = (d * gain * lp.colScale[j]) / span;

@@ -328,7 +328,7 @@ describe('chipRanges (the parallel runner hands these out to free workers)', () 
       expect(all).toEqual(Array.from({ length: chips }, (_, i) => first + i));
       expect(Math.max(...r.map((t) => t.chips))).toBeLessThanOrEqual(Math.min(max, Math.ceil(chips / (4 * workers))));
       // Never larger than an earlier range, and the last ranges are single chips.
-      r.forEach((t, i) => expect(t.chips).toBeLessThanOrEqual(r[Math.max(0, i - 1)].chips));
+      for (let i = 1; i < r.length; i++) expect(r[i].chips).toBeLessThanOrEqual(r[i - 1].chips);
       expect(r[r.length - 1].chips).toBe(1);
     }
     // The mlp bench's 100 chips on 2 workers: few ranges (each repeats what does not fit the shared budget).

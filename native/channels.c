@@ -15,6 +15,23 @@ NOCONTRACT void xbar_column_sums(const float *restrict x, int64_t rows, int64_t 
   }
 }
 
+/* Global average pooling: per image, each channel's sum over the pixels in order, in double, then
+ * divided in double and rounded once (the JS loop's operations). Channels go 64 at a time so the
+ * sums live in a stack array, each channel's additions still in pixel order. */
+NOCONTRACT void xbar_channel_means(const float *restrict x, int64_t images, int64_t pixels, int64_t c, float *restrict y) {
+  double acc[64];
+  for (int64_t n = 0; n < images; n++)
+    for (int64_t c0 = 0; c0 < c; c0 += 64) {
+      const int64_t cc = c - c0 < 64 ? c - c0 : 64;
+      for (int64_t ch = 0; ch < cc; ch++) acc[ch] = 0;
+      for (int64_t p = 0; p < pixels; p++) {
+        const float *restrict row = x + (n * pixels + p) * c + c0;
+        for (int64_t ch = 0; ch < cc; ch++) acc[ch] += row[ch];
+      }
+      for (int64_t ch = 0; ch < cc; ch++) y[n * c + c0 + ch] = (float)(acc[ch] / (double)pixels);
+    }
+}
+
 /* The gradient's bits and'ed with a mask of x > 0 (all ones or zero): a select written as a branch
  * compiles to one here, mispredicted about half the time on activations. */
 typedef uint32_t __attribute__((may_alias)) bits32;

@@ -8,6 +8,10 @@
  * (a dense or convolution layer's bias gradient). */
 void xbar_column_sums(const float *x, int64_t rows, int64_t c, float *out);
 
+/* y[n*c + ch] = (float)(sum over p of (double)x[(n*pixels + p)*c + ch], in p order, / pixels)
+ * (global average pooling of NHWC images). */
+void xbar_channel_means(const float *x, int64_t images, int64_t pixels, int64_t c, float *y);
+
 /* dx[i] = x[i] > 0 ? dy[i] : +0 (a ReLU's gradient; a NaN x gives 0). */
 void xbar_relu_grad(const float *x, const float *dy, float *dx, int64_t n);
 

@@ -165,8 +165,8 @@ PAIRS(DEFINE_PAIR)
  * consecutive floats of a padded image row) and each filter's weight is broadcast once for V
  * vectors of pixels: n * V accumulators, every lane used. Each output sums its window rows in
  * order and each row's k inputs in order with one FMA per term, as the kernels above do: the same
- * bits. The bias and clamp are applied per lane as there, then an 8 x 8 transpose turns the
- * filter-major registers into pixel rows. */
+ * bits. The bias and clamp are applied per lane as there, then transposes turn the filter-major
+ * registers into pixel rows. */
 struct pix {
   const float *x;  /* padded image at the first window row's column of the block's first pixel */
   const float *w;  /* weight row of that window row: [k][n] per window row */
@@ -176,31 +176,27 @@ struct pix {
   float lo, hi;
   bool clamp;
   int nky, k, xrow, n, count; /* window rows; window width; floats between image rows; filters; pixels (<= 8V) */
-  int64_t room;    /* floats from y to the image's end: no store may pass it */
 };
 
-__attribute__((target("avx2,fma"))) static inline void transpose8(__m256 r[8]) {
-  const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
-  const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
-  const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
-  const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
-  const __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
-  const __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
-  const __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
-  const __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-  r[0] = _mm256_permute2f128_ps(s0, s4, 0x20), r[1] = _mm256_permute2f128_ps(s1, s5, 0x20);
-  r[2] = _mm256_permute2f128_ps(s2, s6, 0x20), r[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
-  r[4] = _mm256_permute2f128_ps(s0, s4, 0x31), r[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
-  r[6] = _mm256_permute2f128_ps(s2, s6, 0x31), r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
+/* The first k (0..4) floats of v at y. */
+__attribute__((target("avx2,fma"))) static inline void store_first(float *y, __m128 v, int k) {
+  if (k >= 4) _mm_storeu_ps(y, v);
+  else if (k >= 2) {
+    _mm_storel_pi((__m64 *)y, v);
+    if (k == 3) _mm_store_ss(y + 2, _mm_movehl_ps(v, v));
+  } else if (k == 1)
+    _mm_store_ss(y, v);
 }
 
 /* Pixels p0.. of one vector: acc[o] holds filter o of 8 pixels. With an addition to make, the
  * pixels are finished one value at a time in the same order of operations (sum, bias, addition,
- * clamp); without, in the registers and stored as pixel rows. Stores of n < 8 filters write 8
- * floats, the surplus landing on the next pixels' slots before those are written, except where
- * they would pass the image's end (`room`). */
-__attribute__((target("avx2,fma"))) static void pix_store(const struct pix *b, __m256 acc[8], int p0) {
-  const int n = b->n, m = b->count - p0 < 8 ? b->count - p0 : 8;
+ * clamp); without, in the registers, then turned into pixel rows by 4 x 4 transposes of 128-bit
+ * halves (one-uop shuffles on AVX2 machines that split 256-bit registers, where the 8 x 8
+ * transpose's cross-half permutes cost 8 uops each) and stored n floats per pixel. */
+__attribute__((target("avx2,fma"))) static inline __attribute__((always_inline)) void pix_store(const struct pix *b,
+                                                                                                 __m256 acc[8], int p0,
+                                                                                                 const int n) {
+  const int m = b->count - p0 < 8 ? b->count - p0 : 8;
   if (b->add) {
     float v[8][8];
     for (int o = 0; o < n; o++) _mm256_storeu_ps(v[o], acc[o]);
@@ -228,14 +224,15 @@ __attribute__((target("avx2,fma"))) static void pix_store(const struct pix *b, _
     if (b->clamp) v = _mm256_min_ps(_mm256_max_ps(v, lo), hi);
     r[o] = v;
   }
-  transpose8(r);
-  for (int p = 0; p < m; p++) {
-    float *yp = b->y + (int64_t)(p0 + p) * n;
-    if ((int64_t)(p0 + p) * n + 8 <= b->room) _mm256_storeu_ps(yp, r[p]);
-    else {
-      float v[8];
-      _mm256_storeu_ps(v, r[p]);
-      memcpy(yp, v, sizeof(float) * n);
+  for (int half = 0; half < 2 && 4 * half < m; half++) {
+    __m128 q[8];
+    for (int o = 0; o < 8; o++) q[o] = half ? _mm256_extractf128_ps(r[o], 1) : _mm256_castps256_ps128(r[o]);
+    _MM_TRANSPOSE4_PS(q[0], q[1], q[2], q[3]); /* q[p]: filters 0-3 of pixel 4 half + p */
+    if (n > 4) _MM_TRANSPOSE4_PS(q[4], q[5], q[6], q[7]); /* q[4 + p]: filters 4-7 */
+    for (int p = 0; p < 4 && 4 * half + p < m; p++) {
+      float *yp = b->y + (int64_t)(p0 + 4 * half + p) * n;
+      store_first(yp, q[p], n);
+      if (n > 4) store_first(yp + 4, q[4 + p], n - 4);
     }
   }
 }
@@ -261,7 +258,7 @@ __attribute__((target("avx2,fma"))) static void pix_store(const struct pix *b, _
       if (8 * v >= b->count) break;                                                                       \
       __m256 out[8];                                                                                      \
       _Pragma("GCC unroll 8") for (int o = 0; o < N; o++) out[o] = acc[v][o];                            \
-      pix_store(b, out, 8 * v);                                                                           \
+      pix_store(b, out, 8 * v, N);                                                                        \
     }                                                                                                     \
   }
 /* V vectors of pixels for n filters: n * V accumulators within the 16 registers (with V inputs and
@@ -424,8 +421,7 @@ static void run_pix(struct conv_job *j) {
                               .k = k,
                               .xrow = wpad,
                               .n = n,
-                              .count = count,
-                              .room = ((int64_t)g->oh * g->ow - ((int64_t)oy * g->ow + ox)) * n};
+                              .count = count};
         PIX[n](&b);
       }
     }

@@ -101,6 +101,65 @@ __attribute__((optimize("O3", "tree-vectorize"))) static void *pool_run(void *ar
   return NULL;
 }
 
+/* Max pooling without the argmax (inference) for a channel count C known at compile time: each
+ * pixel's C running maxima stay in registers across its window instead of going through the
+ * output in memory (the loop above, with c unknown, ran at ~0.5 G inputs/s on LeNet-5's 6
+ * channels, ~1 G/s with this). The same comparisons in the same order (ky, then kx; v > m ? v : m
+ * from -inf), so the same bits, ties between -0 and +0 and NaNs included. */
+static inline __attribute__((always_inline)) void pool_fixed(const struct windows_job *j, const int C) {
+  const struct xbar_windows *g = j->g;
+  const int h = g->h, w = g->w, s = g->k, stride = g->stride, oh = g->oh, ow = g->ow;
+  const float *restrict x = j->px;
+  float *restrict y = j->py + (int64_t)j->n0 * oh * ow * C;
+  for (int n = j->n0; n < j->n1; n++) {
+    const float *img = x + (int64_t)n * h * w * C;
+    for (int oy = 0; oy < oh; oy++)
+      for (int ox = 0; ox < ow; ox++, y += C) {
+        const float *corner = img + ((int64_t)oy * stride * w + (int64_t)ox * stride) * C;
+        float m[C];
+        for (int ch = 0; ch < C; ch++) m[ch] = -INFINITY;
+        for (int ky = 0; ky < s; ky++)
+          for (int kx = 0; kx < s; kx++) {
+            const float *px = corner + ((int64_t)ky * w + kx) * C;
+            for (int ch = 0; ch < C; ch++) m[ch] = px[ch] > m[ch] ? px[ch] : m[ch];
+          }
+        for (int ch = 0; ch < C; ch++) y[ch] = m[ch];
+      }
+  }
+}
+
+#define POOL_FIXED(C) \
+  __attribute__((optimize("O3", "tree-vectorize"))) static void pool_c##C(const struct windows_job *j) { pool_fixed(j, C); }
+POOL_FIXED(1)
+POOL_FIXED(2)
+POOL_FIXED(3)
+POOL_FIXED(4)
+POOL_FIXED(6)
+POOL_FIXED(8)
+POOL_FIXED(12)
+POOL_FIXED(16)
+POOL_FIXED(24)
+POOL_FIXED(32)
+
+/* The inference pass: a fixed-channel loop where one exists, else the general one. */
+static void *pool_infer(void *arg) {
+  const struct windows_job *j = arg;
+  switch (j->g->c) {
+    case 1: pool_c1(j); break;
+    case 2: pool_c2(j); break;
+    case 3: pool_c3(j); break;
+    case 4: pool_c4(j); break;
+    case 6: pool_c6(j); break;
+    case 8: pool_c8(j); break;
+    case 12: pool_c12(j); break;
+    case 16: pool_c16(j); break;
+    case 24: pool_c24(j); break;
+    case 32: pool_c32(j); break;
+    default: pool_run(arg);
+  }
+  return NULL;
+}
+
 static void *pool_grad_run(void *arg) {
   const struct windows_job *j = arg;
   const struct xbar_windows *g = j->g;
@@ -122,7 +181,7 @@ void xbar_windows(const struct xbar_windows *g, float *x, float *cols, bool adjo
 }
 
 void xbar_max_pool(const struct xbar_windows *g, const float *x, float *y, int *am) {
-  run_all((struct windows_job){g, NULL, NULL, false, 0, 0, x, y, am}, pool_run);
+  run_all((struct windows_job){g, NULL, NULL, false, 0, 0, x, y, am}, am ? pool_run : pool_infer);
 }
 
 void xbar_max_pool_grad(const struct xbar_windows *g, const float *dy, const int *am, float *dx) {

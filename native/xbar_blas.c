@@ -933,6 +933,23 @@ static napi_value range_error(napi_env env, const char *msg) {
   return NULL;
 }
 
+/* channelMeans(x, pixels, c, y): y[n*c + ch] = the mean of channel ch over image n's pixels. */
+static napi_value channel_means(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  float *x, *y;
+  size_t nx, ny;
+  int pixels, c;
+  if (!get_args(env, info, "channelMeans", 4, argv) || !channels_f32(env, argv[0], "channelMeans", "x", &x, &nx) ||
+      !get_int(env, argv[1], "pixels", 1, &pixels) || !get_int(env, argv[2], "c", 1, &c) ||
+      !channels_f32(env, argv[3], "channelMeans", "y", &y, &ny))
+    return NULL;
+  if (ny % (size_t)c != 0) return range_error(env, "channelMeans: y.length must be a multiple of c");
+  if ((int64_t)nx != (int64_t)ny * pixels) return range_error(env, "channelMeans: x must hold y.length * pixels elements");
+  if (overlaps(y, (int64_t)ny, x, (int64_t)nx)) return range_error(env, "channelMeans: y must not share memory with x");
+  xbar_channel_means(x, (int64_t)(ny / (size_t)c), pixels, c, y);
+  return NULL;
+}
+
 /* columnSums(x, rows, out): out[j] += the sum of column j over x's first rows rows (out.length columns). */
 static napi_value column_sums(napi_env env, napi_callback_info info) {
   napi_value argv[3];
@@ -1086,6 +1103,7 @@ NAPI_MODULE_INIT() {
       {"expScaled", NULL, exp_scaled, NULL, NULL, NULL, napi_enumerable, NULL},
       {"maxPoolGrad", NULL, max_pool_grad, NULL, NULL, NULL, napi_enumerable, NULL},
       {"columnSums", NULL, column_sums, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"channelMeans", NULL, channel_means, NULL, NULL, NULL, napi_enumerable, NULL},
       {"reluGrad", NULL, relu_grad, NULL, NULL, NULL, napi_enumerable, NULL},
       {"channelAffine", NULL, channel_affine, NULL, NULL, NULL, napi_enumerable, NULL},
       {"channelAffineGrad", NULL, channel_affine_grad, NULL, NULL, NULL, napi_enumerable, NULL},

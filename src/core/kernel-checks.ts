@@ -185,6 +185,16 @@ export function checkColumnSums(x: unknown, rows: unknown, out: unknown): void {
   if (overlaps(o, o.length, a, r * o.length, 4)) throw new RangeError('columnSums: out must not share memory with x');
 }
 
+export function checkChannelMeans(x: unknown, pixels: unknown, c: unknown, y: unknown): void {
+  const a = f32(x, 'channelMeans', 'x');
+  const p = int(pixels, 'pixels', 1);
+  const ch = int(c, 'c', 1);
+  const o = f32(y, 'channelMeans', 'y');
+  if (o.length % ch !== 0) throw new RangeError('channelMeans: y.length must be a multiple of c');
+  if (a.length !== o.length * p) throw new RangeError('channelMeans: x must hold y.length * pixels elements');
+  if (overlaps(o, o.length, a, a.length, 4)) throw new RangeError('channelMeans: y must not share memory with x');
+}
+
 export function checkReluGrad(x: unknown, dy: unknown, dx: unknown): void {
   const [a, g, d] = [x, dy, dx].map((v, i) => f32(v, 'reluGrad', ['x', 'dy', 'dx'][i]));
   if (g.length !== a.length || d.length !== a.length) throw new RangeError('reluGrad: x, dy and dx must have one length');

@@ -2,6 +2,7 @@ import {
   checkAdamStep,
   checkChannelAffine,
   checkChannelAffineGrad,
+  checkChannelMeans,
   checkClamp,
   checkColumnSums,
   checkExpScaled,
@@ -118,6 +119,15 @@ export const jsKernels: Kernels = {
     checkColumnSums(x, rows, out);
     const c = out.length;
     for (let i = 0, o = 0; i < rows; i++) for (let j = 0; j < c; j++, o++) out[j] += x[o];
+  },
+  channelMeans(x, pixels, c, y) {
+    checkChannelMeans(x, pixels, c, y);
+    const acc = new Float64Array(c);
+    for (let n = 0, images = y.length / c; n < images; n++) {
+      acc.fill(0);
+      for (let p = 0, at = n * pixels * c; p < pixels; p++, at += c) for (let ch = 0; ch < c; ch++) acc[ch] += x[at + ch];
+      for (let ch = 0; ch < c; ch++) y[n * c + ch] = acc[ch] / pixels;
+    }
   },
   reluGrad(x, dy, dx) {
     checkReluGrad(x, dy, dx);

@@ -58,6 +58,8 @@ interface BlasAddon {
   columnSums?: Kernels['columnSums'];
   maxPoolGrad?(dy: Float32Array, argmax: Int32Array, ...geometry: [...number[], Float32Array]): void;
   reluGrad?: Kernels['reluGrad'];
+  /** Absent from builds before the native global average pooling. */
+  channelMeans?: Kernels['channelMeans'];
   channelAffine?: Kernels['channelAffine'];
   channelAffineGrad?: Kernels['channelAffineGrad'];
   setThreads(n: number): void;
@@ -175,6 +177,7 @@ export function loadKernels(opts: LoadKernelsOptions = {}): NodeKernels {
     // The per-channel passes check their arguments in C (the same messages as kernel-checks.ts).
     columnSums: blas.columnSums ? blas.columnSums.bind(blas) : jsKernels.columnSums,
     reluGrad: blas.reluGrad ? blas.reluGrad.bind(blas) : jsKernels.reluGrad,
+    channelMeans: blas.channelMeans ? blas.channelMeans.bind(blas) : jsKernels.channelMeans,
     channelAffine: blas.channelAffine ? blas.channelAffine.bind(blas) : jsKernels.channelAffine,
     channelAffineGrad: blas.channelAffineGrad ? blas.channelAffineGrad.bind(blas) : jsKernels.channelAffineGrad,
   };

@@ -95,6 +95,11 @@ export interface Kernels {
    * after each addition (a dense or convolution layer's bias gradient): the same bits everywhere.
    */
   columnSums(x: Float32Array, rows: number, out: Float32Array): void;
+  /**
+   * Global average pooling of NHWC images: y[n * c + ch] = the mean of channel ch over image n's
+   * pixels (x holds y.length * pixels floats), summed in double in pixel order and divided once.
+   */
+  channelMeans(x: Float32Array, pixels: number, c: number, y: Float32Array): void;
   /** dx[i] = x[i] > 0 ? dy[i] : +0 (a ReLU's gradient; a NaN input passes none), the bits of dy. */
   reluGrad(x: Float32Array, dy: Float32Array, dx: Float32Array): void;
   /**

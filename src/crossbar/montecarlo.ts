@@ -14,7 +14,7 @@ import { type Chip, hasFaults, programChip } from './chip.js';
 import { adcHasStaticErrors } from './converters.js';
 import type { CrossbarPlan } from './plan.js';
 import { type BatchWork, SharedWork } from './shared-work.js';
-import { productOnChip, scratchBuffer, sharedInput, simulateBatch } from './simulate.js';
+import { productInPass, productOnChip, scratchBuffer, sharedInput, simulateBatch } from './simulate.js';
 import { type Summary, summarize } from './stats.js';
 
 export interface MonteCarloConfig {
@@ -146,15 +146,17 @@ export function runMonteCarlo(
                 from: {
                   layer: startLayer,
                   h,
-                  product: productOnChip(
-                    shared,
-                    lpFirst,
-                    chip.layers[firstVarying],
-                    plan,
-                    kernels,
-                    scratchBuffer(scratch, firstVarying, shared.R * lpFirst.nOut),
-                    rng,
-                  ),
+                  product: productInPass(shared, chip.layers[firstVarying])
+                    ? undefined
+                    : productOnChip(
+                        shared,
+                        lpFirst,
+                        chip.layers[firstVarying],
+                        plan,
+                        kernels,
+                        scratchBuffer(scratch, firstVarying, shared.R * lpFirst.nOut),
+                        rng,
+                      ),
                 },
               }).data
             : h.data;

@@ -233,6 +233,16 @@ export function productOnChip(
   return y;
 }
 
+/**
+ * Whether productOnChip would only run the convolution kernel on the shared images: the chip's
+ * own pass (simulateBatch without `from.product`) then does the same product with the neuron's
+ * clamp, or a residual addition, in the kernel's store instead of in further passes over an
+ * output that no longer fits in cache (LeNet-5's first layer: 18.8 MB per 1000 images).
+ */
+export function productInPass(s: SharedInput, lc: LayerChip): boolean {
+  return s.conv !== undefined && !(s.idealW && lc.sparse);
+}
+
 /** Faults only: the fault-free product shared by every chip plus the few stuck cells' change. */
 function withStuckCells(
   clean: Float32Array,

@@ -102,13 +102,7 @@ export class GlobalAvgPool implements Layer {
     const batch = x.shape[0];
     const [h, w, c] = this.inShape;
     const y = tensor([batch, c]);
-    const hw = h * w;
-    for (let n = 0; n < batch; n++) {
-      const acc = new Float64Array(c);
-      const img = n * hw * c;
-      for (let p = 0; p < hw; p++) for (let ch = 0; ch < c; ch++) acc[ch] += x.data[img + p * c + ch];
-      for (let ch = 0; ch < c; ch++) y.data[n * c + ch] = acc[ch] / hw;
-    }
+    ctx.kernels.channelMeans(x.data, h * w, c, y.data);
     if (ctx.training) this.batch = batch;
     return y;
   }

@@ -36,6 +36,31 @@ function suite(k: () => Kernels) {
     );
   });
 
+  it('channelMeans is each channel of each image summed in double in pixel order, divided once (global average pooling)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 5 }),
+        fc.integer({ min: 1, max: 50 }),
+        fc.integer({ min: 1, max: 140 }),
+        fc.integer(),
+        (images, pixels, c, seed) => {
+          const x = Float32Array.from(filled(images * pixels * c, seed), (v, i) => v * 10 ** ((i % 7) - 3));
+          const ref = new Float32Array(images * c);
+          for (let n = 0; n < images; n++)
+            for (let ch = 0; ch < c; ch++) {
+              let sum = 0;
+              for (let p = 0; p < pixels; p++) sum += x[(n * pixels + p) * c + ch];
+              ref[n * c + ch] = sum / pixels;
+            }
+          const y = new Float32Array(images * c).fill(7);
+          k().channelMeans(x, pixels, c, y);
+          expect(same(y, ref)).toBe(true);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
   it('reluGrad passes dy where x > 0 and +0 elsewhere, NaN x included', () => {
     const n = 1001;
     const x = awkward(n, 3);
@@ -96,6 +121,10 @@ function suite(k: () => Kernels) {
     expect(() => k().columnSums(a, 5, three)).toThrow(/columnSums: x has fewer than rows \* out.length elements/);
     expect(() => k().columnSums(a, 1, a.subarray(0, 3))).toThrow(/columnSums: out must not share memory with x/);
     expect(() => k().columnSums(a, -1, three)).toThrow(/rows must be an integer/);
+    expect(() => k().channelMeans(a, 5, 3, three)).toThrow(/channelMeans: x must hold y.length \* pixels elements/);
+    expect(() => k().channelMeans(a, 4, 2, three)).toThrow(/channelMeans: y.length must be a multiple of c/);
+    expect(() => k().channelMeans(a, 4, 3, a.subarray(9))).toThrow(/channelMeans: y must not share memory with x/);
+    expect(() => k().channelMeans(a, 0, 3, three)).toThrow(/pixels must be an integer/);
     expect(() => k().reluGrad(a, a.slice(), new Float32Array(11))).toThrow(/reluGrad: x, dy and dx must have one length/);
     expect(() => k().reluGrad(a, a.slice(), a)).toThrow(/reluGrad: dx must not share memory with x or dy/);
     expect(() => k().channelAffine(a, three, new Float32Array(2), a.slice())).toThrow(/channelAffine: the per-channel arrays/);
@@ -134,7 +163,9 @@ describeWith(['native'], 'native per-channel training kernels', () => {
         k.channelAffine(x, s, t, y);
         const [gs, gt, dx] = [filled(c, 16), filled(c, 17), new Float32Array(n)];
         k.channelAffineGrad(x, dy, s, gs, gt, dx);
-        return [sums, relu, y, gs, gt, dx];
+        const means = new Float32Array(7 * c);
+        k.channelMeans(x.subarray(0, 7 * 143 * c), 143, c, means);
+        return [sums, relu, y, gs, gt, dx, means];
       });
       for (let i = 0; i < out[0].length; i++) expect(same(out[0][i], out[1][i])).toBe(true);
     }

@@ -563,6 +563,23 @@ describeWith(['native'], 'native simulator kernels', () => {
     expect(Buffer.from(a.buffer).equals(Buffer.from(ja.buffer))).toBe(true);
   });
 
+  it('maxPool without argmax gives the JS bits for every channel count (the fixed-channel loops and the general one): -0/+0 ties, NaN, -Infinity', () => {
+    // 1-4, 6, 8, 12, 16, 24, 32 have their own loop in native/windows.c; 5 and 40 take the general one.
+    for (const c of [1, 2, 3, 4, 5, 6, 8, 12, 16, 24, 32, 40])
+      for (const g of [geometry(3, 8, 8, c, 2, 2, 0), geometry(2, 9, 7, c, 3, 2, 0)]) {
+        // On a coarse grid with signed zeros: which of -0 and +0 a window keeps depends on the order it is walked in.
+        const x = Float32Array.from(filled(g.batch * g.h * g.w * g.c, 60 + c), (v) =>
+          v < 0.3 ? (v < 0.15 ? -0 : 0) : Math.round(v * 4) / 4,
+        );
+        for (let i = 0; i < x.length; i += 37) x[i] = i % 2 ? Number.NaN : Number.NEGATIVE_INFINITY;
+        const yLen = g.batch * g.oh * g.ow * g.c;
+        const [want, got] = [new Float32Array(yLen), new Float32Array(yLen).fill(7)];
+        jsKernels.maxPool(x, g, want);
+        native().maxPool(x, g, got);
+        expect(Buffer.from(got.buffer).equals(Buffer.from(want.buffer)), `c=${c} k=${g.k}`).toBe(true);
+      }
+  });
+
   it('maxPoolGrad scatters dy onto the argmax cells: JS and native the same bits; bad indices rejected', () => {
     for (const g of [geometry(20, 28, 28, 6, 2, 2, 0), geometry(3, 9, 9, 2, 3, 2, 0)]) {
       const x = Float32Array.from(filled(g.batch * g.h * g.w * g.c, 51), (v) => Math.round(v * 4) / 4);

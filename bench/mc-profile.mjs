@@ -2,9 +2,11 @@
 // spmm, the variation draw, the clamp...) timed around its calls, and the rest (JS: programming
 // a chip's weights, bias rows, classification). Same study as bench/montecarlo.mjs's `mlp`
 // scenarios, on one thread.
-// Usage: npm run build && node bench/mc-profile.mjs [--faults] [--chips N] [--images N] [--model DIR]
+// Usage: npm run build && node bench/mc-profile.mjs [--faults] [--chips N] [--range N] [--images N] [--model DIR]
 //   --faults     the mlp-faults scenario (random sa0=1.75%, sa1=9.04%, sigma 0); default sigma 0.1
 //   --chips N    chips timed after one warm-up chip (default 10)
+//   --range N    run the chips in ranges of N, one runMonteCarlo call each, as a worker of the parallel
+//                runner does (keeping one SharedWork across them); default: one call for all chips
 //   --images N   test images (default 10000, as bench/montecarlo.mjs)
 //   --model DIR  a trained mlp (default bench/.cache/mlp, which `node bench/montecarlo.mjs --only mlp-sigma` trains)
 import { existsSync } from 'node:fs';
@@ -20,9 +22,10 @@ const option = (name, fallback) => {
 };
 const faultsMode = argv.includes('--faults');
 const chips = Number(option('--chips', 10));
+const range = Number(option('--range', chips));
 const images = Number(option('--images', 10000));
 const modelDir = resolve(option('--model', join(here, '.cache/mlp')));
-for (const [k, v] of Object.entries({ chips, images }))
+for (const [k, v] of Object.entries({ chips, range, images }))
   if (!(Number.isInteger(v) && v > 0)) {
     console.error(`--${k} must be a positive integer`);
     process.exit(1);
@@ -47,6 +50,8 @@ const { runMonteCarlo } = await import(dist('crossbar/montecarlo.js'));
 const { resolveDevice } = await import(dist('device/config.js'));
 const { parseFaultSpec } = await import(dist('faults/index.js'));
 const { chipBase, programChip } = await import(dist('crossbar/chip.js'));
+// Absent before the shared work was kept across ranges (then each range redoes it): A/B against older builds.
+const { SharedWork } = await import(dist('crossbar/shared-work.js')).catch(() => ({ SharedWork: null }));
 const { loadavg } = await import('node:os');
 
 const { model } = loadModel(modelDir);
@@ -79,11 +84,26 @@ runMonteCarlo(model, plan, dev, faults, ds.test, { chips: 1, seed: 1 }, kernels)
 ms.clear();
 const load0 = loadavg()[0];
 const t0 = performance.now();
-const r = runMonteCarlo(model, plan, dev, faults, ds.test, { chips, seed: 1 }, kernels);
+const share = SharedWork ? new SharedWork() : undefined;
+let correct = 0;
+for (let c = 0; c < chips; c += range) {
+  const part = runMonteCarlo(
+    model,
+    plan,
+    dev,
+    faults,
+    ds.test,
+    { chips: Math.min(range, chips - c), firstChip: c, seed: 1 },
+    kernels,
+    {},
+    share,
+  );
+  for (const chip of part.chips) correct += chip.correct;
+}
 const total = performance.now() - t0;
 const perChip = (t) => `${(t / chips).toFixed(2).padStart(7)} ms  ${((100 * t) / total).toFixed(1).padStart(5)}%`;
 console.log(
-  `${faultsMode ? 'mlp, faults' : 'mlp, sigma 0.1'}: ${chips} chips x ${ds.test.n} images, one thread, ${(total / chips).toFixed(1)} ms per chip (mean accuracy ${(100 * r.summary.mean).toFixed(2)}%)`,
+  `${faultsMode ? 'mlp, faults' : 'mlp, sigma 0.1'}: ${chips} chips x ${ds.test.n} images, one thread, ranges of ${range}, ${(total / chips).toFixed(1)} ms per chip (mean accuracy ${((100 * correct) / chips / ds.test.n).toFixed(2)}%)`,
 );
 let kernelMs = 0;
 for (const [k, t] of [...ms].sort((a, b) => b[1] - a[1])) {
@@ -96,7 +116,7 @@ console.log(`  ${'rest (JS)'.padEnd(22)} ${perChip(total - kernelMs)}`);
 const base = chipBase(plan, dev);
 ms.clear();
 const t1 = performance.now();
-for (let c = 0; c < chips; c++) programChip(plan, dev, faults, 1, c, { base, kernels });
+for (let c = 0; c < chips; c++) programChip(plan, dev, faults, 1, c, { base, kernels, scratch: share?.programScratch });
 const prog = performance.now() - t1;
 const draw = (ms.get('lognormalPairs') ?? 0) + (ms.get('normalPairs') ?? 0);
 console.log(`  of which programming   ${perChip(prog)}  (${(draw / chips).toFixed(2)} ms of it in the native draw)`);

@@ -42,6 +42,20 @@ NOCONTRACT void xbar_relu_grad(const float *restrict x, const float *restrict dy
   for (int64_t i = 0; i < n; i++) out[i] = g[i] & -(uint32_t)(x[i] > 0.0f);
 }
 
+NOCONTRACT void xbar_relu_in_place(float *restrict y, int64_t n) {
+  bits32 *restrict b = (bits32 *)y;
+  for (int64_t i = 0; i < n; i++) b[i] &= -(uint32_t)!(y[i] < 0.0f);
+}
+
+NOCONTRACT void xbar_relu_grad_in_place(const float *restrict x, float *restrict dy, int64_t n) {
+  bits32 *restrict g = (bits32 *)dy;
+  for (int64_t i = 0; i < n; i++) g[i] &= -(uint32_t)!(x[i] <= 0.0f);
+}
+
+NOCONTRACT void xbar_add_into(float *restrict y, const float *restrict x, int64_t n) {
+  for (int64_t i = 0; i < n; i++) y[i] += x[i];
+}
+
 NOCONTRACT void xbar_channel_affine(const float *restrict x, const float *restrict scale, const float *restrict shift,
                                     float *restrict y, int64_t n, int64_t c) {
   for (int64_t i = 0; i + c <= n; i += c)

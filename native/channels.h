@@ -23,4 +23,13 @@ void xbar_channel_affine(const float *x, const float *scale, const float *shift,
 void xbar_channel_affine_grad(const float *x, const float *dy, const float *scale, float *g_scale, float *g_shift,
                               float *dx, int64_t n, int64_t c);
 
+/* y[i] = y[i] < 0 ? +0 : y[i] in place (a ReLU on a module's hidden units; -0 and NaN stay). */
+void xbar_relu_in_place(float *y, int64_t n);
+
+/* dy[i] = x[i] <= 0 ? +0 : dy[i] in place (a ReLU's gradient from its output x; a NaN x passes dy). */
+void xbar_relu_grad_in_place(const float *x, float *dy, int64_t n);
+
+/* y[i] += x[i], one float addition per value (a residual branch added onto its trunk). */
+void xbar_add_into(float *y, const float *x, int64_t n);
+
 #endif

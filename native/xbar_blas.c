@@ -22,6 +22,7 @@
 
 #include "channels.h"
 #include "conv.h"
+#include "convgrad.h"
 #include "spmm.h"
 #include "windows.h"
 
@@ -203,6 +204,34 @@ static napi_value im2col(napi_env env, napi_callback_info info) { return windows
 
 /* col2im(cols, batch, h, w, c, k, stride, pad, oh, ow, x): x += the adjoint of im2col. */
 static napi_value col2im(napi_env env, napi_callback_info info) { return windows(env, info, "col2im", true); }
+
+/* convInputGrad(dy, batch, h, w, c, k, stride, pad, oh, ow, weights, dx): dx = col2im(dy weights^T)
+ * for weights [k*k*c, f], f = weights.length / (k*k*c), without the unrolled rows (native/convgrad.c). */
+static napi_value conv_input_grad(napi_env env, napi_callback_info info) {
+  napi_value argv[12];
+  int g[10];
+  float *dy, *w, *dx;
+  size_t nw;
+  if (!get_args(env, info, "convInputGrad", 12, argv) || !get_geometry(env, argv + 1, "convInputGrad", g) ||
+      !get_typed(env, argv[10], "convInputGrad", "weights", napi_float32_array, "a Float32Array", &nw, (void **)&w))
+    return NULL;
+  const struct xbar_windows wg = {g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7], g[8]};
+  const int64_t rowLen = (int64_t)wg.k * wg.k * wg.c;
+  if (nw == 0 || (int64_t)nw % rowLen != 0 || (int64_t)nw / rowLen > INT_MAX)
+  {
+    napi_throw_range_error(env, NULL, "convInputGrad: weights must hold k*k*c rows of one value per filter (at least one)");
+    return NULL;
+  }
+  const int f = (int)((int64_t)nw / rowLen);
+  const int64_t ndy = (int64_t)wg.batch * wg.oh * wg.ow * f, ndx = (int64_t)wg.batch * wg.h * wg.w * wg.c;
+  if (!get_f32(env, argv[0], "convInputGrad", "dy", ndy, &dy) || !get_f32(env, argv[11], "convInputGrad", "dx", ndx, &dx)) return NULL;
+  if (overlaps(dx, ndx, dy, ndy) || overlaps(dx, ndx, w, (int64_t)nw)) {
+    napi_throw_range_error(env, NULL, "convInputGrad: dx must not share memory with dy or weights");
+    return NULL;
+  }
+  if (xbar_conv_input_grad(&wg, f, dy, w, dx) != 0) napi_throw_error(env, NULL, "convInputGrad: out of memory");
+  return NULL;
+}
 
 /* convolve(x, batch, h, w, c, k, stride, pad, oh, ow, weights, bias, y, threads, add, lo, hi): y
  * [batch*oh*ow, n] = clamp(im2col(x) weights + bias + add, lo, hi), n = bias.length, add null or of
@@ -981,6 +1010,58 @@ static napi_value relu_grad(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* reluInPlace(y): y = y < 0 ? +0 : y. */
+static napi_value relu_in_place(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  float *y;
+  size_t n;
+  if (!get_args(env, info, "reluInPlace", 1, argv) || !channels_f32(env, argv[0], "reluInPlace", "y", &y, &n)) return NULL;
+  xbar_relu_in_place(y, (int64_t)n);
+  return NULL;
+}
+
+/* The two-array in-place passes (reluGradInPlace(x, dy), addInto(y, x)): arguments a[0], a[1] named
+ * names[0], names[1] in call order, of one length; the one written (out) shares no memory with the other. */
+static bool pair_in_place(napi_env env, napi_callback_info info, const char *fn, const char *names[2], int out, float *a[2],
+                          size_t *n) {
+  napi_value argv[2];
+  size_t len[2];
+  char msg[160];
+  if (!get_args(env, info, fn, 2, argv)) return false;
+  for (int k = 0; k < 2; k++)
+    if (!channels_f32(env, argv[k], fn, names[k], &a[k], &len[k])) return false;
+  if (len[0] != len[1]) {
+    snprintf(msg, sizeof msg, "%s: %s and %s must have one length", fn, names[0], names[1]);
+    range_error(env, msg);
+    return false;
+  }
+  *n = len[0];
+  if (overlaps(a[out], (int64_t)len[0], a[1 - out], (int64_t)len[0])) {
+    snprintf(msg, sizeof msg, "%s: %s must not share memory with %s", fn, names[out], names[1 - out]);
+    range_error(env, msg);
+    return false;
+  }
+  return true;
+}
+
+/* reluGradInPlace(x, dy): dy = x <= 0 ? +0 : dy. */
+static napi_value relu_grad_in_place(napi_env env, napi_callback_info info) {
+  static const char *names[] = {"x", "dy"};
+  float *a[2];
+  size_t n;
+  if (pair_in_place(env, info, "reluGradInPlace", names, 1, a, &n)) xbar_relu_grad_in_place(a[0], a[1], (int64_t)n);
+  return NULL;
+}
+
+/* addInto(y, x): y += x. */
+static napi_value add_into(napi_env env, napi_callback_info info) {
+  static const char *names[] = {"y", "x"};
+  float *a[2];
+  size_t n;
+  if (pair_in_place(env, info, "addInto", names, 0, a, &n)) xbar_add_into(a[0], a[1], (int64_t)n);
+  return NULL;
+}
+
 /* Common checks of channelAffine and channelAffineGrad: scale and shift (or its gradient) of one
  * length c >= 1, the images of a length that is a multiple of c. */
 static bool affine_shapes(napi_env env, const char *fn, size_t n, size_t c, size_t c2) {
@@ -1092,6 +1173,7 @@ NAPI_MODULE_INIT() {
       {"col2im", NULL, col2im, NULL, NULL, NULL, napi_enumerable, NULL},
       {"maxPoolIndexed", NULL, max_pool, NULL, NULL, NULL, napi_enumerable, NULL},
       {"convolve", NULL, convolve, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"convInputGrad", NULL, conv_input_grad, NULL, NULL, NULL, napi_enumerable, NULL},
       {"clamp", NULL, clamp, NULL, NULL, NULL, napi_enumerable, NULL},
       {"spmm", NULL, spmm, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setThreads", NULL, set_threads, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -1105,6 +1187,9 @@ NAPI_MODULE_INIT() {
       {"columnSums", NULL, column_sums, NULL, NULL, NULL, napi_enumerable, NULL},
       {"channelMeans", NULL, channel_means, NULL, NULL, NULL, napi_enumerable, NULL},
       {"reluGrad", NULL, relu_grad, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"reluInPlace", NULL, relu_in_place, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"reluGradInPlace", NULL, relu_grad_in_place, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"addInto", NULL, add_into, NULL, NULL, NULL, napi_enumerable, NULL},
       {"channelAffine", NULL, channel_affine, NULL, NULL, NULL, napi_enumerable, NULL},
       {"channelAffineGrad", NULL, channel_affine_grad, NULL, NULL, NULL, napi_enumerable, NULL},
   };

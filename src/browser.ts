@@ -57,6 +57,7 @@ export {
   type SimulatePoint,
   simulateResultsJson,
 } from './crossbar/results.js';
+export { SharedWork } from './crossbar/shared-work.js';
 export { simulateBatch } from './crossbar/simulate.js';
 export { type Summary, summarize } from './crossbar/stats.js';
 export { wireTransfer } from './crossbar/wires.js';

@@ -101,6 +101,23 @@ export function checkWindows(fn: 'im2col' | 'col2im', first: unknown, g: WindowG
   f32Len(last, fn, adjoint ? 'x' : 'cols', adjoint ? xLen : colsLen);
 }
 
+/** convInputGrad's arguments; returns the filter count. */
+export function checkConvInputGrad(dy: unknown, g: WindowGeometry, w: unknown, dx: unknown): number {
+  geometry(g, 'convInputGrad');
+  const rowLen = g.k * g.k * g.c;
+  const wa = f32(w, 'convInputGrad', 'weights');
+  const f = wa.length / rowLen;
+  if (!(Number.isInteger(f) && f >= 1))
+    throw new RangeError('convInputGrad: weights must hold k*k*c rows of one value per filter (at least one)');
+  const nDy = g.batch * g.oh * g.ow * f;
+  const nDx = g.batch * g.h * g.w * g.c;
+  const d = f32Len(dy, 'convInputGrad', 'dy', nDy);
+  const x = f32Len(dx, 'convInputGrad', 'dx', nDx);
+  if (overlaps(x, nDx, d, nDy, 4) || overlaps(x, nDx, wa, wa.length, 4))
+    throw new RangeError('convInputGrad: dx must not share memory with dy or weights');
+  return f;
+}
+
 export function checkMaxPool(x: unknown, g: WindowGeometry, y: unknown, argmax?: unknown): void {
   geometry(g, 'maxPool');
   if (g.pad !== 0) throw new RangeError('maxPool: pooling windows have no padding');
@@ -200,6 +217,19 @@ export function checkReluGrad(x: unknown, dy: unknown, dx: unknown): void {
   if (g.length !== a.length || d.length !== a.length) throw new RangeError('reluGrad: x, dy and dx must have one length');
   if (overlaps(d, d.length, a, a.length, 4) || overlaps(d, d.length, g, g.length, 4))
     throw new RangeError('reluGrad: dx must not share memory with x or dy');
+}
+
+export function checkReluInPlace(y: unknown): void {
+  f32(y, 'reluInPlace', 'y');
+}
+
+/** The two-array in-place passes: `names` in call order, the array `out` written, the other only read. */
+export function checkPairInPlace(fn: string, a: unknown, b: unknown, names: [string, string], out: 0 | 1): void {
+  const arrays = [f32(a, fn, names[0]), f32(b, fn, names[1])];
+  if (arrays[0].length !== arrays[1].length) throw new RangeError(`${fn}: ${names[0]} and ${names[1]} must have one length`);
+  const n = arrays[0].length;
+  if (overlaps(arrays[out], n, arrays[1 - out], n, 4))
+    throw new RangeError(`${fn}: ${names[out]} must not share memory with ${names[1 - out]}`);
 }
 
 function affineShapes(fn: string, n: number, c: number, c2: number): void {

@@ -5,12 +5,15 @@ import {
   checkChannelMeans,
   checkClamp,
   checkColumnSums,
+  checkConvInputGrad,
   checkExpScaled,
   checkLognormalPairs,
   checkMaxPool,
   checkMaxPoolGrad,
   checkNormalPairs,
+  checkPairInPlace,
   checkReluGrad,
+  checkReluInPlace,
   checkSgemm,
   checkSpmm,
   checkWindows,
@@ -104,6 +107,7 @@ export const jsKernels: Kernels = {
   },
   im2col,
   col2im,
+  convInputGrad,
   conv2d,
   maxPool,
   maxPoolGrad(dy, argmax, g, dx) {
@@ -135,6 +139,21 @@ export const jsKernels: Kernels = {
     const gb = new Int32Array(dy.buffer, dy.byteOffset, dy.length);
     const ob = new Int32Array(dx.buffer, dx.byteOffset, dx.length);
     for (let i = 0, n = x.length; i < n; i++) ob[i] = gb[i] & -(x[i] > 0);
+  },
+  reluInPlace(y) {
+    checkReluInPlace(y);
+    // As a mask on the bits (bitsOf): -0 and NaN are not < 0 and stay.
+    const b = new Int32Array(y.buffer, y.byteOffset, y.length);
+    for (let i = 0, n = y.length; i < n; i++) b[i] &= -!(y[i] < 0);
+  },
+  reluGradInPlace(x, dy) {
+    checkPairInPlace('reluGradInPlace', x, dy, ['x', 'dy'], 1);
+    const g = new Int32Array(dy.buffer, dy.byteOffset, dy.length);
+    for (let i = 0, n = x.length; i < n; i++) g[i] &= -!(x[i] <= 0);
+  },
+  addInto(y, x) {
+    checkPairInPlace('addInto', y, x, ['y', 'x'], 0);
+    for (let i = 0, n = y.length; i < n; i++) y[i] += x[i];
   },
   channelAffine(x, scale, shift, y) {
     checkChannelAffine(x, scale, shift, y);
@@ -170,6 +189,49 @@ function im2col(x: Float32Array, g: WindowGeometry, cols: Float32Array): void {
 function col2im(cols: Float32Array, g: WindowGeometry, x: Float32Array): void {
   checkWindows('col2im', cols, g, x);
   windows(x, g, cols, true);
+}
+
+function convInputGrad(dy: Float32Array, g: WindowGeometry, w: Float32Array, dx: Float32Array): void {
+  const f = checkConvInputGrad(dy, g, w, dx);
+  const { batch, h, c, k, stride, pad, oh, ow } = g;
+  const width = g.w;
+  const rowLen = k * k * c;
+  // The weights by filter (column ff of w contiguous) and one pixel's row v.
+  const wt = new Float32Array(rowLen * f);
+  for (let j = 0; j < rowLen; j++) for (let ff = 0; ff < f; ff++) wt[ff * rowLen + j] = w[j * f + ff];
+  const v = new Float32Array(rowLen);
+  dx.fill(0, 0, batch * h * width * c);
+  let d = 0;
+  for (let n = 0; n < batch; n++) {
+    const img = n * h * width * c;
+    for (let oy = 0; oy < oh; oy++) {
+      for (let ox = 0; ox < ow; ox++, d += f) {
+        let any = false;
+        for (let ff = 0; ff < f; ff++) {
+          const a = dy[d + ff];
+          if (a === 0) continue;
+          if (!any) v.fill(0);
+          any = true;
+          // fround: the float product the native kernel rounds to before adding.
+          for (let j = 0, o = ff * rowLen; j < rowLen; j++) v[j] += Math.fround(a * wt[o + j]);
+        }
+        // v = +0 everywhere changes no value of dx (never -0: it starts at +0).
+        if (!any) continue;
+        const x0 = ox * stride - pad;
+        const kx0 = Math.max(0, -x0);
+        const kx1 = Math.min(k, width - x0);
+        if (kx1 <= kx0) continue;
+        const len = (kx1 - kx0) * c;
+        for (let ky = 0; ky < k; ky++) {
+          const iy = oy * stride + ky - pad;
+          if (iy < 0 || iy >= h) continue;
+          const dst = img + (iy * width + x0 + kx0) * c;
+          const src = (ky * k + kx0) * c;
+          for (let t = 0; t < len; t++) dx[dst + t] += v[src + t];
+        }
+      }
+    }
+  }
 }
 
 /**

@@ -11,6 +11,8 @@ interface BlasAddon {
   sgemm: Kernels['sgemm'];
   im2col(x: Float32Array, ...geometry: [...number[], Float32Array]): void;
   col2im(cols: Float32Array, ...geometry: [...number[], Float32Array]): void;
+  /** Kernels.convInputGrad: absent from builds before it (then the JS kernel runs). */
+  convInputGrad?(dy: Float32Array, ...args: [...number[], Float32Array, Float32Array]): void;
   /** Kernels.maxPool (named apart from an older build's maxPool, which ignored argmax). */
   maxPoolIndexed(x: Float32Array, ...geometry: [...number[], Float32Array, Int32Array | undefined]): void;
   /** Kernels.conv2d (named apart from an older build's conv2d, which lacked add, lo and hi). */
@@ -60,6 +62,10 @@ interface BlasAddon {
   reluGrad?: Kernels['reluGrad'];
   /** Absent from builds before the native global average pooling. */
   channelMeans?: Kernels['channelMeans'];
+  /** Absent from builds before the native module passes (then the JS loops run). */
+  reluInPlace?: Kernels['reluInPlace'];
+  reluGradInPlace?: Kernels['reluGradInPlace'];
+  addInto?: Kernels['addInto'];
   channelAffine?: Kernels['channelAffine'];
   channelAffineGrad?: Kernels['channelAffineGrad'];
   setThreads(n: number): void;
@@ -130,6 +136,9 @@ export function loadKernels(opts: LoadKernelsOptions = {}): NodeKernels {
     },
     im2col: (x, g, cols) => blas.im2col(x, g.batch, g.h, g.w, g.c, g.k, g.stride, g.pad, g.oh, g.ow, cols),
     col2im: (cols, g, x) => blas.col2im(cols, g.batch, g.h, g.w, g.c, g.k, g.stride, g.pad, g.oh, g.ow, x),
+    convInputGrad: blas.convInputGrad
+      ? (dy, g, w, dx) => blas.convInputGrad?.(dy, g.batch, g.h, g.w, g.c, g.k, g.stride, g.pad, g.oh, g.ow, w, dx)
+      : jsKernels.convInputGrad,
     // Images split over the threads: the same result whatever the thread count.
     conv2d: (x, g, w, bias, y, then) =>
       blas.convolve(
@@ -178,6 +187,9 @@ export function loadKernels(opts: LoadKernelsOptions = {}): NodeKernels {
     columnSums: blas.columnSums ? blas.columnSums.bind(blas) : jsKernels.columnSums,
     reluGrad: blas.reluGrad ? blas.reluGrad.bind(blas) : jsKernels.reluGrad,
     channelMeans: blas.channelMeans ? blas.channelMeans.bind(blas) : jsKernels.channelMeans,
+    reluInPlace: blas.reluInPlace ? blas.reluInPlace.bind(blas) : jsKernels.reluInPlace,
+    reluGradInPlace: blas.reluGradInPlace ? blas.reluGradInPlace.bind(blas) : jsKernels.reluGradInPlace,
+    addInto: blas.addInto ? blas.addInto.bind(blas) : jsKernels.addInto,
     channelAffine: blas.channelAffine ? blas.channelAffine.bind(blas) : jsKernels.channelAffine,
     channelAffineGrad: blas.channelAffineGrad ? blas.channelAffineGrad.bind(blas) : jsKernels.channelAffineGrad,
   };

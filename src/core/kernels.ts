@@ -38,6 +38,15 @@ export interface Kernels {
    */
   col2im(cols: Float32Array, g: WindowGeometry, x: Float32Array): void;
   /**
+   * A convolution's input gradient through fixed weights w [k*k*c, f] (f = w.length / (k*k*c)):
+   * dx [batch, h, w, c] = col2im(dy w^T) for dy [batch*oh*ow, f], overwritten, without forming
+   * the rows dy w^T. Per output pixel in order, row v[j] = the sum over the filters in order of
+   * dy * w[j, filter] from +0, rounded to float per product and per addition, exact zeros of dy
+   * skipped (the same as adding them while w is finite); then v is added onto dx as col2im adds
+   * it. The same bits on every implementation.
+   */
+  convInputGrad(dy: Float32Array, g: WindowGeometry, w: Float32Array, dx: Float32Array): void;
+  /**
    * A convolution's product: y [batch*oh*ow, n] = im2col(x) w + bias for NHWC images x, with
    * w [k*k*c, n] row-major (its first k*k*c*n floats are read, so a crossbar matrix with its bias
    * row after them passes as it is) and n = bias.length; y is overwritten. With `then`, what the
@@ -102,6 +111,12 @@ export interface Kernels {
   channelMeans(x: Float32Array, pixels: number, c: number, y: Float32Array): void;
   /** dx[i] = x[i] > 0 ? dy[i] : +0 (a ReLU's gradient; a NaN input passes none), the bits of dy. */
   reluGrad(x: Float32Array, dy: Float32Array, dx: Float32Array): void;
+  /** y[i] = y[i] < 0 ? +0 : y[i] in place (a ReLU on a module's hidden units; -0 and NaN stay). */
+  reluInPlace(y: Float32Array): void;
+  /** dy[i] = x[i] <= 0 ? +0 : dy[i] in place (a ReLU's gradient from its output x; a NaN x passes dy). */
+  reluGradInPlace(x: Float32Array, dy: Float32Array): void;
+  /** y[i] += x[i], one float addition per value (a residual branch onto its trunk). */
+  addInto(y: Float32Array, x: Float32Array): void;
   /**
    * y = x * (1 + scale[ch]) + shift[ch] over rows of c = scale.length channels, in double and
    * rounded once per value (a compensation module's affine): the same bits everywhere.

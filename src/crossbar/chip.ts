@@ -107,7 +107,15 @@ function measuredMap(lp: LayerPlan, t: Tile, k: number, m: Mapping, spec: FaultS
  * is most of programming's cost when only stuck cells differ between chips.
  */
 export interface ChipBase {
-  layers: { gPos: Float64Array; gNeg: Float64Array; ideal: Float32Array; curves?: TargetCurves }[];
+  /** pos32, neg32: gPos, gNeg rounded to float (what a chip keeps), for chips that start from the targets. */
+  layers: {
+    gPos: Float64Array;
+    gNeg: Float64Array;
+    pos32: Float32Array;
+    neg32: Float32Array;
+    ideal: Float32Array;
+    curves?: TargetCurves;
+  }[];
 }
 
 export function chipBase(plan: CrossbarPlan, device: Device): ChipBase {
@@ -116,7 +124,7 @@ export function chipBase(plan: CrossbarPlan, device: Device): ChipBase {
   return {
     layers: plan.layers.map((lp) => {
       const { gPos, gNeg } = targetConductances(lp, device, m);
-      return { gPos, gNeg, ideal: toWeights(gPos, gNeg, lp, span, m) };
+      return { gPos, gNeg, pos32: new Float32Array(gPos), neg32: new Float32Array(gNeg), ideal: toWeights(gPos, gNeg, lp, span, m) };
     }),
   };
 }
@@ -136,7 +144,11 @@ export function programChip(
   faults: FaultSpec,
   seed: number,
   index: number,
-  { base = chipBase(plan, device), kernels = jsKernels }: { base?: ChipBase; kernels?: Pick<Kernels, 'lognormalPairs'> } = {},
+  {
+    base = chipBase(plan, device),
+    kernels = jsKernels,
+    scratch,
+  }: { base?: ChipBase; kernels?: Pick<Kernels, 'lognormalPairs'>; scratch?: ProgramScratch } = {},
 ): Chip {
   // Separate streams for variation and defects: a chip keeps its defect map whatever the sigma.
   const layers = plan.layers.map((lp, k) => {
@@ -154,6 +166,7 @@ export function programChip(
       plan.circuit.wireResistance,
       mappingOf(plan.circuit),
       kernels,
+      scratch,
     );
     // Its own stream (6), drawn only when the circuit has static ADC errors.
     const adc = drawAdcErrors(lp, plan.circuit, seed, index);
@@ -164,6 +177,25 @@ export function programChip(
 }
 
 const SPARSE_MAX_SHARE = 0.02;
+
+/**
+ * Working conductances (float64) reused from one programChip call to the next: a chip keeps only
+ * their float32 copies, so a run programming many chips need not allocate and zero ~4 MB per `mlp`
+ * chip. One per thread of work (a chip's arrays are overwritten by the next chip's).
+ */
+export class ProgramScratch {
+  private pos = new Float64Array(0);
+  private neg = new Float64Array(0);
+
+  /** Two arrays of n floats (any content), valid until the next call. */
+  pair(n: number): { gPos: Float64Array; gNeg: Float64Array } {
+    if (this.pos.length < n) {
+      this.pos = new Float64Array(n);
+      this.neg = new Float64Array(n);
+    }
+    return { gPos: this.pos.subarray(0, n), gNeg: this.neg.subarray(0, n) };
+  }
+}
 
 function programLayer(
   lp: LayerPlan,
@@ -177,20 +209,19 @@ function programLayer(
   rWire: number,
   m: Mapping,
   kernels: Pick<Kernels, 'lognormalPairs'>,
+  scratch: ProgramScratch | undefined,
 ): LayerChip {
   const n = lp.A.length;
   const cells = base.gPos.length;
   const span = d.gMax - d.gMin;
-  let gPos: Float64Array;
-  let gNeg: Float64Array;
+  // Every cell is written below (the draw, or the targets copied) before any is read.
+  const { gPos, gNeg } = scratch ? scratch.pair(cells) : { gPos: new Float64Array(cells), gNeg: new Float64Array(cells) };
   if (d.programSigma > 0) {
-    gPos = new Float64Array(cells);
-    gNeg = new Float64Array(cells);
     // Most of programming's cost: three or four math functions per cell.
     kernels.lognormalPairs(base.gPos, base.gNeg, d.programSigma, variation, gPos, gNeg);
   } else {
-    gPos = base.gPos.slice();
-    gNeg = base.gNeg.slice();
+    gPos.set(base.gPos);
+    gNeg.set(base.gNeg);
   }
   if (noiseRng) programNoisePairs(d, base.gPos, base.gNeg, gPos, gNeg, noiseRng);
   tieReference(lp, m, gNeg);
@@ -202,29 +233,54 @@ function programLayer(
     if (!patterns.length) return measured;
     return generateFaultMap(t.r1 - t.r0, physicalCols(t.c1 - t.c0, m), patterns, faultRng, measured ?? undefined);
   });
-  // Weights with a stuck cell (either of the pair), marked rather than kept in a Set: ~20% of a
-  // large layer's weights at the usual random rates.
-  const faulty = new Uint8Array(faults.some(Boolean) ? n : 0);
-  let nFaulty = 0;
+  // Weights with a stuck cell (either of the pair), marked rather than kept in a Set (~20% of a
+  // large layer's weights at the usual random rates), and listed in the order they were found.
+  const any = faults.some(Boolean);
+  const faulty: FaultyWeights = { mark: new Uint8Array(any ? n : 0), list: new Int32Array(any ? n : 0), count: 0 };
   lp.tiles.forEach((t, k) => {
     const map = faults[k];
-    if (map) nFaulty += applyFaults(map, lp, t, m, gPos, gNeg, d, faultRng, faulty);
+    if (map) applyFaults(map, lp, t, m, gPos, gNeg, d, faultRng, faulty);
   });
+  const nFaulty = faulty.count;
   if (nFaulty) tieReference(lp, m, gNeg);
-  const wEff = rWire > 0 ? wiredWeights(lp, gPos, gNeg, rWire, span, m) : toWeights(gPos, gNeg, lp, span, m);
+  let wEff: Float32Array;
+  let pos32: Float32Array;
+  let neg32: Float32Array;
+  if (ideal) {
+    // Without variation or wires a healthy weight's cells are its targets: start from the
+    // fault-free chip and redo only the weights with a stuck cell (every cell of them, every
+    // slice), with the same arithmetic, so the same bits as converting every weight (~5x less
+    // work at the usual random rates, where ~20% of the weights have a stuck cell).
+    wEff = ideal.slice();
+    pos32 = base.pos32.slice();
+    neg32 = base.neg32.slice();
+    if (nFaulty) {
+      toWeights(gPos, gNeg, lp, span, m, { w: wEff, list: faulty.list, count: nFaulty });
+      for (let s = 0; s < m.cells; s++)
+        for (let k = 0; k < nFaulty; k++) {
+          const c = s * n + faulty.list[k];
+          pos32[c] = gPos[c];
+          neg32[c] = gNeg[c];
+        }
+    }
+  } else {
+    wEff = rWire > 0 ? wiredWeights(lp, gPos, gNeg, rWire, span, m) : toWeights(gPos, gNeg, lp, span, m);
+    pos32 = new Float32Array(gPos);
+    neg32 = new Float32Array(gNeg);
+  }
   let sparse: LayerChip['sparse'] = null;
   // The shortcut adds each stuck weight's change image by image: worth it only while few
   // weights are stuck (measured: at ~20% stuck weights a full product is ~6x faster).
   if (ideal && nFaulty <= SPARSE_MAX_SHARE * n) {
     const index = new Int32Array(nFaulty);
-    for (let i = 0, k = 0; k < nFaulty; i++) if (faulty[i]) index[k++] = i;
+    for (let i = 0, k = 0; k < nFaulty; i++) if (faulty.mark[i]) index[k++] = i;
     const delta = new Float32Array(index.length);
     index.forEach((c, k) => {
       delta[k] = wEff[c] - ideal[c];
     });
     sparse = { index, delta };
   }
-  return { gPos: new Float32Array(gPos), gNeg: new Float32Array(gNeg), wEff, faults, faultyCells: nFaulty, sparse };
+  return { gPos: pos32, gNeg: neg32, wEff, faults, faultyCells: nFaulty, sparse };
 }
 
 /** Target conductances of every slice's cells (mapping.ts), quantised to the device's levels. */
@@ -263,9 +319,16 @@ export function idealLayerWeights(lp: LayerPlan, d: Device, circuit: CrossbarPla
   return toWeights(gPos, gNeg, lp, d.gMax - d.gMin, m);
 }
 
+/** Weights with a stuck cell: marked, and the first `count` of `list` in the order they were marked. */
+interface FaultyWeights {
+  mark: Uint8Array;
+  list: Int32Array;
+  count: number;
+}
+
 /**
- * Sets the stuck cells of one tile (a stuck reference cell on its stand-in: tieReference spreads it);
- * returns how many weights became faulty (not already marked).
+ * Sets the stuck cells of one tile (a stuck reference cell on its stand-in: tieReference spreads it),
+ * marking and listing the weights that became faulty (not already marked).
  */
 function applyFaults(
   map: FaultMap,
@@ -276,32 +339,57 @@ function applyFaults(
   gNeg: Float64Array,
   d: Device,
   rng: Rng,
-  faulty: Uint8Array,
-): number {
-  let added = 0;
+  faulty: FaultyWeights,
+): void {
+  const { mark, list } = faulty;
+  let added = faulty.count;
   const w = t.c1 - t.c0;
-  const mark = (weight: number) => {
-    if (!faulty[weight]) {
-      faulty[weight] = 1;
-      added++;
-    }
-  };
-  for (let r = 0; r < map.rows; r++) {
-    for (let pc = 0; pc < map.cols; pc++) {
-      const k = map.kind[r * map.cols + pc];
+  const { rows, cols, kind, level } = map;
+  // Where each physical column lands (cellAt, cellIndex less the row), once per tile rather than
+  // once per stuck cell: ~45k stuck cells per `mlp` chip at the usual random rates.
+  const colJ = new Int32Array(cols);
+  const colCell = new Int32Array(cols);
+  const colNeg = new Uint8Array(cols);
+  for (let pc = 0; pc < cols; pc++) {
+    const at = cellAt(pc, w, m);
+    colJ[pc] = at.j;
+    colNeg[pc] = at.neg ? 1 : 0;
+    colCell[pc] = cellIndex(lp, t, 0, at) - t.r0 * lp.nOut;
+  }
+  const [on0, on1] = d.stuckOn;
+  const [off0, off1] = d.stuckOff;
+  const gMin = d.gMin;
+  const span = d.gMax - d.gMin;
+  for (let r = 0; r < rows; r++) {
+    const rowCell = (t.r0 + r) * lp.nOut;
+    const row = rowCell + t.c0;
+    for (let pc = 0, i = r * cols; pc < cols; pc++, i++) {
+      const k = kind[i];
       if (!k) continue;
-      const at = cellAt(pc, w, m);
-      const cell = cellIndex(lp, t, r, at);
-      const range = k === STUCK_ON ? d.stuckOn : k === STUCK_OFF ? d.stuckOff : null;
-      const g = range ? range[0] + (range[1] - range[0]) * rng.uniform() : d.gMin + (d.gMax - d.gMin) * map.level[r * map.cols + pc];
-      if (at.neg) gNeg[cell] = g;
-      else gPos[cell] = g;
-      const row = (t.r0 + r) * lp.nOut + t.c0;
-      if (at.j >= 0) mark(row + at.j);
-      else for (let j = 0; j < w; j++) mark(row + j);
+      // Stuck-on and stuck-off cells draw their conductance in the map's row-major order.
+      const g =
+        k === STUCK_ON
+          ? on0 + (on1 - on0) * rng.uniform()
+          : k === STUCK_OFF
+            ? off0 + (off1 - off0) * rng.uniform()
+            : gMin + span * level[i];
+      if (colNeg[pc]) gNeg[rowCell + colCell[pc]] = g;
+      else gPos[rowCell + colCell[pc]] = g;
+      const j = colJ[pc];
+      if (j >= 0) {
+        if (!mark[row + j]) {
+          mark[row + j] = 1;
+          list[added++] = row + j;
+        }
+      } else
+        for (let jj = 0; jj < w; jj++)
+          if (!mark[row + jj]) {
+            mark[row + jj] = 1;
+            list[added++] = row + jj;
+          }
     }
   }
-  return added;
+  faulty.count = added;
 }
 
 /**
@@ -342,16 +430,38 @@ export function wiredWeights(lp: LayerPlan, gPos: Float64Array, gNeg: Float64Arr
  * sum_s sig_s (G+_s - G-_s) * gain * colScale / span (mapping.ts), in float64 before rounding so that
  * an ideal chip reproduces the weights exactly.
  */
-export function toWeights(gPos: Float64Array, gNeg: Float64Array, lp: LayerPlan, span: number, m: Mapping): Float32Array {
+export function toWeights(
+  gPos: Float64Array,
+  gNeg: Float64Array,
+  lp: LayerPlan,
+  span: number,
+  m: Mapping,
+  only?: { w: Float32Array; list: Int32Array; count: number },
+): Float32Array {
   const n = lp.A.length;
-  const w = new Float32Array(n);
   const nOut = lp.nOut;
   const gain = cellGain(m);
+  const sig = significances(m);
+  if (only) {
+    // Just the listed weights, into only.w (the others are left as they are): the same sums.
+    const { w, list, count } = only;
+    for (let k = 0; k < count; k++) {
+      const i = list[k];
+      const j = i % nOut;
+      if (m.cells === 1) w[i] = ((gPos[i] - gNeg[i]) * gain * lp.colScale[j]) / span;
+      else {
+        let d = 0;
+        for (let s = 0; s < m.cells; s++) d += sig[s] * (gPos[s * n + i] - gNeg[s * n + i]);
+        w[i] = (d * gain * lp.colScale[j]) / span;
+      }
+    }
+    return w;
+  }
+  const w = new Float32Array(n);
   if (m.cells === 1) {
     for (let i = 0, j = 0; i < n; i++, j = j + 1 === nOut ? 0 : j + 1) w[i] = ((gPos[i] - gNeg[i]) * gain * lp.colScale[j]) / span;
     return w;
   }
-  const sig = significances(m);
   for (let i = 0, j = 0; i < n; i++, j = j + 1 === nOut ? 0 : j + 1) {
     let d = 0;
     for (let s = 0; s < m.cells; s++) d += sig[s] * (gPos[s * n + i] - gNeg[s * n + i]);

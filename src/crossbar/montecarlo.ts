@@ -10,9 +10,10 @@ import type { FaultSpec } from '../faults/index.js';
 import { Conv2d } from '../nn/conv.js';
 import type { Model } from '../nn/model.js';
 import { ageChip, type ReadAt } from './age.js';
-import { type Chip, chipBase, hasFaults, programChip } from './chip.js';
+import { type Chip, hasFaults, programChip } from './chip.js';
 import { adcHasStaticErrors } from './converters.js';
 import type { CrossbarPlan } from './plan.js';
+import { type BatchWork, SharedWork } from './shared-work.js';
 import { productInPass, productOnChip, scratchBuffer, sharedInput, simulateBatch } from './simulate.js';
 import { type Summary, summarize } from './stats.js';
 
@@ -62,7 +63,9 @@ export interface MonteCarloHooks {
  * Accuracy of many simulated chips on a test set. Work that is the same on every chip is done
  * once per image batch: the layers before the first layer that differs between chips, and, when
  * chips differ only by stuck cells, that layer's fault-free product (each chip then adds its few
- * stuck cells' contribution instead of a full matrix product).
+ * stuck cells' contribution instead of a full matrix product). That work is held for the whole
+ * run (SharedWork), and across runs when the caller passes `share` (a worker given many ranges of
+ * chips of one study).
  */
 export function runMonteCarlo(
   model: Model,
@@ -73,6 +76,7 @@ export function runMonteCarlo(
   cfg: MonteCarloConfig,
   kernels: Kernels,
   hooks: MonteCarloHooks = {},
+  share: SharedWork = new SharedWork(),
 ): MonteCarloResult {
   checkSplit(test, model.inputSize, model.outputSize, 'test data');
   wholeNumber(cfg.chips, 'chips', 1);
@@ -98,9 +102,10 @@ export function runMonteCarlo(
   const firstVarying = varies.indexOf(true);
   const startLayer = firstVarying < 0 ? model.layers.length : plan.layers[firstVarying].layerIndex;
   const sparseStart = firstVarying >= 0 && !programVaries(dev) && !ages && plan.circuit.adcBits === 0 && plan.circuit.wireResistance === 0;
-  const base = chipBase(plan, dev);
-  const idealW = sparseStart ? base.layers[firstVarying].ideal : null;
   const batchSize = cfg.batchSize ?? defaultBatch(model, plan);
+  share.forRun(model, plan, dev, faults, test, batchSize);
+  const base = share.chipBase(plan, dev);
+  const idealW = sparseStart ? base.layers[firstVarying].ideal : null;
   const argmax = new Int32Array(batchSize);
   // Each chip's layer outputs overwrite the previous chip's: they are read before the next chip runs.
   const scratch: (Float32Array | undefined)[] = [];
@@ -109,21 +114,26 @@ export function runMonteCarlo(
   for (let c0 = first; c0 < first + cfg.chips; c0 += chunk) {
     const chips: Chip[] = [];
     for (let c = c0; c < Math.min(first + cfg.chips, c0 + chunk); c++)
-      chips.push(programChip(plan, dev, faults, cfg.seed, c, { base, kernels }));
+      chips.push(programChip(plan, dev, faults, cfg.seed, c, { base, kernels, scratch: share.programScratch }));
     // The chips as read at each time (the programmed chips themselves without reads or aging).
     const views: Chip[][] = reads ? reads.map((r) => chips.map((c) => ageChip(plan, dev, base, cfg.seed, c, r, kernels))) : [chips];
     const correct = views.map(() => new Array<number>(chips.length).fill(0));
     for (let s = 0, b = 0; s < test.n; s += batchSize, b++) {
       const n = Math.min(batchSize, test.n - s);
       const x = test.x.subarray(s * inSize, (s + n) * inSize);
-      // Shared prefix: identical on every chip, so chip 0 stands for all.
-      const h = simulateBatch(model, plan, chips[0].layers, dev, x, n, { kernels, rng: null, until: startLayer });
-      // The first varying layer sees the same input on every chip: prepare it (im2col, DAC) once.
-      const shared =
-        startLayer < model.layers.length
-          ? sharedInput(model.layers[startLayer], h.data, n, plan.layers[firstVarying], plan, kernels, idealW)
-          : null;
       const lpFirst = plan.layers[firstVarying];
+      const { h, shared } = share.batch(
+        b,
+        () => {
+          // Shared prefix: identical on every chip, so chip 0 stands for all.
+          const h = simulateBatch(model, plan, chips[0].layers, dev, x, n, { kernels, rng: null, until: startLayer });
+          // The first varying layer sees the same input on every chip: prepare it (im2col, DAC) once.
+          const shared =
+            startLayer < model.layers.length ? sharedInput(model.layers[startLayer], h.data, n, lpFirst, plan, kernels, idealW) : null;
+          return { h, shared };
+        },
+        (w) => batchBytes(w, test.x.buffer, lpFirst?.nIn ?? 0, lpFirst?.nOut ?? 0),
+      );
       views.forEach((view, v) => {
         view.forEach((chip, k) => {
           // Read noise of a read time is keyed by the time, so a chip at 1 h is the same in any sweep.
@@ -178,6 +188,20 @@ export function runMonteCarlo(
 }
 
 const DEFAULT_CHUNK = 16;
+
+/** Bytes a batch's shared work holds beyond views of the test set, with what it computes on first use (rows, fault-free product). */
+function batchBytes(w: BatchWork, testBuffer: ArrayBufferLike, nIn: number, nOut: number): number {
+  const own = (a: ArrayBufferView | undefined) => (a && a.buffer !== testBuffer ? a.byteLength : 0);
+  let bytes = own(w.h.data);
+  for (const v of w.h.values ?? []) if (v && v.data !== w.h.data) bytes += own(v.data);
+  const s = w.shared;
+  if (s) {
+    bytes += s.xin && s.xin.buffer !== w.h.data.buffer ? own(s.xin) : 0;
+    if (s.csr) bytes += s.csr.rowPtr.byteLength + s.csr.col.byteLength + s.csr.val.byteLength;
+    if (s.idealW) bytes += 4 * s.R * (nOut + (s.xin ? 0 : nIn));
+  }
+  return bytes;
+}
 
 /** One MonteCarloResult per read time of a run with MonteCarloConfig.reads (seconds: the whole run's). */
 export function resultsPerRead(r: MonteCarloResult, nReads: number): MonteCarloResult[] {

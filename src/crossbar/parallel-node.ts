@@ -34,8 +34,8 @@ export interface ParallelOptions {
 }
 
 /**
- * runMonteCarlo over worker threads. The chips go out in small ranges, each to whichever worker
- * is free (with one half each, the faster worker waited ~10% of the run). Every chip
+ * runMonteCarlo over worker threads. The chips go out in shrinking ranges (chipRanges), each to
+ * whichever worker is free (with one half each, the faster worker waited ~10% of the run). Every chip
  * depends on (seed, chip index) alone, so the result is the serial run's, chip for chip.
  */
 export async function runMonteCarloParallel(
@@ -82,14 +82,21 @@ export async function runMonteCarloParallel(
 }
 
 /**
- * Chips in ranges of ~1/8 of a worker's share (at most chipsPerChunk, default 16): small enough
- * that the last ranges even out the workers, large enough that the work shared by a range's chips
- * (the layers before the first varying one, its unrolled input) is not redone too often.
+ * Chips in ranges that shrink as the run goes (guided self-scheduling): each ~1/(4 x workers) of
+ * the chips still to hand out, at most chipsPerChunk (default 16), down to single chips at the
+ * end, so that the workers finish within about one chip of each other (with fixed ranges of
+ * ~1/8 of a share, one worker idled for half a range, ~3 `mlp` chips, at the end of a run). Early
+ * ranges stay large: a range's chips share the work of the layers before the first varying one
+ * when it does not fit SharedWork's budget.
  */
 export function chipRanges(first: number, chips: number, workers: number, maxChunk = 16): { first: number; chips: number }[] {
-  const size = Math.max(1, Math.min(maxChunk, Math.ceil(chips / (8 * workers))));
   const out: { first: number; chips: number }[] = [];
-  for (let c = first; c < first + chips; c += size) out.push({ first: c, chips: Math.min(size, first + chips - c) });
+  for (let c = first, left = chips; left > 0; ) {
+    const size = Math.max(1, Math.min(maxChunk, Math.ceil(left / (4 * workers))));
+    out.push({ first: c, chips: size });
+    c += size;
+    left -= size;
+  }
   return out;
 }
 

@@ -6,6 +6,7 @@ import { Dense } from '../nn/dense.js';
 import { type Graph, gather, graphOf, type NodeValues, release, runNode, slot } from '../nn/graph.js';
 import type { Context } from '../nn/layer.js';
 import type { Model } from '../nn/model.js';
+import type { Tensor } from '../nn/tensor.js';
 import type { Circuit } from './circuit.js';
 import { mappingOf, weightColsPerArray } from './mapping.js';
 
@@ -137,29 +138,67 @@ export function planCrossbars(model: Model, circuit: Circuit, calib: Float32Arra
   });
 
   // Calibration pass: the ideal network, node by node, recording ranges at each weighted layer.
-  const ctx: Context = { kernels, training: false };
-  const values: NodeValues = [];
-  values[slot(graph, -1)] = { data: calib, shape: [nCalib, ...model.spec.inputShape] };
   const at = new Map(layers.map((lp) => [lp.layerIndex, lp]));
   const neuronAt = new Map(layers.filter((lp) => lp.outputNode !== lp.layerIndex).map((lp) => [lp.outputNode, lp]));
-  model.layers.forEach((layer, index) => {
+  calibrationPass(model, graph, calib, nCalib, kernels, (index, h, input) => {
     const lp = at.get(index);
-    const input = lp ? gather(graph, values, index)[0].data : null;
-    const h = runNode(layer, graph, values, index, ctx);
-    values[index] = h;
-    if (lp && input) {
-      calibrateRanges(lp, layer as Dense | Conv2d, input, nCalib, h.data, kernels);
+    if (lp) {
+      calibrateRanges(lp, model.layers[index] as Dense | Conv2d, input.data, nCalib, h.data, kernels);
       lp.yMax = maxAbs(h.data, lp.yMax) || 1;
     }
     const prev = neuronAt.get(index);
-    if (prev) {
-      prev.rail = circuit.saturate ? circuit.railHeadroom * (maxAbs(h.data, 0) || 1) : Number.POSITIVE_INFINITY;
-    }
-    release(graph, values, index);
+    if (prev) prev.rail = neuronRail(circuit, h.data);
   });
   const last = layers[layers.length - 1];
   if (circuit.saturate && !last.activation) last.rail = circuit.railHeadroom * last.yMax;
   return { layers, circuit, voltsPerUnit: circuit.vRead / last.yMax };
+}
+
+/**
+ * The rails planCrossbars gives the weighted layers (plan.layers[k].rail), without the rest of the
+ * plan: the same pass over the calibration images and the same maxima, but none of the DAC and ADC
+ * ranges, whose partial sums per row tile cost more than the pass itself (per-chip calibration
+ * measures a chip's rails once per chip).
+ */
+export function calibrateRails(model: Model, circuit: Circuit, calib: Float32Array, nCalib: number, kernels: Kernels): number[] {
+  const graph = graphOf(model);
+  const ws = weightedLayers(model, graph);
+  if (!ws.length) throw new XbarError('the model has no dense or conv2d layer to map onto crossbars');
+  const rails = ws.map(() => Number.POSITIVE_INFINITY);
+  const last = ws.length - 1;
+  // The neurons whose rail the plan sets: a fused activation's output, and the last layer's raw output.
+  const railAt = new Map(ws.flatMap((w, k) => (w.act || k === last ? [[w.outputNode, k] as const] : [])));
+  calibrationPass(model, graph, calib, nCalib, kernels, (index, h) => {
+    const k = railAt.get(index);
+    if (k !== undefined) rails[k] = neuronRail(circuit, h.data);
+  });
+  return rails;
+}
+
+/** A neuron's rail: railHeadroom x the largest |output| on the calibration images (unbounded without saturation). */
+function neuronRail(circuit: Circuit, h: Float32Array): number {
+  return circuit.saturate ? circuit.railHeadroom * (maxAbs(h, 0) || 1) : Number.POSITIVE_INFINITY;
+}
+
+/** The ideal network on all the calibration images at once, node by node: visit(node, its output, its first input). */
+function calibrationPass(
+  model: Model,
+  graph: Graph,
+  calib: Float32Array,
+  nCalib: number,
+  kernels: Kernels,
+  visit: (index: number, h: Tensor, input: Tensor) => void,
+): void {
+  const ctx: Context = { kernels, training: false };
+  const values: NodeValues = [];
+  values[slot(graph, -1)] = { data: calib, shape: [nCalib, ...model.spec.inputShape] };
+  model.layers.forEach((layer, index) => {
+    const input = gather(graph, values, index)[0];
+    const h = runNode(layer, graph, values, index, ctx);
+    values[index] = h;
+    visit(index, h, input);
+    release(graph, values, index);
+  });
 }
 
 /**

@@ -4,7 +4,7 @@ import { jsKernels } from '../core/kernels-js.js';
 import { type PhiloxStream, philoxStream } from '../core/philox.js';
 import { Rng } from '../core/rng.js';
 import { resolveCircuit } from '../crossbar/circuit.js';
-import { planCrossbars } from '../crossbar/plan.js';
+import { calibrateRails } from '../crossbar/plan.js';
 import type { Device } from '../device/config.js';
 import { Activation } from '../nn/activation.js';
 import { Conv2d } from '../nn/conv.js';
@@ -308,8 +308,8 @@ export class Rails {
 
   /** Sets the rails from the clean network on `n` calibration images, as the simulator does. */
   calibrate(calib: Float32Array, n: number, kernels: Kernels): void {
-    const plan = planCrossbars(this.base, resolveCircuit({}), calib, n, kernels);
-    for (const { weighted, clip } of this.clips) clip.cap = plan.layers[weighted].rail;
+    const rails = calibrateRails(this.base, resolveCircuit({}), calib, n, kernels);
+    for (const { weighted, clip } of this.clips) clip.cap = rails[weighted];
   }
 
   get rails(): number[] {

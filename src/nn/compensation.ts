@@ -1,7 +1,7 @@
 import type { Rng } from '../core/rng.js';
 import { Conv2d } from './conv.js';
 import type { Context, Layer, LayerSpec } from './layer.js';
-import { bitsOf, type Param, param, type Tensor, tensor } from './tensor.js';
+import { type Param, param, type Tensor, tensor } from './tensor.js';
 
 /**
  * A CorrectNet-style error-compensation module, inserted after a layer's output (a feature map
@@ -27,6 +27,12 @@ export class Compensation implements Layer {
   private readonly image: [number, number, number];
   private input: Tensor | null = null;
   private hidden: Float32Array | null = null;
+  /**
+   * The module's own per-step arrays (hidden units, the branch's output, their gradients), kept
+   * between steps and resized with the batch: none leaves the module, and fresh ones would be
+   * zeroed and collected every step (a tenth of a calibration step's time went to that).
+   */
+  private readonly scratch = new Map<'hidden' | 'branch' | 'dHidden' | 'dBranch', Float32Array>();
 
   constructor(
     readonly inShape: number[],
@@ -66,6 +72,17 @@ export class Compensation implements Layer {
     return { params, macs };
   }
 
+  /** The module's array `name` of n floats in training; undefined (a fresh array) in inference, which has no steps. */
+  private buffer(name: 'hidden' | 'branch' | 'dHidden' | 'dBranch', n: number, ctx: Context): Float32Array | undefined {
+    if (!ctx.training) return undefined;
+    let b = this.scratch.get(name);
+    if (b?.length !== n) {
+      b = new Float32Array(n);
+      this.scratch.set(name, b);
+    }
+    return b;
+  }
+
   forward(x: Tensor, ctx: Context): Tensor {
     const batch = x.shape[0];
     const y = tensor(x.shape.slice());
@@ -77,13 +94,12 @@ export class Compensation implements Layer {
     let hidden: Float32Array | null = null;
     if (this.down && this.up) {
       const img: Tensor = { data: xv, shape: [batch, ...this.image] };
-      const pre = this.down.forward(img, ctx);
+      const [h, w] = this.image;
+      const pre = this.down.forward(img, ctx, this.buffer('hidden', batch * h * w * this.rank, ctx));
       hidden = pre.data;
-      // hidden[i] < 0 becomes 0 (-0 and NaN stay), as a mask on the bits (bitsOf).
-      const hb = bitsOf(hidden);
-      for (let i = 0, n = hidden.length; i < n; i++) hb[i] &= -!(hidden[i] < 0);
-      const r = this.up.forward({ data: hidden, shape: pre.shape }, ctx).data;
-      for (let i = 0; i < yv.length; i++) yv[i] += r[i];
+      // hidden[i] < 0 becomes 0 (-0 and NaN stay).
+      ctx.kernels.reluInPlace(hidden);
+      ctx.kernels.addInto(yv, this.up.forward({ data: hidden, shape: pre.shape }, ctx, this.buffer('branch', yv.length, ctx)).data);
     }
     if (ctx.training) {
       this.input = x;
@@ -110,16 +126,11 @@ export class Compensation implements Layer {
       const hidden = this.hidden;
       if (!hidden) throw new Error('compensation.backward lost its hidden activations');
       const [h, w] = this.image;
-      const dh = this.up.backward({ data: dyv, shape: [batch, h, w, c] }, ctx, true);
+      const dh = this.up.backward({ data: dyv, shape: [batch, h, w, c] }, ctx, true, this.buffer('dHidden', hidden.length, ctx));
       if (!dh) throw new Error('compensation: missing gradient');
-      const dhv = dh.data;
-      const db = bitsOf(dhv);
-      for (let i = 0, n = hidden.length; i < n; i++) db[i] &= -!(hidden[i] <= 0);
-      const dxr = this.down.backward(dh, ctx, needInputGrad);
-      if (dxr && dxv) {
-        const r = dxr.data;
-        for (let i = 0; i < dxv.length; i++) dxv[i] += r[i];
-      }
+      ctx.kernels.reluGradInPlace(hidden, dh.data);
+      const dxr = this.down.backward(dh, ctx, needInputGrad, needInputGrad ? this.buffer('dBranch', xv.length, ctx) : undefined);
+      if (dxr && dxv) ctx.kernels.addInto(dxv, dxr.data);
     }
     this.input = null;
     this.hidden = null;

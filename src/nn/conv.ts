@@ -6,6 +6,17 @@ import { fillRows, type Param, param, type Tensor, tensor } from './tensor.js';
 type Geometry = Omit<WindowGeometry, 'batch'>;
 
 /**
+ * Where a frozen layer's input gradient runs through convInputGrad rather than a GEMM and
+ * col2im: few filters (the GEMM's inner dimension, so that its unrolled rows are memory-bound) and
+ * rows long enough to fill the kernel's registers. bench/conv-input-grad.mjs, one core, under load:
+ * LeNet-5's second convolution (150-float rows, 16 filters) 1.2x faster with no zeros in dy and
+ * 5.9x with 75%; 3x3 convolutions of 64 and 128 filters faster only with many zeros (0.3-0.8x
+ * with none); rows of 27 floats 2-4x slower.
+ */
+export const CONV_INPUT_GRAD_MAX_FILTERS = 32;
+export const CONV_INPUT_GRAD_MIN_ROW = 64;
+
+/**
  * 2-D convolution on NHWC images, computed as im2col + one GEMM. The weight is stored
  * [k*k*C, filters] (row = (ky*k + kx)*C + c): each filter is one crossbar column and each
  * receptive-field pixel one row, which is how a convolution is unrolled onto an array.
@@ -111,9 +122,13 @@ export class Conv2d implements Layer {
     return y;
   }
 
-  forward(x: Tensor, ctx: Context): Tensor {
+  /**
+   * `out`: where to write the output (its exact size), for a caller that owns and reuses it
+   * (a compensation module's hidden units); a fresh array otherwise. Every value is overwritten.
+   */
+  forward(x: Tensor, ctx: Context, out?: Float32Array): Tensor {
     const batch = x.shape[0];
-    const y = tensor([batch, ...this.outShape]);
+    const y = tensor([batch, ...this.outShape], out);
     // A frozen layer (per-chip calibration, modules trained on a fixed network) needs no unrolled
     // rows for backward, only its weights: it runs the inference product, which never forms them.
     const frozen = ctx.training && !this.params.some((p) => wantsGrad(ctx, p));
@@ -136,7 +151,8 @@ export class Conv2d implements Layer {
     return y;
   }
 
-  backward(dy: Tensor, ctx: Context, needInputGrad = true): Tensor | null {
+  /** `out`: where to write the input gradient (its exact size, overwritten), as forward's. */
+  backward(dy: Tensor, ctx: Context, needInputGrad = true, out?: Float32Array): Tensor | null {
     if (!this.passed) throw new Error('conv2d.backward before a training forward pass');
     this.passed = false;
     const cols = this.cols;
@@ -152,16 +168,25 @@ export class Conv2d implements Layer {
     this.cols = null;
     if (!needInputGrad) return null;
     if (this.pointwise) {
-      const dcols = new Float32Array(rows * rowLen);
-      ctx.kernels.sgemm(false, true, rows, rowLen, f, 1, dyv, f, this.weight.value, f, 0, dcols, rowLen);
-      return tensor([batch, ...this.inShape], dcols);
+      const dx = tensor([batch, ...this.inShape], out);
+      ctx.kernels.sgemm(false, true, rows, rowLen, f, 1, dyv, f, this.weight.value, f, 0, dx.data, rowLen);
+      return dx;
+    }
+    // A frozen layer kept no unrolled rows (forward ran the inference product): with few filters
+    // and long rows its input gradient is formed window by window, skipping the zeros pooling and
+    // ReLUs leave in dy (convInputGrad), instead of writing and reading back the unrolled rows.
+    if (!cols && f <= CONV_INPUT_GRAD_MAX_FILTERS && rowLen >= CONV_INPUT_GRAD_MIN_ROW) {
+      const dx = tensor([batch, ...this.inShape], out);
+      ctx.kernels.convInputGrad(dyv, { batch, ...this.geom }, this.weight.value, dx.data);
+      return dx;
     }
     // The unrolled gradient rows, in a buffer kept between steps (k*k times the images: MiBs per
     // batch, which a fresh array would zero every step); sgemm overwrites it (beta 0).
     if (this.dscratch?.length !== rows * rowLen) this.dscratch = new Float32Array(rows * rowLen);
     const dcols = this.dscratch;
     ctx.kernels.sgemm(false, true, rows, rowLen, f, 1, dyv, f, this.weight.value, f, 0, dcols, rowLen);
-    const dx = tensor([batch, ...this.inShape]);
+    const dx = tensor([batch, ...this.inShape], out);
+    if (out) out.fill(0);
     ctx.kernels.col2im(dcols, { batch, ...this.geom }, dx.data);
     return dx;
   }

@@ -7,7 +7,7 @@ import { describeWith } from '../optional.js';
 import { filled } from './filled.js';
 
 // The per-channel passes of training (Kernels.columnSums, reluGrad, channelAffine,
-// channelAffineGrad): the JS kernels against the loops the layers ran before (written out here in
+// channelAffineGrad, and the compensation modules' reluInPlace, reluGradInPlace, addInto): the JS kernels against the loops the layers ran before (written out here in
 // double, rounded to float per store), the native ones against the JS ones bit for bit.
 
 const same = (a: Float32Array, b: Float32Array) =>
@@ -75,6 +75,32 @@ function suite(k: () => Kernels) {
     ).toBe(true);
   });
 
+  it('reluInPlace zeroes what is below 0 and keeps -0 and NaN; reluGradInPlace keeps dy where x is not <= 0', () => {
+    const n = 1001;
+    const y = awkward(n, 5);
+    const ref = Float32Array.from(y, (v) => (v < 0 ? 0 : v));
+    k().reluInPlace(y);
+    expect(same(y, ref)).toBe(true);
+    const z = Float32Array.of(-0, Number.NaN, -1, 2);
+    k().reluInPlace(z);
+    expect(Object.is(z[0], -0) && Number.isNaN(z[1]) && Object.is(z[2], 0) && z[3] === 2).toBe(true);
+
+    const x = awkward(n, 6);
+    const dy = awkward(n, 7);
+    const want = Float32Array.from(dy, (v, i) => (x[i] <= 0 ? 0 : v));
+    k().reluGradInPlace(x, dy);
+    expect(same(dy, want)).toBe(true);
+  });
+
+  it('addInto adds x onto y with one float rounding per value', () => {
+    const n = 777;
+    const y = awkward(n, 8);
+    const x = awkward(n, 9);
+    const want = Float32Array.from(y, (v, i) => Math.fround(v + x[i]));
+    k().addInto(y, x);
+    expect(same(y, want)).toBe(true);
+  });
+
   it('channelAffine and channelAffineGrad give the per-channel loops in double, rounded per store', () => {
     for (const c of [1, 3, 6, 16, 33]) {
       const rows = 57;
@@ -127,6 +153,11 @@ function suite(k: () => Kernels) {
     expect(() => k().channelMeans(a, 0, 3, three)).toThrow(/pixels must be an integer/);
     expect(() => k().reluGrad(a, a.slice(), new Float32Array(11))).toThrow(/reluGrad: x, dy and dx must have one length/);
     expect(() => k().reluGrad(a, a.slice(), a)).toThrow(/reluGrad: dx must not share memory with x or dy/);
+    expect(() => k().reluInPlace([] as unknown as Float32Array)).toThrow(/reluInPlace: y must be a Float32Array/);
+    expect(() => k().reluGradInPlace(a, new Float32Array(11))).toThrow(/reluGradInPlace: x and dy must have one length/);
+    expect(() => k().reluGradInPlace(a, a)).toThrow(/reluGradInPlace: dy must not share memory with x/);
+    expect(() => k().addInto(a, new Float32Array(11))).toThrow(/addInto: y and x must have one length/);
+    expect(() => k().addInto(a.subarray(0, 6), a.subarray(3, 9))).toThrow(/addInto: y must not share memory with x/);
     expect(() => k().channelAffine(a, three, new Float32Array(2), a.slice())).toThrow(/channelAffine: the per-channel arrays/);
     expect(() => k().channelAffine(a, new Float32Array(5), new Float32Array(5), a.slice())).toThrow(/multiple of the channel count/);
     expect(() => k().channelAffine(a, three, three.slice(), a)).toThrow(/channelAffine: y must not share memory/);
@@ -165,7 +196,13 @@ describeWith(['native'], 'native per-channel training kernels', () => {
         k.channelAffineGrad(x, dy, s, gs, gt, dx);
         const means = new Float32Array(7 * c);
         k.channelMeans(x.subarray(0, 7 * 143 * c), 143, c, means);
-        return [sums, relu, y, gs, gt, dx, means];
+        const hidden = x.slice();
+        k.reluInPlace(hidden);
+        const masked = dy.slice();
+        k.reluGradInPlace(x, masked);
+        const added = y.slice();
+        k.addInto(added, dy);
+        return [sums, relu, y, gs, gt, dx, means, hidden, masked, added];
       });
       for (let i = 0; i < out[0].length; i++) expect(same(out[0][i], out[1][i])).toBe(true);
     }

@@ -6,6 +6,7 @@ import { type CircuitInput, idealCircuit, resolveCircuit } from '../../src/cross
 import { defaultBatch, runMonteCarlo } from '../../src/crossbar/montecarlo.js';
 import { chipRanges } from '../../src/crossbar/parallel-node.js';
 import { planCrossbars } from '../../src/crossbar/plan.js';
+import { SharedWork } from '../../src/crossbar/shared-work.js';
 import { simulateBatch } from '../../src/crossbar/simulate.js';
 import { summarize } from '../../src/crossbar/stats.js';
 import { take } from '../../src/data/index.js';
@@ -171,6 +172,41 @@ describe('Monte Carlo', () => {
     expect(other.chips.map((c) => c.correct)).not.toEqual(all.chips.map((c) => c.correct));
   });
 
+  it('work shared across runs (a worker given ranges of chips) changes no chip, and is dropped for another run', () => {
+    const p = plan({});
+    const sigma = device('reram-generic', { programSigma: 0.1 });
+    const stuck = device('reram-generic', { programSigma: 0 });
+    const faults = parseFaultSpec('random:sa0=0.003,sa1=0.003');
+    const cases: [ReturnType<typeof device>, FaultSpec][] = [
+      [sigma, []],
+      [stuck, faults],
+    ];
+    for (const [d, f] of cases) {
+      const all = runMonteCarlo(model, p, d, f, digits.test, { chips: 5, seed: 8, batchSize: 300 }, kernels);
+      for (const share of [new SharedWork(), new SharedWork(0)]) {
+        const parts = [0, 2, 3].flatMap(
+          (first, i) =>
+            runMonteCarlo(
+              model,
+              p,
+              d,
+              f,
+              digits.test,
+              { chips: [2, 1, 2][i], seed: 8, firstChip: first, batchSize: 300 },
+              kernels,
+              {},
+              share,
+            ).chips,
+        );
+        expect(parts).toEqual(all.chips);
+        // The same holder on another test set: its batches are not reused.
+        const half = take(digits.test, 500);
+        const other = runMonteCarlo(model, p, d, f, half, { chips: 2, seed: 8, batchSize: 300 }, kernels, {}, share);
+        expect(other.chips).toEqual(runMonteCarlo(model, p, d, f, half, { chips: 2, seed: 8, batchSize: 300 }, kernels).chips);
+      }
+    }
+  });
+
   it('image batch size does not change results without read noise', () => {
     const p = plan({});
     const d = device('reram-generic');
@@ -311,7 +347,7 @@ describe('summary statistics', () => {
 });
 
 describe('chipRanges (the parallel runner hands these out to free workers)', () => {
-  it('covers every chip once, in order, in ranges of ~1/8 of a worker share capped at the chunk size', () => {
+  it('covers every chip once, in order, in ranges that shrink to single chips, capped at the chunk size', () => {
     for (const [first, chips, workers, max] of [
       [0, 100, 2, 16],
       [5, 7, 2, 16],
@@ -322,7 +358,12 @@ describe('chipRanges (the parallel runner hands these out to free workers)', () 
       const r = chipRanges(first, chips, workers, max);
       const all = r.flatMap((t) => Array.from({ length: t.chips }, (_, i) => t.first + i));
       expect(all).toEqual(Array.from({ length: chips }, (_, i) => first + i));
-      expect(Math.max(...r.map((t) => t.chips))).toBeLessThanOrEqual(Math.min(max, Math.ceil(chips / (8 * workers))));
+      expect(Math.max(...r.map((t) => t.chips))).toBeLessThanOrEqual(Math.min(max, Math.ceil(chips / (4 * workers))));
+      // Never larger than an earlier range, and the last ranges are single chips.
+      for (let i = 1; i < r.length; i++) expect(r[i].chips).toBeLessThanOrEqual(r[i - 1].chips);
+      expect(r[r.length - 1].chips).toBe(1);
     }
+    // The mlp bench's 100 chips on 2 workers: few ranges (each repeats what does not fit the shared budget).
+    expect(chipRanges(0, 100, 2).length).toBeLessThan(30);
   });
 });

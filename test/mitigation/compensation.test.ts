@@ -79,6 +79,33 @@ describe('compensation layer', () => {
     gradCheck(layer, inShape, 3, rank * 7 + kernel);
   });
 
+  it.each([1, 3])('kernel %i: its arrays kept between steps give what fresh ones give, whatever the batch sizes', (kernel) => {
+    const inShape = [5, 4, 3];
+    const per = 5 * 4 * 3;
+    const make = () => {
+      const l = new Compensation(inShape, 4, kernel, 'comp0', new Rng(2));
+      for (const p of l.params) new Rng(3).fillNormal(p.value, 0, 0.5);
+      return l;
+    };
+    const kept = make();
+    const ctx: Context = { kernels: jsKernels, training: true };
+    const step = (l: Compensation, batch: number, seed: number) => {
+      const rng = new Rng(seed);
+      const x = { data: rng.fillNormal(new Float32Array(batch * per)), shape: [batch, ...inShape] };
+      for (const p of l.params) p.grad.fill(0);
+      const y = Array.from(l.forward(x, ctx).data);
+      const dx = l.backward({ data: rng.fillNormal(new Float32Array(batch * per)), shape: x.shape }, ctx, true);
+      return [y, Array.from(dx?.data ?? []), ...l.params.map((p) => Array.from(p.grad))];
+    };
+    for (const [batch, seed] of [
+      [3, 1],
+      [3, 2],
+      [2, 3],
+      [3, 4],
+    ])
+      expect(step(kept, batch, seed)).toEqual(step(make(), batch, seed));
+  });
+
   it('starts as the identity, so inserting modules changes nothing until they are trained', () => {
     const base = buildModel(presets.lenet5.spec, 3);
     const m = withCompensation(base, [

@@ -5,9 +5,10 @@ import { Rng } from '../../src/core/rng.js';
 import { programChip } from '../../src/crossbar/chip.js';
 import { resolveCircuit } from '../../src/crossbar/circuit.js';
 import { runMonteCarlo } from '../../src/crossbar/montecarlo.js';
-import { planCrossbars } from '../../src/crossbar/plan.js';
+import { calibrateRails, planCrossbars } from '../../src/crossbar/plan.js';
 import { loadDataset } from '../../src/data/node.js';
 import { resolveDevice } from '../../src/device/config.js';
+import { withCompensation } from '../../src/mitigation/correctnet/compensation.js';
 import { softwareChipAccuracy } from '../../src/mitigation/correctnet/correctnet.js';
 import { perturbLayer, Rails, WeightNoise, weightedLayers } from '../../src/mitigation/noise.js';
 import { buildModel } from '../../src/nn/model.js';
@@ -61,6 +62,37 @@ describe('noise injection follows the simulator', () => {
     const rails = new Rails(m);
     rails.calibrate(calib.x, calib.n, jsKernels);
     expect(rails.rails).toEqual(plan.layers.map((l) => l.rail));
+  });
+
+  it('calibrateRails gives the rails of planCrossbars: modules, graphs, linear layers, no saturation', () => {
+    const lenet = withCompensation(
+      buildModel(presets.lenet5.spec, 3),
+      [
+        { layer: 0, rank: 4, kernel: 1 },
+        { layer: 2, rank: 0, kernel: 1 },
+      ],
+      4,
+    );
+    const linearMid = buildModel(
+      {
+        inputShape: [8, 8, 1],
+        layers: [
+          { type: 'flatten' },
+          { type: 'dense', units: 20 },
+          { type: 'dense', units: 16 },
+          { type: 'activation', fn: 'tanh' },
+          { type: 'dense', units: 10 },
+        ],
+      },
+      5,
+    );
+    const resnet = buildModel(presets['resnet-small'].spec, 6);
+    for (const m of [lenet, linearMid, resnet, model]) {
+      const n = 6;
+      const x = new Rng(7).fillNormal(new Float32Array(n * m.inputSize), 0.4, 0.3);
+      for (const circuit of [resolveCircuit({}), resolveCircuit({ saturate: false }), resolveCircuit({ railHeadroom: 1.5 })])
+        expect(calibrateRails(m, circuit, x, n, jsKernels)).toEqual(planCrossbars(m, circuit, x, n, jsKernels).layers.map((l) => l.rail));
+    }
   });
 
   it('sigma 0 on a continuous device gives the weights back', () => {

@@ -4,7 +4,7 @@ import { jsKernels } from '../../src/core/kernels-js.js';
 import { loadKernels } from '../../src/core/kernels-node.js';
 import { Rng } from '../../src/core/rng.js';
 import { Activation, apply } from '../../src/nn/activation.js';
-import { Conv2d } from '../../src/nn/conv.js';
+import { CONV_INPUT_GRAD_MAX_FILTERS, Conv2d } from '../../src/nn/conv.js';
 import type { LayerSpec } from '../../src/nn/layer.js';
 import { distillation, softmaxCrossEntropy } from '../../src/nn/loss.js';
 import { buildModel } from '../../src/nn/model.js';
@@ -108,31 +108,47 @@ const kernelSets: [string, Kernels][] = [
 const mismatches = (a: Float32Array, b: Float32Array) => a.length - b.length + a.filter((v, i) => !Object.is(v, b[i])).length;
 
 describe('conv2d with frozen weights (per-chip calibration)', () => {
+  // [input, filters, kernel, padding]: few filters and long rows take convInputGrad (LeNet-5's
+  // second convolution), many filters the GEMM into unrolled rows and col2im.
+  const layers: [number[], number, number, 'valid' | 'same', 'convInputGrad' | 'gemm'][] = [
+    [[14, 14, 6], 16, 5, 'valid', 'convInputGrad'],
+    [[6, 6, 8], CONV_INPUT_GRAD_MAX_FILTERS + 8, 3, 'same', 'gemm'],
+  ];
   for (const [name, kernels] of kernelSets)
-    it(`runs the inference product, keeps no unrolled rows, and gives the input gradient of its unrolled rows (${name})`, () => {
-      const rng = new Rng(3);
-      const conv = new Conv2d([14, 14, 6], 16, 5, 1, 'valid', 'l', rng);
-      const batch = 20;
-      const x = rng.fillNormal(new Float32Array(batch * 14 * 14 * 6));
-      const dy = rng.fillNormal(new Float32Array(batch * 10 * 10 * 16));
-      const frozen = { kernels, training: true, trainable: new Set([]) };
-      const product = new Float32Array(batch * 10 * 10 * 16);
-      conv.product(x, batch, kernels, conv.weight.value, conv.bias.value, product);
-      // Twice: the second step reuses the buffer of unrolled gradient rows.
-      for (let step = 0; step < 2; step++) {
-        const y = conv.forward({ data: x, shape: [batch, 14, 14, 6] }, frozen);
-        expect(mismatches(y.data, product)).toBe(0);
-        const dx = conv.backward({ data: dy, shape: y.shape }, frozen);
-        const rowLen = 5 * 5 * 6;
-        const dcols = new Float32Array(batch * 100 * rowLen);
-        kernels.sgemm(false, true, batch * 100, rowLen, 16, 1, dy, 16, conv.weight.value, 16, 0, dcols, rowLen);
-        const want = new Float32Array(x.length);
-        kernels.col2im(dcols, { batch, ...conv.geom }, want);
-        expect(dx && mismatches(dx.data, want)).toBe(0);
-      }
-      expect(conv.weight.grad.every((g) => g === 0) && conv.bias.grad.every((g) => g === 0)).toBe(true);
-      expect(() => conv.backward({ data: dy, shape: [batch, 10, 10, 16] }, frozen)).toThrow(/before a training forward pass/);
-    });
+    for (const [inShape, filters, k, padding, path] of layers)
+      it(`runs the inference product, keeps no unrolled rows, and gives the input gradient by ${path} (${name})`, () => {
+        const rng = new Rng(3);
+        const conv = new Conv2d(inShape, filters, k, 1, padding, 'l', rng);
+        const [oh, ow] = conv.outShape;
+        const batch = 20;
+        const x = rng.fillNormal(new Float32Array(batch * inShape[0] * inShape[1] * inShape[2]));
+        // The zeros max pooling leaves in a gradient: three values of four.
+        const dy = rng.fillNormal(new Float32Array(batch * oh * ow * filters)).map((v, i) => (i % 4 ? 0 : v));
+        const frozen = { kernels, training: true, trainable: new Set([]) };
+        const product = new Float32Array(batch * oh * ow * filters);
+        conv.product(x, batch, kernels, conv.weight.value, conv.bias.value, product);
+        const g = { batch, ...conv.geom };
+        const rowLen = k * k * inShape[2];
+        const dcols = new Float32Array(batch * oh * ow * rowLen);
+        kernels.sgemm(false, true, batch * oh * ow, rowLen, filters, 1, dy, filters, conv.weight.value, filters, 0, dcols, rowLen);
+        const viaRows = new Float32Array(x.length);
+        kernels.col2im(dcols, g, viaRows);
+        const fused = new Float32Array(x.length);
+        kernels.convInputGrad(dy, g, conv.weight.value, fused);
+        // Twice: the second step reuses the buffers.
+        for (let step = 0; step < 2; step++) {
+          const y = conv.forward({ data: x, shape: [batch, ...inShape] }, frozen);
+          expect(mismatches(y.data, product)).toBe(0);
+          const dx = conv.backward({ data: dy, shape: y.shape }, frozen);
+          expect(dx && mismatches(dx.data, path === 'gemm' ? viaRows : fused)).toBe(0);
+          // Either way the same gradient up to the order of the float sums.
+          dx?.data.forEach((v, i) => {
+            expect(Math.abs(v - viaRows[i])).toBeLessThanOrEqual(1e-5 * (1 + Math.abs(viaRows[i])));
+          });
+        }
+        expect(conv.weight.grad.every((v) => v === 0) && conv.bias.grad.every((v) => v === 0)).toBe(true);
+        expect(() => conv.backward({ data: dy, shape: [batch, oh, ow, filters] }, frozen)).toThrow(/before a training forward pass/);
+      });
 });
 
 describe('relu without a branch per value', () => {

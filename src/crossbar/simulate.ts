@@ -7,7 +7,7 @@ import type { NodeValues } from '../nn/graph.js';
 import type { Context, Layer } from '../nn/layer.js';
 import type { Model } from '../nn/model.js';
 import { Pool2d } from '../nn/pool.js';
-import { fillRows, type Tensor } from '../nn/tensor.js';
+import { fillRows, size, type Tensor } from '../nn/tensor.js';
 import type { LayerChip } from './chip.js';
 import { type AdcErrors, adcConvert, dacInl } from './converters.js';
 import { cellGain, mappingOf, significances } from './mapping.js';
@@ -431,7 +431,7 @@ export function simulateBatch(
   const { stop, images } = blocks;
   const inPer = h.data.length / batch;
   const outShape = model.layers[stop - 1].outShape;
-  const outPer = outShape.reduce((a, b) => a * b, 1);
+  const outPer = size(outShape);
   // In the pass's scratch when it has one (read before the next chip's pass), else its own.
   const joined = opts.scratch ? scratchBuffer(opts.scratch, plan.layers.length, batch * outPer) : new Float32Array(batch * outPer);
   const pre = opts.from?.product;
@@ -502,10 +502,7 @@ function imageBlocks(
   while (stop < end) {
     const layer = model.layers[stop];
     if (!(layer instanceof Conv2d || layer instanceof Activation || layer instanceof Pool2d)) break;
-    largest = Math.max(
-      largest,
-      layer.outShape.reduce((a, b) => a * b, 1),
-    );
+    largest = Math.max(largest, size(layer.outShape));
     stop++;
   }
   const images = Math.max(1, Math.floor(BLOCK_FLOATS / Math.max(1, largest)));

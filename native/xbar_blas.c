@@ -19,6 +19,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <node_api.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <sys/mman.h>
+#endif
 
 #include "channels.h"
 #include "conv.h"
@@ -1154,8 +1158,44 @@ static napi_value config(napi_env env, napi_callback_info info) {
  * machine's Zen cores, with the same bits either way (checked on six shapes, both transposes). A
  * process that only ever asks for one thread (--threads 1, the worker runner, calibration) never
  * started the pool. One product above OpenBLAS's threading threshold at load starts it. */
+/* OpenBLAS's level-3 scratch buffers (one per concurrent caller, ~128 MB of address space each) are
+ * plain mmaps, so with transparent huge pages in "madvise" mode (the Debian default) their packed
+ * panels live on 4 KB pages. In a VM every TLB miss is a two-level page walk, and on this machine's
+ * Zen 1 cores two worker threads calling sgemm at once ran one of them ~1.7x slower (3.4-3.6 against
+ * 2.0 ms for 1000x256x128 on one thread each; two processes were both at full speed), and a process
+ * that never ran a multi-threaded product first was ~3x slower (the pool start below was that
+ * workaround). With the buffers on 2 MB pages every caller runs at full speed, alone or together
+ * (1.8-1.9 ms; docs/decisions.md). The buffers are OpenBLAS's own: take the slots the workers of
+ * this process will use (blas_memory_alloc, an exported OpenBLAS symbol; weak, so another BLAS
+ * simply skips this), advise huge pages before anything touches them (pages already touched stay
+ * small), and hand them back. MADV_HUGEPAGE is only advice, so a hint past a smaller buffer's end
+ * harms nothing; results are the same bits. */
+extern void *blas_memory_alloc(int procpos) __attribute__((weak));
+extern void blas_memory_free(void *buffer) __attribute__((weak));
+
+static void blas_buffers_on_huge_pages(void) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  enum { MAX_SLOTS = 16 };
+  const uintptr_t huge = (uintptr_t)2 << 20, span = (uintptr_t)32 << 20;
+  if (!blas_memory_alloc || !blas_memory_free) return;
+  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  int slots = cpus > 0 && cpus + 2 < MAX_SLOTS ? (int)cpus + 2 : MAX_SLOTS;
+  void *held[MAX_SLOTS];
+  int n = 0;
+  for (; n < slots; n++) {
+    held[n] = blas_memory_alloc(0);
+    if (!held[n]) break;
+    const uintptr_t from = ((uintptr_t)held[n] + huge - 1) & ~(huge - 1);
+    const uintptr_t to = ((uintptr_t)held[n] + span) & ~(huge - 1);
+    if (to > from) madvise((void *)from, to - from, MADV_HUGEPAGE);
+  }
+  while (n > 0) blas_memory_free(held[--n]);
+#endif
+}
+
 static void start_blas_pool(void) {
   enum { S = 256 };
+  blas_buffers_on_huge_pages();
   float *a = calloc((size_t)3 * S * S, sizeof(float));
   if (!a) return;
   const int was = openblas_get_num_threads();

@@ -9,7 +9,7 @@ import type { ChipResult, MonteCarloConfig, MonteCarloResult } from './montecarl
 import type { CrossbarPlan } from './plan.js';
 import { summarize } from './stats.js';
 
-/** What one worker needs for every range of chips it runs (structured-cloned into the worker once). */
+/** What one worker needs for every range of chips of a run (structured-cloned into the worker once per run). */
 export interface WorkerJob {
   spec: ModelSpec;
   weights: Float32Array[];

@@ -7,7 +7,7 @@ import type { Model } from '../../nn/model.js';
 import type { ModelSpec } from '../../nn/spec.js';
 import type { CalibratedChipResult, CalibratedChipsRunner, ChipCalibrationConfig } from './calibration.js';
 
-/** What every calibration worker needs (structured-cloned once; the image sets in shared memory). */
+/** What every calibration worker needs (structured-cloned once per run; the image sets in shared memory). */
 export interface CalibrationJob {
   spec: ModelSpec;
   /** The model's weights before calibration: each chip starts from them. */

@@ -14,10 +14,28 @@
  * Every output element is the same chain, c = fma(val, b, c) over its row's nonzeros in storage
  * order, whichever panel, group or thread computes it, so the result is the same bits as an
  * unblocked loop and does not depend on the thread count (test/core/simulator-kernels.test.ts).
+ *
+ * Pairs (xbar_spmm_pair_rows): a matrix used in many products (a Monte Carlo's test images, one
+ * product per chip) can be planned once into pairs of rows with similar columns. A pair walks the
+ * union of its two rows' columns in order, loads each row of B once for both rows (8 accumulators),
+ * and gives a row the term val * b where it has the column and +0 * b where it lacks it. That
+ * padded term leaves the sum's bits alone whenever B is finite and the running sum is not -0
+ * (c + (+-0) = c for c != 0, and +0 + +-0 = +0), so a pair falls back to the rows' own chains when
+ * its starting values hold a -0 and a panel falls back when it holds a non-finite value; a running
+ * sum can still reach -0 from a nonzero start only by a product underflowing to it, which MNIST
+ * pixels (>= 1/255) times conductance weights never do, and then at most an exactly-zero output's
+ * sign can differ. On the `mlp`'s first layer (1000 MNIST test images, 784 x 256) greedy pairing
+ * leaves ~81% of the union's terms real, and the pairs run ~1.25x faster than the three-row
+ * groups (docs/decisions.md).
  */
 #include "spmm.h"
 
+/* Columns per packed panel of the AVX2 path (PANEL below), named outside it for xbar_spmm. */
+#define PANEL_COLS 32
+
+#include <limits.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +46,7 @@
 
 #ifdef XBAR_X86
 /* Columns per packed panel (4 AVX registers per row) and rows of A per group. */
-#define PANEL 32
+#define PANEL PANEL_COLS
 #define GROUP 3
 
 /* Nonzeros [0, len) of one row into its 32 columns of C; b is the panel (row stride ldb). */
@@ -99,6 +117,261 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void rows_panel
   for (; i < m; i++) row_panel(col + row_ptr[i], val + row_ptr[i], row_ptr[i + 1] - row_ptr[i], b, ldb, c + i * n);
 }
 
+/* The union of a pair's columns (plan->ucol) with each row's value or +0 (plan->uval: row i's, row
+ * j's, interleaved), into both rows' 32 columns of C: each row of the packed panel loaded once. */
+__attribute__((target("avx2,fma"), always_inline)) static inline void pair_panel(const int *ucol, const float *uv,
+                                                                                   int len, const float *b, float *ci,
+                                                                                   float *cj) {
+  __m256 a0 = _mm256_loadu_ps(ci), a1 = _mm256_loadu_ps(ci + 8), a2 = _mm256_loadu_ps(ci + 16),
+         a3 = _mm256_loadu_ps(ci + 24);
+  __m256 b0 = _mm256_loadu_ps(cj), b1 = _mm256_loadu_ps(cj + 8), b2 = _mm256_loadu_ps(cj + 16),
+         b3 = _mm256_loadu_ps(cj + 24);
+  for (int t = 0; t < len; t++) {
+    const float *bp = b + (int64_t)ucol[t] * PANEL;
+    const __m256 w0 = _mm256_load_ps(bp), w1 = _mm256_load_ps(bp + 8), w2 = _mm256_load_ps(bp + 16),
+                 w3 = _mm256_load_ps(bp + 24);
+    const __m256 x = _mm256_broadcast_ss(uv + 2 * t), y = _mm256_broadcast_ss(uv + 2 * t + 1);
+    a0 = _mm256_fmadd_ps(x, w0, a0);
+    a1 = _mm256_fmadd_ps(x, w1, a1);
+    a2 = _mm256_fmadd_ps(x, w2, a2);
+    a3 = _mm256_fmadd_ps(x, w3, a3);
+    b0 = _mm256_fmadd_ps(y, w0, b0);
+    b1 = _mm256_fmadd_ps(y, w1, b1);
+    b2 = _mm256_fmadd_ps(y, w2, b2);
+    b3 = _mm256_fmadd_ps(y, w3, b3);
+  }
+  _mm256_storeu_ps(ci, a0);
+  _mm256_storeu_ps(ci + 8, a1);
+  _mm256_storeu_ps(ci + 16, a2);
+  _mm256_storeu_ps(ci + 24, a3);
+  _mm256_storeu_ps(cj, b0);
+  _mm256_storeu_ps(cj + 8, b1);
+  _mm256_storeu_ps(cj + 16, b2);
+  _mm256_storeu_ps(cj + 24, b3);
+}
+
+/* Whether any of the 32 floats at c is -0 (a start the padded terms could turn into +0). */
+__attribute__((target("avx2,fma"), always_inline)) static inline bool neg_zero32(const float *c) {
+  const __m256i nz = _mm256_set1_epi32(INT32_MIN);
+  __m256i any = _mm256_setzero_si256();
+#pragma GCC unroll 4
+  for (int q = 0; q < 4; q++)
+    any = _mm256_or_si256(any, _mm256_cmpeq_epi32(_mm256_loadu_si256((const __m256i *)(c + 8 * q)), nz));
+  return !_mm256_testz_si256(any, any);
+}
+
+/* Whether the packed panel (k rows of 32) holds only finite values: x - x is +0 for those, NaN
+ * for an infinity or a NaN. */
+__attribute__((target("avx2,fma"))) static bool panel_finite(const float *panel, int k) {
+  __m256 any = _mm256_setzero_ps();
+  for (int64_t i = 0; i < (int64_t)k * PANEL; i += 8) {
+    const __m256 x = _mm256_load_ps(panel + i);
+    any = _mm256_or_ps(any, _mm256_sub_ps(x, x));
+  }
+  return _mm256_testz_si256(_mm256_castps_si256(any), _mm256_castps_si256(any));
+}
+#endif
+
+struct xbar_spmm_pairs {
+  int m, k;
+  long long nnz;
+  int np, ns;     /* pairs, rows left single */
+  int *rows;      /* pairs: row i, row j (2 np); then the single rows (ns) */
+  int *uptr;      /* np + 1 */
+  int *ucol;      /* uptr[np] */
+  float *uval;    /* 2 uptr[np] */
+};
+
+void xbar_spmm_pairs_free(struct xbar_spmm_pairs *p) {
+  if (!p) return;
+  free(p->rows);
+  free(p->uptr);
+  free(p->ucol);
+  free(p->uval);
+  free(p);
+}
+
+void xbar_spmm_pairs_shape(const struct xbar_spmm_pairs *p, int *m, int *k, long long *nnz) {
+  *m = p->m;
+  *k = p->k;
+  *nnz = p->nnz;
+}
+
+/* Rows looked at as partners of each row: the pairing costs m x min(m, WINDOW) unions of bit sets
+ * (~2 ms for 1000 MNIST images, once per batch of a run). */
+#define WINDOW 1024
+
+/* |x | y| for bit sets of `words` words: with the POPCNT instruction where the CPU has it (the
+ * generic build's __builtin_popcountll is a ~10x slower bit trick). */
+static int union_plain(const uint64_t *x, const uint64_t *y, int words) {
+  int u = 0;
+  for (int w = 0; w < words; w++) u += __builtin_popcountll(x[w] | y[w]);
+  return u;
+}
+#ifdef XBAR_X86
+__attribute__((target("popcnt"))) static int union_popcnt(const uint64_t *x, const uint64_t *y, int words) {
+  int u = 0;
+  for (int w = 0; w < words; w++) u += __builtin_popcountll(x[w] | y[w]);
+  return u;
+}
+#else
+#define union_popcnt union_plain
+#endif
+
+struct xbar_spmm_pairs *xbar_spmm_pair_rows(int m, int k, const int *row_ptr, const int *col, const float *val,
+                                            int *oom) {
+  *oom = 0;
+#ifdef XBAR_X86
+  const bool fast_popcount = __builtin_cpu_supports("popcnt");
+#else
+  const bool fast_popcount = false;
+#endif
+  const long long nnz = row_ptr[m] - row_ptr[0];
+  if (m < 2 || k <= 0 || nnz == 0) return NULL;
+  for (int i = 0; i < m; i++)
+    for (int p = row_ptr[i] + 1; p < row_ptr[i + 1]; p++)
+      if (col[p] <= col[p - 1]) return NULL;
+  const int words = (k + 63) / 64;
+  uint64_t *bits = calloc((size_t)m * words, sizeof(uint64_t));
+  unsigned char *used = calloc((size_t)m, 1);
+  struct xbar_spmm_pairs *p = calloc(1, sizeof *p);
+  if (p) {
+    p->rows = malloc((size_t)m * sizeof(int));
+    p->uptr = malloc(((size_t)m / 2 + 1) * sizeof(int));
+    p->ucol = malloc((size_t)2 * nnz * sizeof(int));
+    p->uval = malloc((size_t)4 * nnz * sizeof(float));
+  }
+  if (!bits || !used || !p || !p->rows || !p->uptr || !p->ucol || !p->uval) {
+    free(bits);
+    free(used);
+    xbar_spmm_pairs_free(p);
+    *oom = 1;
+    return NULL;
+  }
+  p->m = m;
+  p->k = k;
+  p->nnz = nnz;
+  for (int i = 0; i < m; i++)
+    for (int q = row_ptr[i]; q < row_ptr[i + 1]; q++) bits[(int64_t)i * words + col[q] / 64] |= (uint64_t)1 << (col[q] % 64);
+  /* Greedy: each row in turn takes the free row among the next WINDOW whose union with it pads the
+   * fewest terms (2 |union| - both lengths); empty rows stay single (nothing to share). */
+  int *single = malloc((size_t)m * sizeof(int));
+  if (!single) {
+    free(bits);
+    free(used);
+    xbar_spmm_pairs_free(p);
+    *oom = 1;
+    return NULL;
+  }
+  int np = 0, ns = 0, nu = 0;
+  p->uptr[0] = 0;
+  for (int i = 0; i < m; i++) {
+    if (used[i]) continue;
+    used[i] = 1;
+    const int li = row_ptr[i + 1] - row_ptr[i];
+    int best = -1;
+    long long best_cost = LLONG_MAX;
+    if (li > 0)
+      for (int j = i + 1, seen = 0; j < m && seen < WINDOW; j++) {
+        if (used[j] || row_ptr[j + 1] == row_ptr[j]) continue;
+        seen++;
+        const int u = fast_popcount ? union_popcnt(bits + (int64_t)i * words, bits + (int64_t)j * words, words)
+                                    : union_plain(bits + (int64_t)i * words, bits + (int64_t)j * words, words);
+        const long long cost = 2LL * u - li - (row_ptr[j + 1] - row_ptr[j]);
+        if (cost < best_cost) {
+          best_cost = cost;
+          best = j;
+        }
+      }
+    if (best < 0) {
+      single[ns++] = i;
+      continue;
+    }
+    used[best] = 1;
+    p->rows[2 * np] = i;
+    p->rows[2 * np + 1] = best;
+    /* Merge the two ascending column lists. */
+    int a = row_ptr[i], ae = row_ptr[i + 1], b = row_ptr[best], be = row_ptr[best + 1];
+    while (a < ae || b < be) {
+      if (b >= be || (a < ae && col[a] < col[b])) {
+        p->ucol[nu] = col[a];
+        p->uval[2 * nu] = val[a++];
+        p->uval[2 * nu + 1] = 0.0f;
+      } else if (a >= ae || col[b] < col[a]) {
+        p->ucol[nu] = col[b];
+        p->uval[2 * nu] = 0.0f;
+        p->uval[2 * nu + 1] = val[b++];
+      } else {
+        p->ucol[nu] = col[a];
+        p->uval[2 * nu] = val[a++];
+        p->uval[2 * nu + 1] = val[b++];
+      }
+      nu++;
+    }
+    p->uptr[++np] = nu;
+  }
+  memcpy(p->rows + 2 * np, single, (size_t)ns * sizeof(int));
+  free(single);
+  free(bits);
+  free(used);
+  p->np = np;
+  p->ns = ns;
+  if (np == 0) {
+    xbar_spmm_pairs_free(p);
+    return NULL;
+  }
+  return p;
+}
+
+#ifdef XBAR_X86
+/* A plan's pairs [p0, p1) and single rows [s0, s1) over all n columns: packed 32-column panels
+ * (the pairs through pair_panel unless a start holds -0 or the panel a non-finite value, single
+ * rows and fallbacks through row_panel), then the tail columns row by row as spmm_avx2 does. */
+__attribute__((target("avx2,fma"))) static void spmm_avx2_pairs(int n, int k, const int *row_ptr, const int *col,
+                                                                const float *val, const float *b, float *c,
+                                                                const struct xbar_spmm_pairs *pl, int p0, int p1,
+                                                                int s0, int s1, float *panel) {
+  int j0 = 0;
+  for (; j0 + PANEL <= n; j0 += PANEL) {
+    for (int p = 0; p < k; p++) memcpy(panel + (int64_t)p * PANEL, b + (int64_t)p * n + j0, PANEL * sizeof(float));
+    const bool finite = panel_finite(panel, k);
+    for (int q = p0; q < p1; q++) {
+      const int i = pl->rows[2 * q], j = pl->rows[2 * q + 1];
+      float *ci = c + (int64_t)i * n + j0, *cj = c + (int64_t)j * n + j0;
+      if (finite && !neg_zero32(ci) && !neg_zero32(cj))
+        pair_panel(pl->ucol + pl->uptr[q], pl->uval + 2 * (int64_t)pl->uptr[q], pl->uptr[q + 1] - pl->uptr[q], panel, ci, cj);
+      else {
+        row_panel(col + row_ptr[i], val + row_ptr[i], row_ptr[i + 1] - row_ptr[i], panel, PANEL, ci);
+        row_panel(col + row_ptr[j], val + row_ptr[j], row_ptr[j + 1] - row_ptr[j], panel, PANEL, cj);
+      }
+    }
+    for (int s = s0; s < s1; s++) {
+      const int i = pl->rows[2 * pl->np + s];
+      row_panel(col + row_ptr[i], val + row_ptr[i], row_ptr[i + 1] - row_ptr[i], panel, PANEL, c + (int64_t)i * n + j0);
+    }
+  }
+  /* The tail columns, for each row this call owns. */
+  for (int r = 2 * p0; r < 2 * p1 + (s1 - s0); r++) {
+    const int i = r < 2 * p1 ? pl->rows[r] : pl->rows[2 * pl->np + s0 + (r - 2 * p1)];
+    int jj = j0;
+    for (; jj + 8 <= n; jj += 8) {
+      float *ci = c + (int64_t)i * n + jj;
+      __m256 a = _mm256_loadu_ps(ci);
+      for (int p = row_ptr[i]; p < row_ptr[i + 1]; p++)
+        a = _mm256_fmadd_ps(_mm256_set1_ps(val[p]), _mm256_loadu_ps(b + (int64_t)col[p] * n + jj), a);
+      _mm256_storeu_ps(ci, a);
+    }
+    for (; jj < n; jj++) {
+      __m128 a = _mm_set_ss(c[(int64_t)i * n + jj]);
+      for (int p = row_ptr[i]; p < row_ptr[i + 1]; p++)
+        a = _mm_fmadd_ss(_mm_set_ss(val[p]), _mm_set_ss(b[(int64_t)col[p] * n + jj]), a);
+      c[(int64_t)i * n + jj] = _mm_cvtss_f32(a);
+    }
+  }
+}
+#endif
+
+#ifdef XBAR_X86
 /* Columns [j0, n): panels of 32 (packed when A has at least as many nonzeros as B has rows, so
  * that the copy costs less than the products it speeds up, and when the buffer can be had), then
  * single registers of 8, then one column at a time, every one a chain of FMAs. */
@@ -182,6 +455,9 @@ struct spmm_job {
   const int *row_ptr, *col;
   const float *val, *b;
   float *c;
+  /* With a plan: its pairs [p0, p1) and single rows [s0, s1), rows indexed from the matrix's first. */
+  const struct xbar_spmm_pairs *pairs;
+  int p0, p1, s0, s1;
 };
 
 static void *spmm_run(void *arg) {
@@ -192,7 +468,19 @@ static void *spmm_run(void *arg) {
     return NULL;
   }
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
-    spmm_avx2(j->m, j->n, j->k, j->row_ptr, j->col, j->val, j->b, j->c, 0);
+    float *panel = j->pairs ? aligned_alloc(64, (size_t)j->k * PANEL * sizeof(float)) : NULL;
+    if (panel)
+      spmm_avx2_pairs(j->n, j->k, j->row_ptr, j->col, j->val, j->b, j->c, j->pairs, j->p0, j->p1, j->s0, j->s1, panel);
+    else if (j->pairs) {
+      /* No memory for the panel: the plan's rows one by one, each its own chain as in row_panel. */
+      for (int r = 2 * j->p0; r < 2 * j->p1 + (j->s1 - j->s0); r++) {
+        const int i = r < 2 * j->p1 ? j->pairs->rows[r] : j->pairs->rows[2 * j->pairs->np + j->s0 + (r - 2 * j->p1)];
+        const int one[2] = {0, j->row_ptr[i + 1] - j->row_ptr[i]};
+        spmm_avx2(1, j->n, j->k, one, j->col + j->row_ptr[i], j->val + j->row_ptr[i], j->b, j->c + (int64_t)i * j->n, 0);
+      }
+    } else
+      spmm_avx2(j->m, j->n, j->k, j->row_ptr, j->col, j->val, j->b, j->c, 0);
+    free(panel);
     return NULL;
   }
 #endif
@@ -201,16 +489,25 @@ static void *spmm_run(void *arg) {
 }
 
 void xbar_spmm(int m, int n, int k, const int *row_ptr, const int *col, const float *val, const float *b, float *c,
-               int threads) {
+               int threads, const struct xbar_spmm_pairs *pairs) {
   /* Rows split between threads, at least 64 each. */
   if (threads > m / 64) threads = m / 64 > 1 ? m / 64 : 1;
   if (threads > 16) threads = 16;
   struct spmm_job jobs[16];
   pthread_t ids[16];
   int started = 0;
+  /* A plan is used on the AVX2 path when its panels are packed (as many nonzeros as B has rows at
+   * least, spmm_avx2's rule) and it was made for this matrix's shape (the caller checks). */
+  const bool planned = pairs && n >= PANEL_COLS && row_ptr[m] - row_ptr[0] >= k && k > 0;
   for (int t = 0; t < threads; t++) {
-    const int i0 = (int)((int64_t)m * t / threads), i1 = (int)((int64_t)m * (t + 1) / threads);
-    jobs[t] = (struct spmm_job){i1 - i0, n, k, row_ptr + i0, col, val, b, c + (int64_t)i0 * n};
+    if (planned) {
+      const int p0 = (int)((int64_t)pairs->np * t / threads), p1 = (int)((int64_t)pairs->np * (t + 1) / threads);
+      const int s0 = (int)((int64_t)pairs->ns * t / threads), s1 = (int)((int64_t)pairs->ns * (t + 1) / threads);
+      jobs[t] = (struct spmm_job){m, n, k, row_ptr, col, val, b, c, pairs, p0, p1, s0, s1};
+    } else {
+      const int i0 = (int)((int64_t)m * t / threads), i1 = (int)((int64_t)m * (t + 1) / threads);
+      jobs[t] = (struct spmm_job){i1 - i0, n, k, row_ptr + i0, col, val, b, c + (int64_t)i0 * n, NULL, 0, 0, 0, 0};
+    }
     if (t == threads - 1 || pthread_create(&ids[t], NULL, spmm_run, &jobs[t]) != 0) spmm_run(&jobs[t]);
     else started |= 1 << t;
   }

@@ -389,47 +389,113 @@ static napi_value clamp(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* spmm(m, n, k, rowPtr, col, val, b, c[, threads]): every index is checked first, so that a bad
- * CSR throws instead of reading outside B. */
+/* A CSR matrix's arrays from argv[0..2] (rowPtr for m rows, col, val): every index is checked, so
+ * that a bad CSR throws instead of reading outside B. */
+static bool get_csr(napi_env env, napi_value *argv, const char *fn, int m, int k, int **row_ptr, int **col,
+                    float **val, int64_t *nnz) {
+  if (!get_i32(env, argv[0], fn, "rowPtr", (int64_t)m + 1, row_ptr)) return false;
+  if ((*row_ptr)[0] != 0) {
+    throw_msg(env, false, "%s: rowPtr[0] must be 0", fn, 0, 0);
+    return false;
+  }
+  for (int i = 0; i < m; i++)
+    if ((*row_ptr)[i + 1] < (*row_ptr)[i]) {
+      throw_msg(env, false, "%s: rowPtr must not decrease", fn, 0, 0);
+      return false;
+    }
+  *nnz = (*row_ptr)[m];
+  if (!get_i32(env, argv[1], fn, "col", *nnz, col) || !get_f32(env, argv[2], fn, "val", *nnz, val)) return false;
+  for (int64_t p = 0; p < *nnz; p++)
+    if ((*col)[p] < 0 || (*col)[p] >= k) {
+      char msg[128];
+      snprintf(msg, sizeof msg, "%s: col index %d is outside [0, %d)", fn, (*col)[p], k);
+      napi_throw_range_error(env, NULL, msg);
+      return false;
+    }
+  return true;
+}
+
+static void free_pairs(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  xbar_spmm_pairs_free(data);
+}
+
+/* spmmPairs(m, k, rowPtr, col, val): an opaque plan pairing the matrix's rows for spmm
+ * (native/spmm.c), or null when its rows cannot be paired. The plan copies the values: the matrix
+ * must not change while the plan is used with it. */
+static napi_value spmm_pairs(napi_env env, napi_callback_info info) {
+  napi_value argv[5], out;
+  size_t argc = 5;
+  int m, k, *row_ptr, *col, oom;
+  float *val;
+  int64_t nnz;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  if (argc < 5) {
+    napi_throw_type_error(env, NULL, "spmmPairs: expected 5 arguments");
+    return NULL;
+  }
+  if (!get_int(env, argv[0], "m", 0, &m) || !get_int(env, argv[1], "k", 0, &k) ||
+      !get_csr(env, argv + 2, "spmmPairs", m, k, &row_ptr, &col, &val, &nnz))
+    return NULL;
+  struct xbar_spmm_pairs *p = xbar_spmm_pair_rows(m, k, row_ptr, col, val, &oom);
+  if (oom) {
+    napi_throw_error(env, NULL, "spmmPairs: out of memory");
+    return NULL;
+  }
+  if (!p) {
+    napi_get_null(env, &out);
+    return out;
+  }
+  if (napi_create_external(env, p, free_pairs, NULL, &out) != napi_ok) {
+    xbar_spmm_pairs_free(p);
+    return NULL;
+  }
+  return out;
+}
+
+/* spmm(m, n, k, rowPtr, col, val, b, c[, threads[, pairs]]): C += A B; `pairs` from spmmPairs of
+ * this matrix (checked against its shape). */
 static napi_value spmm(napi_env env, napi_callback_info info) {
-  napi_value argv[9];
-  size_t argc_spmm = 9;
+  napi_value argv[10];
+  size_t argc_spmm = 10;
   int m, n, k, *row_ptr, *col;
   float *val, *b, *c;
+  int64_t nnz;
   if (napi_get_cb_info(env, info, &argc_spmm, argv, NULL, NULL) != napi_ok) return NULL;
   if (argc_spmm < 8) {
     napi_throw_type_error(env, NULL, "spmm: expected 8 arguments");
     return NULL;
   }
-  if (!get_int(env, argv[0], "m", 0, &m) ||
-      !get_int(env, argv[1], "n", 0, &n) || !get_int(env, argv[2], "k", 0, &k) ||
-      !get_i32(env, argv[3], "spmm", "rowPtr", (int64_t)m + 1, &row_ptr))
+  if (!get_int(env, argv[0], "m", 0, &m) || !get_int(env, argv[1], "n", 0, &n) || !get_int(env, argv[2], "k", 0, &k) ||
+      !get_csr(env, argv + 3, "spmm", m, k, &row_ptr, &col, &val, &nnz))
     return NULL;
-  if (row_ptr[0] != 0) {
-    napi_throw_range_error(env, NULL, "spmm: rowPtr[0] must be 0");
-    return NULL;
-  }
-  for (int i = 0; i < m; i++)
-    if (row_ptr[i + 1] < row_ptr[i]) {
-      napi_throw_range_error(env, NULL, "spmm: rowPtr must not decrease");
-      return NULL;
-    }
-  const int64_t nnz = row_ptr[m];
-  if (!get_i32(env, argv[4], "spmm", "col", nnz, &col) || !get_f32(env, argv[5], "spmm", "val", nnz, &val) ||
-      !get_f32(env, argv[6], "spmm", "b", (int64_t)k * n, &b) || !get_f32(env, argv[7], "spmm", "c", (int64_t)m * n, &c))
+  if (!get_f32(env, argv[6], "spmm", "b", (int64_t)k * n, &b) || !get_f32(env, argv[7], "spmm", "c", (int64_t)m * n, &c))
     return NULL;
   if (overlaps(c, (int64_t)m * n, b, (int64_t)k * n) || overlaps(c, (int64_t)m * n, val, nnz)) {
     napi_throw_range_error(env, NULL, "spmm: c must not share memory with b or val");
     return NULL;
   }
-  for (int64_t p = 0; p < nnz; p++)
-    if (col[p] < 0 || col[p] >= k) {
-      throw_msg(env, false, "spmm: %s index %lld is outside [0, %lld)", "col", col[p], k);
-      return NULL;
-    }
   int threads = 1;
   if (argc_spmm > 8 && !get_int(env, argv[8], "threads", 1, &threads)) return NULL;
-  xbar_spmm(m, n, k, row_ptr, col, val, b, c, threads);
+  const struct xbar_spmm_pairs *pairs = NULL;
+  napi_valuetype type = napi_undefined;
+  if (argc_spmm > 9 && napi_typeof(env, argv[9], &type) == napi_ok && type != napi_undefined && type != napi_null) {
+    void *data;
+    int pm, pk;
+    long long pnnz;
+    if (type != napi_external || napi_get_value_external(env, argv[9], &data) != napi_ok) {
+      napi_throw_type_error(env, NULL, "spmm: pairs must come from spmmPairs");
+      return NULL;
+    }
+    xbar_spmm_pairs_shape(data, &pm, &pk, &pnnz);
+    if (pm != m || pk != k || pnnz != nnz) {
+      napi_throw_range_error(env, NULL, "spmm: pairs were planned for another matrix (rows, columns or nonzeros differ)");
+      return NULL;
+    }
+    pairs = data;
+  }
+  xbar_spmm(m, n, k, row_ptr, col, val, b, c, threads, pairs);
   return NULL;
 }
 
@@ -1216,6 +1282,7 @@ NAPI_MODULE_INIT() {
       {"convInputGrad", NULL, conv_input_grad, NULL, NULL, NULL, napi_enumerable, NULL},
       {"clamp", NULL, clamp, NULL, NULL, NULL, napi_enumerable, NULL},
       {"spmm", NULL, spmm, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"spmmPairs", NULL, spmm_pairs, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setThreads", NULL, set_threads, NULL, NULL, NULL, napi_enumerable, NULL},
       {"getThreads", NULL, get_threads, NULL, NULL, NULL, napi_enumerable, NULL},
       {"config", NULL, config, NULL, NULL, NULL, napi_enumerable, NULL},

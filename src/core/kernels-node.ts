@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { XbarError } from './errors.js';
 import { checkAdamStep, checkExpScaled, checkLognormalPairs, checkNormalPairs } from './kernel-checks.js';
-import type { Kernels } from './kernels.js';
+import type { Csr, Kernels } from './kernels.js';
 import { jsKernels } from './kernels-js.js';
 
 /** The N-API addon built from native/xbar_blas.c by scripts/build-native.mjs. */
@@ -31,7 +31,10 @@ interface BlasAddon {
     b: Float32Array,
     c: Float32Array,
     threads: number,
+    pairs?: object,
   ): void;
+  /** Absent from builds before the paired spmm (then spmm runs row by row). */
+  spmmPairs?(m: number, k: number, rowPtr: Int32Array, col: Int32Array, val: Float32Array): object | null;
   /** Absent from builds of xbar before the Philox stream (then the JS loop draws). */
   lognormalPhilox?(
     tPos: Float64Array,
@@ -158,7 +161,8 @@ export function loadKernels(opts: LoadKernelsOptions = {}): NodeKernels {
       : jsKernels.maxPoolGrad,
     clamp: (y, lo, hi) => blas.clamp(y, lo, hi),
     // Rows split over the threads: the same result whatever the thread count.
-    spmm: (m, n, k, a, b, c) => blas.spmm(m, n, k, a.rowPtr, a.col, a.val, b, c, threads),
+    spmm: (m, n, k, a, b, c) => blas.spmm(m, n, k, a.rowPtr, a.col, a.val, b, c, threads, a.pairs),
+    ...(blas.spmmPairs ? { pairRows: (m: number, k: number, a: Csr) => blas.spmmPairs?.(m, k, a.rowPtr, a.col, a.val) ?? null } : {}),
     lognormalPairs: blas.lognormalPhilox
       ? (tPos, tNeg, sigma, st, gPos, gNeg) => {
           checkLognormalPairs(tPos, tNeg, sigma, gPos, gNeg);

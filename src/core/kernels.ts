@@ -76,6 +76,14 @@ export interface Kernels {
    */
   spmm(m: number, n: number, k: number, a: Csr, b: Float32Array, c: Float32Array): void;
   /**
+   * A plan for spmm with a matrix used in many products (Csr.pairs): its rows paired by similar
+   * columns, so that each row of B is loaded once per pair. The product's bits are the same with
+   * or without it (native/spmm.c says when a padded term could differ: the sign of an exactly zero
+   * output whose sum underflowed to -0). Null when the rows cannot be paired. Native only: the JS
+   * kernels have no use for it.
+   */
+  pairRows?(m: number, k: number, a: Csr): object | null;
+  /**
    * Log-normal programming variation of conductance pairs: gPos[i] = tPos[i] * exp(sigma * z1),
    * gNeg[i] = tNeg[i] * exp(sigma * z2), (z1, z2) the Box-Muller pair of cell i of the Philox
    * stream (philox.ts; the transform in kernels-js.ts): the same bits on every implementation,
@@ -160,6 +168,11 @@ export interface Csr {
   rowPtr: Int32Array;
   col: Int32Array;
   val: Float32Array;
+  /**
+   * Kernels.pairRows's plan for this matrix (opaque), when it is used in many products: the
+   * matrix must not change once planned. Kernels without pairRows ignore it.
+   */
+  pairs?: object;
 }
 
 /**

@@ -35,7 +35,7 @@ export function crossbarLayer(
   const noisy = dev.readNoise > 0 && rng;
   // With the product given, the input is only needed for read noise.
   const xin = pre && !noisy ? x : layerInput(x, lp, plan);
-  const y = pre ?? productOnChip(rowsInput(xin, lp, plan, null, false), lp, lc, plan, kernels, out, rng);
+  const y = pre ?? productOnChip(rowsInput(xin, lp, plan, null, null), lp, lc, plan, kernels, out, rng);
   if (noisy) {
     const v = new Float32Array(R * lp.nOut);
     const nv = noiseVariance(lc, lp, dev, plan);
@@ -164,15 +164,22 @@ export function sharedInput(
   if (layer instanceof Conv2d && convDirect(plan)) return { R: batch * layer.geom.oh * layer.geom.ow, conv: { layer, x, batch }, idealW };
   // A copy of the unrolled rows: the layer's im2col buffer is reused by its next call.
   const rows = layer instanceof Conv2d ? layer.im2col(x, batch, kernels).slice() : x;
-  return rowsInput(layerInput(rows, lp, plan), lp, plan, idealW, true);
+  return rowsInput(layerInput(rows, lp, plan), lp, plan, idealW, kernels);
 }
 
-/** SharedInput of rows already unrolled and through the DAC; `sparse`: look for a CSR worth using (one pass over xin). */
-function rowsInput(xin: Float32Array, lp: LayerPlan, plan: CrossbarPlan, idealW: Float32Array | null, sparse: boolean): SharedInput {
+/**
+ * SharedInput of rows already unrolled and through the DAC. `shared`: the kernels of the chips
+ * that will share it, to look for a CSR worth using (one pass over xin) and plan its rows in pairs
+ * for them (Kernels.pairRows: once per batch, for every chip's product); null for one chip's input.
+ */
+function rowsInput(xin: Float32Array, lp: LayerPlan, plan: CrossbarPlan, idealW: Float32Array | null, shared: Kernels | null): SharedInput {
   const R = xin.length / lp.nIn;
   const adc = plan.circuit.adcBits > 0 && lp.rowTiles.length > 0;
-  if (!sparse || adc || lp.nOut < SPARSE_MIN_OUT) return { R, xin, idealW };
-  return { R, xin, idealW, csr: toCsr(xin, R, lp.nIn, SPARSE_MAX_DENSITY) ?? undefined };
+  if (!shared || adc || lp.nOut < SPARSE_MIN_OUT) return { R, xin, idealW };
+  const csr = toCsr(xin, R, lp.nIn, SPARSE_MAX_DENSITY);
+  if (!csr) return { R, xin, idealW };
+  const pairs = shared.pairRows?.(R, lp.nIn, csr);
+  return { R, xin, idealW, csr: pairs ? { ...csr, pairs } : csr };
 }
 
 /** The shared input's unrolled rows (after the DAC), unrolled on first use for a convolution. */

@@ -642,6 +642,63 @@ describeWith(['native'], 'native simulator kernels', () => {
     expect(fusedDiffers).toBe(true);
   });
 
+  it("spmm with its rows planned in pairs gives each row's own chain, bit for bit", () => {
+    // MNIST-like rows (a share of 10-40% nonzeros), with -0 starts (a pair falls back to its rows'
+    // chains), a +Infinity in B (the panel holding it falls back: 0 x inf would be NaN), zeros in
+    // B; odd row counts (a single row left), tails of 8 and 1 columns, 1 or 2 threads.
+    const same = (x: Float32Array, y: Float32Array) => Buffer.from(x.buffer).equals(Buffer.from(y.buffer));
+    let planned = 0;
+    for (const [m, k] of [
+      [2, 40],
+      [131, 40],
+      [67, 97],
+    ])
+      for (const n of [32, 33, 97])
+        for (const variant of ['plain', 'negative zero starts', 'infinity in B']) {
+          const seed = m * 1000 + n * 10 + k;
+          const a = filled(m * k, seed).map((v, i) => ((v + 1) / 2 < 0.1 + (0.3 * ((Math.floor(i / k) * 7) % 5)) / 4 ? v : 0));
+          const b = filled(k * n, seed + 1).map((v, i) =>
+            i % 11 === 0 ? 0 : variant === 'infinity in B' && i === 5 * n + 3 ? Infinity : v,
+          );
+          const c0 = filled(m * n, seed + 2).map((v, i) => (variant === 'negative zero starts' && i % 13 === 0 ? -0 : v));
+          const csr = toCsr(a, m, k) as Csr;
+          const pairs = native().pairRows?.(m, k, csr);
+          expect(pairs, `m ${m} k ${k}`).toBeTruthy();
+          planned++;
+          const want = spmmChains(m, n, csr, b, c0, true);
+          for (const threads of [1, 2]) {
+            const c = c0.slice();
+            loadKernels({ prefer: 'native', threads }).spmm(m, n, k, { ...csr, pairs: pairs ?? undefined }, b, c);
+            expect(same(c, want), `m ${m} n ${n} k ${k} ${variant} threads ${threads}`).toBe(true);
+          }
+        }
+    expect(planned).toBe(27);
+  });
+
+  it('pairRows plans only matrices whose rows hold ascending columns, and spmm refuses a plan of another matrix', () => {
+    const k = native();
+    const csr = toCsr(
+      filled(6 * 50, 3).map((v) => (v > 0.3 ? v : 0)),
+      6,
+      50,
+    ) as Csr;
+    expect(k.pairRows?.(6, 50, csr)).toBeTruthy();
+    // Row 0's first two columns swapped: pairing would reorder its terms.
+    const col = csr.col.slice();
+    [col[0], col[1]] = [col[1], col[0]];
+    expect(k.pairRows?.(6, 50, { ...csr, col })).toBeNull();
+    expect(k.pairRows?.(1, 50, { rowPtr: csr.rowPtr.subarray(0, 2), col: csr.col, val: csr.val })).toBeNull();
+    const other = toCsr(
+      filled(6 * 50, 4).map((v) => (v > 0.3 ? v : 0)),
+      6,
+      50,
+    ) as Csr;
+    const b = filled(50 * 40, 5);
+    const c = new Float32Array(6 * 40);
+    expect(() => k.spmm(6, 40, 50, { ...other, pairs: k.pairRows?.(6, 50, csr) ?? undefined }, b, c)).toThrow(/planned for another matrix/);
+    expect(() => k.spmm(6, 40, 50, { ...csr, pairs: {} }, b, c)).toThrow(/pairs must come from spmmPairs/);
+  });
+
   it('conv2d gives the same bits with 1 or 2 threads (images are split, never a sum)', () => {
     const g = geometry(7, 14, 14, 16, 3, 1, 1);
     const x = filled(g.batch * g.h * g.w * g.c, 21);

@@ -36,7 +36,9 @@ export interface ParallelOptions {
 /**
  * runMonteCarlo over worker threads. The chips go out in shrinking ranges (chipRanges), each to
  * whichever worker is free (with one half each, the faster worker waited ~10% of the run). Every chip
- * depends on (seed, chip index) alone, so the result is the serial run's, chip for chip.
+ * depends on (seed, chip index) alone, so the result is a serial run's with one-thread kernels, chip
+ * for chip; against a serial run on several OpenBLAS threads the dense layers' outputs agree within
+ * rounding, not bit for bit (OpenBLAS blocks threaded sums differently: native/README.md).
  */
 export async function runMonteCarloParallel(
   model: Model,

@@ -450,12 +450,27 @@ static void spmm_plain(int m, int n, const int *row_ptr, const int *col, const f
   }
 }
 
+/* Which kernels a call runs: chosen once per call, so that every thread takes the same path and a
+ * plan goes only to the path that uses it. XBAR_NO_AVX512 and XBAR_NO_AVX2 pick the narrower
+ * paths (their tests). */
+enum spmm_path { SPMM_PLAIN, SPMM_AVX2, SPMM_AVX512 };
+
+static enum spmm_path spmm_path(void) {
+#ifdef XBAR_X86
+  if (__builtin_cpu_supports("avx512f") && !getenv("XBAR_NO_AVX512") && !getenv("XBAR_NO_AVX2")) return SPMM_AVX512;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && !getenv("XBAR_NO_AVX2")) return SPMM_AVX2;
+#endif
+  return SPMM_PLAIN;
+}
+
 struct spmm_job {
   int m, n, k;
   const int *row_ptr, *col;
   const float *val, *b;
   float *c;
-  /* With a plan: its pairs [p0, p1) and single rows [s0, s1), rows indexed from the matrix's first. */
+  enum spmm_path path;
+  /* With a plan (AVX2 path only): its pairs [p0, p1) and single rows [s0, s1), rows indexed from the
+   * matrix's first; m, row_ptr and c are then the whole matrix's. */
   const struct xbar_spmm_pairs *pairs;
   int p0, p1, s0, s1;
 };
@@ -463,11 +478,11 @@ struct spmm_job {
 static void *spmm_run(void *arg) {
   const struct spmm_job *j = arg;
 #ifdef XBAR_X86
-  if (__builtin_cpu_supports("avx512f") && !getenv("XBAR_NO_AVX512")) {
+  if (j->path == SPMM_AVX512) {
     spmm_avx512(j->m, j->n, j->k, j->row_ptr, j->col, j->val, j->b, j->c);
     return NULL;
   }
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+  if (j->path == SPMM_AVX2) {
     float *panel = j->pairs ? aligned_alloc(64, (size_t)j->k * PANEL * sizeof(float)) : NULL;
     if (panel)
       spmm_avx2_pairs(j->n, j->k, j->row_ptr, j->col, j->val, j->b, j->c, j->pairs, j->p0, j->p1, j->s0, j->s1, panel);
@@ -496,17 +511,19 @@ void xbar_spmm(int m, int n, int k, const int *row_ptr, const int *col, const fl
   struct spmm_job jobs[16];
   pthread_t ids[16];
   int started = 0;
-  /* A plan is used on the AVX2 path when its panels are packed (as many nonzeros as B has rows at
-   * least, spmm_avx2's rule) and it was made for this matrix's shape (the caller checks). */
-  const bool planned = pairs && n >= PANEL_COLS && row_ptr[m] - row_ptr[0] >= k && k > 0;
+  /* A plan is used on the AVX2 path only (the others run rows, and would each run all of them), when
+   * its panels are packed (as many nonzeros as B has rows at least, spmm_avx2's rule); the caller
+   * checks it was made for this matrix's shape. */
+  const enum spmm_path path = spmm_path();
+  const bool planned = pairs && path == SPMM_AVX2 && n >= PANEL_COLS && row_ptr[m] - row_ptr[0] >= k && k > 0;
   for (int t = 0; t < threads; t++) {
     if (planned) {
       const int p0 = (int)((int64_t)pairs->np * t / threads), p1 = (int)((int64_t)pairs->np * (t + 1) / threads);
       const int s0 = (int)((int64_t)pairs->ns * t / threads), s1 = (int)((int64_t)pairs->ns * (t + 1) / threads);
-      jobs[t] = (struct spmm_job){m, n, k, row_ptr, col, val, b, c, pairs, p0, p1, s0, s1};
+      jobs[t] = (struct spmm_job){m, n, k, row_ptr, col, val, b, c, path, pairs, p0, p1, s0, s1};
     } else {
       const int i0 = (int)((int64_t)m * t / threads), i1 = (int)((int64_t)m * (t + 1) / threads);
-      jobs[t] = (struct spmm_job){i1 - i0, n, k, row_ptr + i0, col, val, b, c + (int64_t)i0 * n, NULL, 0, 0, 0, 0};
+      jobs[t] = (struct spmm_job){i1 - i0, n, k, row_ptr + i0, col, val, b, c + (int64_t)i0 * n, path, NULL, 0, 0, 0, 0};
     }
     if (t == threads - 1 || pthread_create(&ids[t], NULL, spmm_run, &jobs[t]) != 0) spmm_run(&jobs[t]);
     else started |= 1 << t;

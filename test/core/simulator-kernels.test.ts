@@ -671,6 +671,17 @@ describeWith(['native'], 'native simulator kernels', () => {
             loadKernels({ prefer: 'native', threads }).spmm(m, n, k, { ...csr, pairs: pairs ?? undefined }, b, c);
             expect(same(c, want), `m ${m} n ${n} k ${k} ${variant} threads ${threads}`).toBe(true);
           }
+          // The paths without AVX2 take no plan: each thread still runs only its own rows.
+          if (variant === 'plain' && n === 33) {
+            process.env.XBAR_NO_AVX2 = '1';
+            try {
+              const c = c0.slice();
+              loadKernels({ prefer: 'native', threads: 2 }).spmm(m, n, k, { ...csr, pairs: pairs ?? undefined }, b, c);
+              expect(same(c, spmmChains(m, n, csr, b, c0, false)), `m ${m} k ${k} without AVX2`).toBe(true);
+            } finally {
+              delete process.env.XBAR_NO_AVX2;
+            }
+          }
         }
     expect(planned).toBe(27);
   });

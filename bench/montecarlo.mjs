@@ -2,7 +2,8 @@
 // doing the same study the MemTorch/aihwkit way (bench/peers/torch_montecarlo.py).
 // Usage: npm run build && node bench/montecarlo.mjs [--chips N] [--reps R] [--quick] [--json]
 //   --chips N        chips in the MNIST scenarios (default 100 for the mlp, 20 for LeNet-5 and 10 for the ResNet:
-//                    a Monte Carlo study is hundreds of chips; fewer make the workers' fixed start-up, ~0.15 s, weigh)
+//                    a Monte Carlo study is hundreds of chips; fewer make each run's fixed set-up weigh: the workers
+//                    start in the warm-up run and are kept, but each run's shared work per worker, ~0.1 s, is redone)
 //   --paper-chips N  chips in the digits8 scenario (default 200)
 //   --reps R         timed repetitions per measurement, medians reported (default 3)
 //   --quick          smoke run: 3 / 30 chips on 1000 test images, 1 repetition

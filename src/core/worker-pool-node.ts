@@ -1,7 +1,7 @@
 import { parentPort, Worker } from 'node:worker_threads';
 
-/** Main thread to worker: a run's job (sent before its tasks), or one task. */
-export type PoolMessage<J, T> = { job: J } | { task: T };
+/** Main thread to worker: a run's job (sent before its tasks), one task, or the end of the run. */
+export type PoolMessage<J, T> = { job: J } | { task: T } | { end: true };
 
 /**
  * Worker threads of one script, kept between runs. Starting a worker costs its module graph, the
@@ -76,7 +76,13 @@ class WorkerPool {
     } finally {
       for (const c of cleanups) c();
       if (this.broken) this.close();
-      else for (const w of this.workers) w.unref();
+      else
+        for (const w of this.workers) {
+          // The worker drops what it built from the job (a Monte Carlo worker holds up to 64 MiB of
+          // shared work), so an idle pool holds only its threads.
+          w.postMessage({ end: true } satisfies PoolMessage<unknown, T>);
+          w.unref();
+        }
       this.busy = false;
     }
   }
@@ -143,6 +149,7 @@ export function servePool<J, T, M>(who: string, start: (job: J) => (task: T, pos
   let handle: ((task: T, post: (m: M) => void) => void) | null = null;
   port.on('message', (m: PoolMessage<J, T>) => {
     if ('job' in m) handle = start(m.job);
+    else if ('end' in m) handle = null;
     else if (handle) handle(m.task, post);
     else throw new Error(`${who}: a task came before its job`);
   });

@@ -78,6 +78,27 @@ describe('runWorkerPool (worker threads kept between runs)', () => {
     for (const t of one.threads) expect(two.threads.has(t)).toBe(false);
   });
 
+  it("drops a run's state at its end: a task after the end, without a new job, is refused", async () => {
+    const { Worker } = await import('node:worker_threads');
+    const w = new Worker(url);
+    const replies: unknown[] = [];
+    // Settles on the refusal, or on an answer to the task after the end (the state kept).
+    const outcome = new Promise<string>((resolve) => {
+      w.once('error', (e) => resolve(e.message));
+      w.on('message', (m) => {
+        replies.push(m);
+        if (replies.length === 2) resolve('answered after the end');
+      });
+    });
+    w.postMessage({ job: { k: 4 } });
+    w.postMessage({ task: { x: 2 } });
+    w.postMessage({ end: true });
+    w.postMessage({ task: { x: 3 } });
+    expect(await outcome).toMatch(/test-worker: a task came before its job/);
+    expect(replies).toEqual([{ y: 8, thread: w.threadId }]);
+    await w.terminate();
+  });
+
   it('never keeps a process alive after its runs', () => {
     const main = join(work, 'main.mjs');
     writeFileSync(

@@ -25,7 +25,7 @@
  * sum can still reach -0 from a nonzero start only by a product underflowing to it, which MNIST
  * pixels (>= 1/255) times conductance weights never do, and then at most an exactly-zero output's
  * sign can differ. On the `mlp`'s first layer (1000 MNIST test images, 784 x 256) greedy pairing
- * leaves ~81% of the union's terms real, and the pairs run ~1.25x faster than the three-row
+ * leaves ~81% of the union's terms real, and the pairs run ~1.15-1.2x faster than the three-row
  * groups (docs/decisions.md).
  */
 #include "spmm.h"
@@ -198,7 +198,7 @@ void xbar_spmm_pairs_shape(const struct xbar_spmm_pairs *p, int *m, int *k, long
 }
 
 /* Rows looked at as partners of each row: the pairing costs m x min(m, WINDOW) unions of bit sets
- * (~2 ms for 1000 MNIST images, once per batch of a run). */
+ * (~6 ms for 1000 MNIST images, once per batch of a run). */
 #define WINDOW 1024
 
 /* |x | y| for bit sets of `words` words: with the POPCNT instruction where the CPU has it (the
@@ -234,16 +234,19 @@ struct xbar_spmm_pairs *xbar_spmm_pair_rows(int m, int k, const int *row_ptr, co
   const int words = (k + 63) / 64;
   uint64_t *bits = calloc((size_t)m * words, sizeof(uint64_t));
   unsigned char *used = calloc((size_t)m, 1);
+  int *single = malloc((size_t)m * sizeof(int));
   struct xbar_spmm_pairs *p = calloc(1, sizeof *p);
   if (p) {
+    /* A pair's union holds at most its two rows' nonzeros: nnz entries in all. */
     p->rows = malloc((size_t)m * sizeof(int));
     p->uptr = malloc(((size_t)m / 2 + 1) * sizeof(int));
-    p->ucol = malloc((size_t)2 * nnz * sizeof(int));
-    p->uval = malloc((size_t)4 * nnz * sizeof(float));
+    p->ucol = malloc((size_t)nnz * sizeof(int));
+    p->uval = malloc((size_t)2 * nnz * sizeof(float));
   }
-  if (!bits || !used || !p || !p->rows || !p->uptr || !p->ucol || !p->uval) {
+  if (!bits || !used || !single || !p || !p->rows || !p->uptr || !p->ucol || !p->uval) {
     free(bits);
     free(used);
+    free(single);
     xbar_spmm_pairs_free(p);
     *oom = 1;
     return NULL;
@@ -255,14 +258,6 @@ struct xbar_spmm_pairs *xbar_spmm_pair_rows(int m, int k, const int *row_ptr, co
     for (int q = row_ptr[i]; q < row_ptr[i + 1]; q++) bits[(int64_t)i * words + col[q] / 64] |= (uint64_t)1 << (col[q] % 64);
   /* Greedy: each row in turn takes the free row among the next WINDOW whose union with it pads the
    * fewest terms (2 |union| - both lengths); empty rows stay single (nothing to share). */
-  int *single = malloc((size_t)m * sizeof(int));
-  if (!single) {
-    free(bits);
-    free(used);
-    xbar_spmm_pairs_free(p);
-    *oom = 1;
-    return NULL;
-  }
   int np = 0, ns = 0, nu = 0;
   p->uptr[0] = 0;
   for (int i = 0; i < m; i++) {
@@ -324,6 +319,22 @@ struct xbar_spmm_pairs *xbar_spmm_pair_rows(int m, int k, const int *row_ptr, co
 }
 
 #ifdef XBAR_X86
+__attribute__((target("avx2,fma"))) static void spmm_avx2(int m, int n, int k, const int *row_ptr, const int *col,
+                                                          const float *val, const float *b, float *c, int j0);
+
+/* The r-th row (counted from 2 p0) a plan's job owns: its pairs' rows up to 2 p1, then its single
+ * rows from s0. */
+static inline int owned_row(const struct xbar_spmm_pairs *pl, int p1, int s0, int r) {
+  return r < 2 * p1 ? pl->rows[r] : pl->rows[2 * pl->np + s0 + (r - 2 * p1)];
+}
+
+/* Row i alone over columns [j0, n): spmm_avx2 on a one-row matrix, so the same chains. */
+static void row_alone(int i, int n, int k, const int *row_ptr, const int *col, const float *val, const float *b,
+                      float *c, int j0) {
+  const int one[2] = {0, row_ptr[i + 1] - row_ptr[i]};
+  spmm_avx2(1, n, k, one, col + row_ptr[i], val + row_ptr[i], b, c + (int64_t)i * n, j0);
+}
+
 /* A plan's pairs [p0, p1) and single rows [s0, s1) over all n columns: packed 32-column panels
  * (the pairs through pair_panel unless a start holds -0 or the panel a non-finite value, single
  * rows and fallbacks through row_panel), then the tail columns row by row as spmm_avx2 does. */
@@ -350,24 +361,8 @@ __attribute__((target("avx2,fma"))) static void spmm_avx2_pairs(int n, int k, co
       row_panel(col + row_ptr[i], val + row_ptr[i], row_ptr[i + 1] - row_ptr[i], panel, PANEL, c + (int64_t)i * n + j0);
     }
   }
-  /* The tail columns, for each row this call owns. */
-  for (int r = 2 * p0; r < 2 * p1 + (s1 - s0); r++) {
-    const int i = r < 2 * p1 ? pl->rows[r] : pl->rows[2 * pl->np + s0 + (r - 2 * p1)];
-    int jj = j0;
-    for (; jj + 8 <= n; jj += 8) {
-      float *ci = c + (int64_t)i * n + jj;
-      __m256 a = _mm256_loadu_ps(ci);
-      for (int p = row_ptr[i]; p < row_ptr[i + 1]; p++)
-        a = _mm256_fmadd_ps(_mm256_set1_ps(val[p]), _mm256_loadu_ps(b + (int64_t)col[p] * n + jj), a);
-      _mm256_storeu_ps(ci, a);
-    }
-    for (; jj < n; jj++) {
-      __m128 a = _mm_set_ss(c[(int64_t)i * n + jj]);
-      for (int p = row_ptr[i]; p < row_ptr[i + 1]; p++)
-        a = _mm_fmadd_ss(_mm_set_ss(val[p]), _mm_set_ss(b[(int64_t)col[p] * n + jj]), a);
-      c[(int64_t)i * n + jj] = _mm_cvtss_f32(a);
-    }
-  }
+  if (j0 < n)
+    for (int r = 2 * p0; r < 2 * p1 + (s1 - s0); r++) row_alone(owned_row(pl, p1, s0, r), n, k, row_ptr, col, val, b, c, j0);
 }
 #endif
 
@@ -487,12 +482,9 @@ static void *spmm_run(void *arg) {
     if (panel)
       spmm_avx2_pairs(j->n, j->k, j->row_ptr, j->col, j->val, j->b, j->c, j->pairs, j->p0, j->p1, j->s0, j->s1, panel);
     else if (j->pairs) {
-      /* No memory for the panel: the plan's rows one by one, each its own chain as in row_panel. */
-      for (int r = 2 * j->p0; r < 2 * j->p1 + (j->s1 - j->s0); r++) {
-        const int i = r < 2 * j->p1 ? j->pairs->rows[r] : j->pairs->rows[2 * j->pairs->np + j->s0 + (r - 2 * j->p1)];
-        const int one[2] = {0, j->row_ptr[i + 1] - j->row_ptr[i]};
-        spmm_avx2(1, j->n, j->k, one, j->col + j->row_ptr[i], j->val + j->row_ptr[i], j->b, j->c + (int64_t)i * j->n, 0);
-      }
+      /* No memory for the panel: the plan's rows one by one. */
+      for (int r = 2 * j->p0; r < 2 * j->p1 + (j->s1 - j->s0); r++)
+        row_alone(owned_row(j->pairs, j->p1, j->s0, r), j->n, j->k, j->row_ptr, j->col, j->val, j->b, j->c, 0);
     } else
       spmm_avx2(j->m, j->n, j->k, j->row_ptr, j->col, j->val, j->b, j->c, 0);
     free(panel);

@@ -1219,11 +1219,6 @@ static napi_value config(napi_env env, napi_callback_info info) {
   return out;
 }
 
-/* OpenBLAS 0.3.21 (pthreads) runs single-threaded products about 3x slower until its thread pool
- * has run one multi-threaded product: 11 against 33 GFLOP/s for 1024x784x256 on one thread on this
- * machine's Zen cores, with the same bits either way (checked on six shapes, both transposes). A
- * process that only ever asks for one thread (--threads 1, the worker runner, calibration) never
- * started the pool. One product above OpenBLAS's threading threshold at load starts it. */
 /* OpenBLAS's level-3 scratch buffers (one per concurrent caller, ~128 MB of address space each) are
  * plain mmaps, so with transparent huge pages in "madvise" mode (the Debian default) their packed
  * panels live on 4 KB pages. In a VM every TLB miss is a two-level page walk, and on this machine's
@@ -1259,6 +1254,11 @@ static void blas_buffers_on_huge_pages(void) {
 #endif
 }
 
+/* OpenBLAS 0.3.21 (pthreads) runs single-threaded products about 3x slower until its thread pool
+ * has run one multi-threaded product: 11 against 33 GFLOP/s for 1024x784x256 on one thread on this
+ * machine's Zen cores, with the same bits either way (checked on six shapes, both transposes). A
+ * process that only ever asks for one thread (--threads 1, the worker runner, calibration) never
+ * started the pool. One product above OpenBLAS's threading threshold at load starts it. */
 static void start_blas_pool(void) {
   enum { S = 256 };
   blas_buffers_on_huge_pages();

@@ -9,12 +9,11 @@ export type PoolMessage<J, T> = { job: J } | { task: T } | { end: true };
  * chips 1.3-1.5x slower than the rest, ~0.3 s of a 5 s run, and the calibrated placement search
  * starts a run per placement it evaluates. So a run's workers stay alive (unreferenced, so they
  * never keep the process alive) for the next run of the same script and size. Nothing of a run's
- * job survives into the next: each run sends its job first, and the worker builds its state from it
- * again (servePool); what carries over is the warm JIT and heap.
+ * job survives into the next: each run sends its job first, the worker builds its state from it
+ * (servePool) and drops it at the run's end; what carries over is the warm JIT and heap.
  */
 class WorkerPool {
   private workers: Worker[] = [];
-  busy = false;
   broken = false;
 
   constructor(
@@ -37,7 +36,6 @@ class WorkerPool {
       w.on('exit', () => this.close());
       this.workers.push(w);
     }
-    this.busy = true;
     let next = 0;
     const cleanups: (() => void)[] = [];
     try {
@@ -83,7 +81,6 @@ class WorkerPool {
           w.postMessage({ end: true } satisfies PoolMessage<unknown, T>);
           w.unref();
         }
-      this.busy = false;
     }
   }
 

@@ -198,6 +198,9 @@ function batchBytes(w: BatchWork, testBuffer: ArrayBufferLike, nIn: number, nOut
   if (s) {
     bytes += s.xin && s.xin.buffer !== w.h.data.buffer ? own(s.xin) : 0;
     if (s.csr) bytes += s.csr.rowPtr.byteLength + s.csr.col.byteLength + s.csr.val.byteLength;
+    // The row-pair plan (native/spmm.c) at most: rows and pair starts (~6 bytes a row), a column
+    // and two values per union term, the union being at most the nonzeros.
+    if (s.csr?.pairs) bytes += 6 * s.R + 12 * s.csr.col.length;
     if (s.idealW) bytes += 4 * s.R * (nOut + (s.xin ? 0 : nIn));
   }
   return bytes;

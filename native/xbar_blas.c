@@ -1238,7 +1238,8 @@ static void blas_buffers_on_huge_pages(void) {
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
   enum { MAX_SLOTS = 16 };
   const uintptr_t huge = (uintptr_t)2 << 20, span = (uintptr_t)32 << 20;
-  if (!blas_memory_alloc || !blas_memory_free) return;
+  /* XBAR_NO_HUGE_PAGES leaves the buffers as OpenBLAS makes them (bench/blas-threads.mjs's "before"). */
+  if (!blas_memory_alloc || !blas_memory_free || getenv("XBAR_NO_HUGE_PAGES")) return;
   long cpus = sysconf(_SC_NPROCESSORS_ONLN);
   int slots = cpus > 0 && cpus + 2 < MAX_SLOTS ? (int)cpus + 2 : MAX_SLOTS;
   void *held[MAX_SLOTS];

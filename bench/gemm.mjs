@@ -93,12 +93,18 @@ if (!nativeReason) {
   const c = new Float32Array(m * n);
   const csr = toCsr(x, m, k);
   sparse = { density: csr.val.length / (m * k), rows: [] };
+  // The Monte Carlo plans the batch's rows in pairs once (Kernels.pairRows) for all its chips.
+  const planner = loadKernels({ prefer: 'native', threads: 1 });
+  const t0 = performance.now();
+  const pairs = planner.pairRows?.(m, k, csr) ?? undefined;
+  sparse.planMs = performance.now() - t0;
   for (const threads of [1, 2]) {
     const kn = loadKernels({ prefer: 'native', threads });
     sparse.rows.push({
       threads,
       sgemm: timeit(() => kn.sgemm(false, false, m, n, k, 1, x, k, w, n, 0, c, n)),
       spmm: timeit(() => kn.spmm(m, n, k, csr, w, c)),
+      paired: pairs ? timeit(() => kn.spmm(m, n, k, { ...csr, pairs }, w, c)) : null,
     });
   }
 }
@@ -171,9 +177,10 @@ if (json) {
       `\nfirst layer on 1000 MNIST test images (1000x784x256, ${(100 * sparse.density).toFixed(1)}% nonzero inputs), ms per product: ${sparse.rows
         .map(
           (r) =>
-            `${r.threads} thread(s): sgemm ${(1e3 * r.sgemm).toFixed(2)}, spmm ${(1e3 * r.spmm).toFixed(2)} (${(r.sgemm / r.spmm).toFixed(2)}x)`,
+            `${r.threads} thread(s): sgemm ${(1e3 * r.sgemm).toFixed(2)}, spmm ${(1e3 * r.spmm).toFixed(2)} (${(r.sgemm / r.spmm).toFixed(2)}x)` +
+            (r.paired ? `, spmm in row pairs ${(1e3 * r.paired).toFixed(2)} (${(r.spmm / r.paired).toFixed(2)}x over rows)` : ''),
         )
-        .join('; ')}`,
+        .join('; ')}${sparse.rows[0].paired ? `; planning the pairs ${sparse.planMs.toFixed(1)} ms, once per batch` : ''}`,
     );
   console.log(`peak RSS: node ${rss.nodeMiB.toFixed(0)} MiB, python peer ${rss.pythonMiB?.toFixed(0) ?? '?'} MiB`);
   for (const n of notes) console.log(n);

@@ -24,9 +24,8 @@
  * its starting values hold a -0 and a panel falls back when it holds a non-finite value; a running
  * sum can still reach -0 from a nonzero start only by a product underflowing to it, which MNIST
  * pixels (>= 1/255) times conductance weights never do, and then at most an exactly-zero output's
- * sign can differ. On the `mlp`'s first layer (1000 MNIST test images, 784 x 256) greedy pairing
- * leaves ~81% of the union's terms real, and the pairs run ~1.15-1.2x faster than the three-row
- * groups (docs/decisions.md).
+ * sign can differ. On the `mlp`'s first layer (1000 MNIST test images, 784 x 256) the pairs run
+ * ~1.2x faster than the three-row groups on one thread (`node bench/gemm.mjs`'s last line).
  */
 #include "spmm.h"
 
